@@ -1,0 +1,32 @@
+"""Exit 0 when the PostgreSQL at the URL given as argument accepts a connection.
+
+Used by `make test` to decide whether the PostgreSQL run can happen.
+"""
+
+import sys
+
+import psycopg
+
+from config.database_urls import database_from_url, redacted_url
+
+
+def main(url: str) -> int:
+    config = database_from_url(url)
+    try:
+        psycopg.connect(
+            host=config.get("HOST") or None,
+            port=config.get("PORT") or None,
+            user=config.get("USER") or None,
+            password=config.get("PASSWORD") or None,
+            dbname=config.get("NAME") or "postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.Error as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"PostgreSQL at {redacted_url(url)} is unreachable: {first_line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,88 @@
+"""Shared fixtures: extra, fully migrated databases created for one test.
+
+Most tests use pytest-django's `db` on the `default` alias (SQLite, or PostgreSQL when
+`DATABASE_URL` points there). Tests that move data between two databases ask
+`make_database("sqlite")` or `make_database("postgresql")` for more aliases.
+"""
+
+import itertools
+import os
+import uuid
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+
+from config.database_urls import database_from_url
+
+DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+_aliases = itertools.count(1)
+
+
+def _postgres_admin_connection(config):
+    return psycopg.connect(
+        host=config.get("HOST") or None,
+        port=config.get("PORT") or None,
+        user=config.get("USER") or None,
+        password=config.get("PASSWORD") or None,
+        dbname=config.get("NAME") or "postgres",
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+def _register(alias, config):
+    settings.DATABASES[alias] = config
+    connections.settings[alias] = connections.configure_settings(
+        {"default": dict(connections.settings["default"]), alias: config}
+    )[alias]
+
+
+def _unregister(alias):
+    connections[alias].close()
+    del connections[alias]
+    connections.settings.pop(alias, None)
+    settings.DATABASES.pop(alias, None)
+
+
+@pytest.fixture
+def make_database(django_db_blocker, tmp_path):
+    """Return a function that creates a migrated database and returns its alias."""
+    made = []
+
+    def make(vendor: str) -> str:
+        alias = f"extra{next(_aliases)}"
+        if vendor == "sqlite":
+            config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / f"{alias}.sqlite3")}
+            drop = None
+        elif vendor == "postgresql":
+            config = database_from_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
+            name = f"dt_test_{uuid.uuid4().hex[:12]}"
+            try:
+                with _postgres_admin_connection(config) as admin:
+                    admin.execute(f'CREATE DATABASE "{name}"')
+            except psycopg.OperationalError as error:
+                if os.environ.get("CI") == "true":
+                    pytest.fail(f"PostgreSQL is needed under CI=true: {error}")
+                pytest.skip(f"PostgreSQL unreachable: {error}")
+            admin_config = dict(config)
+            config = {**config, "NAME": name}
+
+            def drop(name=name, admin_config=admin_config):
+                with _postgres_admin_connection(admin_config) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            raise ValueError(vendor)
+        _register(alias, config)
+        made.append((alias, drop))
+        call_command("migrate", database=alias, verbosity=0)
+        return alias
+
+    with django_db_blocker.unblock():
+        yield make
+        for alias, drop in reversed(made):
+            _unregister(alias)
+            if drop:
+                drop()

@@ -90,6 +90,8 @@ class Organization(TimestampedModel):
 class User(TimestampedModel):
     """A user of the document-sharing platform (not a login of this project's admin)."""
 
+    secret_fields = ("password_hash",)
+
     id = cuid_field()
     email = models.EmailField(max_length=254, unique=True)
     password_hash = models.CharField(max_length=255)
@@ -145,6 +147,8 @@ class OrganizationInvite(TimestampedModel):
         ACCEPTED = "ACCEPTED"
         EXPIRED = "EXPIRED"
         REVOKED = "REVOKED"
+
+    secret_fields = ("token",)
 
     id = cuid_field()
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invites")

@@ -1,0 +1,40 @@
+"""Opening a database alias for the engines, with errors that name it but never its password."""
+
+from django.db import OperationalError, connections
+from django.utils.connection import ConnectionDoesNotExist
+
+from datatransfer.exceptions import DatabaseUnavailableError
+
+
+def describe(alias: str) -> str:
+    """`postgresql 127.0.0.1:5432/app` or `sqlite db.sqlite3`: where an alias points, without secrets."""
+    config = connections.settings[alias]
+    vendor = config["ENGINE"].rsplit(".", 1)[-1]
+    if vendor == "sqlite3":
+        return f"sqlite {config['NAME']}"
+    host = config.get("HOST") or "localhost"
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"{vendor} {host}{port}/{config.get('NAME', '')}"
+
+
+def open_connection(alias: str):
+    """Return the connection of `alias`, connected.
+
+    Raises DatabaseUnavailableError for an unknown alias or a database that refuses.
+    """
+    try:
+        connection = connections[alias]
+    except ConnectionDoesNotExist:
+        known = ", ".join(sorted(connections.settings))
+        raise DatabaseUnavailableError(
+            f"Unknown database alias '{alias}' (configured: {known}; "
+            f"set DATABASE_URL_{alias.upper()} to add it)."
+        ) from None
+    try:
+        connection.ensure_connection()
+    except OperationalError as error:
+        reason = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise DatabaseUnavailableError(
+            f"Cannot connect to database '{alias}' ({describe(alias)}): {reason.strip()}"
+        ) from None
+    return connection

@@ -1,0 +1,340 @@
+"""The export file: its shape, the spelling of its values, and reading and writing it.
+
+Shape (format 1.0 of the existing Node.js tool, kept by 2.0):
+`{"metadata": {...}, "data": {"<tableKey>": [{"<fieldKey>": value, ...}, ...], ...}}`.
+Times are ISO 8601 in UTC with `Z` (milliseconds, or microseconds when they are not
+whole milliseconds, so round trips are exact); dates are written at midnight UTC as
+the old tool does; decimals are strings; JSON columns are raw JSON; big integers are
+numbers (strings are accepted on reading).
+"""
+
+import contextlib
+import datetime as dt
+import gzip
+import io
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from django.db import models
+
+from datatransfer.exceptions import FileFormatError
+
+FORMAT_NAME = "domain-export"
+FORMAT_VERSION = "2.0"
+READABLE_MAJOR_VERSIONS = ("1", "2")
+
+
+class RowError(ValueError):
+    """A value of one row that cannot go into its column; the message names the field."""
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def format_datetime(value: dt.datetime) -> str:
+    value = value.astimezone(dt.UTC)
+    fraction = (
+        f"{value.microsecond // 1000:03d}" if value.microsecond % 1000 == 0 else f"{value.microsecond:06d}"
+    )
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
+
+
+def format_date(value: dt.date) -> str:
+    return f"{value:%Y-%m-%d}T00:00:00.000Z"
+
+
+def encode_value(field: models.Field, value):
+    """Return the JSON spelling of a model value."""
+    if value is None:
+        return None
+    if isinstance(field, models.DateTimeField):
+        return format_datetime(value)
+    if isinstance(field, models.DateField):
+        return format_date(value)
+    if isinstance(field, models.DecimalField):
+        return f"{value:.{field.decimal_places}f}"
+    return value
+
+
+def _parse_datetime(raw) -> dt.datetime:
+    if not isinstance(raw, str):
+        raise ValueError("expected an ISO 8601 date-time string")
+    value = dt.datetime.fromisoformat(raw)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _parse_date(raw) -> dt.date:
+    if not isinstance(raw, str):
+        raise ValueError("expected an ISO 8601 date string")
+    if len(raw) == 10:
+        return dt.date.fromisoformat(raw)
+    # The old tool writes date-only columns as midnight UTC date-times.
+    return _parse_datetime(raw).date()
+
+
+def _parse_decimal(field, raw) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise ValueError("expected a decimal number or string")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise ValueError("not a decimal number") from None
+    if not value.is_finite():
+        raise ValueError("not a finite number")
+    _, digits, exponent = value.as_tuple()
+    if -exponent > field.decimal_places and value != round(value, field.decimal_places):
+        raise ValueError(f"more than {field.decimal_places} decimal places")
+    if len(digits) + exponent > field.max_digits - field.decimal_places and value != 0:
+        raise ValueError(f"more than {field.max_digits - field.decimal_places} digits before the point")
+    return value.quantize(Decimal(1).scaleb(-field.decimal_places))
+
+
+def _parse_integer(field, raw) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected an integer")
+    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        raw = int(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if not isinstance(raw, int):
+        raise ValueError("expected an integer")
+    bits = 64 if isinstance(field, models.BigIntegerField | models.BigAutoField) else 32
+    if not -(2 ** (bits - 1)) <= raw < 2 ** (bits - 1):
+        raise ValueError(f"out of range for a {bits}-bit integer")
+    return raw
+
+
+def decode_value(field: models.Field, raw):
+    """Return the model value for the JSON value `raw`; raise ValueError saying what is wrong."""
+    if raw is None:
+        if not field.null and not isinstance(field, models.JSONField):
+            raise ValueError("null is not allowed")
+        return None
+    if field.is_relation:
+        return decode_value(field.target_field, raw)
+    if isinstance(field, models.JSONField):
+        return raw
+    if isinstance(field, models.DateTimeField):
+        return _parse_datetime(raw)
+    if isinstance(field, models.DateField):
+        return _parse_date(raw)
+    if isinstance(field, models.DecimalField):
+        return _parse_decimal(field, raw)
+    if isinstance(field, models.BooleanField):
+        if not isinstance(raw, bool):
+            raise ValueError("expected true or false")
+        return raw
+    if isinstance(field, models.IntegerField | models.AutoField):
+        return _parse_integer(field, raw)
+    if isinstance(field, models.CharField | models.TextField):
+        if not isinstance(raw, str):
+            raise ValueError("expected a string")
+        if field.max_length and len(raw) > field.max_length:
+            raise ValueError(f"longer than {field.max_length} characters")
+        if field.choices and raw not in {choice for choice, _ in field.flatchoices}:
+            raise ValueError("not one of " + ", ".join(choice for choice, _ in field.flatchoices))
+        if "\x00" in raw:
+            raise ValueError("contains a NUL character")
+        return raw
+    return field.to_python(raw)
+
+
+# ---------------------------------------------------------------------------- rows
+
+
+def encode_row(table, values: dict, many_to_many_values=None, *, exclude_secrets=False) -> dict:
+    """Return the file's dict for one row (attribute name -> model value), plus its
+    many-to-many keys."""
+    row = {}
+    for spec in table.fields:
+        value = values[spec.attname]
+        if exclude_secrets and spec.field.name in table.secret_fields:
+            value = ""
+        row[spec.key] = encode_value(spec.field, value)
+    for spec in table.many_to_many:
+        row[spec.key] = list((many_to_many_values or {}).get(spec.key, ()))
+    return row
+
+
+@dataclass
+class DecodedRow:
+    """One row of the file as model values, keyed by attribute name."""
+
+    pk: object
+    values: dict = field(default_factory=dict)
+    many_to_many: dict = field(default_factory=dict)
+
+
+def decode_row(table, raw: dict) -> DecodedRow:
+    """Return a DecodedRow for a row of `table`; fields absent from the row are left out.
+
+    Raises RowError naming the field for the first value that does not fit.
+    """
+    pk_spec = table.pk
+    if raw.get(pk_spec.key) is None:
+        raise RowError(f"{pk_spec.key} is missing")
+    values = {}
+    for spec in table.fields:
+        if spec.key not in raw:
+            continue
+        try:
+            values[spec.attname] = decode_value(spec.field, raw[spec.key])
+        except (ValueError, TypeError, OverflowError) as error:
+            raise RowError(f"{spec.key} {_short(raw[spec.key])}: {error}") from None
+    m2m = {}
+    for spec in table.many_to_many:
+        if spec.key not in raw:
+            continue
+        keys = raw[spec.key]
+        if not isinstance(keys, list) or not all(isinstance(k, str | int) for k in keys):
+            raise RowError(f"{spec.key}: expected a list of keys")
+        m2m[spec.key] = keys
+    return DecodedRow(pk=values[pk_spec.attname], values=values, many_to_many=m2m)
+
+
+def _short(value) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+class ExportWriter:
+    """Writes the file as it goes, table by table and row by row.
+
+    With `indent=2` the layout is the old tool's (`JSON.stringify(backup, null, 2)`);
+    `indent=None` writes one compact line.
+    """
+
+    def __init__(self, stream, *, indent: int | None = 2):
+        self.stream = stream
+        self.indent = indent
+        self._first_table = True
+        self._first_row = True
+
+    def _dumps(self, value, depth: int) -> str:
+        if self.indent is None:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(value, ensure_ascii=False, indent=self.indent)
+        return text.replace("\n", "\n" + " " * (self.indent * depth))
+
+    def _newline(self, depth: int) -> str:
+        return "" if self.indent is None else "\n" + " " * (self.indent * depth)
+
+    def begin(self, metadata: dict) -> None:
+        sep = ": " if self.indent is not None else ":"
+        self.stream.write(
+            "{" + self._newline(1) + f'"metadata"{sep}' + self._dumps(metadata, 1) + ","
+            + self._newline(1) + f'"data"{sep}' + "{"
+        )
+
+    def begin_table(self, key: str) -> None:
+        sep = ": " if self.indent is not None else ":"
+        self.stream.write(("" if self._first_table else ",") + self._newline(2) + json.dumps(key) + sep + "[")
+        self._first_table = False
+        self._first_row = True
+
+    def write_row(self, row: dict) -> None:
+        self.stream.write(("" if self._first_row else ",") + self._newline(3) + self._dumps(row, 3))
+        self._first_row = False
+
+    def end_table(self) -> None:
+        self.stream.write("]" if self._first_row else self._newline(2) + "]")
+
+    def end(self) -> None:
+        self.stream.write(("" if self._first_table else self._newline(1)) + "}" + self._newline(0) + "}\n")
+
+
+@contextlib.contextmanager
+def open_output(path: str):
+    """Yield a text stream for `path` (`-` is stdout; `.gz` is compressed).
+
+    A file is written under a temporary name in the same folder, with mode 0600 (it
+    holds password hashes), and renamed only when the block ends without error, so no
+    partial file ever stands under the final name.
+    """
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as raw:
+            binary = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.endswith(".gz") else raw
+            text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False)
+            yield text
+            text.flush()
+            if binary is not raw:
+                binary.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+            text.detach()
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass
+class DomainFile:
+    """A file as read: its metadata and its tables (file key -> list of raw rows), in file order."""
+
+    path: str
+    metadata: dict
+    tables: dict
+    size: int
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "1.0"))
+
+
+def read_export(path: str) -> DomainFile:
+    """Read and check the shape of an export file (`.gz` too).
+
+    Raises FileFormatError with a one-line reason for a missing, unreadable, cut or
+    misshapen file.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise FileFormatError(f"No such file: {path}")
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(source, "rb") as handle:
+            document = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise FileFormatError(
+            f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            "is the file complete?"
+        ) from None
+    except UnicodeDecodeError:
+        raise FileFormatError(f"{path} is not UTF-8 text.") from None
+    except (gzip.BadGzipFile, EOFError, OSError) as error:
+        raise FileFormatError(f"Cannot read {path}: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("data"), dict):
+        raise FileFormatError(f'{path} is not a domain export: expected {{"metadata": ..., "data": {{...}}}}.')
+    metadata = document.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise FileFormatError(f"{path}: metadata must be an object.")
+    version = str(metadata.get("version", "1.0"))
+    if version.split(".")[0] not in READABLE_MAJOR_VERSIONS:
+        raise FileFormatError(f"{path} has format version {version}; this tool reads versions 1.x and 2.x.")
+    for key, rows in document["data"].items():
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise FileFormatError(f"Table '{key}' in {path} is not a list of rows.")
+    return DomainFile(path=path, metadata=metadata, tables=document["data"], size=source.stat().st_size)

@@ -1,0 +1,66 @@
+"""`manage.py loaddomain`: upsert an export file into a database, in one transaction."""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from datatransfer.exceptions import DataTransferError
+from datatransfer.importer import import_domain
+from datatransfer.reports import render_import, render_issues
+
+AUDIT_TABLE = "auditLogs"
+
+
+class Command(BaseCommand):
+    help = (
+        "Upsert an export file (this tool's or the Node.js tool's, .gz too) into a database by "
+        "primary key, in one transaction. Exit 0: no row failed; 1: rows failed; 2: the file or "
+        "the options are wrong (nothing written)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Export file to load.")
+        parser.add_argument("--database", default="default", help="Database alias to write (default: default).")
+        parser.add_argument("--dry-run", action="store_true", help="Do the whole import, then roll it back.")
+        parser.add_argument(
+            "-e", "--exclude", action="append", default=[], metavar="TABLE",
+            help="Leave a table of the file out; repeat for several.",
+        )
+        parser.add_argument("--skip-audit", action="store_true", help=f"Leave {AUDIT_TABLE} out.")
+        parser.add_argument("--strict", action="store_true", help="Roll everything back at the first failed row.")
+        parser.add_argument("--report", metavar="REPORT.json", help="Write the statistics and every issue as JSON.")
+        parser.add_argument("--ignore-unknown", action="store_true", help="Skip tables and fields the models lack.")
+
+    def handle(self, *args, **options):
+        exclude = {name for value in options["exclude"] for name in value.split(",") if name}
+        if options["skip_audit"]:
+            exclude.add(AUDIT_TABLE)
+        try:
+            report = import_domain(
+                options["file"],
+                using=options["database"],
+                dry_run=options["dry_run"],
+                strict=options["strict"],
+                exclude=exclude,
+                ignore_unknown=options["ignore_unknown"],
+            )
+        except DataTransferError as error:
+            raise CommandError(str(error), returncode=error.exit_code) from None
+        if options["report"]:
+            Path(options["report"]).write_text(
+                json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+        verbosity = options["verbosity"]
+        if verbosity >= 1:
+            self.stdout.write(render_import(report))
+            for note in report.notes:
+                self.stdout.write(f"Note: {note}")
+        if report.issues and verbosity >= 1:
+            self.stdout.write(render_issues(report, limit=None if verbosity >= 2 else 20))
+        if report.has_failures:
+            failed = report.totals["failed"]
+            raise CommandError(
+                f"{failed} row(s) failed; the other rows were {'checked' if report.dry_run else 'loaded'}.",
+                returncode=1,
+            )

@@ -1,0 +1,154 @@
+"""What travels: one TableSpec per domain model, derived from its metadata.
+
+A table's file key is the model name in camelCase plural (`DemandePartage` ->
+`demandePartages`); a field's is its attribute in camelCase (`password_hash` ->
+`passwordHash`, the foreign key `target_org` -> `targetOrgId`). A many-to-many to a
+model with a natural key travels as the list of those keys (`permissionKeys`).
+Models may declare `secret_fields` (emptied by `--exclude-secrets`).
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models
+
+from datatransfer.graph import dependency_order
+
+DEFAULT_APPS = ("core",)
+
+
+def camel_case(name: str) -> str:
+    """`password_hash` -> `passwordHash`, `a_document` -> `aDocument`."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def table_key(model) -> str:
+    """The file key of a model's table: `AuditLog` -> `auditLogs`, `SiteSettings` -> `siteSettings`."""
+    name = lower_first(model.__name__)
+    return name if name.endswith("s") else name + "s"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A concrete column and its name in the file."""
+
+    key: str
+    field: models.Field
+
+    @property
+    def attname(self) -> str:
+        return self.field.attname
+
+
+@dataclass(frozen=True)
+class ManyToManySpec:
+    """A many-to-many field, in the file as the list of the related rows' natural keys
+    (`permissionKeys`), or of their ids when the related model has no natural key."""
+
+    key: str
+    field: models.ManyToManyField
+    natural_field: str | None
+
+    @property
+    def related_model(self):
+        return self.field.related_model
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of the export: its model, its fields, and the links written last."""
+
+    key: str
+    model: type[models.Model]
+    fields: tuple[FieldSpec, ...]
+    many_to_many: tuple[ManyToManySpec, ...]
+    deferred: tuple[FieldSpec, ...]
+    dependencies: tuple[str, ...]
+    secret_fields: tuple[str, ...]
+
+    @property
+    def pk(self) -> FieldSpec:
+        return next(spec for spec in self.fields if spec.field.primary_key)
+
+    @property
+    def label(self) -> str:
+        return self.model._meta.label
+
+    def field_keys(self) -> set[str]:
+        return {spec.key for spec in self.fields} | {spec.key for spec in self.many_to_many}
+
+    def ordering(self) -> tuple[str, ...]:
+        """Rows by creation time, then primary key (the old tool's order, made total)."""
+        names = {f.name for f in self.model._meta.concrete_fields}
+        return ("created_at", "pk") if "created_at" in names else ("pk",)
+
+
+def _natural_field(model) -> str | None:
+    """The single unique non-key field a model's `natural_key()` returns, if any."""
+    if not hasattr(model, "natural_key"):
+        return None
+    unique = [f.name for f in model._meta.concrete_fields if f.unique and not f.primary_key]
+    return unique[0] if len(unique) == 1 else None
+
+
+def _field_spec(field) -> FieldSpec:
+    return FieldSpec(key=camel_case(field.attname), field=field)
+
+
+def _many_to_many_spec(field) -> ManyToManySpec | None:
+    if not field.remote_field.through._meta.auto_created:
+        return None  # an explicit through model is a table of its own
+    natural = _natural_field(field.related_model)
+    singular = lower_first(field.related_model.__name__)
+    return ManyToManySpec(key=f"{singular}Keys" if natural else f"{singular}Ids", field=field, natural_field=natural)
+
+
+def domain_models(app_labels=None) -> list[type[models.Model]]:
+    """The models that travel: every concrete model of the domain apps
+    (`settings.DATATRANSFER_APPS`, default `core`), in definition order."""
+    labels = app_labels or getattr(settings, "DATATRANSFER_APPS", DEFAULT_APPS)
+    return [
+        model
+        for label in labels
+        for model in apps.get_app_config(label).get_models()
+        if not model._meta.proxy and not model._meta.abstract
+    ]
+
+
+def build_tables(model_list) -> tuple[TableSpec, ...]:
+    """Return the TableSpecs of `model_list` in dependency order."""
+    specs = []
+    for node in dependency_order(model_list):
+        meta = node.model._meta
+        deferred_names = {f.name for f in node.deferred}
+        fields = tuple(_field_spec(f) for f in meta.concrete_fields)
+        m2m = tuple(s for s in (_many_to_many_spec(f) for f in meta.local_many_to_many) if s)
+        specs.append(
+            TableSpec(
+                key=table_key(node.model),
+                model=node.model,
+                fields=fields,
+                many_to_many=m2m,
+                deferred=tuple(s for s in fields if s.field.name in deferred_names),
+                dependencies=tuple(table_key(m) for m in node.dependencies),
+                secret_fields=tuple(getattr(node.model, "secret_fields", ())),
+            )
+        )
+    return tuple(specs)
+
+
+@cache
+def domain_tables() -> tuple[TableSpec, ...]:
+    """The domain's TableSpecs in dependency order (computed once per process)."""
+    return build_tables(domain_models())
+
+
+def tables_by_key() -> dict[str, TableSpec]:
+    return {spec.key: spec for spec in domain_tables()}

@@ -1,0 +1,160 @@
+"""Results of an export or an import, as objects that never print, and their text rendering."""
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass
+class RowIssue:
+    """Why a row was skipped (`kind="conflict"`) or failed (`kind="error"`)."""
+
+    table: str
+    id: str
+    kind: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"table": self.table, "id": self.id, "kind": self.kind, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.id}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    """Per-table counts of each Outcome, and the issues behind skipped and failed rows."""
+
+    file: str
+    database: str
+    dry_run: bool = False
+    tables: dict = field(default_factory=dict)
+    issues: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    duration: float = 0.0
+    file_size: int = 0
+
+    def add_table(self, key: str) -> None:
+        self.tables.setdefault(key, dict.fromkeys(Outcome, 0))
+
+    def record(self, table: str, outcome: Outcome, row_id=None, message: str | None = None) -> None:
+        self.add_table(table)
+        self.tables[table][outcome] += 1
+        if outcome in (Outcome.SKIPPED, Outcome.FAILED):
+            kind = "conflict" if outcome is Outcome.SKIPPED else "error"
+            self.issues.append(RowIssue(table, str(row_id), kind, message or ""))
+
+    def change(self, table: str, old: Outcome, new: Outcome, row_id, message: str) -> None:
+        """Turn one row's recorded outcome into another (a deferred link that failed)."""
+        self.tables[table][old] -= 1
+        self.record(table, new, row_id, message)
+
+    @property
+    def totals(self) -> dict:
+        return {o: sum(counts[o] for counts in self.tables.values()) for o in Outcome}
+
+    @property
+    def has_failures(self) -> bool:
+        return self.totals[Outcome.FAILED] > 0
+
+    def as_dict(self) -> dict:
+        return {
+            "dryRun": self.dry_run,
+            "file": self.file,
+            "database": self.database,
+            "tables": {key: {o.value: n for o, n in counts.items()} for key, counts in self.tables.items()},
+            "totals": {o.value: n for o, n in self.totals.items()},
+            "errors": [issue.as_dict() for issue in self.issues],
+            "notes": list(self.notes),
+            "durationSeconds": round(self.duration, 3),
+        }
+
+
+@dataclass
+class ExportReport:
+    """Rows written per table, and where."""
+
+    file: str
+    database: str
+    tables: dict = field(default_factory=dict)
+    file_size: int = 0
+    duration: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.tables.values())
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def render_table(header: list[str], rows: list[list], footer: list) -> str:
+    """Render rows as an aligned text table: first column left, others right-aligned."""
+    cells = [header] + [[str(c) for c in row] for row in rows] + [[str(c) for c in footer]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(
+            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *map(line, cells[1:-1]), rule, line(cells[-1])])
+
+
+def render_export(report: ExportReport) -> str:
+    rows = [[key, f"{count:,}"] for key, count in report.tables.items()]
+    table = render_table(["table", "rows"], rows, ["total", f"{report.total:,}"])
+    return (
+        f"{table}\n\nWrote {report.file} ({human_size(report.file_size)}) from database "
+        f"'{report.database}' in {report.duration:.1f} s."
+    )
+
+
+def render_import(report: ImportReport) -> str:
+    header = ["table", *(o.value for o in Outcome)]
+    rows = [[key, *(f"{counts[o]:,}" for o in Outcome)] for key, counts in report.tables.items()]
+    totals = report.totals
+    table = render_table(header, rows, ["total", *(f"{totals[o]:,}" for o in Outcome)])
+    verb = "Checked" if report.dry_run else "Loaded"
+    text = (
+        f"{table}\n\n{verb} {report.file} ({human_size(report.file_size)}) into database "
+        f"'{report.database}' in {report.duration:.1f} s."
+    )
+    if report.dry_run:
+        text += "\nDRY RUN: nothing was written; the counts are what a real run would do."
+    return text
+
+
+def render_issues(report: ImportReport, limit: int | None = 20) -> str:
+    """The skipped and failed rows, one line each (the first `limit`, then how many more)."""
+    shown = report.issues if limit is None else report.issues[:limit]
+    lines = [f"{'conflict' if i.kind == 'conflict' else 'error'}: {i}" for i in shown]
+    if limit is not None and len(report.issues) > limit:
+        lines.append(f"... and {len(report.issues) - limit} more (all of them with -v 2 or --report FILE).")
+    return "\n".join(lines)
+
+
+def render_plan(tables) -> str:
+    """The order tables are written in, what each needs first, and the links set last."""
+    lines = []
+    for number, table in enumerate(tables, start=1):
+        needs = ", ".join(table.dependencies) or "-"
+        line = f"{number:>2}. {table.key:<22} after: {needs}"
+        if table.deferred:
+            line += f"; set last: {', '.join(spec.key for spec in table.deferred)}"
+        lines.append(line)
+    return "\n".join(lines)

@@ -254,16 +254,17 @@ class ExportWriter:
 
 
 @contextlib.contextmanager
-def open_output(path: str):
-    """Yield a text stream for `path` (`-` is stdout; `.gz` is compressed).
+def open_output(path: str, stdout=None):
+    """Yield a text stream for `path` (`-` is `stdout`, by default sys.stdout; `.gz` is compressed).
 
     A file is written under a temporary name in the same folder, with mode 0600 (it
     holds password hashes), and renamed only when the block ends without error, so no
     partial file ever stands under the final name.
     """
     if path == "-":
-        yield sys.stdout
-        sys.stdout.flush()
+        stream = stdout or sys.stdout
+        yield stream
+        stream.flush()
         return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -275,11 +276,11 @@ def open_output(path: str):
             text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False)
             yield text
             text.flush()
+            text.detach()
             if binary is not raw:
                 binary.close()
             raw.flush()
             os.fsync(raw.fileno())
-            text.detach()
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -48,7 +48,8 @@ class Command(BaseCommand):
                 if options["plan"]:
                     return
             output = options["output_option"] or options["output"] or default_output()
-            with open_output(output) as stream:
+            # The raw stream: Django's OutputWrapper would add a newline to every write.
+            with open_output(output, stdout=self.stdout._out) as stream:
                 report = export_domain(
                     stream,
                     using=options["database"],

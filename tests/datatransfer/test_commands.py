@@ -1,0 +1,149 @@
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from core.models import Organization
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(name, *args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(name, *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_dumpdomain_writes_under_exports_with_a_utc_time_name_and_says_how_to_import(settings, tmp_path, node_file):
+    settings.EXPORTS_DIR = tmp_path / "exports"
+    run("loaddomain", node_file)
+    out, _ = run("dumpdomain")
+    [written] = list((tmp_path / "exports").iterdir())
+    assert re.fullmatch(r"export-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.json", written.name)
+    assert oct(written.stat().st_mode & 0o777) == "0o600"
+    assert re.search(r"^organizations\s+2$", out, re.M)
+    assert re.search(r"^total\s+21$", out, re.M)
+    assert f"python manage.py loaddomain {written} --dry-run" in out
+    metadata = json.loads(written.read_text(encoding="utf-8"))["metadata"]
+    assert metadata["format"] == "domain-export" and metadata["version"] == "2.0"
+    assert list(metadata["tables"])[:3] == ["permissions", "organizations", "users"]
+    assert metadata["tables"]["auditLogs"] == 2
+
+
+def test_dumpdomain_to_stdout_keeps_the_summary_off_the_data(node_file):
+    run("loaddomain", node_file)
+    out, err = run("dumpdomain", "-", "--skip-audit", "--indent", "0")
+    document = json.loads(out)
+    assert "auditLogs" not in document["data"] and len(document["data"]) == 15
+    assert "Wrote -" in err
+
+
+def test_dumpdomain_plan_prints_the_order_and_the_links_set_last():
+    out, _ = run("dumpdomain", "--plan")
+    assert " 2. organizations" in out and "set last: ownerId" in out
+    assert "users                  after: permissions, organizations" in out
+
+
+def test_gzip_files_go_both_ways(node_file, tmp_path):
+    run("loaddomain", node_file)
+    target = tmp_path / "x.json.gz"
+    run("dumpdomain", str(target), "-v", "0")
+    assert json.loads(gzip.decompress(target.read_bytes()))["data"]["organizations"][0]["slug"] == "ufhb"
+    out, _ = run("loaddomain", str(target))
+    assert re.search(r"^total\s+0\s+0\s+21\s+0\s+0$", out, re.M)
+
+
+def test_loaddomain_prints_statistics_and_writes_the_report(node_file, tmp_path):
+    Organization.objects.create(id="ckprodorg0000000000000001", name="UFHB (prod)", slug="ufhb", type="UNIVERSITE")
+    report_path = tmp_path / "report.json"
+    out, _ = run("loaddomain", node_file, "--dry-run", "--report", str(report_path))
+    assert "DRY RUN: nothing was written" in out
+    assert "conflict: organizations ckorga0000000000000000001: slug 'ufhb' already belongs to organizations" in out
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["dryRun"] is True and report["database"] == "default" and report["file"] == node_file
+    assert report["tables"]["organizations"] == {"created": 1, "updated": 0, "unchanged": 0, "skipped": 1, "failed": 0}
+    assert report["totals"]["skipped"] == sum(t["skipped"] for t in report["tables"].values())
+    assert report["errors"][0] == {
+        "table": "organizations", "id": "ckorga0000000000000000001", "kind": "conflict",
+        "message": "slug 'ufhb' already belongs to organizations 'ckprodorg0000000000000001'",
+    }
+    assert Organization.objects.count() == 1
+
+
+def test_loaddomain_exits_1_when_rows_failed(node_file, tmp_path):
+    document = json.loads(Path(node_file).read_text(encoding="utf-8"))
+    document["data"]["configurations"][0]["key"] = "k" * 101
+    path = tmp_path / "bad-row.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(CommandError) as raised:
+        run("loaddomain", str(path))
+    assert raised.value.returncode == 1
+    assert Organization.objects.count() == 2  # the other rows went in
+
+
+def _bad_files(tmp_path, node_file):
+    text = Path(node_file).read_text(encoding="utf-8")
+    unknown_field = json.loads(text)
+    unknown_field["data"]["users"][0]["nickname"] = "Mina"
+    cases = {
+        "missing": (None, "No such file"),
+        "not-json": ("hello", "is not valid JSON"),
+        "truncated": (text[: len(text) // 2], "is not valid JSON"),
+        "shape": ("[1, 2]", "is not a domain export"),
+        "unknown-table": (json.dumps({"data": {"notifications": []}}), "Unknown table 'notifications'"),
+        "unknown-field": (json.dumps(unknown_field), "Unknown field 'users.nickname'"),
+        "not-rows": (json.dumps({"data": {"users": {"a": 1}}}), "Table 'users'"),
+    }
+    for name, (content, _) in cases.items():
+        if content is not None:
+            (tmp_path / f"{name}.json").write_text(content, encoding="utf-8")
+    return {name: (str(tmp_path / f"{name}.json"), message) for name, (_, message) in cases.items()}
+
+
+def test_bad_input_is_one_clear_error_with_status_2_and_nothing_written(tmp_path, node_file):
+    for name, (path, message) in _bad_files(tmp_path, node_file).items():
+        with pytest.raises(CommandError, match=message) as raised:
+            run("loaddomain", path)
+        assert raised.value.returncode == 2, name
+        assert "\n" not in str(raised.value), name
+    assert Organization.objects.count() == 0
+
+
+def test_an_unknown_table_is_skipped_with_ignore_unknown(tmp_path):
+    path = tmp_path / "extra.json"
+    path.write_text(json.dumps({"data": {"notifications": [{"id": 1}], "permissions": []}}), encoding="utf-8")
+    out, _ = run("loaddomain", str(path), "--ignore-unknown")
+    assert "permissions" in out and "notifications" not in out
+
+
+def test_an_unknown_alias_and_an_unreachable_database_are_named_without_password(settings, node_file):
+    with pytest.raises(CommandError, match="Unknown database alias 'prod'"):
+        run("loaddomain", node_file, "--database", "prod")
+
+
+@pytest.mark.parametrize("command", ["loaddomain", "dumpdomain"])
+def test_the_real_command_line_exits_2_without_a_traceback(tmp_path, command):
+    env = {
+        **os.environ,
+        "DATABASE_URL_BROKEN": "postgres://someone:hunter2@127.0.0.1:9/nowhere?connect_timeout=2",
+    }
+    args = [str(tmp_path / "missing.json")] if command == "loaddomain" else [str(tmp_path / "out.json")]
+    if command == "loaddomain":
+        (tmp_path / "missing.json").write_text('{"data": {}}')
+    result = subprocess.run(
+        [sys.executable, "manage.py", command, *args, "--database", "broken"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Cannot connect to database 'broken' (postgresql 127.0.0.1:9/nowhere)" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert not (tmp_path / "out.json").exists()

@@ -27,10 +27,10 @@ def tables_to_export(exclude=()) -> list:
     return [t for t in tables if t.key not in exclude]
 
 
-def _rows(table, using):
-    """Yield (values dict, many-to-many dict) for each row, reading in chunks."""
+def _rows(table, queryset, using):
+    """Yield (values dict, many-to-many dict) for each row of `queryset`, reading in chunks."""
     attnames = [spec.attname for spec in table.fields]
-    queryset = table.model._base_manager.using(using).order_by(*table.ordering()).values(*attnames)
+    queryset = queryset.order_by(*table.ordering()).values(*attnames)
     chunk = []
     for values in queryset.iterator(chunk_size=CHUNK_SIZE):
         chunk.append(values)
@@ -62,12 +62,22 @@ def _with_many_to_many(table, chunk, using):
 
 
 def export_domain(
-    stream, *, using="default", exclude=(), exclude_secrets=False, indent=2, file_name="", on_table=None
+    stream,
+    *,
+    using="default",
+    exclude=(),
+    exclude_secrets=False,
+    indent=2,
+    file_name="",
+    scope=None,
+    on_table=None,
 ) -> ExportReport:
     """Write the domain's tables to the text `stream`; return an ExportReport.
 
     All tables are read in one transaction (REPEATABLE READ, read only, on PostgreSQL),
     so the file's references hold together while the application writes.
+    `scope(table, queryset)` may narrow each table's queryset (a subset export); it
+    returns the queryset to write, or None to leave the table out.
     `on_table(key, count)` is called before each table (for progress).
     Raises DataTransferError for a bad option or an unreachable database.
     """
@@ -81,7 +91,14 @@ def export_domain(
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        counts = {t.key: t.model._base_manager.using(using).count() for t in tables}
+        querysets = {}
+        for table in tables:
+            queryset = table.model._base_manager.using(using).all()
+            queryset = scope(table, queryset) if scope else queryset
+            if queryset is not None:
+                querysets[table.key] = queryset
+        tables = [t for t in tables if t.key in querysets]
+        counts = {t.key: querysets[t.key].count() for t in tables}
         now = format_datetime(timezone.now())
         writer.begin(
             {
@@ -100,7 +117,7 @@ def export_domain(
                 on_table(table.key, counts[table.key])
             writer.begin_table(table.key)
             written = 0
-            for values, many_to_many in _rows(table, using):
+            for values, many_to_many in _rows(table, querysets[table.key], using):
                 writer.write_row(encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets))
                 written += 1
             writer.end_table()

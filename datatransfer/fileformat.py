@@ -16,10 +16,12 @@ import json
 import os
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import ijson
 from django.db import models
 
 from datatransfer.exceptions import FileFormatError
@@ -290,52 +292,138 @@ def open_output(path: str, stdout=None):
 
 # ---------------------------------------------------------------------------- reading
 
+_PARSE_ERRORS = (ijson.JSONError, UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error, OSError)
 
-@dataclass
-class DomainFile:
-    """A file as read: its metadata and its tables (file key -> list of raw rows), in file order."""
 
-    path: str
-    metadata: dict
-    tables: dict
-    size: int
+def _parse_error(path, error) -> FileFormatError:
+    if isinstance(error, ijson.IncompleteJSONError | ijson.JSONError):
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unexpected end"
+        return FileFormatError(f"{path} is not valid JSON ({reason}); is the file complete?")
+    if isinstance(error, UnicodeDecodeError):
+        return FileFormatError(f"{path} is not UTF-8 text.")
+    return FileFormatError(f"Cannot read {path}: {error or type(error).__name__}")
+
+
+class ExportReader:
+    """Reads an export file (`.gz` too) as a stream: `metadata` first, then `tables()`
+    yields each table's rows one by one, so memory does not grow with the file.
+
+    Errors in the file (not JSON, cut short, wrong shape) raise FileFormatError, when
+    opening or while iterating.
+    """
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        source = Path(path)
+        if not source.is_file():
+            raise FileFormatError(f"No such file: {path}")
+        self.size = source.stat().st_size
+        self._handle = gzip.open(source, "rb") if self.path.endswith(".gz") else open(source, "rb")
+        self._events = ijson.parse(self._handle, use_float=True)
+        self.metadata = {}
+        self._started_tables = False
+        try:
+            self._read_head()
+        except FileFormatError:
+            self.close()
+            raise
+        except _PARSE_ERRORS as error:
+            self.close()
+            raise _parse_error(self.path, error) from None
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     @property
     def version(self) -> str:
         return str(self.metadata.get("version", "1.0"))
 
+    def _shape_error(self) -> FileFormatError:
+        return FileFormatError(f'{self.path} is not a domain export: expected {{"metadata": ..., "data": {{...}}}}.')
 
-def read_export(path: str) -> DomainFile:
-    """Read and check the shape of an export file (`.gz` too).
+    def _read_head(self) -> None:
+        """Read up to the start of `data`, keeping `metadata`."""
+        first = next(self._events, None)
+        if first is None or first[1] != "start_map":
+            raise self._shape_error()
+        for prefix, event, value in self._events:
+            if prefix == "" and event == "map_key" and value == "metadata":
+                self.metadata = next(ijson.items(self._value_events("metadata"), "metadata"))
+                if not isinstance(self.metadata, dict):
+                    raise FileFormatError(f"{self.path}: metadata must be an object.")
+            elif prefix == "" and event == "map_key" and value == "data":
+                start = next(self._events)
+                if start[1] != "start_map":
+                    raise self._shape_error()
+                break
+            elif prefix == "" and event == "map_key":
+                for _ in self._value_events(value):
+                    pass
+            else:
+                raise self._shape_error()
+        else:
+            raise self._shape_error()
+        version = self.version
+        if version.split(".")[0] not in READABLE_MAJOR_VERSIONS:
+            raise FileFormatError(f"{self.path} has format version {version}; this tool reads versions 1.x and 2.x.")
 
-    Raises FileFormatError with a one-line reason for a missing, unreadable, cut or
-    misshapen file.
-    """
-    source = Path(path)
-    if not source.is_file():
-        raise FileFormatError(f"No such file: {path}")
-    try:
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(source, "rb") as handle:
-            document = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise FileFormatError(
-            f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
-            "is the file complete?"
-        ) from None
-    except UnicodeDecodeError:
-        raise FileFormatError(f"{path} is not UTF-8 text.") from None
-    except (gzip.BadGzipFile, EOFError, OSError) as error:
-        raise FileFormatError(f"Cannot read {path}: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("data"), dict):
-        raise FileFormatError(f'{path} is not a domain export: expected {{"metadata": ..., "data": {{...}}}}.')
-    metadata = document.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise FileFormatError(f"{path}: metadata must be an object.")
-    version = str(metadata.get("version", "1.0"))
-    if version.split(".")[0] not in READABLE_MAJOR_VERSIONS:
-        raise FileFormatError(f"{path} has format version {version}; this tool reads versions 1.x and 2.x.")
-    for key, rows in document["data"].items():
-        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            raise FileFormatError(f"Table '{key}' in {path} is not a list of rows.")
-    return DomainFile(path=path, metadata=metadata, tables=document["data"], size=source.stat().st_size)
+    def _value_events(self, prefix):
+        """Yield the events of the value at `prefix` that starts with the next event."""
+        first = next(self._events)
+        yield first
+        if first[1] not in ("start_map", "start_array"):
+            return
+        end = "end_map" if first[1] == "start_map" else "end_array"
+        for event in self._events:
+            yield event
+            if event[1] == end and event[0] == prefix:
+                return
+
+    def tables(self):
+        """Yield (table key, iterator of row dicts) in file order; each iterator must be
+        used up (or dropped) before the next table is read."""
+        if self._started_tables:
+            raise RuntimeError("tables() can be read once")
+        self._started_tables = True
+        try:
+            for prefix, event, key in self._events:
+                if prefix == "data" and event == "end_map":
+                    return
+                if event != "map_key":
+                    raise self._shape_error()
+                rows = self._rows(key)
+                yield key, rows
+                for _ in rows:  # what the caller left unread
+                    pass
+        except _PARSE_ERRORS as error:
+            raise _parse_error(self.path, error) from None
+
+    def _rows(self, key):
+        prefix = f"data.{key}"
+        events = self._value_events(prefix)
+        try:
+            first = next(events)
+            if first[1] != "start_array":
+                raise FileFormatError(f"Table '{key}' in {self.path} is not a list of rows.")
+            for row in ijson.items(_chain_first(first, events), f"{prefix}.item"):
+                if not isinstance(row, dict):
+                    raise FileFormatError(f"Table '{key}' in {self.path} is not a list of rows.")
+                yield row
+        except _PARSE_ERRORS as error:
+            raise _parse_error(self.path, error) from None
+
+
+def _chain_first(first, rest):
+    yield first
+    yield from rest
+
+
+def open_export(path) -> ExportReader:
+    """Open an export file for streaming; see ExportReader. Use it in a `with` block."""
+    return ExportReader(path)

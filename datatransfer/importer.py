@@ -6,15 +6,17 @@ does not fit), each row in its own savepoint. A dry run is the same import rolle
 """
 
 import json
+import tempfile
 import time
 from collections import defaultdict
 
+import orjson
 from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, models, transaction
 
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import DataTransferError, StrictModeFailure, UnknownTableError
-from datatransfer.fileformat import RowError, decode_row, read_export
+from datatransfer.fileformat import RowError, decode_row, open_export
 from datatransfer.registry import domain_tables, table_key
 from datatransfer.reports import ImportReport, Outcome
 
@@ -255,23 +257,58 @@ class RowEngine:
         self.pending_links = []
 
 
-def _check_names(document, tables, *, exclude, ignore_unknown):
-    """Raise UnknownTableError listing every table and field of the file that the models lack."""
-    by_key = {t.key: t for t in tables}
-    problems = [f"table '{key}'" for key in document.tables if key not in by_key]
-    for key, rows in document.tables.items():
-        if key not in by_key or key in exclude:
-            continue
-        known = by_key[key].field_keys()
-        unknown = sorted({name for row in rows for name in row} - known)
-        problems += [f"field '{key}.{name}'" for name in unknown]
-    if problems and not ignore_unknown:
-        raise UnknownTableError(
-            f"Unknown {', '.join(problems)} in {document.path} (use --ignore-unknown to skip them)."
-        )
-    unknown_excluded = sorted(set(exclude) - set(by_key))
-    if unknown_excluded:
-        raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
+def _unknown_fields(table, raw) -> list[str]:
+    return sorted(set(raw) - table.field_keys())
+
+
+class TableScheduler:
+    """Feeds the engine each table once the tables it depends on are in.
+
+    Files list tables in dependency order (both tools do), so tables go straight
+    through; a table that comes before one it needs is spooled to a temporary file
+    (one JSON line per row, not memory) and loaded once that table is in.
+    """
+
+    def __init__(self, load, tables, *, expected_keys):
+        self.load = load
+        self.order = {t.key: i for i, t in enumerate(tables)}
+        self.expected = set(expected_keys)
+        self.seen = set()
+        self.spooled = {}  # key -> (table, temporary file)
+
+    def _ready(self, table) -> bool:
+        return all(dep in self.seen or dep not in self.expected for dep in table.dependencies)
+
+    def offer(self, table, rows) -> None:
+        self.expected.add(table.key)
+        if self._ready(table):
+            self.load(table, rows)
+            self.seen.add(table.key)
+            self._release()
+        else:
+            spool = tempfile.TemporaryFile()
+            for row in rows:
+                spool.write(orjson.dumps(row) + b"\n")
+            self.spooled[table.key] = (table, spool)
+
+    def _release(self, *, finishing=False) -> None:
+        while True:
+            ready = [
+                key for key, (table, _) in self.spooled.items()
+                if finishing or self._ready(table)
+            ]
+            if not ready:
+                return
+            key = min(ready, key=self.order.__getitem__)
+            table, spool = self.spooled.pop(key)
+            with spool:
+                spool.seek(0)
+                self.load(table, (orjson.loads(line) for line in spool))
+            self.seen.add(key)
+
+    def finish(self) -> None:
+        """Load what is still spooled (its missing dependencies are not in the file)."""
+        self._release(finishing=True)
 
 
 def _reset_sequences(connection, model_list):
@@ -283,7 +320,9 @@ def _reset_sequences(connection, model_list):
                 cursor.execute(sql)
 
 
-def import_domain(path, *, using="default", dry_run=False, strict=False, exclude=(), ignore_unknown=False) -> ImportReport:
+def import_domain(
+    path, *, using="default", dry_run=False, strict=False, exclude=(), ignore_unknown=False
+) -> ImportReport:
     """Upsert the file at `path` into the database `using`; return an ImportReport.
 
     Everything happens in one transaction, committed at the end, or rolled back for a
@@ -291,28 +330,64 @@ def import_domain(path, *, using="default", dry_run=False, strict=False, exclude
     or field, an unreachable database, or a failed row under `strict`.
     """
     started = time.monotonic()
-    document = read_export(path)
     tables = domain_tables()
+    by_key = {t.key: t for t in tables}
     exclude = set(exclude)
-    _check_names(document, tables, exclude=exclude, ignore_unknown=ignore_unknown)
-    connection = open_connection(using)
-    report = ImportReport(file=str(path), database=using, dry_run=dry_run, file_size=document.size)
-    if document.version.startswith("1."):
-        report.notes.append("Format 1.0 file (the Node.js tool): it carries no checksums to verify.")
-    engine = RowEngine(report, using=using, strict=strict, excluded=exclude)
-    to_load = [t for t in tables if t.key in document.tables and t.key not in exclude]
-    with transaction.atomic(using=using):
-        for table in to_load:
-            engine.load_table(table, document.tables[table.key])
-        engine.set_deferred_links()
-        _reset_sequences(connection, [t.model for t in to_load])
-        try:
-            connection.check_constraints(table_names=[t.model._meta.db_table for t in to_load])
-        except IntegrityError as error:
-            raise DataTransferError(
-                f"The import would break a foreign key ({_first_line(error)}); it was rolled back."
-            ) from None
-        if dry_run:
-            transaction.set_rollback(True, using=using)
+    unknown_excluded = sorted(exclude - set(by_key))
+    if unknown_excluded:
+        raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
+    with open_export(path) as reader:
+        listed = reader.metadata.get("tables")
+        expected = list(listed) if isinstance(listed, dict) else list(by_key)
+        unknown = [key for key in expected if key not in by_key]
+        if unknown and not ignore_unknown:
+            raise UnknownTableError(_unknown_message(reader.path, [f"table '{k}'" for k in unknown]))
+        connection = open_connection(using)
+        report = ImportReport(file=str(path), database=using, dry_run=dry_run, file_size=reader.size)
+        if reader.version.startswith("1."):
+            report.notes.append("Format 1.0 file (the Node.js tool): it carries no checksums to verify.")
+        engine = RowEngine(report, using=using, strict=strict, excluded=exclude)
+        loaded = []
+
+        def load(table, rows):
+            loaded.append(table)
+            engine.load_table(table, _checked_rows(reader.path, table, rows, ignore_unknown))
+
+        scheduler = TableScheduler(load, tables, expected_keys=[k for k in expected if k not in exclude])
+        with transaction.atomic(using=using):
+            for key, rows in reader.tables():
+                if key not in by_key:
+                    if not ignore_unknown:
+                        raise UnknownTableError(_unknown_message(reader.path, [f"table '{key}'"]))
+                    report.notes.append(f"Table '{key}' is not in the models: skipped (--ignore-unknown).")
+                elif key not in exclude:
+                    scheduler.offer(by_key[key], rows)
+            scheduler.finish()
+            engine.set_deferred_links()
+            _reset_sequences(connection, [t.model for t in loaded])
+            try:
+                connection.check_constraints(table_names=[t.model._meta.db_table for t in loaded])
+            except IntegrityError as error:
+                raise DataTransferError(
+                    f"The import would break a foreign key ({_first_line(error)}); it was rolled back."
+                ) from None
+            if dry_run:
+                transaction.set_rollback(True, using=using)
     report.duration = time.monotonic() - started
     return report
+
+
+def _unknown_message(path, problems) -> str:
+    return f"Unknown {', '.join(problems)} in {path} (use --ignore-unknown to skip them)."
+
+
+def _checked_rows(path, table, rows, ignore_unknown):
+    """The rows, refusing (or, with ignore_unknown, dropping) fields the model lacks."""
+    known = table.field_keys()
+    for raw in rows:
+        if not known.issuperset(raw):
+            if not ignore_unknown:
+                fields = [f"field '{table.key}.{name}'" for name in _unknown_fields(table, raw)]
+                raise UnknownTableError(_unknown_message(path, fields))
+            raw = {name: value for name, value in raw.items() if name in known}
+        yield raw

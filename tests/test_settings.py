@@ -1,0 +1,63 @@
+"""Database settings from DATABASE_URL and DATABASE_URL_<NAME>."""
+
+from pathlib import Path
+
+from config.database_urls import database_from_url, databases_from_env, redacted_url
+
+
+def test_sqlite_file_when_database_url_is_unset():
+    databases = databases_from_env({}, Path("/srv/app/db.sqlite3"))
+    assert databases == {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/app/db.sqlite3"}
+    }
+
+
+def test_database_url_picks_the_default_database():
+    databases = databases_from_env(
+        {"DATABASE_URL": "postgres://app:secret@db.example.fr:5433/partage"}, Path("unused")
+    )
+    default = databases["default"]
+    assert default["ENGINE"] == "django.db.backends.postgresql"
+    assert (default["HOST"], default["PORT"], default["NAME"]) == ("db.example.fr", 5433, "partage")
+    assert (default["USER"], default["PASSWORD"]) == ("app", "secret")
+
+
+def test_each_database_url_name_adds_a_lower_case_alias():
+    databases = databases_from_env(
+        {
+            "DATABASE_URL_TARGET": "sqlite:////tmp/target.sqlite3",
+            "DATABASE_URL_LEGACY_PG": "postgresql://u@h:5432/legacy",
+            "DATABASE_URL_EMPTY": "",
+            "DATABASE_URL_": "sqlite:////tmp/nameless.sqlite3",
+            "UNRELATED": "sqlite:////tmp/x.sqlite3",
+        },
+        Path("/srv/app/db.sqlite3"),
+    )
+    assert set(databases) == {"default", "target", "legacy_pg"}
+    assert databases["target"]["NAME"] == "/tmp/target.sqlite3"
+    assert databases["legacy_pg"]["NAME"] == "legacy"
+    assert databases["default"]["ENGINE"] == "django.db.backends.sqlite3"
+
+
+def test_prisma_url_keeps_the_schema_and_drops_prisma_parameters():
+    config = database_from_url(
+        "postgresql://user:pass@host:5432/db?schema=public&connection_limit=5&sslmode=require"
+    )
+    assert config["NAME"] == "db"
+    assert config["OPTIONS"]["options"] == "-c search_path=public"
+    assert config["OPTIONS"]["sslmode"] == "require"
+    assert "connection_limit" not in config["OPTIONS"]
+    assert "schema" not in config["OPTIONS"]
+
+
+def test_prisma_url_without_schema_has_no_search_path():
+    config = database_from_url("postgresql://user:pass@host:5432/db?connection_limit=5")
+    assert "options" not in config.get("OPTIONS", {})
+    assert "connection_limit" not in config.get("OPTIONS", {})
+
+
+def test_redacted_url_hides_the_password():
+    redacted = redacted_url("postgresql://user:s3cr%40t@host:5432/db?schema=public")
+    assert redacted == "postgresql://user:***@host:5432/db?schema=public"
+    assert "s3cr" not in redacted
+    assert redacted_url("sqlite:////tmp/db.sqlite3") == "sqlite:////tmp/db.sqlite3"

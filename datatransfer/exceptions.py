@@ -30,3 +30,7 @@ class StrictModeFailure(DataTransferError):
     """A row failed under `--strict`: the whole import was rolled back."""
 
     exit_code = 1
+
+
+class ImportLockedError(DataTransferError):
+    """Another import into the same database holds the import lock."""

@@ -1,0 +1,59 @@
+"""`manage.py verifydomain`: compare an export file with a database, without writing."""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from datatransfer.exceptions import DataTransferError
+from datatransfer.verifier import difference_lines, render_verify, verify_domain
+
+SHOWN_DIFFERENCES = 20
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare an export file with a database, without writing: rows missing from the "
+        "database, rows that differ (field by field), rows the file lacks. Exit 0: they "
+        "agree; 1: they differ; 2: the file or the options are wrong."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Export file to compare (.gz too).")
+        parser.add_argument("--database", default="default", help="Database alias to read (default: default).")
+        parser.add_argument(
+            "-e", "--exclude", action="append", default=[], metavar="TABLE",
+            help="Leave a table of the file out; repeat for several.",
+        )
+        parser.add_argument("--ignore-unknown", action="store_true", help="Skip tables and fields the models lack.")
+        parser.add_argument("--report", metavar="REPORT.json", help="Write every difference as JSON.")
+
+    def handle(self, *args, **options):
+        exclude = {name for value in options["exclude"] for name in value.split(",") if name}
+        try:
+            report = verify_domain(
+                options["file"],
+                using=options["database"],
+                exclude=exclude,
+                ignore_unknown=options["ignore_unknown"],
+            )
+        except DataTransferError as error:
+            raise CommandError(str(error), returncode=error.exit_code) from None
+        if options["report"]:
+            Path(options["report"]).write_text(
+                json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+        verbosity = options["verbosity"]
+        if verbosity >= 1:
+            self.stdout.write(render_verify(report))
+            for note in report.notes:
+                self.stdout.write(f"Note: {note}")
+            lines = difference_lines(report)
+            for number, line in enumerate(lines):
+                if verbosity < 2 and number == SHOWN_DIFFERENCES:
+                    rest = sum(1 for _ in lines) + 1
+                    self.stdout.write(f"... and {rest} more (all of them with -v 2 or --report FILE).")
+                    break
+                self.stdout.write(line)
+        if not report.agrees:
+            raise CommandError(f"{options['file']} and database '{options['database']}' differ.", returncode=1)

@@ -1,0 +1,300 @@
+"""Compare an export file with a database, without writing: rows the database lacks, rows
+that differ (field by field), rows the file lacks. Values are compared once decoded, as
+the importer would write them, so a file that was just loaded agrees with its database.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from datatransfer.databases import open_connection
+from datatransfer.exceptions import DataTransferError, UnknownTableError
+from datatransfer.fileformat import RowError, decode_row, encode_value, open_export
+from datatransfer.registry import tables_by_key
+from datatransfer.reports import human_size, render_table
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class FieldDifference:
+    """One field of one row: its spelling in the file and in the database."""
+
+    key: str
+    file: object
+    database: object
+
+    def __str__(self) -> str:
+        return f"{self.key} {_shown(self.file)} in the file, {_shown(self.database)} in the database"
+
+
+@dataclass
+class RowDifference:
+    id: str
+    fields: list
+
+    def __str__(self) -> str:
+        return "; ".join(map(str, self.fields))
+
+
+@dataclass
+class TableComparison:
+    """What one table of the file says against the database."""
+
+    key: str
+    in_file: int = 0
+    matching: int = 0
+    missing: list = field(default_factory=list)  # ids in the file, not in the database
+    differing: list = field(default_factory=list)  # RowDifference
+    extra: list = field(default_factory=list)  # ids in the database, not in the file
+    invalid: list = field(default_factory=list)  # (id, message): rows the importer would refuse
+
+    @property
+    def agrees(self) -> bool:
+        return not (self.missing or self.differing or self.extra or self.invalid)
+
+    def as_dict(self) -> dict:
+        return {
+            "inFile": self.in_file,
+            "matching": self.matching,
+            "missing": list(self.missing),
+            "differing": [
+                {"id": d.id, "fields": {f.key: {"file": f.file, "database": f.database} for f in d.fields}}
+                for d in self.differing
+            ],
+            "extra": list(self.extra),
+            "invalid": [{"id": row_id, "message": message} for row_id, message in self.invalid],
+        }
+
+
+@dataclass
+class VerifyReport:
+    """The comparison of every table of the file; never prints."""
+
+    file: str
+    database: str
+    tables: dict = field(default_factory=dict)  # key -> TableComparison
+    notes: list = field(default_factory=list)
+    file_size: int = 0
+    duration: float = 0.0
+
+    @property
+    def agrees(self) -> bool:
+        return all(table.agrees for table in self.tables.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "database": self.database,
+            "agrees": self.agrees,
+            "tables": {key: table.as_dict() for key, table in self.tables.items()},
+            "notes": list(self.notes),
+            "durationSeconds": round(self.duration, 3),
+        }
+
+
+# ---------------------------------------------------------------------------- comparing
+
+
+def _same(a, b) -> bool:
+    """Equal values, JSON included (1 == 1.0, but true is not 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _spelling(spec_field, value):
+    """The value as the file spells it (so a report reads like the file)."""
+    return encode_value(spec_field, value)
+
+
+def _shown(value) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _many_to_many_keys(table, spec, ids, using) -> dict:
+    """{owner pk: sorted keys} of `spec` for the rows `ids`."""
+    through = spec.field.remote_field.through
+    own, other = spec.field.m2m_field_name(), spec.field.m2m_reverse_field_name()
+    target = f"{other}__{spec.natural_field}" if spec.natural_field else f"{other}_id"
+    keys = {}
+    pairs = through._base_manager.using(using).filter(**{f"{own}_id__in": ids}).values_list(f"{own}_id", target)
+    for owner, key in pairs:
+        keys.setdefault(owner, []).append(key)
+    return {owner: sorted(values) for owner, values in keys.items()}
+
+
+class _TableVerifier:
+    """Compares one table's rows in batches: one query per batch (and per many-to-many)."""
+
+    def __init__(self, table, comparison, *, using, skip_empty_secrets):
+        self.table = table
+        self.comparison = comparison
+        self.using = using
+        self.skip_empty_secrets = skip_empty_secrets
+        self.seen = set()
+        self.fields = {spec.attname: spec for spec in table.fields}
+
+    def run(self, raw_rows) -> None:
+        batch = []
+        for number, raw in enumerate(raw_rows, start=1):
+            self.comparison.in_file += 1
+            try:
+                row = decode_row(self.table, raw)
+            except RowError as error:
+                row_id = raw.get(self.table.pk.key)
+                self.comparison.invalid.append((str(row_id if row_id is not None else f"#{number}"), str(error)))
+                continue
+            self.seen.add(row.pk)
+            batch.append(row)
+            if len(batch) == BATCH_SIZE:
+                self._compare(batch)
+                batch = []
+        self._compare(batch)
+        self._find_extra()
+
+    def _compare(self, rows) -> None:
+        if not rows:
+            return
+        ids = [row.pk for row in rows]
+        manager = self.table.model._base_manager.using(self.using)
+        current = {values["pk"]: values for values in manager.filter(pk__in=ids).values("pk", *self.fields)}
+        many_to_many = {
+            spec.key: _many_to_many_keys(self.table, spec, ids, self.using) for spec in self.table.many_to_many
+        }
+        for row in rows:
+            values = current.get(row.pk)
+            if values is None:
+                self.comparison.missing.append(str(row.pk))
+                continue
+            differences = [
+                FieldDifference(
+                    self.fields[name].key,
+                    _spelling(self.fields[name].field, value),
+                    _spelling(self.fields[name].field, values[name]),
+                )
+                for name, value in row.values.items()
+                if not self._secret_left_empty(name, value) and not _same(value, values[name])
+            ]
+            for spec in self.table.many_to_many:
+                if spec.key not in row.many_to_many:
+                    continue
+                in_file = sorted(set(row.many_to_many[spec.key]), key=str)
+                in_database = sorted(set(many_to_many[spec.key].get(row.pk, ())), key=str)
+                if in_file != in_database:
+                    differences.append(FieldDifference(spec.key, in_file, in_database))
+            if differences:
+                self.comparison.differing.append(RowDifference(str(row.pk), differences))
+            else:
+                self.comparison.matching += 1
+
+    def _secret_left_empty(self, name, value) -> bool:
+        # A file written with --exclude-secrets has them empty; the importer keeps the database's.
+        return self.skip_empty_secrets and value == "" and self.fields[name].field.name in self.table.secret_fields
+
+    def _find_extra(self) -> None:
+        manager = self.table.model._base_manager.using(self.using)
+        for pk in manager.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=5000):
+            if pk not in self.seen:
+                self.comparison.extra.append(str(pk))
+
+
+def verify_domain(path, *, using="default", exclude=(), ignore_unknown=False) -> VerifyReport:
+    """Compare the file at `path` with the database `using`; return a VerifyReport.
+
+    Only reads: everything runs in one transaction (read only, one snapshot, on
+    PostgreSQL) that is rolled back. Tables absent from the file, or `exclude`d, are
+    not compared. Raises DataTransferError for a bad file, an unknown table or field
+    (unless `ignore_unknown`), or an unreachable database.
+    """
+    started = time.monotonic()
+    by_key = tables_by_key()
+    exclude = set(exclude)
+    unknown_excluded = sorted(exclude - set(by_key))
+    if unknown_excluded:
+        raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
+    with open_export(path) as reader:
+        connection = open_connection(using)
+        report = VerifyReport(file=str(path), database=using, file_size=reader.size)
+        skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
+        outermost = not connection.in_atomic_block
+        with transaction.atomic(using=using):
+            if connection.vendor == "postgresql" and outermost:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            for key, rows in reader.tables():
+                table = by_key.get(key)
+                if table is None:
+                    if not ignore_unknown:
+                        raise UnknownTableError(
+                            f"Unknown table '{key}' in {reader.path} (use --ignore-unknown to skip it)."
+                        )
+                    report.notes.append(f"Table '{key}' is not in the models: not compared.")
+                    continue
+                if key in exclude:
+                    continue
+                comparison = report.tables.setdefault(key, TableComparison(key))
+                verifier = _TableVerifier(table, comparison, using=using, skip_empty_secrets=skip_empty_secrets)
+                verifier.run(_checked_rows(reader.path, table, rows, ignore_unknown))
+            transaction.set_rollback(True, using=using)
+    absent = [key for key in by_key if key not in report.tables and key not in exclude]
+    if absent:
+        report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
+    if skip_empty_secrets:
+        report.notes.append("The file was written without secrets: empty secrets were not compared.")
+    report.duration = time.monotonic() - started
+    return report
+
+
+def _checked_rows(path, table, rows, ignore_unknown):
+    known = table.field_keys()
+    for raw in rows:
+        if not known.issuperset(raw):
+            if not ignore_unknown:
+                names = ", ".join(f"'{table.key}.{name}'" for name in sorted(set(raw) - known))
+                raise UnknownTableError(f"Unknown field {names} in {path} (use --ignore-unknown to skip it).")
+            raw = {name: value for name, value in raw.items() if name in known}
+        yield raw
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def render_verify(report: VerifyReport) -> str:
+    header = ["table", "in file", "matching", "missing", "differing", "extra", "invalid"]
+    tables = report.tables.values()
+    rows = [
+        [t.key, t.in_file, t.matching, len(t.missing), len(t.differing), len(t.extra), len(t.invalid)]
+        for t in tables
+    ]
+    sums = [sum(row[i] for row in rows) for i in range(1, len(header))]
+    table = render_table(header, [[r[0], *(f"{n:,}" for n in r[1:])] for r in rows], ["total", *(f"{n:,}" for n in sums)])
+    verdict = (
+        "The database agrees with the file."
+        if report.agrees
+        else "The database differs from the file."
+    )
+    return (
+        f"{table}\n\nCompared {report.file} ({human_size(report.file_size)}) with database "
+        f"'{report.database}' in {report.duration:.1f} s: nothing was written.\n{verdict}"
+    )
+
+
+def difference_lines(report: VerifyReport):
+    """One line per difference: `missing: users ck...: not in the database`, ..."""
+    for t in report.tables.values():
+        for row_id in t.missing:
+            yield f"missing: {t.key} {row_id}: in the file, not in the database"
+        for difference in t.differing:
+            yield f"differs: {t.key} {difference.id}: {difference}"
+        for row_id in t.extra:
+            yield f"extra: {t.key} {row_id}: in the database, not in the file"
+        for row_id, message in t.invalid:
+            yield f"invalid: {t.key} {row_id}: {message}"

@@ -1,0 +1,186 @@
+"""verifydomain: each kind of difference between a file and a database is found and named,
+a database that agrees exits 0, and nothing is ever written."""
+
+import io
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from core.models import Abonnement, Configuration, ContactMessage, Organization, Permission, User
+from datatransfer.verifier import verify_domain
+from tests.snapshots import database_snapshot
+
+pytestmark = pytest.mark.django_db
+
+ORG = "ckorga0000000000000000001"
+USER = "ckuser0000000000000000001"
+
+
+def verify(*args):
+    """Run verifydomain; return (exit status, stdout)."""
+    out = io.StringIO()
+    try:
+        call_command("verifydomain", *args, stdout=out, stderr=io.StringIO())
+    except CommandError as error:
+        assert "\n" not in str(error)
+        return error.returncode, out.getvalue()
+    return 0, out.getvalue()
+
+
+@pytest.fixture
+def loaded(node_file):
+    call_command("loaddomain", node_file, stdout=io.StringIO())
+    return node_file
+
+
+def summary(out, table):
+    """{column: number} of `table`'s line in the summary."""
+    header = out.splitlines()[0].split("  ")
+    names = [h.strip() for h in header if h.strip()]
+    line = re.search(rf"^{table}\s.*$", out, re.M).group(0)
+    return dict(zip(names[1:], (int(n.replace(",", "")) for n in line.split()[1:]), strict=True))
+
+
+def test_a_database_that_agrees_exits_0(loaded):
+    status, out = verify(loaded)
+    assert status == 0
+    assert "The database agrees with the file." in out
+    assert re.search(r"^total\s+21\s+21\s+0\s+0\s+0\s+0$", out, re.M)
+
+
+def test_a_row_missing_from_the_database_is_named(loaded, tmp_path):
+    ContactMessage.objects.filter(pk="ckcont0000000000000000001").delete()
+    status, out = verify(loaded, "--report", str(tmp_path / "r.json"))
+    assert status == 1
+    assert "missing: contactMessages ckcont0000000000000000001: in the file, not in the database" in out
+    assert summary(out, "contactMessages") == {
+        "in file": 1, "matching": 0, "missing": 1, "differing": 0, "extra": 0, "invalid": 0,
+    }
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["agrees"] is False
+    assert report["tables"]["contactMessages"]["missing"] == ["ckcont0000000000000000001"]
+
+
+def test_a_row_that_differs_names_each_field_with_both_values(loaded, tmp_path):
+    Organization.objects.filter(pk=ORG).update(name="UFHB", is_active=False)
+    Abonnement.objects.update(price=Decimal("15000.01"))
+    status, out = verify(loaded, "--report", str(tmp_path / "r.json"))
+    assert status == 1
+    line = next(line for line in out.splitlines() if line.startswith(f"differs: organizations {ORG}"))
+    assert 'name "Université Félix Houphouët-Boigny" in the file, "UFHB" in the database' in line
+    assert "isActive true in the file, false in the database" in line
+    assert 'price "15000.00" in the file, "15000.01" in the database' in out
+    assert summary(out, "organizations")["differing"] == 1 and summary(out, "organizations")["matching"] == 1
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    [difference] = report["tables"]["abonnements"]["differing"]
+    assert difference["fields"] == {"price": {"file": "15000.00", "database": "15000.01"}}
+
+
+def test_a_json_value_that_differs_is_found_but_key_order_and_int_float_are_not_differences(loaded):
+    Configuration.objects.update(value={"currency": "XOF", "amount": 2500.0})
+    assert verify(loaded)[0] == 0
+    Configuration.objects.update(value={"currency": "XOF", "amount": 2501})
+    status, out = verify(loaded)
+    assert status == 1 and "differs: configurations ckconf0000000000000000001: value" in out
+
+
+def test_a_row_the_file_lacks_is_extra(loaded):
+    Configuration.objects.create(id="ckconfextra00000000000001", key="extra.key", value=[1])
+    status, out = verify(loaded)
+    assert status == 1
+    assert "extra: configurations ckconfextra00000000000001: in the database, not in the file" in out
+    assert summary(out, "configurations")["extra"] == 1
+
+
+def test_a_many_to_many_difference_names_the_keys(loaded):
+    user = User.objects.get(pk=USER)
+    file_keys = sorted(user.permissions.values_list("key", flat=True))
+    assert file_keys, "the file gives this user permissions"
+    user.permissions.remove(Permission.objects.get(key=file_keys[0]))
+    status, out = verify(loaded)
+    assert status == 1
+    expected = json.dumps(file_keys, ensure_ascii=False)
+    assert f"differs: users {USER}: permissionKeys {expected} in the file, " in out
+
+
+def test_a_file_row_the_importer_would_refuse_is_invalid(loaded, tmp_path):
+    document = json.loads(Path(loaded).read_text(encoding="utf-8"))
+    document["data"]["abonnements"][0]["price"] = "cher"
+    path = tmp_path / "bad-value.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    status, out = verify(str(path))
+    assert status == 1
+    assert 'invalid: abonnements ckabon0000000000000000001: price "cher": not a decimal number' in out
+
+
+def test_verifying_writes_nothing(loaded):
+    Organization.objects.filter(pk=ORG).update(name="UFHB")
+    ContactMessage.objects.all().delete()
+    before = database_snapshot("default")
+    assert verify(loaded)[0] == 1
+    assert database_snapshot("default") == before
+
+
+def test_excluded_tables_and_tables_absent_from_the_file_are_not_compared(loaded, tmp_path):
+    ContactMessage.objects.all().delete()
+    status, out = verify(loaded, "--exclude", "contactMessages")
+    assert status == 0 and not re.search(r"^contactMessages", out, re.M)
+    path = tmp_path / "only-permissions.json"
+    path.write_text(json.dumps({"data": {"permissions": json.loads(Path(loaded).read_text())["data"]["permissions"]}}))
+    status, out = verify(str(path))
+    assert status == 0
+    assert "Note: Not in the file, not compared: organizations, users," in out
+
+
+def test_secrets_left_empty_by_an_export_without_secrets_are_not_differences(loaded, tmp_path):
+    document = json.loads(Path(loaded).read_text(encoding="utf-8"))
+    document["metadata"]["secretsExcluded"] = True
+    for user in document["data"]["users"]:
+        user["passwordHash"] = ""
+    path = tmp_path / "no-secrets.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert verify(str(path))[0] == 0
+    document["metadata"]["secretsExcluded"] = False
+    path.write_text(json.dumps(document), encoding="utf-8")
+    status, out = verify(str(path))
+    assert status == 1 and "passwordHash \"\" in the file" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file"),
+        ('{"metadata": {}, "data": {"permissions": [{"id"', "is not valid JSON"),
+        ('{"data": {"notifications": []}}', "Unknown table 'notifications'"),
+        ('{"data": {"permissions": [{"id": "p", "colour": 1}]}}', "Unknown field 'permissions.colour'"),
+    ],
+)
+def test_a_bad_file_exits_2_with_one_line(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(CommandError, match=message) as raised:
+        call_command("verifydomain", str(path), stdout=io.StringIO())
+    assert raised.value.returncode == 2 and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
+def test_a_seeddemo_file_just_loaded_agrees_and_compares_in_batches(make_database, tmp_path, vendor, monkeypatch):
+    source, target = make_database("sqlite"), make_database(vendor)
+    call_command("seeddemo", "--scale", "1", "--database", source, stdout=io.StringIO())
+    path = str(tmp_path / "demo.json")
+    call_command("dumpdomain", path, "--database", source, "-v", "0")
+    call_command("loaddomain", path, "--database", target, "-v", "0")
+    monkeypatch.setattr("datatransfer.verifier.BATCH_SIZE", 7)  # batches that end mid-table
+    report = verify_domain(path, using=target)
+    assert report.agrees, [str(d) for t in report.tables.values() for d in t.differing[:3]]
+    assert sum(t.matching for t in report.tables.values()) > 900
+    User.objects.using(target).filter(pk=User.objects.using(target).order_by("pk").values("pk")[:1]).update(
+        first_name="Changé"
+    )
+    report = verify_domain(path, using=target)
+    assert [len(t.differing) for t in report.tables.values() if t.differing] == [1]

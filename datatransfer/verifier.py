@@ -27,7 +27,9 @@ class FieldDifference:
     database: object
 
     def __str__(self) -> str:
-        return f"{self.key} {_shown(self.file)} in the file, {_shown(self.database)} in the database"
+        return (
+            f"{self.key} {_shown(self.file)} in the file, {_shown(self.database)} in the database"
+        )
 
 
 @dataclass
@@ -61,7 +63,10 @@ class TableComparison:
             "matching": self.matching,
             "missing": list(self.missing),
             "differing": [
-                {"id": d.id, "fields": {f.key: {"file": f.file, "database": f.database} for f in d.fields}}
+                {
+                    "id": d.id,
+                    "fields": {f.key: {"file": f.file, "database": f.database} for f in d.fields},
+                }
                 for d in self.differing
             ],
             "extra": list(self.extra),
@@ -125,7 +130,11 @@ def _many_to_many_keys(table, spec, ids, using) -> dict:
     own, other = spec.field.m2m_field_name(), spec.field.m2m_reverse_field_name()
     target = f"{other}__{spec.natural_field}" if spec.natural_field else f"{other}_id"
     keys = {}
-    pairs = through._base_manager.using(using).filter(**{f"{own}_id__in": ids}).values_list(f"{own}_id", target)
+    pairs = (
+        through._base_manager.using(using)
+        .filter(**{f"{own}_id__in": ids})
+        .values_list(f"{own}_id", target)
+    )
     for owner, key in pairs:
         keys.setdefault(owner, []).append(key)
     return {owner: sorted(values) for owner, values in keys.items()}
@@ -150,7 +159,9 @@ class _TableVerifier:
                 row = decode_row(self.table, raw)
             except RowError as error:
                 row_id = raw.get(self.table.pk.key)
-                self.comparison.invalid.append((str(row_id if row_id is not None else f"#{number}"), str(error)))
+                self.comparison.invalid.append(
+                    (str(row_id if row_id is not None else f"#{number}"), str(error))
+                )
                 continue
             self.seen.add(row.pk)
             batch.append(row)
@@ -165,9 +176,12 @@ class _TableVerifier:
             return
         ids = [row.pk for row in rows]
         manager = self.table.model._base_manager.using(self.using)
-        current = {values["pk"]: values for values in manager.filter(pk__in=ids).values("pk", *self.fields)}
+        current = {
+            values["pk"]: values for values in manager.filter(pk__in=ids).values("pk", *self.fields)
+        }
         many_to_many = {
-            spec.key: _many_to_many_keys(self.table, spec, ids, self.using) for spec in self.table.many_to_many
+            spec.key: _many_to_many_keys(self.table, spec, ids, self.using)
+            for spec in self.table.many_to_many
         }
         for row in rows:
             values = current.get(row.pk)
@@ -197,7 +211,11 @@ class _TableVerifier:
 
     def _secret_left_empty(self, name, value) -> bool:
         # A file written with --exclude-secrets has them empty; the importer keeps the database's.
-        return self.skip_empty_secrets and value == "" and self.fields[name].field.name in self.table.secret_fields
+        return (
+            self.skip_empty_secrets
+            and value == ""
+            and self.fields[name].field.name in self.table.secret_fields
+        )
 
     def _find_extra(self) -> None:
         manager = self.table.model._base_manager.using(self.using)
@@ -234,21 +252,26 @@ def verify_domain(path, *, using="default", exclude=(), ignore_unknown=False) ->
                 if table is None:
                     if not ignore_unknown:
                         raise UnknownTableError(
-                            f"Unknown table '{key}' in {reader.path} (use --ignore-unknown to skip it)."
+                            f"Unknown table '{key}' in {reader.path} "
+                            "(use --ignore-unknown to skip it)."
                         )
                     report.notes.append(f"Table '{key}' is not in the models: not compared.")
                     continue
                 if key in exclude:
                     continue
                 comparison = report.tables.setdefault(key, TableComparison(key))
-                verifier = _TableVerifier(table, comparison, using=using, skip_empty_secrets=skip_empty_secrets)
+                verifier = _TableVerifier(
+                    table, comparison, using=using, skip_empty_secrets=skip_empty_secrets
+                )
                 verifier.run(_checked_rows(reader.path, table, rows, ignore_unknown))
             transaction.set_rollback(True, using=using)
     absent = [key for key in by_key if key not in report.tables and key not in exclude]
     if absent:
         report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
     if skip_empty_secrets:
-        report.notes.append("The file was written without secrets: empty secrets were not compared.")
+        report.notes.append(
+            "The file was written without secrets: empty secrets were not compared."
+        )
     report.duration = time.monotonic() - started
     return report
 
@@ -259,7 +282,9 @@ def _checked_rows(path, table, rows, ignore_unknown):
         if not known.issuperset(raw):
             if not ignore_unknown:
                 names = ", ".join(f"'{table.key}.{name}'" for name in sorted(set(raw) - known))
-                raise UnknownTableError(f"Unknown field {names} in {path} (use --ignore-unknown to skip it).")
+                raise UnknownTableError(
+                    f"Unknown field {names} in {path} (use --ignore-unknown to skip it)."
+                )
             raw = {name: value for name, value in raw.items() if name in known}
         yield raw
 
@@ -271,11 +296,23 @@ def render_verify(report: VerifyReport) -> str:
     header = ["table", "in file", "matching", "missing", "differing", "extra", "invalid"]
     tables = report.tables.values()
     rows = [
-        [t.key, t.in_file, t.matching, len(t.missing), len(t.differing), len(t.extra), len(t.invalid)]
+        [
+            t.key,
+            t.in_file,
+            t.matching,
+            len(t.missing),
+            len(t.differing),
+            len(t.extra),
+            len(t.invalid),
+        ]
         for t in tables
     ]
     sums = [sum(row[i] for row in rows) for i in range(1, len(header))]
-    table = render_table(header, [[r[0], *(f"{n:,}" for n in r[1:])] for r in rows], ["total", *(f"{n:,}" for n in sums)])
+    table = render_table(
+        header,
+        [[r[0], *(f"{n:,}" for n in r[1:])] for r in rows],
+        ["total", *(f"{n:,}" for n in sums)],
+    )
     verdict = (
         "The database agrees with the file."
         if report.agrees

@@ -20,13 +20,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="Export file to compare (.gz too).")
-        parser.add_argument("--database", default="default", help="Database alias to read (default: default).")
         parser.add_argument(
-            "-e", "--exclude", action="append", default=[], metavar="TABLE",
+            "--database", default="default", help="Database alias to read (default: default)."
+        )
+        parser.add_argument(
+            "-e",
+            "--exclude",
+            action="append",
+            default=[],
+            metavar="TABLE",
             help="Leave a table of the file out; repeat for several.",
         )
-        parser.add_argument("--ignore-unknown", action="store_true", help="Skip tables and fields the models lack.")
-        parser.add_argument("--report", metavar="REPORT.json", help="Write every difference as JSON.")
+        parser.add_argument(
+            "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
+        )
+        parser.add_argument(
+            "--report", metavar="REPORT.json", help="Write every difference as JSON."
+        )
 
     def handle(self, *args, **options):
         exclude = {name for value in options["exclude"] for name in value.split(",") if name}
@@ -52,8 +62,12 @@ class Command(BaseCommand):
             for number, line in enumerate(lines):
                 if verbosity < 2 and number == SHOWN_DIFFERENCES:
                     rest = sum(1 for _ in lines) + 1
-                    self.stdout.write(f"... and {rest} more (all of them with -v 2 or --report FILE).")
+                    self.stdout.write(
+                        f"... and {rest} more (all of them with -v 2 or --report FILE)."
+                    )
                     break
                 self.stdout.write(line)
         if not report.agrees:
-            raise CommandError(f"{options['file']} and database '{options['database']}' differ.", returncode=1)
+            raise CommandError(
+                f"{options['file']} and database '{options['database']}' differ.", returncode=1
+            )

@@ -1,22 +1,14 @@
-"""`manage.py dumpdomain`: write every domain table, in dependency order, to a JSON file."""
+"""`manage.py dumpdomain`: write every domain table (or some organizations' subset), in
+dependency order, to a JSON file, and record the run in the export history."""
 
-import datetime as dt
-from pathlib import Path
-
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import DataTransferError
-from datatransfer.exporter import export_domain, tables_to_export
-from datatransfer.fileformat import open_output
+from datatransfer.exporter import tables_to_export
+from datatransfer.history import default_output, export_to_file
 from datatransfer.reports import render_export, render_plan
 
 AUDIT_TABLE = "auditLogs"
-
-
-def default_output() -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H-%M-%S")
-    return str(Path(settings.EXPORTS_DIR) / f"export-{stamp}.json")
 
 
 class Command(BaseCommand):
@@ -34,6 +26,11 @@ class Command(BaseCommand):
             help="Leave a table out (its file key, e.g. auditLogs); repeat for several.",
         )
         parser.add_argument("--skip-audit", action="store_true", help=f"Leave {AUDIT_TABLE} out.")
+        parser.add_argument(
+            "--organization", action="append", default=[], metavar="SLUG",
+            help="Export only this organization, its data and the rows they reference; "
+            "repeat for several.",
+        )
         parser.add_argument("--exclude-secrets", action="store_true", help="Write password hashes and invite tokens empty.")
         parser.add_argument("--indent", type=int, default=2, help="Indentation (default 2, as the old tool; 0 for one line).")
         parser.add_argument("--plan", action="store_true", help="Print the table order and dependencies, and stop.")
@@ -48,20 +45,22 @@ class Command(BaseCommand):
                 if options["plan"]:
                     return
             output = options["output_option"] or options["output"] or default_output()
-            # The raw stream: Django's OutputWrapper would add a newline to every write.
-            with open_output(output, stdout=self.stdout._out) as stream:
-                report = export_domain(
-                    stream,
-                    using=options["database"],
-                    exclude=exclude,
-                    exclude_secrets=options["exclude_secrets"],
-                    indent=options["indent"] or None,
-                    file_name=output,
-                )
+            run = export_to_file(
+                output,
+                using=options["database"],
+                organizations=options["organization"],
+                exclude=exclude,
+                exclude_secrets=options["exclude_secrets"],
+                indent=options["indent"] or None,
+                # The raw stream: Django's OutputWrapper would add a newline to every write.
+                stdout=self.stdout._out,
+                command="dumpdomain",
+            )
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None
-        if output != "-":
-            report.file_size = Path(output).stat().st_size
+        if run.warning:
+            self.stderr.write(self.style.WARNING(f"Warning: {run.warning}"))
+        report = run.report
         if options["verbosity"] >= 1:
             # With the data on stdout, the summary goes to stderr.
             out = self.stderr if output == "-" else self.stdout

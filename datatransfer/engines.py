@@ -1,0 +1,520 @@
+"""The two write engines of loaddomain, with the same outcome for every row.
+
+`RowEngine` is the reference: `update_or_create` semantics, one row at a time, each in
+its own savepoint. `BatchEngine` (the default) gets the same outcomes with a few queries
+per batch of rows: one for the existing rows, one per foreign key and per unique key,
+then one bulk insert and bulk updates; a batch the database refuses is replayed row by
+row, so exactly the bad rows fail, with their precise message.
+"""
+
+import json
+import tempfile
+from collections import defaultdict
+
+import orjson
+from django.db import DatabaseError, models, transaction
+
+from datatransfer.exceptions import StrictModeFailure
+from datatransfer.fileformat import RowError, decode_row
+from datatransfer.registry import table_key
+from datatransfer.reports import ImportReport, Outcome
+
+DEFAULT_BATCH_SIZE = 1000
+LINK_BATCH_SIZE = 1000
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def unique_sets(model) -> list[tuple[models.Field, ...]]:
+    """The model's unique keys other than the primary key (fields, unique_together,
+    unconditional UniqueConstraints)."""
+    meta = model._meta
+    sets = [(f,) for f in meta.concrete_fields if f.unique and not f.primary_key]
+    names = [tuple(group) for group in meta.unique_together]
+    names += [
+        tuple(c.fields)
+        for c in meta.constraints
+        if isinstance(c, models.UniqueConstraint) and c.fields and c.condition is None
+    ]
+    sets += [tuple(meta.get_field(name) for name in group) for group in names]
+    return sets
+
+
+def same_value(field, current, new) -> bool:
+    if isinstance(field, models.JSONField):
+        return json.dumps(current, sort_keys=True) == json.dumps(new, sort_keys=True)
+    return current == new
+
+
+def changed_values(table, current: dict, values: dict) -> dict:
+    """The row's values that differ from the database's `current` ones."""
+    fields = {spec.attname: spec.field for spec in table.fields}
+    return {name: value for name, value in values.items() if not same_value(fields[name], current[name], value)}
+
+
+def missing_required(table, values: dict) -> list[str]:
+    return [
+        spec.key
+        for spec in table.fields
+        if spec.attname not in values and not spec.field.has_default() and not spec.field.null
+    ]
+
+
+def _conflict_message(table, fields, lookup, other) -> str:
+    keys = ", ".join(next(s.key for s in table.fields if s.field is f) for f in fields)
+    shown = ", ".join(str(v) for v in lookup)
+    return f"{keys} '{shown}' already belongs to {table.key} '{other}'"
+
+
+def _missing_keys_message(spec, missing) -> str:
+    return (
+        f"{spec.key} {', '.join(repr(k) for k in missing)}: no such "
+        f"{table_key(spec.related_model)} in the file or the database"
+    )
+
+
+class RowEngine:
+    """Writes rows one at a time with `update_or_create` semantics (the reference engine).
+
+    Keeps, across the import, only the ids of skipped and failed rows (so that their
+    dependants are skipped too); the links written last wait in a temporary file.
+    """
+
+    def __init__(self, report: ImportReport, *, using: str, strict: bool, excluded: set, batch_size=None):
+        self.report = report
+        self.using = using
+        self.strict = strict
+        self.excluded = excluded
+        self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.skipped = defaultdict(set)
+        self.failed = defaultdict(set)
+        self._links = tempfile.TemporaryFile()
+        self._tables = {}
+
+    # -- outcomes
+
+    def _fail(self, table, row_id, message):
+        self.failed[table.key].add(row_id)
+        self.report.record(table.key, Outcome.FAILED, row_id, message)
+        if self.strict:
+            raise StrictModeFailure(
+                f"{table.key} {row_id}: {message}. With --strict the import was rolled back: nothing was written."
+            )
+
+    def _skip(self, table, row_id, message):
+        self.skipped[table.key].add(row_id)
+        self.report.record(table.key, Outcome.SKIPPED, row_id, message)
+
+    def _settle(self, table, row_id, outcome, message=None):
+        if outcome is Outcome.FAILED:
+            self._fail(table, row_id, message)
+        elif outcome is Outcome.SKIPPED:
+            self._skip(table, row_id, message)
+        else:
+            self.report.record(table.key, outcome, row_id)
+
+    def _defer(self, table, pk, outcome, links):
+        self._tables[table.key] = table
+        self._links.write(orjson.dumps([table.key, pk, outcome.value, links]) + b"\n")
+
+    # -- checks
+
+    def _manager(self, model):
+        return model._base_manager.using(self.using)
+
+    def _link_problem(self, spec, value, exists, *, pending=()):
+        """(outcome, message) when the link `spec` = `value` cannot be honoured, else None.
+        `exists(model, value)` tells whether the target is in the database."""
+        target = table_key(spec.field.related_model)
+        if value in self.skipped.get(target, ()) or (target, value) in pending and pending[(target, value)] is Outcome.SKIPPED:
+            return Outcome.SKIPPED, f"{spec.key} '{value}': {target} '{value}' was skipped"
+        if value in self.failed.get(target, ()) or (target, value) in pending:
+            return Outcome.FAILED, f"{spec.key} '{value}': {target} '{value}' failed"
+        if exists is not None and not exists(spec.field.related_model, value):
+            where = (
+                f"is not in the database and {target} is excluded from this import"
+                if target in self.excluded
+                else "exists neither in the file nor in the database"
+            )
+            return Outcome.FAILED, f"{spec.key} '{value}' {where}"
+        return None
+
+    def _row_exists(self, model, value):
+        return self._manager(model).filter(pk=value).exists()
+
+    def _dependency_problem(self, table, values, *, deferred_too=False, exists=None, pending=()):
+        """(outcome, message) for the first link in `values` that cannot be honoured.
+
+        Deferred links are checked against skipped and failed rows only, unless
+        `deferred_too` (their targets may come later in the file).
+        """
+        exists = exists or self._row_exists
+        deferred = {spec.attname for spec in table.deferred}
+        for spec in table.fields:
+            if not spec.field.is_relation or values.get(spec.attname) is None:
+                continue
+            check = exists if deferred_too or spec.attname not in deferred else None
+            problem = self._link_problem(spec, values[spec.attname], check, pending=pending)
+            if problem:
+                return problem
+        return None
+
+    def _conflict(self, table, row):
+        for fields in unique_sets(table.model):
+            if any(row.values.get(f.attname) is None for f in fields):
+                continue
+            lookup = {f.attname: row.values[f.attname] for f in fields}
+            other = self._manager(table.model).filter(**lookup).exclude(pk=row.pk).values_list("pk", flat=True).first()
+            if other is not None:
+                return _conflict_message(table, fields, lookup.values(), other)
+        return None
+
+    def _many_to_many_ids(self, table, row):
+        resolved = {}
+        for spec in table.many_to_many:
+            if spec.key not in row.many_to_many:
+                continue
+            keys = row.many_to_many[spec.key]
+            lookup = spec.natural_field or "pk"
+            found = dict(self._manager(spec.related_model).filter(**{f"{lookup}__in": keys}).values_list(lookup, "pk"))
+            missing = [k for k in keys if k not in found]
+            if missing:
+                raise RowError(_missing_keys_message(spec, missing))
+            resolved[spec] = sorted(found[k] for k in keys)
+        return resolved
+
+    def _through(self, spec):
+        through = spec.field.remote_field.through
+        return through, f"{spec.field.m2m_field_name()}_id", f"{spec.field.m2m_reverse_field_name()}_id"
+
+    def _current_many_to_many(self, spec, pks) -> dict:
+        through, own, other = self._through(spec)
+        current = defaultdict(list)
+        for owner, target in through._base_manager.using(self.using).filter(**{f"{own}__in": pks}).values_list(own, other):
+            current[owner].append(target)
+        return {pk: sorted(ids) for pk, ids in current.items()}
+
+    def _set_many_to_many(self, spec, wanted: dict, current: dict):
+        """Make the links of each owner in `wanted` ({pk: ids}) exactly those ids."""
+        through, own, other = self._through(spec)
+        manager = through._base_manager.using(self.using)
+        new_links = []
+        for pk, ids in wanted.items():
+            have = set(current.get(pk, ()))
+            if have - set(ids):
+                manager.filter(**{own: pk}).exclude(**{f"{other}__in": ids}).delete()
+            new_links += [through(**{own: pk, other: i}) for i in ids if i not in have]
+        manager.bulk_create(new_links, batch_size=self.batch_size)
+
+    # -- writing
+
+    def load_table(self, table, raw_rows, on_rows=None):
+        self.report.add_table(table.key)
+        for number, raw in enumerate(raw_rows, start=1):
+            self.load_row(table, raw, number)
+            if on_rows and number % 100 == 0:
+                on_rows(100)
+
+    def load_row(self, table, raw, number):
+        row_id = raw.get(table.pk.key) or f"#{number}"
+        try:
+            row = decode_row(table, raw)
+        except RowError as error:
+            self._fail(table, row_id, str(error))
+            return
+        row_id = row.pk
+        problem = self._dependency_problem(table, row.values) or (
+            (Outcome.SKIPPED, conflict) if (conflict := self._conflict(table, row)) else None
+        )
+        if problem:
+            self._settle(table, row_id, *problem)
+            return
+        try:
+            with transaction.atomic(using=self.using):
+                outcome = self._write(table, row)
+        except RowError as error:
+            self._fail(table, row_id, str(error))
+            return
+        except (DatabaseError, ValueError, TypeError) as error:
+            self._fail(table, row_id, f"could not be written: {first_line(error)}")
+            return
+        self.report.record(table.key, outcome, row_id)
+
+    def _write(self, table, row) -> Outcome:
+        model = table.model
+        many_to_many = self._many_to_many_ids(table, row)
+        deferred = {s.attname for s in table.deferred}
+        links = {name: row.values[name] for name in deferred if name in row.values}
+        current = self._manager(model).filter(pk=row.pk).values(*(s.attname for s in table.fields)).first()
+        if current is None:
+            missing = missing_required(table, row.values)
+            if missing:
+                raise RowError(f"missing required field(s) {', '.join(missing)}")
+            instance = model(**{name: value for name, value in row.values.items() if name not in deferred})
+            instance.save_base(raw=True, force_insert=True, using=self.using)
+            outcome = Outcome.CREATED
+            links = {name: value for name, value in links.items() if value is not None}
+            current_links = {}
+        else:
+            changed = changed_values(table, current, row.values)
+            links = {name: value for name, value in links.items() if name in changed}
+            columns = {name: value for name, value in changed.items() if name not in deferred}
+            if columns:
+                self._manager(model).filter(pk=row.pk).update(**columns)
+            outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
+            current_links = {spec: self._current_many_to_many(spec, [row.pk]) for spec in many_to_many}
+        for spec, ids in many_to_many.items():
+            have = current_links.get(spec, {}).get(row.pk, [])
+            if outcome is Outcome.CREATED or have != ids:
+                self._set_many_to_many(spec, {row.pk: ids}, {row.pk: have})
+                if outcome is Outcome.UNCHANGED:
+                    outcome = Outcome.UPDATED
+        if links:
+            self._defer(table, row.pk, outcome, links)
+        return outcome
+
+    def set_deferred_links(self):
+        """Set the links written last (cycles, self-references), now that every row is in,
+        in batches; a link whose target is missing fails its row."""
+        self._links.seek(0)
+        batch = []
+        for line in self._links:
+            batch.append(orjson.loads(line))
+            if len(batch) == LINK_BATCH_SIZE:
+                self._set_links(batch)
+                batch = []
+        self._set_links(batch)
+        self._links.close()
+
+    def _set_links(self, batch):
+        targets = defaultdict(set)
+        for key, _, _, links in batch:
+            table = self._tables[key]
+            for spec in table.deferred:
+                if links.get(spec.attname) is not None:
+                    targets[spec.field.related_model].add(links[spec.attname])
+        present = {
+            model: set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True))
+            for model, values in targets.items()
+        }
+        updates = defaultdict(list)
+        for key, pk, outcome, links in batch:
+            table = self._tables[key]
+            problem = self._dependency_problem(
+                table, links, deferred_too=True, exists=lambda model, value: value in present[model]
+            )
+            if problem:
+                message = f"{problem[1]} (the row was written without this link)"
+                self.failed[table.key].add(pk)
+                self.report.change(table.key, Outcome(outcome), Outcome.FAILED, pk, message)
+                if self.strict:
+                    raise StrictModeFailure(
+                        f"{table.key} {pk}: {message}. With --strict the import was rolled back: nothing was written."
+                    )
+                continue
+            updates[(key, tuple(sorted(links)))].append(table.model(pk=pk, **links))
+        for (key, names), instances in updates.items():
+            self._manager(self._tables[key].model).bulk_update(instances, list(names), batch_size=self.batch_size)
+
+
+class BatchEngine(RowEngine):
+    """The same outcomes as RowEngine, a batch of rows at a time."""
+
+    def load_table(self, table, raw_rows, on_rows=None):
+        self.report.add_table(table.key)
+        pk_key = table.pk.key
+        batch, pks = [], set()
+        for number, raw in enumerate(raw_rows, start=1):
+            pk = raw.get(pk_key)
+            pk = pk if isinstance(pk, str | int) else None
+            if len(batch) >= self.batch_size or (pk is not None and pk in pks):
+                self._load_batch(table, batch)
+                if on_rows:
+                    on_rows(len(batch))
+                batch, pks = [], set()
+            batch.append((number, raw))
+            pks.add(pk)
+        if batch:
+            self._load_batch(table, batch)
+            if on_rows:
+                on_rows(len(batch))
+
+    def _load_batch(self, table, batch):
+        plan = self._plan(table, batch)
+        try:
+            with transaction.atomic(using=self.using):
+                self._write_plan(table, plan)
+        except (DatabaseError, ValueError, TypeError):
+            for number, raw in batch:  # replay: exactly the bad rows fail, with their message
+                self.load_row(table, raw, number)
+            return
+        for entry in plan:
+            self._settle(table, entry["id"], entry["outcome"], entry.get("message"))
+            if entry.get("links"):
+                self._defer(table, entry["id"], entry["outcome"], entry["links"])
+
+    # -- classification, with no write
+
+    def _plan(self, table, batch) -> list[dict]:
+        """Classify each row as RowEngine would, with a few queries for the whole batch."""
+        plan, rows = [], []
+        for number, raw in batch:
+            try:
+                row = decode_row(table, raw)
+            except RowError as error:
+                plan.append({"id": raw.get(table.pk.key) or f"#{number}", "outcome": Outcome.FAILED, "message": str(error)})
+                continue
+            entry = {"id": row.pk, "row": row}
+            plan.append(entry)
+            rows.append(row)
+        exists = self._existence(table, rows)
+        holders = self._holders(table, rows)
+        keys = self._natural_keys(table, rows)
+        attnames = [s.attname for s in table.fields]
+        current = {
+            values[table.pk.attname]: values
+            for values in self._manager(table.model).filter(pk__in=[r.pk for r in rows]).values(*attnames)
+        }
+        current_m2m = {spec: self._current_many_to_many(spec, list(current)) for spec in table.many_to_many}
+        deferred = {s.attname for s in table.deferred}
+        settled = {}  # (table key, pk) -> outcome, for rows of this batch that will not be written
+        for entry in plan:
+            row = entry.pop("row", None)
+            if row is None:
+                settled[(table.key, entry["id"])] = entry["outcome"]
+                continue
+            problem = self._dependency_problem(table, row.values, exists=exists, pending=settled)
+            if not problem:
+                conflict = self._claim(table, row, holders, current.get(row.pk))
+                problem = (Outcome.SKIPPED, conflict) if conflict else None
+            if not problem:
+                problem = self._classify(table, row, entry, current.get(row.pk), keys, current_m2m, deferred)
+            if problem:
+                entry["outcome"], entry["message"] = problem
+                settled[(table.key, row.pk)] = entry["outcome"]
+                if self.strict and entry["outcome"] is Outcome.FAILED:
+                    self._fail(table, row.pk, entry["message"])
+        return plan
+
+    def _existence(self, table, rows):
+        """exists(model, pk) for the targets of the rows' links, with one query per link."""
+        wanted = defaultdict(set)
+        deferred = {s.attname for s in table.deferred}
+        for spec in table.fields:
+            if spec.field.is_relation and spec.attname not in deferred:
+                wanted[spec.field.related_model].update(
+                    r.values[spec.attname] for r in rows if r.values.get(spec.attname) is not None
+                )
+        present = {
+            model: set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True))
+            for model, values in wanted.items()
+        }
+        return lambda model, value: value in present.get(model, ())
+
+    def _holders(self, table, rows) -> dict:
+        """{(unique fields, values): pk} of the database rows holding the batch's unique values."""
+        holders = {}
+        for fields in unique_sets(table.model):
+            names = [f.attname for f in fields]
+            values = [tuple(r.values.get(n) for n in names) for r in rows]
+            values = [v for v in values if None not in v]
+            if not values:
+                continue
+            first = {v[0] for v in values}
+            wanted = set(values)
+            for found in self._manager(table.model).filter(**{f"{names[0]}__in": first}).values_list(*names, "pk"):
+                if found[:-1] in wanted:
+                    holders[(fields, found[:-1])] = found[-1]
+        return holders
+
+    def _claim(self, table, row, holders, current):
+        """A conflict message when another row holds one of the row's unique values; else
+        take the values for this row (and free the ones it gives up)."""
+        claims = []
+        for fields in unique_sets(table.model):
+            names = [f.attname for f in fields]
+            value = tuple(row.values.get(n) for n in names)
+            if None in value:
+                continue
+            holder = holders.get((fields, value))
+            if holder is not None and holder != row.pk:
+                return _conflict_message(table, fields, value, holder)
+            claims.append((fields, names, value))
+        for fields, names, value in claims:
+            if current is not None:
+                old = tuple(current[n] for n in names)
+                if holders.get((fields, old)) == row.pk:
+                    del holders[(fields, old)]
+            holders[(fields, value)] = row.pk
+        return None
+
+    def _natural_keys(self, table, rows) -> dict:
+        resolved = {}
+        for spec in table.many_to_many:
+            keys = {k for r in rows for k in r.many_to_many.get(spec.key, ())}
+            lookup = spec.natural_field or "pk"
+            resolved[spec] = dict(
+                self._manager(spec.related_model).filter(**{f"{lookup}__in": keys}).values_list(lookup, "pk")
+            ) if keys else {}
+        return resolved
+
+    def _classify(self, table, row, entry, current, keys, current_m2m, deferred):
+        """Fill `entry` with what to write; return (outcome, message) for a failure."""
+        wanted = {}
+        for spec in table.many_to_many:
+            if spec.key not in row.many_to_many:
+                continue
+            names = row.many_to_many[spec.key]
+            missing = [k for k in names if k not in keys[spec]]
+            if missing:
+                return Outcome.FAILED, _missing_keys_message(spec, missing)
+            wanted[spec] = sorted(keys[spec][k] for k in names)
+        links = {name: row.values[name] for name in deferred if name in row.values}
+        if current is None:
+            missing = missing_required(table, row.values)
+            if missing:
+                return Outcome.FAILED, f"missing required field(s) {', '.join(missing)}"
+            entry["create"] = {n: v for n, v in row.values.items() if n not in deferred}
+            entry["outcome"] = Outcome.CREATED
+            entry["links"] = {n: v for n, v in links.items() if v is not None}
+        else:
+            changed = changed_values(table, current, row.values)
+            entry["update"] = {n: v for n, v in changed.items() if n not in deferred}
+            entry["links"] = {n: v for n, v in links.items() if n in changed}
+            entry["outcome"] = Outcome.UPDATED if changed else Outcome.UNCHANGED
+        m2m = {}
+        for spec, ids in wanted.items():
+            have = current_m2m[spec].get(row.pk, [])
+            if entry["outcome"] is Outcome.CREATED or have != ids:
+                m2m[spec] = (ids, have)
+                if entry["outcome"] is Outcome.UNCHANGED:
+                    entry["outcome"] = Outcome.UPDATED
+        entry["m2m"] = m2m
+        return None
+
+    # -- writing
+
+    def _write_plan(self, table, plan):
+        model = table.model
+        manager = self._manager(model)
+        creates = [model(**entry["create"]) for entry in plan if "create" in entry]
+        if creates:
+            manager.bulk_create(creates, batch_size=self.batch_size)
+        updates = defaultdict(list)
+        for entry in plan:
+            if entry.get("update"):
+                updates[tuple(sorted(entry["update"]))].append(model(pk=entry["id"], **entry["update"]))
+        for names, instances in updates.items():
+            manager.bulk_update(instances, list(names), batch_size=self.batch_size)
+        for spec in table.many_to_many:
+            changes = [(e["id"], *e["m2m"][spec]) for e in plan if spec in e.get("m2m", {})]
+            if changes:
+                self._set_many_to_many(
+                    spec, {pk: ids for pk, ids, _ in changes}, {pk: have for pk, _, have in changes}
+                )
+
+
+ENGINES = {"rows": RowEngine, "batch": BatchEngine}

@@ -26,7 +26,10 @@ def test_factory_creates_a_valid_row(factory_class):
 def build_values(seed):
     factory.random.reseed_random(seed)
     users = UserFactory.build_batch(5, organization=None)
-    return [(u.id, u.first_name, u.last_name, u.password_hash, u.created_at, u.updated_at) for u in users]
+    return [
+        (u.id, u.first_name, u.last_name, u.password_hash, u.created_at, u.updated_at)
+        for u in users
+    ]
 
 
 def test_reseeding_reproduces_ids_timestamps_and_values():

@@ -78,7 +78,8 @@ def export_domain(
     so the file's references hold together while the application writes.
     `scope(table, queryset)` may narrow each table's queryset (a subset export); it
     returns the queryset to write, or None to leave the table out.
-    `on_table(key, count)` is called before each table (for progress).
+    `on_table(key, count)` is called before each table and may return a callback taking
+    a number of rows written (for progress).
     Raises DataTransferError for a bad option or an unreachable database.
     """
     started = time.monotonic()
@@ -113,13 +114,14 @@ def export_domain(
             }
         )
         for table in tables:
-            if on_table:
-                on_table(table.key, counts[table.key])
+            on_rows = on_table(table.key, counts[table.key]) if on_table else None
             writer.begin_table(table.key)
             written = 0
             for values, many_to_many in _rows(table, querysets[table.key], using):
                 writer.write_row(encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets))
                 written += 1
+                if on_rows and written % CHUNK_SIZE == 0:
+                    on_rows(CHUNK_SIZE)
             writer.end_table()
             report.tables[table.key] = written
         writer.end()

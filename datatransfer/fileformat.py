@@ -394,6 +394,7 @@ class ExportReader:
         try:
             for prefix, event, key in self._events:
                 if prefix == "data" and event == "end_map":
+                    self._read_tail()
                     return
                 if event != "map_key":
                     raise self._shape_error()
@@ -403,6 +404,21 @@ class ExportReader:
                     pass
         except _PARSE_ERRORS as error:
             raise _parse_error(self.path, error) from None
+
+    def _read_tail(self) -> None:
+        """After `data`: skip any other top-level key, and insist on the closing brace and
+        the end of the file, so a file cut just after its data is not taken as whole."""
+        for prefix, event, value in self._events:
+            if prefix == "" and event == "map_key":
+                for _ in self._value_events(value):
+                    pass
+            elif prefix == "" and event == "end_map":
+                for _ in self._events:  # yajl reports anything after the document
+                    raise self._shape_error()
+                return
+            else:
+                raise self._shape_error()
+        raise FileFormatError(f"{self.path} is not valid JSON (it ends before its closing brace); is the file complete?")
 
     def _rows(self, key):
         prefix = f"data.{key}"

@@ -16,6 +16,7 @@ from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
 from datatransfer.exceptions import DataTransferError, UnknownTableError
 from datatransfer.fileformat import open_export
+from datatransfer.locking import import_lock
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ImportReport
 
@@ -93,6 +94,7 @@ def import_domain(
     ignore_unknown=False,
     engine="batch",
     batch_size=None,
+    wait=False,
     on_table=None,
 ) -> ImportReport:
     """Upsert the file at `path` into the database `using`; return an ImportReport.
@@ -102,7 +104,8 @@ def import_domain(
     the same outcome for every row. `on_table(key, expected_rows)` is called before each
     table and returns a callback taking a number of rows done (for progress), or None.
     Raises DataTransferError (nothing written) for a bad file, an unknown table or
-    field, an unreachable database, or a failed row under `strict`.
+    field, an unreachable database, another import running into the same PostgreSQL
+    database (unless `wait`), or a failed row under `strict`.
     """
     started = time.monotonic()
     tables = domain_tables()
@@ -130,7 +133,7 @@ def import_domain(
             writer.load_table(table, _checked_rows(reader.path, table, rows, ignore_unknown), on_rows)
 
         scheduler = TableScheduler(load, tables, expected_keys=[k for k in expected if k not in exclude])
-        with transaction.atomic(using=using):
+        with import_lock(connection, wait=wait), transaction.atomic(using=using):
             for key, rows in reader.tables():
                 if key not in by_key:
                     if not ignore_unknown:

@@ -5,8 +5,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
 from datatransfer.exceptions import DataTransferError
 from datatransfer.importer import import_domain
+from datatransfer.progress import TableProgress, is_terminal
 from datatransfer.reports import render_import, render_issues
 
 AUDIT_TABLE = "auditLogs"
@@ -31,20 +33,40 @@ class Command(BaseCommand):
         parser.add_argument("--strict", action="store_true", help="Roll everything back at the first failed row.")
         parser.add_argument("--report", metavar="REPORT.json", help="Write the statistics and every issue as JSON.")
         parser.add_argument("--ignore-unknown", action="store_true", help="Skip tables and fields the models lack.")
+        parser.add_argument(
+            "--engine", choices=sorted(ENGINES), default="batch",
+            help="batch (default): a few queries per batch of rows; rows: one row at a time (the reference).",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+            help=f"Rows per batch (default {DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument(
+            "--wait", action="store_true",
+            help="If another import is running into the same PostgreSQL database, wait for it instead of failing.",
+        )
 
     def handle(self, *args, **options):
         exclude = {name for value in options["exclude"] for name in value.split(",") if name}
         if options["skip_audit"]:
             exclude.add(AUDIT_TABLE)
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.", returncode=2)
+        show_progress = options["verbosity"] >= 1 and is_terminal(self.stdout)
         try:
-            report = import_domain(
-                options["file"],
-                using=options["database"],
-                dry_run=options["dry_run"],
-                strict=options["strict"],
-                exclude=exclude,
-                ignore_unknown=options["ignore_unknown"],
-            )
+            with TableProgress(self.stderr, enabled=show_progress) as progress:
+                report = import_domain(
+                    options["file"],
+                    using=options["database"],
+                    dry_run=options["dry_run"],
+                    strict=options["strict"],
+                    exclude=exclude,
+                    ignore_unknown=options["ignore_unknown"],
+                    engine=options["engine"],
+                    batch_size=options["batch_size"],
+                    wait=options["wait"],
+                    on_table=progress,
+                )
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None
         if options["report"]:

@@ -1,0 +1,40 @@
+"""Progress bars for the commands: one tqdm bar per table, only on a terminal."""
+
+from tqdm import tqdm
+
+
+class TableProgress:
+    """`on_table(key, total)` for the engines: closes the previous table's bar, opens the
+    next, and returns the callback that advances it by a number of rows.
+
+    Disabled (every call a no-op) unless `enabled`, which the commands set only when
+    their output is a terminal and verbosity is at least 1.
+    """
+
+    def __init__(self, stream, *, enabled: bool):
+        self.stream = stream
+        self.enabled = enabled
+        self._bar = None
+
+    def __call__(self, key: str, total: int | None):
+        self.close()
+        if not self.enabled:
+            return None
+        self._bar = tqdm(total=total, desc=f"{key:<20}", unit=" rows", file=self.stream, leave=False, dynamic_ncols=True)
+        return self._bar.update
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

@@ -11,6 +11,7 @@ import secrets
 from django.contrib import admin
 
 from core import models
+from datatransfer.admin import ExportDomainActionMixin
 
 
 def masked(value: str | None) -> str:
@@ -35,7 +36,7 @@ class PermissionAdmin(DomainAdmin):
 
 
 @admin.register(models.Organization)
-class OrganizationAdmin(DomainAdmin):
+class OrganizationAdmin(ExportDomainActionMixin, DomainAdmin):
     list_display = ("name", "slug", "type", "country", "is_active", "owner", "created_at")
     list_filter = ("type", "is_active")
     list_select_related = ("owner",)

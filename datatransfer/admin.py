@@ -1,0 +1,224 @@
+"""Exports from the admin: an action on organizations, a whole-database export, and the
+history of every export with links to download its file. All of them run
+`history.export_to_file`, the code path of `dumpdomain`."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from datatransfer.exceptions import DataTransferError
+from datatransfer.history import default_output, export_to_file
+from datatransfer.models import ExportRecord
+from datatransfer.reports import human_size
+
+PERMISSION = "datatransfer.export_domain"
+CONFIRMATION_TEMPLATE = "admin/datatransfer/export_confirmation.html"
+
+
+def can_export(user) -> bool:
+    """Superusers, and active staff holding `datatransfer.export_domain`."""
+    return user.is_active and user.is_staff and user.has_perm(PERMISSION)
+
+
+def downloadable(record: ExportRecord) -> Path | None:
+    """The record's file when it still exists under EXPORTS_DIR (a command may have written
+    anywhere; only the exports folder is served)."""
+    if record.status != ExportRecord.Status.SUCCEEDED or not record.file_path:
+        return None
+    folder = Path(settings.EXPORTS_DIR).resolve()
+    file = Path(record.file_path).resolve()
+    return file if file.is_relative_to(folder) and file.is_file() else None
+
+
+def _download(file: Path) -> FileResponse:
+    # FileResponse streams the file in blocks: a large export never sits in memory.
+    return FileResponse(open(file, "rb"), as_attachment=True, filename=file.name)
+
+
+def _export(request, modeladmin, *, organizations=()):
+    """Run the export the confirmation page asked for; return the file, or None after an
+    error message (a DataTransferError is the user's to read, never a 500)."""
+    output = default_output()
+    try:
+        run = export_to_file(
+            output,
+            organizations=organizations,
+            exclude_secrets=bool(request.POST.get("exclude_secrets")),
+            user=request.user,
+        )
+    except DataTransferError as error:
+        modeladmin.message_user(
+            request, gettext("The export failed: %(error)s") % {"error": error}, messages.ERROR
+        )
+        return None
+    if run.warning:
+        modeladmin.message_user(request, run.warning, messages.WARNING)
+    return _download(Path(output))
+
+
+def _confirmation(request, modeladmin, *, title, intro, organizations=(), action=""):
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "opts": opts,
+        "organizations": organizations,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "cancel_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+    }
+    return TemplateResponse(request, CONFIRMATION_TEMPLATE, context)
+
+
+@admin.action(
+    description=_("Export selected organizations with their data"), permissions=["export_domain"]
+)
+def export_domain(modeladmin, request, queryset):
+    """Ask for confirmation (the file holds secrets), then download the organizations'
+    subset: their rows and every row those reference."""
+    if request.POST.get("confirm") == "yes":
+        return _export(
+            request, modeladmin, organizations=list(queryset.values_list("slug", flat=True))
+        )
+    return _confirmation(
+        request,
+        modeladmin,
+        title=_("Export organizations with their data"),
+        intro=_(
+            "These organizations, every row that belongs to them and every row those rows "
+            "reference will be written to one file, which loaddomain loads into an empty database:"
+        ),
+        organizations=queryset.order_by("name"),
+        action="export_domain",
+    )
+
+
+class ExportDomainActionMixin:
+    """Adds `export_domain` to a ModelAdmin of organizations, for those allowed to export."""
+
+    actions = [export_domain]
+
+    def has_export_domain_permission(self, request):
+        return can_export(request.user)
+
+
+@admin.register(ExportRecord)
+class ExportRecordAdmin(admin.ModelAdmin):
+    """The history of exports, read-only; a button runs a whole-database export."""
+
+    change_list_template = "admin/datatransfer/exportrecord/change_list.html"
+    list_display = (
+        "started_at",
+        "status",
+        "scope_column",
+        "launched_by",
+        "rows",
+        "size",
+        "duration",
+        "download",
+    )
+    list_filter = ("status", "secrets_excluded")
+    search_fields = ("file_path", "command", "user__username", "checksum")
+    list_select_related = ("user",)
+    readonly_fields = ("download",)
+
+    def has_view_permission(self, request, obj=None):
+        return can_export(request.user) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return can_export(request.user) or super().has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("scope"))
+    def scope_column(self, record):
+        return record.scope
+
+    @admin.display(description=_("launched by"))
+    def launched_by(self, record):
+        if record.user:
+            return record.user.get_username()
+        return (
+            " ".join(
+                part
+                for part in (
+                    record.command,
+                    f"({record.system_user})" if record.system_user else "",
+                )
+                if part
+            )
+            or "-"
+        )
+
+    @admin.display(description=_("rows"), ordering="total_rows")
+    def rows(self, record):
+        return f"{record.total_rows:,}"
+
+    @admin.display(description=_("size"), ordering="file_size")
+    def size(self, record):
+        return human_size(record.file_size) if record.file_size is not None else "-"
+
+    @admin.display(description=_("file"))
+    def download(self, record):
+        if downloadable(record):
+            url = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
+            return format_html('<a href="{}">{}</a>', url, record.file_name)
+        return record.file_name or "-"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("export/", wrap(self.export_view), name="datatransfer_exportrecord_export"),
+            path(
+                "<int:pk>/download/",
+                wrap(self.download_view),
+                name="datatransfer_exportrecord_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_export": can_export(request.user)}
+        return super().changelist_view(request, extra_context)
+
+    def export_view(self, request):
+        """GET: the confirmation page; POST: the whole database as a download."""
+        if not can_export(request.user):
+            raise PermissionDenied
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            response = _export(request, self)
+            return response or HttpResponseRedirect(
+                reverse("admin:datatransfer_exportrecord_changelist")
+            )
+        return _confirmation(
+            request,
+            self,
+            title=_("Export the whole database"),
+            intro=_("Every table of the domain will be written to one file."),
+        )
+
+    def download_view(self, request, pk):
+        if not can_export(request.user):
+            raise PermissionDenied
+        file = downloadable(get_object_or_404(ExportRecord, pk=pk))
+        if file is None:
+            raise Http404(gettext("This export's file no longer exists."))
+        return _download(file)

@@ -152,10 +152,20 @@ def test_a_file_outside_the_exports_folder_is_not_served(admin_client, tmp_path)
         started_at="2025-01-01T00:00:00Z",
         status="succeeded",
         database="default",
+        command="dumpdomain",
+        system_user="deploy",
         file_path=str(outside),
     )
     url = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
+    page = admin_client.get(HISTORY).content.decode()
+    assert "dumpdomain (deploy)" in page and url not in page
     assert admin_client.get(url).status_code == 404
+    assert (
+        admin_client.get(
+            reverse("admin:datatransfer_exportrecord_change", args=[record.pk])
+        ).status_code
+        == 200
+    )
 
 
 def test_a_data_transfer_error_is_an_admin_message(admin_client, seeded, settings, tmp_path):

@@ -12,7 +12,8 @@ import tempfile
 from collections import defaultdict
 
 import orjson
-from django.db import DatabaseError, models, transaction
+import psycopg.types.json
+from django.db import DatabaseError, connections, models, transaction
 
 from datatransfer.exceptions import StrictModeFailure
 from datatransfer.fileformat import RowError, decode_row
@@ -93,6 +94,7 @@ class RowEngine:
         self.failed = defaultdict(set)
         self._links = tempfile.TemporaryFile()
         self._tables = {}
+        self.connection = connections[using]
 
     # -- outcomes
 
@@ -307,8 +309,8 @@ class RowEngine:
                 table, links, deferred_too=True, exists=lambda model, value: value in present[model]
             )
             if problem:
+                # The row itself is in the database: rows that link to it keep their link.
                 message = f"{problem[1]} (the row was written without this link)"
-                self.failed[table.key].add(pk)
                 self.report.change(table.key, Outcome(outcome), Outcome.FAILED, pk, message)
                 if self.strict:
                     raise StrictModeFailure(
@@ -379,7 +381,7 @@ class BatchEngine(RowEngine):
             for values in self._manager(table.model).filter(pk__in=[r.pk for r in rows]).values(*attnames)
         }
         current_m2m = {spec: self._current_many_to_many(spec, list(current)) for spec in table.many_to_many}
-        deferred = {s.attname for s in table.deferred}
+        linkable = self._linkable(table, rows)
         settled = {}  # (table key, pk) -> outcome, for rows of this batch that will not be written
         for entry in plan:
             row = entry.pop("row", None)
@@ -391,7 +393,9 @@ class BatchEngine(RowEngine):
                 conflict = self._claim(table, row, holders, current.get(row.pk))
                 problem = (Outcome.SKIPPED, conflict) if conflict else None
             if not problem:
-                problem = self._classify(table, row, entry, current.get(row.pk), keys, current_m2m, deferred)
+                problem = self._classify(table, row, entry, current.get(row.pk), keys, current_m2m, linkable)
+                if not problem and table.model in linkable.models:
+                    linkable.written.add(row.pk)
             if problem:
                 entry["outcome"], entry["message"] = problem
                 settled[(table.key, row.pk)] = entry["outcome"]
@@ -413,6 +417,26 @@ class BatchEngine(RowEngine):
             for model, values in wanted.items()
         }
         return lambda model, value: value in present.get(model, ())
+
+    def _linkable(self, table, rows):
+        """linkable(attname, pk): whether a deferred link's target is already in the database
+        or written earlier in this batch (`.written`, for links into the same table)."""
+        present = {}
+        for spec in table.deferred:
+            values = {r.values[spec.attname] for r in rows if r.values.get(spec.attname) is not None}
+            model = spec.field.related_model
+            present[spec.attname] = (
+                model,
+                set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True)) if values else set(),
+            )
+
+        def linkable(attname, value):
+            model, found = present[attname]
+            return value in found or (model is table.model and value in linkable.written)
+
+        linkable.written = set()
+        linkable.models = {model for model, _ in present.values()}
+        return linkable
 
     def _holders(self, table, rows) -> dict:
         """{(unique fields, values): pk} of the database rows holding the batch's unique values."""
@@ -461,7 +485,7 @@ class BatchEngine(RowEngine):
             ) if keys else {}
         return resolved
 
-    def _classify(self, table, row, entry, current, keys, current_m2m, deferred):
+    def _classify(self, table, row, entry, current, keys, current_m2m, linkable):
         """Fill `entry` with what to write; return (outcome, message) for a failure."""
         wanted = {}
         for spec in table.many_to_many:
@@ -472,18 +496,21 @@ class BatchEngine(RowEngine):
             if missing:
                 return Outcome.FAILED, _missing_keys_message(spec, missing)
             wanted[spec] = sorted(keys[spec][k] for k in names)
-        links = {name: row.values[name] for name in deferred if name in row.values}
+        # A deferred link whose target is already in (the usual case for a chain of rows
+        # in file order) is written with the row; the others wait for the end.
+        deferred = [s.attname for s in table.deferred]
+        later = {n for n in deferred if row.values.get(n) is not None and not linkable(n, row.values[n])}
         if current is None:
             missing = missing_required(table, row.values)
             if missing:
                 return Outcome.FAILED, f"missing required field(s) {', '.join(missing)}"
-            entry["create"] = {n: v for n, v in row.values.items() if n not in deferred}
+            entry["create"] = {n: v for n, v in row.values.items() if n not in later}
             entry["outcome"] = Outcome.CREATED
-            entry["links"] = {n: v for n, v in links.items() if v is not None}
+            entry["links"] = {n: row.values[n] for n in later}
         else:
             changed = changed_values(table, current, row.values)
-            entry["update"] = {n: v for n, v in changed.items() if n not in deferred}
-            entry["links"] = {n: v for n, v in links.items() if n in changed}
+            entry["update"] = {n: v for n, v in changed.items() if n not in later}
+            entry["links"] = {n: v for n, v in changed.items() if n in later}
             entry["outcome"] = Outcome.UPDATED if changed else Outcome.UNCHANGED
         m2m = {}
         for spec, ids in wanted.items():
@@ -500,9 +527,11 @@ class BatchEngine(RowEngine):
     def _write_plan(self, table, plan):
         model = table.model
         manager = self._manager(model)
-        creates = [model(**entry["create"]) for entry in plan if "create" in entry]
-        if creates:
-            manager.bulk_create(creates, batch_size=self.batch_size)
+        creates = [entry["create"] for entry in plan if "create" in entry]
+        if creates and self.connection.vendor == "postgresql":
+            copy_rows(self.connection, table, creates)
+        elif creates:
+            manager.bulk_create([model(**values) for values in creates], batch_size=self.batch_size)
         updates = defaultdict(list)
         for entry in plan:
             if entry.get("update"):
@@ -515,6 +544,32 @@ class BatchEngine(RowEngine):
                 self._set_many_to_many(
                     spec, {pk: ids for pk, ids, _ in changes}, {pk: have for pk, _, have in changes}
                 )
+
+
+def _json_dumps(value) -> str:
+    return orjson.dumps(value).decode()
+
+
+def copy_rows(connection, table, rows: list[dict]) -> None:
+    """Insert new rows with PostgreSQL's COPY, the database's own bulk path.
+
+    `rows` hold model values by attribute name; absent fields take their default.
+    Database errors come out as Django's DatabaseError, as from any other query.
+    """
+    fields = [spec.field for spec in table.fields]
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {connection.ops.quote_name(table.model._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for values in rows:
+            record = []
+            for field in fields:
+                name = field.attname
+                value = values[name] if name in values else field.get_default()
+                if name in json_fields and value is not None:
+                    value = psycopg.types.json.Jsonb(value, dumps=_json_dumps)
+                record.append(value)
+            copy.write_row(record)
 
 
 ENGINES = {"rows": RowEngine, "batch": BatchEngine}

@@ -1,0 +1,203 @@
+"""The admin export in a real browser: Selenium drives Debian's headless Chromium against
+pytest-django's live server, the way Django tests its own admin.
+
+A superuser logs in, ticks two organizations, runs "Export selected organizations with their
+data", confirms, and the file Chromium downloads loads alone into an empty database. A staff
+member without `datatransfer.export_domain` does not see the action.
+
+Chromium and its driver come from Debian's packages `chromium` and `chromium-driver`; `.ci/run`
+installs them. Without them the module is skipped, except under CI=true, where it fails.
+"""
+
+import io
+import os
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
+from django.urls import reverse
+
+from core.models import Organization
+from tests.snapshots import database_snapshot
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    # The admin's labels follow Accept-Language (LocaleMiddleware): ask for English.
+    "--lang=en-US",
+)
+ACTION_LABEL = "Export selected organizations with their data"
+WAIT = 30  # seconds, for a page or a download
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError:  # the dev group is not installed
+    webdriver = None
+
+
+def _missing() -> str | None:
+    if webdriver is None:
+        return "selenium is not installed (pip install -e . --group dev)"
+    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if absent:
+        return (
+            f"{' and '.join(absent)} missing: install Debian's packages with "
+            "`apt-get install -y --no-install-recommends chromium chromium-driver`"
+        )
+    return None
+
+
+MISSING = _missing()
+if MISSING and os.environ.get("CI") != "true":
+    pytest.skip(f"browser test skipped: {MISSING}", allow_module_level=True)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def browser_available():
+    """Under CI=true a missing browser fails each test (a collection error would stop the
+    whole run), so CI can never pass by skipping the browser test."""
+    if MISSING:
+        pytest.fail(f"the browser test must run under CI=true: {MISSING}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def exports_dir(settings, tmp_path):
+    settings.EXPORTS_DIR = tmp_path / "exports"
+    return settings.EXPORTS_DIR
+
+
+@pytest.fixture
+def downloads(tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser(tmp_path, downloads):
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(downloads),
+            "download.prompt_for_download": False,
+            "download.directory_upgrade": True,
+            "safebrowsing.enabled": False,
+            "intl.accept_languages": "en-US,en",
+        },
+    )
+    # An explicit driver path: Selenium Manager never tries to download one.
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        driver.execute_cdp_cmd(
+            "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def seeded():
+    call_command("seeddemo", "--scale", "1", stdout=io.StringIO())
+    organizations = list(Organization.objects.order_by("slug")[:2])
+    assert len(organizations) == 2
+    return organizations
+
+
+def wait_for(driver, css):
+    return WebDriverWait(driver, WAIT).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def log_in(driver, live_server, username, password):
+    driver.get(live_server.url + reverse("admin:login"))
+    wait_for(driver, "#id_username").send_keys(username)
+    driver.find_element(By.ID, "id_password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "#login-form [type=submit]").click()
+    wait_for(driver, "#user-tools")  # the admin's header, only once logged in
+
+
+def open_organizations(driver, live_server):
+    driver.get(live_server.url + reverse("admin:core_organization_changelist"))
+    wait_for(driver, "#changelist-form")
+
+
+def downloaded_file(folder: Path) -> Path:
+    """The one finished download in `folder` (Chromium writes `*.crdownload` until done)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        files = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        if files and not any(p.suffix == ".crdownload" for p in files):
+            assert len(files) == 1, files
+            return files[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no finished download in {folder}: {list(folder.iterdir())}")
+
+
+def test_a_superuser_exports_two_organizations_from_the_browser(
+    live_server, browser, seeded, downloads, make_database
+):
+    User.objects.create_superuser("boss", "boss@example.com", "browser-pass-1")
+    log_in(browser, live_server, "boss", "browser-pass-1")
+    open_organizations(browser, live_server)
+
+    for organization in seeded:
+        browser.find_element(
+            By.CSS_SELECTOR, f'input.action-select[value="{organization.pk}"]'
+        ).click()
+    Select(browser.find_element(By.NAME, "action")).select_by_visible_text(ACTION_LABEL)
+    browser.find_element(By.CSS_SELECTOR, 'button[name="index"]').click()
+
+    # The confirmation page names both organizations and warns about secrets; keep them in.
+    wait_for(browser, "body.export-confirmation")
+    listed = browser.find_element(By.CSS_SELECTOR, "ul.export-organizations").text
+    assert all(o.slug in listed for o in seeded)
+    assert "password hashes" in browser.page_source
+    assert not browser.find_element(By.ID, "id_exclude_secrets").is_selected()
+    browser.find_element(By.CSS_SELECTOR, 'form input[type="submit"]').click()
+
+    path = downloaded_file(downloads)
+    assert path.name.startswith("export-") and path.suffix == ".json"
+
+    target = make_database("sqlite")
+    # loaddomain raises CommandError when any row fails.
+    call_command("loaddomain", str(path), "--database", target, stdout=io.StringIO())
+    loaded = database_snapshot(target)
+    assert {o.pk for o in seeded} <= set(loaded["core.Organization"])
+    assert loaded["core.User"], "the organizations' users are in the file"
+
+
+def test_staff_without_the_permission_does_not_see_the_action(live_server, browser, seeded):
+    user = User.objects.create_user("agent", password="browser-pass-2", is_staff=True)
+    for codename in ("view_organization", "delete_organization"):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    log_in(browser, live_server, "agent", "browser-pass-2")
+    open_organizations(browser, live_server)
+
+    options = Select(browser.find_element(By.NAME, "action")).options
+    values = [option.get_attribute("value") for option in options]
+    assert "delete_selected" in values  # the dropdown is there, with what the user may do
+    assert "export_domain" not in values
+    assert ACTION_LABEL not in [option.text for option in options]

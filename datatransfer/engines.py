@@ -16,12 +16,16 @@ import psycopg.types.json
 from django.db import DatabaseError, connections, models, transaction
 
 from datatransfer.exceptions import StrictModeFailure
-from datatransfer.fileformat import RowError, decode_row
+from datatransfer.fileformat import RowError, decode_row, row_encoders, value_decoder
 from datatransfer.registry import table_key
 from datatransfer.reports import ImportReport, Outcome
 
 DEFAULT_BATCH_SIZE = 1000
 LINK_BATCH_SIZE = 1000
+
+
+def _ALWAYS(model, value):
+    return True
 
 
 def first_line(error: BaseException) -> str:
@@ -327,6 +331,7 @@ class BatchEngine(RowEngine):
 
     def load_table(self, table, raw_rows, on_rows=None):
         self.report.add_table(table.key)
+        self._fresh = not self._manager(table.model).exists()
         pk_key = table.pk.key
         batch, pks = [], set()
         for number, raw in enumerate(raw_rows, start=1):
@@ -362,46 +367,82 @@ class BatchEngine(RowEngine):
 
     def _plan(self, table, batch) -> list[dict]:
         """Classify each row as RowEngine would, with a few queries for the whole batch."""
+        current = self._current_rows(table, batch)
         plan, rows = [], []
         for number, raw in batch:
+            known = current.get(raw.get(table.pk.key))
+            if known is not None and not table.many_to_many and self._same_as_file(table, raw, known):
+                # Spelled exactly as the database's row: unchanged, nothing to decode.
+                plan.append({"id": known[table.pk.attname], "values": known, "outcome": Outcome.UNCHANGED})
+                continue
             try:
                 row = decode_row(table, raw)
             except RowError as error:
                 plan.append({"id": raw.get(table.pk.key) or f"#{number}", "outcome": Outcome.FAILED, "message": str(error)})
                 continue
-            entry = {"id": row.pk, "row": row}
-            plan.append(entry)
+            plan.append({"id": row.pk, "row": row})
             rows.append(row)
         exists = self._existence(table, rows)
-        holders = self._holders(table, rows)
+        holders = self._holders(table, rows) if current or not self._fresh else {}
         keys = self._natural_keys(table, rows)
-        attnames = [s.attname for s in table.fields]
-        current = {
-            values[table.pk.attname]: values
-            for values in self._manager(table.model).filter(pk__in=[r.pk for r in rows]).values(*attnames)
-        }
         current_m2m = {spec: self._current_many_to_many(spec, list(current)) for spec in table.many_to_many}
         linkable = self._linkable(table, rows)
         settled = {}  # (table key, pk) -> outcome, for rows of this batch that will not be written
         for entry in plan:
             row = entry.pop("row", None)
-            if row is None:
+            if row is None and "values" in entry:
+                problem = self._dependency_problem(table, entry.pop("values"), exists=_ALWAYS, pending=settled)
+            elif row is None:
                 settled[(table.key, entry["id"])] = entry["outcome"]
                 continue
-            problem = self._dependency_problem(table, row.values, exists=exists, pending=settled)
-            if not problem:
-                conflict = self._claim(table, row, holders, current.get(row.pk))
-                problem = (Outcome.SKIPPED, conflict) if conflict else None
-            if not problem:
-                problem = self._classify(table, row, entry, current.get(row.pk), keys, current_m2m, linkable)
-                if not problem and table.model in linkable.models:
-                    linkable.written.add(row.pk)
+            else:
+                problem = self._dependency_problem(table, row.values, exists=exists, pending=settled)
+                if not problem:
+                    conflict = self._claim(table, row, holders, current.get(row.pk))
+                    problem = (Outcome.SKIPPED, conflict) if conflict else None
+                if not problem:
+                    problem = self._classify(table, row, entry, current.get(row.pk), keys, current_m2m, linkable)
+                    if not problem and table.model in linkable.models:
+                        linkable.written.add(row.pk)
             if problem:
                 entry["outcome"], entry["message"] = problem
-                settled[(table.key, row.pk)] = entry["outcome"]
+                settled[(table.key, entry["id"])] = entry["outcome"]
                 if self.strict and entry["outcome"] is Outcome.FAILED:
-                    self._fail(table, row.pk, entry["message"])
+                    self._fail(table, entry["id"], entry["message"])
         return plan
+
+    def _current_rows(self, table, batch) -> dict:
+        """{pk: values} of the batch's rows already in the database (none to look for in
+        a table that was empty when the import began: a row repeated across batches makes
+        the write fail, and the row-by-row replay then sorts it out)."""
+        if self._fresh:
+            return {}
+        decode_pk = value_decoder(table.pk.field)
+        pks = set()
+        for _, raw in batch:
+            try:
+                pks.add(decode_pk(raw.get(table.pk.key)))
+            except (ValueError, TypeError):
+                continue
+        attnames = [s.attname for s in table.fields]
+        return {
+            values[table.pk.attname]: values
+            for values in self._manager(table.model).filter(pk__in=pks).values(*attnames)
+        }
+
+    @staticmethod
+    def _same_as_file(table, raw, current) -> bool:
+        """Whether every field of `raw` is spelled as the file spells the `current` value."""
+        for key, attname, encode, field in row_encoders(table):
+            if key not in raw:
+                continue
+            value = current[attname]
+            if isinstance(field, models.JSONField):
+                if not same_value(field, value, raw[key]):
+                    return False
+            elif raw[key] != (value if value is None or encode is None else encode(value)):
+                return False
+        return True
 
     def _existence(self, table, rows):
         """exists(model, pk) for the targets of the rows' links, with one query per link."""

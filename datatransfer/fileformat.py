@@ -10,6 +10,7 @@ numbers (strings are accepted on reading).
 
 import contextlib
 import datetime as dt
+import functools
 import gzip
 import io
 import json
@@ -50,17 +51,23 @@ def format_date(value: dt.date) -> str:
     return f"{value:%Y-%m-%d}T00:00:00.000Z"
 
 
+def _value_encoder(field):
+    """The function spelling a non-null value of `field` in the file, or None when the
+    value is its own spelling."""
+    if isinstance(field, models.DateTimeField):
+        return format_datetime
+    if isinstance(field, models.DateField):
+        return format_date
+    if isinstance(field, models.DecimalField):
+        places = field.decimal_places
+        return lambda value: f"{value:.{places}f}"
+    return None
+
+
 def encode_value(field: models.Field, value):
     """Return the JSON spelling of a model value."""
-    if value is None:
-        return None
-    if isinstance(field, models.DateTimeField):
-        return format_datetime(value)
-    if isinstance(field, models.DateField):
-        return format_date(value)
-    if isinstance(field, models.DecimalField):
-        return f"{value:.{field.decimal_places}f}"
-    return value
+    encode = _value_encoder(field)
+    return value if value is None or encode is None else encode(value)
 
 
 def _parse_datetime(raw) -> dt.datetime:
@@ -113,53 +120,100 @@ def _parse_integer(field, raw) -> int:
     return raw
 
 
-def decode_value(field: models.Field, raw):
-    """Return the model value for the JSON value `raw`; raise ValueError saying what is wrong."""
-    if raw is None:
-        if not field.null and not isinstance(field, models.JSONField):
-            raise ValueError("null is not allowed")
-        return None
-    if field.is_relation:
-        return decode_value(field.target_field, raw)
-    if isinstance(field, models.JSONField):
-        return raw
-    if isinstance(field, models.DateTimeField):
-        return _parse_datetime(raw)
-    if isinstance(field, models.DateField):
-        return _parse_date(raw)
-    if isinstance(field, models.DecimalField):
-        return _parse_decimal(field, raw)
-    if isinstance(field, models.BooleanField):
-        if not isinstance(raw, bool):
-            raise ValueError("expected true or false")
-        return raw
-    if isinstance(field, models.IntegerField | models.AutoField):
-        return _parse_integer(field, raw)
-    if isinstance(field, models.CharField | models.TextField):
+def _string_decoder(field):
+    limit = field.max_length
+    choices = frozenset(choice for choice, _ in field.flatchoices) if field.choices else None
+
+    def decode(raw):
         if not isinstance(raw, str):
             raise ValueError("expected a string")
-        if field.max_length and len(raw) > field.max_length:
-            raise ValueError(f"longer than {field.max_length} characters")
-        if field.choices and raw not in {choice for choice, _ in field.flatchoices}:
-            raise ValueError("not one of " + ", ".join(choice for choice, _ in field.flatchoices))
+        if limit and len(raw) > limit:
+            raise ValueError(f"longer than {limit} characters")
+        if choices is not None and raw not in choices:
+            raise ValueError("not one of " + ", ".join(sorted(choices)))
         if "\x00" in raw:
             raise ValueError("contains a NUL character")
         return raw
-    return field.to_python(raw)
+
+    return decode
+
+
+def _boolean(raw):
+    if not isinstance(raw, bool):
+        raise ValueError("expected true or false")
+    return raw
+
+
+def _value_decoder(field):
+    """The function turning a non-null JSON value into the value of `field`."""
+    if field.is_relation:
+        return _value_decoder(field.target_field)
+    if isinstance(field, models.JSONField):
+        return lambda raw: raw
+    if isinstance(field, models.DateTimeField):
+        return _parse_datetime
+    if isinstance(field, models.DateField):
+        return _parse_date
+    if isinstance(field, models.DecimalField):
+        return lambda raw: _parse_decimal(field, raw)
+    if isinstance(field, models.BooleanField):
+        return _boolean
+    if isinstance(field, models.IntegerField | models.AutoField):
+        return lambda raw: _parse_integer(field, raw)
+    if isinstance(field, models.CharField | models.TextField):
+        return _string_decoder(field)
+    return field.to_python
+
+
+@functools.cache
+def value_decoder(field: models.Field):
+    """The function turning a JSON value into the model value of `field` (raising
+    ValueError saying what is wrong); made once per field."""
+    convert = _value_decoder(field)
+    nullable = field.null or isinstance(field, models.JSONField)
+
+    def decode(raw):
+        if raw is None:
+            if not nullable:
+                raise ValueError("null is not allowed")
+            return None
+        return convert(raw)
+
+    return decode
+
+
+def decode_value(field: models.Field, raw):
+    """Return the model value for the JSON value `raw`; raise ValueError saying what is wrong."""
+    return value_decoder(field)(raw)
 
 
 # ---------------------------------------------------------------------------- rows
+
+
+_ENCODERS = {}
+
+
+def row_encoders(table) -> tuple:
+    """(file key, attribute, encoder or None, field) per field of `table`, made once per model."""
+    found = _ENCODERS.get(table.model)
+    if found is None:
+        found = _ENCODERS[table.model] = tuple(
+            (spec.key, spec.attname, _value_encoder(spec.field), spec.field) for spec in table.fields
+        )
+    return found
 
 
 def encode_row(table, values: dict, many_to_many_values=None, *, exclude_secrets=False) -> dict:
     """Return the file's dict for one row (attribute name -> model value), plus its
     many-to-many keys."""
     row = {}
-    for spec in table.fields:
-        value = values[spec.attname]
-        if exclude_secrets and spec.field.name in table.secret_fields:
-            value = ""
-        row[spec.key] = encode_value(spec.field, value)
+    for key, attname, encode, _ in row_encoders(table):
+        value = values[attname]
+        row[key] = value if value is None or encode is None else encode(value)
+    if exclude_secrets:
+        for spec in table.fields:
+            if spec.field.name in table.secret_fields:
+                row[spec.key] = ""
     for spec in table.many_to_many:
         row[spec.key] = list((many_to_many_values or {}).get(spec.key, ()))
     return row
@@ -174,6 +228,19 @@ class DecodedRow:
     many_to_many: dict = field(default_factory=dict)
 
 
+_DECODERS = {}
+
+
+def _decoders(table) -> tuple:
+    """(file key, attribute, decoder) per field of `table`, made once per model."""
+    found = _DECODERS.get(table.model)
+    if found is None:
+        found = _DECODERS[table.model] = tuple(
+            (spec.key, spec.attname, value_decoder(spec.field)) for spec in table.fields
+        )
+    return found
+
+
 def decode_row(table, raw: dict) -> DecodedRow:
     """Return a DecodedRow for a row of `table`; fields absent from the row are left out.
 
@@ -183,13 +250,13 @@ def decode_row(table, raw: dict) -> DecodedRow:
     if raw.get(pk_spec.key) is None:
         raise RowError(f"{pk_spec.key} is missing")
     values = {}
-    for spec in table.fields:
-        if spec.key not in raw:
+    for key, attname, decode in _decoders(table):
+        if key not in raw:
             continue
         try:
-            values[spec.attname] = decode_value(spec.field, raw[spec.key])
+            values[attname] = decode(raw[key])
         except (ValueError, TypeError, OverflowError) as error:
-            raise RowError(f"{spec.key} {_short(raw[spec.key])}: {error}") from None
+            raise RowError(f"{key} {_short(raw[key])}: {error}") from None
     m2m = {}
     for spec in table.many_to_many:
         if spec.key not in raw:

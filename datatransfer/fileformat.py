@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import ijson
+import orjson
 from django.db import models
 
 from datatransfer.exceptions import FileFormatError
@@ -507,6 +508,130 @@ def _chain_first(first, rest):
     yield from rest
 
 
-def open_export(path) -> ExportReader:
-    """Open an export file for streaming; see ExportReader. Use it in a `with` block."""
+class LayoutMismatch(Exception):
+    """The file is not laid out as the two tools write it; read it with ExportReader."""
+
+
+class LayoutReader:
+    """A fast reader for files laid out as both tools write them (two-space indentation,
+    `JSON.stringify(backup, null, 2)`): rows are cut on their lines and each is parsed by
+    orjson. Anything else in the layout raises LayoutMismatch (the caller starts over
+    with ExportReader, which reads any JSON and words the errors), so it never accepts
+    what ExportReader would refuse.
+    """
+
+    ROW_START = b"      {\n"
+    ROW_ENDS = (b"      }\n", b"      },\n")
+    TABLE_ENDS = (b"    ]\n", b"    ],\n")
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        source = Path(path)
+        self.size = source.stat().st_size
+        self._handle = gzip.open(source, "rb") if self.path.endswith(".gz") else open(source, "rb")
+        try:
+            self.metadata = self._read_head()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "1.0"))
+
+    def _line(self) -> bytes:
+        try:
+            line = self._handle.readline()
+        except _PARSE_ERRORS:
+            raise LayoutMismatch from None
+        if not line.endswith(b"\n"):
+            raise LayoutMismatch
+        return line
+
+    def _read_head(self) -> dict:
+        if self._line() != b"{\n":
+            raise LayoutMismatch
+        line = self._line()
+        metadata = {}
+        if line == b'  "metadata": {\n':
+            lines = [b"{"]
+            while (line := self._line()) not in (b"  },\n",):
+                if not line.startswith(b"    "):
+                    raise LayoutMismatch
+                lines.append(line)
+            metadata = _loads(b"".join(lines) + b"}")
+            line = self._line()
+        if line != b'  "data": {\n' or not isinstance(metadata, dict):
+            raise LayoutMismatch
+        return metadata
+
+    def tables(self):
+        while True:
+            line = self._line()
+            if line == b"  }\n":
+                if self._line() != b"}\n" or self._handle.read(1):
+                    raise LayoutMismatch
+                return
+            if not line.startswith(b'    "'):
+                raise LayoutMismatch
+            head = line.rstrip(b",\n")
+            if head.endswith(b": []"):
+                yield _loads(head[4:-4]), iter(())
+                continue
+            if not head.endswith(b": ["):
+                raise LayoutMismatch
+            rows = self._rows()
+            yield _loads(head[4:-3]), rows
+            for _ in rows:
+                pass
+
+    def _rows(self):
+        while True:
+            line = self._line()
+            if line in self.TABLE_ENDS:
+                return
+            if line != self.ROW_START:
+                stripped = line.strip()
+                if stripped in (b"{}", b"{},"):
+                    yield {}
+                    continue
+                raise LayoutMismatch
+            lines = [line]
+            while (line := self._line()) not in self.ROW_ENDS:
+                lines.append(line)
+            lines.append(b"}")
+            row = _loads(b"".join(lines))
+            if not isinstance(row, dict):
+                raise LayoutMismatch
+            yield row
+
+
+def _loads(data: bytes):
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise LayoutMismatch from None
+
+
+def open_export(path, *, fast_layout=False):
+    """Open an export file for streaming; use it in a `with` block.
+
+    With `fast_layout`, a file laid out as the tools write it gets the LayoutReader,
+    whose iteration may raise LayoutMismatch; otherwise (or when the file starts
+    otherwise) the ExportReader, which reads any JSON.
+    """
+    if fast_layout and Path(path).is_file():
+        try:
+            return LayoutReader(path)
+        except LayoutMismatch:
+            pass
     return ExportReader(path)

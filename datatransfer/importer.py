@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
 from datatransfer.exceptions import DataTransferError, UnknownTableError
-from datatransfer.fileformat import open_export
+from datatransfer.fileformat import LayoutMismatch, open_export
 from datatransfer.locking import import_lock
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ImportReport
@@ -107,6 +107,18 @@ def import_domain(
     field, an unreachable database, another import running into the same PostgreSQL
     database (unless `wait`), or a failed row under `strict`.
     """
+    options = dict(
+        using=using, dry_run=dry_run, strict=strict, exclude=exclude, ignore_unknown=ignore_unknown,
+        engine=engine, batch_size=batch_size, wait=wait, on_table=on_table,
+    )
+    try:
+        return _import(path, fast_layout=True, **options)
+    except LayoutMismatch:
+        # Rolled back: start over with the reader that takes any JSON layout.
+        return _import(path, fast_layout=False, **options)
+
+
+def _import(path, *, fast_layout, using, dry_run, strict, exclude, ignore_unknown, engine, batch_size, wait, on_table):
     started = time.monotonic()
     tables = domain_tables()
     by_key = {t.key: t for t in tables}
@@ -114,7 +126,7 @@ def import_domain(
     unknown_excluded = sorted(exclude - set(by_key))
     if unknown_excluded:
         raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
-    with open_export(path) as reader:
+    with open_export(path, fast_layout=fast_layout) as reader:
         listed = reader.metadata.get("tables")
         expected = list(listed) if isinstance(listed, dict) else list(by_key)
         unknown = [key for key in expected if key not in by_key]

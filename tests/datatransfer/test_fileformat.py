@@ -106,3 +106,32 @@ def test_a_document_row_round_trips_through_the_file_spelling():
     encoded = {s.key: encode_value(s.field, row.values[s.attname]) for s in table.fields if s.attname in row.values}
     assert encoded == raw
     assert DocumentPartage._meta.get_field("file_size").get_internal_type() == "BigIntegerField"
+
+
+def _read_all(reader):
+    with reader:
+        return reader.metadata, [(key, list(rows)) for key, rows in reader.tables()]
+
+
+def test_the_fast_reader_reads_exactly_what_the_generic_reader_reads(node_file, tmp_path):
+    from datatransfer.fileformat import ExportReader, LayoutReader
+
+    assert _read_all(LayoutReader(node_file)) == _read_all(ExportReader(node_file))
+
+
+def test_a_file_in_another_layout_is_left_to_the_generic_reader(node_file, tmp_path):
+    from datatransfer.fileformat import ExportReader, LayoutMismatch, LayoutReader, open_export
+
+    document = json.loads(open(node_file, encoding="utf-8").read())
+    compact = tmp_path / "compact.json"
+    compact.write_text(json.dumps(document), encoding="utf-8")
+    windows = tmp_path / "windows.json"
+    windows.write_bytes(open(node_file, "rb").read().replace(b"\n", b"\r\n"))
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(open(node_file, "rb").read()[:-40])
+    assert isinstance(open_export(str(compact), fast_layout=True), ExportReader)
+    for path in (windows, cut):
+        with pytest.raises(LayoutMismatch), LayoutReader(str(path)) as reader:
+            for _, rows in reader.tables():
+                list(rows)
+    assert _read_all(ExportReader(str(windows))) == _read_all(ExportReader(node_file))

@@ -291,9 +291,20 @@ class ExportWriter:
         self._first_row = True
 
     def _dumps(self, value, depth: int) -> str:
+        # orjson when it can (several times faster); the standard library for what orjson
+        # refuses (integers beyond 64 bits in a JSON column). Both spell values alike.
         if self.indent is None:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        text = json.dumps(value, ensure_ascii=False, indent=self.indent)
+            try:
+                return orjson.dumps(value).decode()
+            except TypeError:
+                return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if self.indent == 2:
+            try:
+                text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+            except TypeError:
+                text = json.dumps(value, ensure_ascii=False, indent=2)
+        else:
+            text = json.dumps(value, ensure_ascii=False, indent=self.indent)
         return text.replace("\n", "\n" + " " * (self.indent * depth))
 
     def _newline(self, depth: int) -> str:

@@ -135,3 +135,15 @@ def test_a_file_in_another_layout_is_left_to_the_generic_reader(node_file, tmp_p
             for _, rows in reader.tables():
                 list(rows)
     assert _read_all(ExportReader(str(windows))) == _read_all(ExportReader(node_file))
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_rows_are_spelled_as_the_standard_library_spells_them(indent):
+    row = {"text": "Élodie \U0001f393 \u2028 tab\t nul\x01 \"q\" \\", "n": [1, -2, 3.5, True, None],
+           "huge": 2**70, "nested": {"é": {"deeper": []}}}
+    stream = io.StringIO()
+    ExportWriter(stream, indent=indent).write_row(row)
+    expected = (json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n      ")
+                if indent else json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+    assert stream.getvalue().lstrip("\n ") == expected.lstrip()
+    assert json.loads(stream.getvalue()) == row

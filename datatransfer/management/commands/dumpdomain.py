@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import tables_to_export
 from datatransfer.history import default_output, export_to_file
+from datatransfer.progress import TableProgress, is_terminal
 from datatransfer.reports import render_export, render_plan
 
 AUDIT_TABLE = "auditLogs"
@@ -45,17 +46,20 @@ class Command(BaseCommand):
                 if options["plan"]:
                     return
             output = options["output_option"] or options["output"] or default_output()
-            run = export_to_file(
-                output,
-                using=options["database"],
-                organizations=options["organization"],
-                exclude=exclude,
-                exclude_secrets=options["exclude_secrets"],
-                indent=options["indent"] or None,
-                # The raw stream: Django's OutputWrapper would add a newline to every write.
-                stdout=self.stdout._out,
-                command="dumpdomain",
-            )
+            show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
+            with TableProgress(self.stderr._out, enabled=show_progress) as progress:
+                run = export_to_file(
+                    output,
+                    using=options["database"],
+                    organizations=options["organization"],
+                    exclude=exclude,
+                    exclude_secrets=options["exclude_secrets"],
+                    indent=options["indent"] or None,
+                    # The raw stream: Django's OutputWrapper would add a newline to every write.
+                    stdout=self.stdout._out,
+                    command="dumpdomain",
+                    on_table=progress,
+                )
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None
         if run.warning:

@@ -52,9 +52,9 @@ class Command(BaseCommand):
             exclude.add(AUDIT_TABLE)
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.", returncode=2)
-        show_progress = options["verbosity"] >= 1 and is_terminal(self.stdout)
+        show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
         try:
-            with TableProgress(self.stderr, enabled=show_progress) as progress:
+            with TableProgress(self.stderr._out, enabled=show_progress) as progress:
                 report = import_domain(
                     options["file"],
                     using=options["database"],

@@ -6,6 +6,7 @@ the importer would write them, so a file that was just loaded agrees with its da
 import json
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import transaction
 
@@ -104,9 +105,17 @@ class VerifyReport:
 
 
 def _same(a, b) -> bool:
-    """Equal values, JSON included (1 == 1.0, but true is not 1)."""
+    """Equal values, JSON included: numbers by decimal value (1 == 1.0, and PostgreSQL's
+    jsonb gives 4.3e16 back as 43000000000000000), but true is not 1."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
+    if (
+        isinstance(a, float)
+        and isinstance(b, int | float)
+        or isinstance(b, float)
+        and isinstance(a, int)
+    ):
+        return Decimal(repr(a)) == Decimal(repr(b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):

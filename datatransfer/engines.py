@@ -55,9 +55,15 @@ def same_value(field, current, new) -> bool:
 
 
 def changed_values(table, current: dict, values: dict) -> dict:
-    """The row's values that differ from the database's `current` ones."""
+    """The row's values that differ from the database's `current` ones; an empty secret
+    (a file exported with --exclude-secrets) never replaces a set one."""
     fields = {spec.attname: spec.field for spec in table.fields}
-    return {name: value for name, value in values.items() if not same_value(fields[name], current[name], value)}
+    return {
+        name: value
+        for name, value in values.items()
+        if not same_value(fields[name], current[name], value)
+        and not (value == "" and current[name] and fields[name].name in table.secret_fields)
+    }
 
 
 def missing_required(table, values: dict) -> list[str]:

@@ -7,7 +7,14 @@ from django.utils import timezone
 
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import DataTransferError
-from datatransfer.fileformat import FORMAT_NAME, FORMAT_VERSION, ExportWriter, encode_row, format_datetime
+from datatransfer.fileformat import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ExportWriter,
+    encode_row,
+    format_datetime,
+)
+from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ExportReport
 
@@ -101,18 +108,6 @@ def export_domain(
         tables = [t for t in tables if t.key in querysets]
         counts = {t.key: querysets[t.key].count() for t in tables}
         now = format_datetime(timezone.now())
-        writer.begin(
-            {
-                "format": FORMAT_NAME,
-                "version": FORMAT_VERSION,
-                "timestamp": now,
-                "exportedAt": now,
-                "source": {"vendor": connection.vendor, "name": str(connection.settings_dict["NAME"])},
-                "secretsExcluded": exclude_secrets,
-                "excludedTables": sorted(exclude),
-                "tables": counts,
-            }
-        )
         for table in tables:
             on_rows = on_table(table.key, counts[table.key]) if on_table else None
             writer.begin_table(table.key)
@@ -124,6 +119,19 @@ def export_domain(
                     on_rows(CHUNK_SIZE)
             writer.end_table()
             report.tables[table.key] = written
-        writer.end()
+        schema = schema_of(tables)
+        writer.finish(
+            {
+                "format": FORMAT_NAME,
+                "version": FORMAT_VERSION,
+                "timestamp": now,
+                "exportedAt": now,
+                "source": {"vendor": connection.vendor, "name": str(connection.settings_dict["NAME"])},
+                "secretsExcluded": exclude_secrets,
+                "excludedTables": sorted(exclude),
+                "tables": dict(report.tables),
+                "manifest": {"schema": schema, "schemaFingerprint": schema_fingerprint(schema)},
+            }
+        )
     report.duration = time.monotonic() - started
     return report

@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import zlib
@@ -27,6 +28,7 @@ import orjson
 from django.db import models
 
 from datatransfer.exceptions import FileFormatError
+from datatransfer.manifest import TableDigest
 
 FORMAT_NAME = "domain-export"
 FORMAT_VERSION = "2.0"
@@ -281,12 +283,17 @@ class ExportWriter:
     """Writes the file as it goes, table by table and row by row.
 
     With `indent=2` the layout is the old tool's (`JSON.stringify(backup, null, 2)`);
-    `indent=None` writes one compact line.
+    `indent=None` writes one compact line. Rows go to a temporary file first, while
+    their manifest (count and checksum per table) is computed; `finish(metadata)` then
+    writes the metadata, manifest included, ahead of them, as the format wants.
     """
 
     def __init__(self, stream, *, indent: int | None = 2):
         self.stream = stream
         self.indent = indent
+        self.manifest = {}
+        self._spool = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n")
+        self._digest = None
         self._first_table = True
         self._first_row = True
 
@@ -310,27 +317,34 @@ class ExportWriter:
     def _newline(self, depth: int) -> str:
         return "" if self.indent is None else "\n" + " " * (self.indent * depth)
 
-    def begin(self, metadata: dict) -> None:
+    def begin_table(self, key: str) -> None:
+        sep = ": " if self.indent is not None else ":"
+        self._spool.write(("" if self._first_table else ",") + self._newline(2) + json.dumps(key) + sep + "[")
+        self._first_table = False
+        self._first_row = True
+        self._digest = self.manifest[key] = TableDigest()
+
+    def write_row(self, row: dict) -> None:
+        self._spool.write(("" if self._first_row else ",") + self._newline(3) + self._dumps(row, 3))
+        self._first_row = False
+        self._digest.add(row)
+
+    def end_table(self) -> None:
+        self._spool.write("]" if self._first_row else self._newline(2) + "]")
+
+    def finish(self, metadata: dict) -> None:
+        """Write `metadata` (with `manifest` filled in) and the rows to the stream."""
+        metadata = {**metadata, "manifest": {**metadata.get("manifest", {}), "tables": {
+            key: digest.as_dict() for key, digest in self.manifest.items()
+        }}}
         sep = ": " if self.indent is not None else ":"
         self.stream.write(
             "{" + self._newline(1) + f'"metadata"{sep}' + self._dumps(metadata, 1) + ","
             + self._newline(1) + f'"data"{sep}' + "{"
         )
-
-    def begin_table(self, key: str) -> None:
-        sep = ": " if self.indent is not None else ":"
-        self.stream.write(("" if self._first_table else ",") + self._newline(2) + json.dumps(key) + sep + "[")
-        self._first_table = False
-        self._first_row = True
-
-    def write_row(self, row: dict) -> None:
-        self.stream.write(("" if self._first_row else ",") + self._newline(3) + self._dumps(row, 3))
-        self._first_row = False
-
-    def end_table(self) -> None:
-        self.stream.write("]" if self._first_row else self._newline(2) + "]")
-
-    def end(self) -> None:
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, self.stream, 1 << 20)
+        self._spool.close()
         self.stream.write(("" if self._first_table else self._newline(1)) + "}" + self._newline(0) + "}\n")
 
 

@@ -14,9 +14,10 @@ from django.db import IntegrityError, transaction
 
 from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
-from datatransfer.exceptions import DataTransferError, UnknownTableError
+from datatransfer.exceptions import DataTransferError, FileFormatError, UnknownTableError
 from datatransfer.fileformat import LayoutMismatch, open_export
 from datatransfer.locking import import_lock
+from datatransfer.manifest import TableDigest, check_digests, schema_of
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ImportReport
 
@@ -95,13 +96,17 @@ def import_domain(
     engine="batch",
     batch_size=None,
     wait=False,
+    verify=True,
     on_table=None,
 ) -> ImportReport:
     """Upsert the file at `path` into the database `using`; return an ImportReport.
 
     Everything happens in one transaction, committed at the end, or rolled back for a
     dry run. `engine` is "batch" (default) or "rows" (the per-row reference); both give
-    the same outcome for every row. `on_table(key, expected_rows)` is called before each
+    the same outcome for every row. Unless `verify` is false, the whole file is read
+    once before anything is written: its manifest must match its rows, and every table
+    and field it names must exist (all of them listed at once).
+    `on_table(key, expected_rows)` is called before each
     table and returns a callback taking a number of rows done (for progress), or None.
     Raises DataTransferError (nothing written) for a bad file, an unknown table or
     field, an unreachable database, another import running into the same PostgreSQL
@@ -109,7 +114,7 @@ def import_domain(
     """
     options = dict(
         using=using, dry_run=dry_run, strict=strict, exclude=exclude, ignore_unknown=ignore_unknown,
-        engine=engine, batch_size=batch_size, wait=wait, on_table=on_table,
+        engine=engine, batch_size=batch_size, wait=wait, verify=verify, on_table=on_table,
     )
     try:
         return _import(path, fast_layout=True, **options)
@@ -118,7 +123,60 @@ def import_domain(
         return _import(path, fast_layout=False, **options)
 
 
-def _import(path, *, fast_layout, using, dry_run, strict, exclude, ignore_unknown, engine, batch_size, wait, on_table):
+def check_file(path, by_key, *, fast_layout=False, ignore_unknown=False) -> list[str]:
+    """Read the whole file without writing: refuse it (FileFormatError) when a table does
+    not match its manifest, or when it names tables or fields the models lack (all of
+    them in one message) unless `ignore_unknown`. Return notes for the report."""
+    notes = []
+    unknown = {}
+    digests = {}
+    with open_export(path, fast_layout=fast_layout) as reader:
+        manifest = reader.metadata.get("manifest")
+        for key, rows in reader.tables():
+            digest = digests[key] = TableDigest()
+            table = by_key.get(key)
+            if table is None:
+                unknown[f"table '{key}'"] = None
+            known = table.field_keys() if table else None
+            for raw in rows:
+                digest.add(raw)
+                if known is not None and not known.issuperset(raw):
+                    unknown.update((f"field '{key}.{name}'", None) for name in _unknown_fields(table, raw))
+        if unknown and not ignore_unknown:
+            raise UnknownTableError(_unknown_message(path, list(unknown)))
+        if manifest is None:
+            notes.append(
+                "Format 1.0 file (the Node.js tool): it carries no checksums to verify."
+                if reader.version.startswith("1.")
+                else "The file has no manifest: its rows could not be verified."
+            )
+        elif not isinstance(manifest, dict):
+            raise FileFormatError(f"{path}: its manifest is damaged; use --no-verify to load it anyway.")
+        else:
+            check_digests(path, manifest, {key: d.as_dict() for key, d in digests.items()})
+            schema = manifest.get("schema")
+            if isinstance(schema, dict):
+                notes += _schema_notes(schema, by_key)
+    return notes
+
+
+def _schema_notes(schema, by_key) -> list[str]:
+    """Fields whose type differs between the file's schema and the target's."""
+    differing = []
+    for key, fields in schema.items():
+        table = by_key.get(key)
+        if table is None or not isinstance(fields, dict):
+            continue
+        target = schema_of([table])[key]
+        differing += [f"{key}.{name}" for name, kind in fields.items() if name in target and target[name] != kind]
+    if not differing:
+        return []
+    return [f"The file was made for another schema: {', '.join(differing)} changed type since; values are checked one by one."]
+
+
+def _import(
+    path, *, fast_layout, using, dry_run, strict, exclude, ignore_unknown, engine, batch_size, wait, verify, on_table
+):
     started = time.monotonic()
     tables = domain_tables()
     by_key = {t.key: t for t in tables}
@@ -126,6 +184,11 @@ def _import(path, *, fast_layout, using, dry_run, strict, exclude, ignore_unknow
     unknown_excluded = sorted(exclude - set(by_key))
     if unknown_excluded:
         raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
+    notes = (
+        check_file(path, by_key, fast_layout=fast_layout, ignore_unknown=ignore_unknown)
+        if verify
+        else ["Not verified (--no-verify): the manifest and the schema were not checked before writing."]
+    )
     with open_export(path, fast_layout=fast_layout) as reader:
         listed = reader.metadata.get("tables")
         expected = list(listed) if isinstance(listed, dict) else list(by_key)
@@ -133,9 +196,7 @@ def _import(path, *, fast_layout, using, dry_run, strict, exclude, ignore_unknow
         if unknown and not ignore_unknown:
             raise UnknownTableError(_unknown_message(reader.path, [f"table '{k}'" for k in unknown]))
         connection = open_connection(using)
-        report = ImportReport(file=str(path), database=using, dry_run=dry_run, file_size=reader.size)
-        if reader.version.startswith("1."):
-            report.notes.append("Format 1.0 file (the Node.js tool): it carries no checksums to verify.")
+        report = ImportReport(file=str(path), database=using, dry_run=dry_run, file_size=reader.size, notes=notes)
         writer = ENGINES[engine](report, using=using, strict=strict, excluded=exclude, batch_size=batch_size)
         loaded = []
 

@@ -42,6 +42,10 @@ class Command(BaseCommand):
             help=f"Rows per batch (default {DEFAULT_BATCH_SIZE}).",
         )
         parser.add_argument(
+            "--no-verify", action="store_true",
+            help="Load even a file whose rows do not match its manifest (an edited file), saying so.",
+        )
+        parser.add_argument(
             "--wait", action="store_true",
             help="If another import is running into the same PostgreSQL database, wait for it instead of failing.",
         )
@@ -65,6 +69,7 @@ class Command(BaseCommand):
                     engine=options["engine"],
                     batch_size=options["batch_size"],
                     wait=options["wait"],
+                    verify=not options["no_verify"],
                     on_table=progress,
                 )
         except DataTransferError as error:

@@ -1,0 +1,73 @@
+"""The manifest of an export: per table its row count and a SHA-256 of its rows in a
+canonical spelling, and a fingerprint of the schema, so that an altered, cut or
+foreign file is refused before anything is written.
+"""
+
+import hashlib
+import json
+
+import orjson
+
+from datatransfer.exceptions import FileFormatError
+
+
+def canonical_row(row: dict) -> bytes:
+    """One row as bytes that do not depend on the file's layout: keys sorted, compact,
+    UTF-8, one line. The same row read from any layout gives the same bytes."""
+    try:
+        return orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n"
+    except TypeError:  # integers beyond 64 bits, which orjson refuses
+        return json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+class TableDigest:
+    """Counts the rows of one table and hashes their canonical bytes."""
+
+    def __init__(self):
+        self.rows = 0
+        self._hash = hashlib.sha256()
+
+    def add(self, row: dict) -> None:
+        self.rows += 1
+        self._hash.update(canonical_row(row))
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "sha256": self._hash.hexdigest()}
+
+
+def schema_of(tables) -> dict:
+    """{table key: {field key: type}} of the tables, as the manifest records them."""
+    schema = {}
+    for table in tables:
+        fields = {spec.key: spec.field.get_internal_type() for spec in table.fields}
+        fields.update({spec.key: "ManyToManyKeys" for spec in table.many_to_many})
+        schema[table.key] = fields
+    return schema
+
+
+def schema_fingerprint(schema: dict) -> str:
+    return hashlib.sha256(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def check_digests(path, manifest: dict, digests: dict) -> None:
+    """Raise FileFormatError naming every table whose rows do not match the manifest."""
+    listed = manifest.get("tables")
+    if not isinstance(listed, dict):
+        raise FileFormatError(f"{path}: its manifest is damaged (no table list); use --no-verify to load it anyway.")
+    problems = []
+    for key in sorted(set(listed) | set(digests), key=lambda k: (k not in listed, k)):
+        expected = listed.get(key)
+        found = digests.get(key)
+        if found is None:
+            problems.append(f"'{key}' is missing")
+        elif not isinstance(expected, dict):
+            problems.append(f"'{key}' is not in the manifest")
+        elif expected.get("rows") != found["rows"]:
+            problems.append(f"'{key}' has {found['rows']} rows where the manifest says {expected.get('rows')}")
+        elif expected.get("sha256") != found["sha256"]:
+            problems.append(f"'{key}' has rows that differ from the export (checksum mismatch)")
+    if problems:
+        raise FileFormatError(
+            f"{path} does not match its manifest: table {'; table '.join(problems)}. The file was altered "
+            "or cut; nothing was written (use --no-verify to load it anyway)."
+        )

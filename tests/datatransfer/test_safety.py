@@ -232,6 +232,14 @@ def structural_mutations(draw):
     return document
 
 
+def _with(path, value):
+    """DOCUMENT with the row value at (table, row number, field key) replaced."""
+    document = copy.deepcopy(DOCUMENT)
+    table, number, key = path
+    document["data"][table][number][key] = value
+    return document
+
+
 @st.composite
 def value_mutations(draw):
     """A document of the right shape whose rows lost keys or got values of another type."""
@@ -262,6 +270,8 @@ def test_a_file_of_the_wrong_shape_is_refused_and_nothing_written(tmp_path, docu
 @pytest.mark.django_db
 @FUZZ
 @given(document=value_mutations())
+@example(document=_with(("permissions", 0, "id"), []))  # a key that cannot be looked up
+@example(document=_with(("auditLogs", 0, "id"), 2**70))
 def test_wrong_values_give_a_result_or_a_one_line_error_never_a_traceback(tmp_path, document):
     path = tmp_path / "values.json"
     # allow_nan: a float NaN or Infinity makes the file invalid JSON, a case worth having too.

@@ -604,7 +604,11 @@ class LayoutReader:
             line = self._line()
             if line == b"  }\n":
                 # JSON.stringify writes no newline at the end; our writer does.
-                if self._handle.read(3) not in (b"}", b"}\n"):
+                try:
+                    tail = self._handle.read(3)
+                except _PARSE_ERRORS:
+                    raise LayoutMismatch from None
+                if tail not in (b"}", b"}\n"):
                     raise LayoutMismatch
                 return
             if not line.startswith(b'    "'):

@@ -28,6 +28,12 @@ def _ALWAYS(model, value):
     return True
 
 
+def _row_label(raw, table, number):
+    """The row's id as the file gives it, or `#<position>` when it has none usable."""
+    value = raw.get(table.pk.key)
+    return value if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else f"#{number}"
+
+
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -231,7 +237,7 @@ class RowEngine:
                 on_rows(100)
 
     def load_row(self, table, raw, number):
-        row_id = raw.get(table.pk.key) or f"#{number}"
+        row_id = _row_label(raw, table, number)
         try:
             row = decode_row(table, raw)
         except RowError as error:
@@ -376,7 +382,7 @@ class BatchEngine(RowEngine):
         current = self._current_rows(table, batch)
         plan, rows = [], []
         for number, raw in batch:
-            known = current.get(raw.get(table.pk.key))
+            known = current.get(_row_label(raw, table, number))
             if known is not None and not table.many_to_many and self._same_as_file(table, raw, known):
                 # Spelled exactly as the database's row: unchanged, nothing to decode.
                 plan.append({"id": known[table.pk.attname], "values": known, "outcome": Outcome.UNCHANGED})
@@ -384,7 +390,7 @@ class BatchEngine(RowEngine):
             try:
                 row = decode_row(table, raw)
             except RowError as error:
-                plan.append({"id": raw.get(table.pk.key) or f"#{number}", "outcome": Outcome.FAILED, "message": str(error)})
+                plan.append({"id": _row_label(raw, table, number), "outcome": Outcome.FAILED, "message": str(error)})
                 continue
             plan.append({"id": row.pk, "row": row})
             rows.append(row)

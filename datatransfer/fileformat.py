@@ -397,32 +397,14 @@ def _parse_error(path, error) -> FileFormatError:
     return FileFormatError(f"Cannot read {path}: {error or type(error).__name__}")
 
 
-class ExportReader:
-    """Reads an export file (`.gz` too) as a stream: `metadata` first, then `tables()`
-    yields each table's rows one by one, so memory does not grow with the file.
+class _OpenFile:
+    """What both readers share: the open (maybe gzip) file, `with`, and the version."""
 
-    Errors in the file (not JSON, cut short, wrong shape) raise FileFormatError, when
-    opening or while iterating.
-    """
+    path: str
+    metadata: dict
 
-    def __init__(self, path: str):
-        self.path = str(path)
-        source = Path(path)
-        if not source.is_file():
-            raise FileFormatError(f"No such file: {path}")
-        self.size = source.stat().st_size
-        self._handle = gzip.open(source, "rb") if self.path.endswith(".gz") else open(source, "rb")
-        self._events = ijson.parse(self._handle, use_float=True)
-        self.metadata = {}
-        self._started_tables = False
-        try:
-            self._read_head()
-        except FileFormatError:
-            self.close()
-            raise
-        except _PARSE_ERRORS as error:
-            self.close()
-            raise _parse_error(self.path, error) from None
+    def _open(self, source: Path):
+        return gzip.open(source, "rb") if self.path.endswith(".gz") else open(source, "rb")
 
     def close(self) -> None:
         self._handle.close()
@@ -436,6 +418,34 @@ class ExportReader:
     @property
     def version(self) -> str:
         return str(self.metadata.get("version", "1.0"))
+
+
+class ExportReader(_OpenFile):
+    """Reads an export file (`.gz` too) as a stream: `metadata` first, then `tables()`
+    yields each table's rows one by one, so memory does not grow with the file.
+
+    Errors in the file (not JSON, cut short, wrong shape) raise FileFormatError, when
+    opening or while iterating.
+    """
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        source = Path(path)
+        if not source.is_file():
+            raise FileFormatError(f"No such file: {path}")
+        self.size = source.stat().st_size
+        self._handle = self._open(source)
+        self._events = ijson.parse(self._handle, use_float=True)
+        self.metadata = {}
+        self._started_tables = False
+        try:
+            self._read_head()
+        except FileFormatError:
+            self.close()
+            raise
+        except _PARSE_ERRORS as error:
+            self.close()
+            raise _parse_error(self.path, error) from None
 
     def _shape_error(self) -> FileFormatError:
         return FileFormatError(f'{self.path} is not a domain export: expected {{"metadata": ..., "data": {{...}}}}.')
@@ -537,7 +547,7 @@ class LayoutMismatch(Exception):
     """The file is not laid out as the two tools write it; read it with ExportReader."""
 
 
-class LayoutReader:
+class LayoutReader(_OpenFile):
     """A fast reader for files laid out as both tools write them (two-space indentation,
     `JSON.stringify(backup, null, 2)`): rows are cut on their lines and each is parsed by
     orjson. Anything else in the layout raises LayoutMismatch (the caller starts over
@@ -553,25 +563,12 @@ class LayoutReader:
         self.path = str(path)
         source = Path(path)
         self.size = source.stat().st_size
-        self._handle = gzip.open(source, "rb") if self.path.endswith(".gz") else open(source, "rb")
+        self._handle = self._open(source)
         try:
             self.metadata = self._read_head()
         except BaseException:
             self.close()
             raise
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    @property
-    def version(self) -> str:
-        return str(self.metadata.get("version", "1.0"))
 
     def _line(self) -> bytes:
         try:

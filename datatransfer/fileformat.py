@@ -43,11 +43,9 @@ class RowError(ValueError):
 
 
 def format_datetime(value: dt.datetime) -> str:
-    value = value.astimezone(dt.UTC)
-    fraction = (
-        f"{value.microsecond // 1000:03d}" if value.microsecond % 1000 == 0 else f"{value.microsecond:06d}"
-    )
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
+    """`2025-01-15T10:30:00.412Z`, or with six decimals when the time has microseconds."""
+    spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    return value.astimezone(dt.UTC).isoformat(timespec=spec)[:-6] + "Z"
 
 
 def format_date(value: dt.date) -> str:
@@ -622,24 +620,31 @@ class LayoutReader(_OpenFile):
                 pass
 
     def _rows(self):
-        while True:
-            line = self._line()
-            if line in self.TABLE_ENDS:
-                return
-            if line != self.ROW_START:
-                stripped = line.strip()
-                if stripped in (b"{}", b"{},"):
-                    yield {}
-                    continue
-                raise LayoutMismatch
-            lines = [line]
-            while (line := self._line()) not in self.ROW_ENDS:
-                lines.append(line)
-            lines.append(b"}")
-            row = _loads(b"".join(lines))
-            if not isinstance(row, dict):
-                raise LayoutMismatch
-            yield row
+        handle, row_ends = self._handle, self.ROW_ENDS
+        try:
+            while True:
+                line = handle.readline()
+                if line in self.TABLE_ENDS:
+                    return
+                if line != self.ROW_START:
+                    if line.endswith(b"\n") and line.strip() in (b"{}", b"{},"):
+                        yield {}
+                        continue
+                    raise LayoutMismatch
+                lines = [line]
+                for line in handle:
+                    if line in row_ends:
+                        break
+                    lines.append(line)
+                else:
+                    raise LayoutMismatch  # the file ends inside a row
+                lines.append(b"}")
+                row = _loads(b"".join(lines))
+                if not isinstance(row, dict):
+                    raise LayoutMismatch
+                yield row
+        except _PARSE_ERRORS:
+            raise LayoutMismatch from None
 
 
 def _loads(data: bytes):

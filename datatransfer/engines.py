@@ -7,7 +7,6 @@ then one bulk insert and bulk updates; a batch the database refuses is replayed 
 row, so exactly the bad rows fail, with their precise message.
 """
 
-import json
 import tempfile
 from collections import defaultdict
 
@@ -17,6 +16,7 @@ from django.db import DatabaseError, connections, models, transaction
 
 from datatransfer.exceptions import StrictModeFailure
 from datatransfer.fileformat import RowError, decode_row, row_encoders, value_decoder
+from datatransfer.manifest import canonical_json
 from datatransfer.registry import table_key
 from datatransfer.reports import ImportReport, Outcome
 
@@ -56,7 +56,7 @@ def unique_sets(model) -> list[tuple[models.Field, ...]]:
 
 def same_value(field, current, new) -> bool:
     if isinstance(field, models.JSONField):
-        return json.dumps(current, sort_keys=True) == json.dumps(new, sort_keys=True)
+        return canonical_json(current) == canonical_json(new)
     return current == new
 
 

@@ -11,13 +11,18 @@ import orjson
 from datatransfer.exceptions import FileFormatError
 
 
-def canonical_row(row: dict) -> bytes:
-    """One row as bytes that do not depend on the file's layout: keys sorted, compact,
-    UTF-8, one line. The same row read from any layout gives the same bytes."""
+def canonical_json(value) -> bytes:
+    """A JSON value as bytes that do not depend on how it was written: keys sorted,
+    compact, UTF-8. Equal values give equal bytes."""
     try:
-        return orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n"
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # integers beyond 64 bits, which orjson refuses
-        return json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def canonical_row(row: dict) -> bytes:
+    """One row, canonical (see canonical_json), on one line."""
+    return canonical_json(row) + b"\n"
 
 
 class TableDigest:

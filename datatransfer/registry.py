@@ -8,7 +8,7 @@ Models may declare `secret_fields` (emptied by `--exclude-secrets`).
 """
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from django.apps import apps
 from django.conf import settings
@@ -73,7 +73,7 @@ class TableSpec:
     dependencies: tuple[str, ...]
     secret_fields: tuple[str, ...]
 
-    @property
+    @cached_property
     def pk(self) -> FieldSpec:
         return next(spec for spec in self.fields if spec.field.primary_key)
 

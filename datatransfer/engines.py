@@ -7,6 +7,7 @@ then one bulk insert and bulk updates; a batch the database refuses is replayed 
 row, so exactly the bad rows fail, with their precise message.
 """
 
+import functools
 import tempfile
 from collections import defaultdict
 
@@ -39,6 +40,7 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+@functools.cache
 def unique_sets(model) -> list[tuple[models.Field, ...]]:
     """The model's unique keys other than the primary key (fields, unique_together,
     unconditional UniqueConstraints)."""

@@ -29,6 +29,7 @@ def lower_first(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+@cache
 def table_key(model) -> str:
     """The file key of a model's table: `AuditLog` -> `auditLogs`, `SiteSettings` -> `siteSettings`."""
     name = lower_first(model.__name__)

@@ -25,6 +25,7 @@ demo: install
 	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/$(DEMO_TARGET_DB) $(PY) manage.py migrate --database target --verbosity 0
 	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/$(DEMO_TARGET_DB) $(PY) manage.py loaddomain $(DEMO_FILE) --database target --dry-run
 	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/$(DEMO_TARGET_DB) $(PY) manage.py loaddomain $(DEMO_FILE) --database target
+	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/$(DEMO_TARGET_DB) $(PY) manage.py verifydomain $(DEMO_FILE) --database target
 
 test: test-sqlite test-postgres
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from datatransfer.exceptions import DataTransferError
 from datatransfer.history import default_output, export_to_file
+from datatransfer.media import default_archive_output, export_with_media
 from datatransfer.models import ExportRecord
 from datatransfer.reports import human_size
 
@@ -46,16 +47,21 @@ def _download(file: Path) -> FileResponse:
 
 
 def _export(request, modeladmin, *, organizations=()):
-    """Run the export the confirmation page asked for; return the file, or None after an
-    error message (a DataTransferError is the user's to read, never a 500)."""
-    output = default_output()
+    """Run the export the confirmation page asked for; return the file (a tar archive with
+    the uploaded files when asked), or None after an error message (a DataTransferError is
+    the user's to read, never a 500)."""
+    options = dict(
+        organizations=organizations,
+        exclude_secrets=bool(request.POST.get("exclude_secrets")),
+        user=request.user,
+    )
     try:
-        run = export_to_file(
-            output,
-            organizations=organizations,
-            exclude_secrets=bool(request.POST.get("exclude_secrets")),
-            user=request.user,
-        )
+        if request.POST.get("include_media"):
+            output = default_archive_output()
+            run = export_with_media(output, **options).run
+        else:
+            output = default_output()
+            run = export_to_file(output, **options)
     except DataTransferError as error:
         modeladmin.message_user(
             request, gettext("The export failed: %(error)s") % {"error": error}, messages.ERROR

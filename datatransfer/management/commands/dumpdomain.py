@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import tables_to_export
 from datatransfer.history import default_output, export_to_file
+from datatransfer.media import default_archive_output, export_with_media, render_media_export
 from datatransfer.progress import TableProgress, is_terminal
 from datatransfer.reports import render_export, render_plan
 
@@ -35,6 +36,11 @@ class Command(BaseCommand):
         parser.add_argument("--exclude-secrets", action="store_true", help="Write password hashes and invite tokens empty.")
         parser.add_argument("--indent", type=int, default=2, help="Indentation (default 2, as the old tool; 0 for one line).")
         parser.add_argument("--plan", action="store_true", help="Print the table order and dependencies, and stop.")
+        parser.add_argument(
+            "--with-media", action="store_true",
+            help="Write a tar archive (OUTPUT.tar or .tar.gz): the export and every uploaded file "
+            "its documents name, from MEDIA_ROOT.",
+        )
 
     def handle(self, *args, **options):
         exclude = {name for value in options["exclude"] for name in value.split(",") if name}
@@ -45,21 +51,27 @@ class Command(BaseCommand):
                 self.stdout.write(render_plan(tables_to_export(exclude)))
                 if options["plan"]:
                     return
-            output = options["output_option"] or options["output"] or default_output()
+            with_media = options["with_media"]
+            output = options["output_option"] or options["output"]
+            output = output or (default_archive_output() if with_media else default_output())
             show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
             with TableProgress(self.stderr._out, enabled=show_progress) as progress:
-                run = export_to_file(
-                    output,
+                export_options = dict(
                     using=options["database"],
                     organizations=options["organization"],
                     exclude=exclude,
                     exclude_secrets=options["exclude_secrets"],
                     indent=options["indent"] or None,
-                    # The raw stream: Django's OutputWrapper would add a newline to every write.
-                    stdout=self.stdout._out,
-                    command="dumpdomain",
                     on_table=progress,
                 )
+                if with_media:
+                    command = "dumpdomain --with-media"
+                    media = export_with_media(output, command=command, **export_options)
+                    run = media.run
+                else:
+                    # The raw stream: Django's OutputWrapper would add a newline to every write.
+                    stdout, command = self.stdout._out, "dumpdomain"
+                    run = export_to_file(output, stdout=stdout, command=command, **export_options)
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None
         if run.warning:
@@ -69,5 +81,8 @@ class Command(BaseCommand):
             # With the data on stdout, the summary goes to stderr.
             out = self.stderr if output == "-" else self.stdout
             out.write(render_export(report))
+            if with_media:
+                limit = None if options["verbosity"] >= 2 else 20
+                out.write(render_media_export(media.manifest, limit=limit))
             if output != "-":
                 out.write(f"Import it with: python manage.py loaddomain {output} --dry-run")

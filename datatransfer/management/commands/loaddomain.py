@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
 from datatransfer.exceptions import DataTransferError
 from datatransfer.importer import import_domain
+from datatransfer.media import import_archive, is_archive, render_media_import
 from datatransfer.progress import TableProgress, is_terminal
 from datatransfer.reports import render_import, render_issues
 
@@ -46,6 +47,10 @@ class Command(BaseCommand):
             help="Load even a file whose rows do not match its manifest (an edited file), saying so.",
         )
         parser.add_argument(
+            "--overwrite-media", action="store_true",
+            help="From an archive, replace an uploaded file that differs (default: keep it).",
+        )
+        parser.add_argument(
             "--wait", action="store_true",
             help="If another import is running into the same PostgreSQL database, wait for it instead of failing.",
         )
@@ -57,9 +62,13 @@ class Command(BaseCommand):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.", returncode=2)
         show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
+        media = None
         try:
             with TableProgress(self.stderr._out, enabled=show_progress) as progress:
-                report = import_domain(
+                load, extra = import_domain, {}
+                if is_archive(options["file"]):
+                    load, extra = import_archive, {"overwrite_media": options["overwrite_media"]}
+                report = load(
                     options["file"],
                     using=options["database"],
                     dry_run=options["dry_run"],
@@ -71,12 +80,16 @@ class Command(BaseCommand):
                     wait=options["wait"],
                     verify=not options["no_verify"],
                     on_table=progress,
+                    **extra,
                 )
+                if load is import_archive:
+                    report, media = report
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None
         if options["report"]:
+            document = report.as_dict() | ({"media": media.as_dict()} if media else {})
             Path(options["report"]).write_text(
-                json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+                json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
         verbosity = options["verbosity"]
         if verbosity >= 1:
@@ -85,6 +98,16 @@ class Command(BaseCommand):
                 self.stdout.write(f"Note: {note}")
         if report.issues and verbosity >= 1:
             self.stdout.write(render_issues(report, limit=None if verbosity >= 2 else 20))
+        if media and verbosity >= 1:
+            limit = None if verbosity >= 2 else 20
+            self.stdout.write(render_media_import(media, limit=limit))
+        if media and media.has_failures:
+            failed = media.counts["failed"]
+            raise CommandError(
+                f"{failed} uploaded file(s) could not be written (listed above); the database "
+                f"import {'was checked' if report.dry_run else 'is committed'}.",
+                returncode=1,
+            )
         if report.has_failures:
             failed = report.totals["failed"]
             raise CommandError(

@@ -1,0 +1,550 @@
+"""Uploaded files travel with the data: `dumpdomain --with-media` writes one tar archive
+(`export.json`, every file the exported documents name under `media/<path>`, and
+`media-manifest.json` with each file's size and SHA-256); `loaddomain` reads it back,
+then writes the files under the target's MEDIA_ROOT, never outside it.
+
+Why tar (`.tar`, or `.tar.gz`/`.tgz` compressed): it streams both ways (written and read
+front to back, so neither side ever seeks or holds a file in memory), its PAX headers take
+unicode names and members over 8 GB, and Python's `tarfile` reads it everywhere. A zip
+needs to seek to its central directory at the end.
+"""
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+
+from datatransfer.exceptions import DataTransferError, FileFormatError
+from datatransfer.fileformat import open_export
+from datatransfer.history import ExportRun, default_output, export_to_file, file_digest
+from datatransfer.importer import import_domain
+from datatransfer.models import ExportRecord
+from datatransfer.reports import ImportReport, human_size
+
+EXPORT_MEMBER = "export.json"
+MANIFEST_MEMBER = "media-manifest.json"
+MEDIA_PREFIX = "media/"
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+# Where the file names its uploads: DocumentPartage.file_path, relative to MEDIA_ROOT.
+DOCUMENT_TABLE, FILE_FIELD = "documentPartages", "filePath"
+BLOCK_SIZE = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
+
+
+class MediaOutcome(StrEnum):
+    CREATED = "created"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+
+
+@dataclass
+class MediaReport:
+    """What happened to each file of an archive on loading (or would, in a dry run)."""
+
+    media_root: str
+    dry_run: bool = False
+    files: list = field(default_factory=list)  # (relative path, MediaOutcome, message)
+
+    def add(self, path: str, outcome: MediaOutcome, message: str = "") -> None:
+        self.files.append((path, outcome, message))
+
+    @property
+    def counts(self) -> dict:
+        counts = dict.fromkeys(MediaOutcome, 0)
+        for _, outcome, _ in self.files:
+            counts[outcome] += 1
+        return counts
+
+    @property
+    def has_failures(self) -> bool:
+        return any(outcome == MediaOutcome.FAILED for _, outcome, _ in self.files)
+
+    def as_dict(self) -> dict:
+        return {
+            "mediaRoot": self.media_root,
+            "dryRun": self.dry_run,
+            "counts": {str(outcome): count for outcome, count in self.counts.items()},
+            "files": [{"path": p, "outcome": str(o), "message": m} for p, o, m in self.files],
+        }
+
+
+@dataclass
+class MediaExport:
+    """What `export_with_media` wrote: the export run (its report names the archive) and
+    the archive's manifest (`files` and `missing`)."""
+
+    run: ExportRun
+    manifest: dict
+
+
+# ---------------------------------------------------------------------------- paths
+
+
+def is_archive_name(path: str) -> bool:
+    return str(path).lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def is_archive(path: str) -> bool:
+    """True when `path` is a tar archive, by its name or, for any other name, its content."""
+    if is_archive_name(path):
+        return True
+    source = Path(path)
+    try:
+        return source.is_file() and tarfile.is_tarfile(source)
+    except _TAR_ERRORS:
+        return False
+
+
+def media_path(value: str) -> str | None:
+    """The normalized relative path of an upload (`./a//b` -> `a/b`), or None when it
+    would leave MEDIA_ROOT (absolute, `..`) or names nothing."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        return None
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        return None
+    return path.as_posix()
+
+
+def default_archive_output() -> str:
+    """`EXPORTS_DIR/export-<UTC time>.tar`, numbered when that name is taken."""
+    base = default_output().removesuffix(".json")
+    path, number = f"{base}.tar", 1
+    while Path(path).exists():
+        number += 1
+        path = f"{base}-{number}.tar"
+    return path
+
+
+# ---------------------------------------------------------------------------- export
+
+
+class _HashingReader:
+    """A file object that computes the SHA-256 of what is read through it."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.digest = hashlib.sha256()
+
+    def read(self, size=-1) -> bytes:
+        data = self.raw.read(size)
+        self.digest.update(data)
+        return data
+
+
+def referenced_files(export_path: str) -> list[str]:
+    """The distinct `filePath` values of the documents in an export file, streamed, sorted."""
+    paths = set()
+    with open_export(export_path) as reader:
+        for key, rows in reader.tables():
+            if key == DOCUMENT_TABLE:
+                paths.update(
+                    row[FILE_FIELD] for row in rows if isinstance(row, dict) and row.get(FILE_FIELD)
+                )
+    return sorted(paths)
+
+
+def _tar_info(
+    name: str, size: int, mode: int = 0o600, mtime: float | None = None
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, mode, int(mtime if mtime is not None else time.time())
+    return info
+
+
+def _add_file(tar: tarfile.TarFile, name: str, handle, mode: int = 0o600) -> tuple[int, str]:
+    """Stream an open file into the archive; return its size and SHA-256."""
+    status = os.fstat(handle.fileno())
+    reader = _HashingReader(handle)
+    # tarfile copies exactly `size` bytes in blocks, and fails if the file got shorter.
+    tar.addfile(_tar_info(name, status.st_size, mode & 0o777, status.st_mtime), reader)
+    return status.st_size, reader.digest.hexdigest()
+
+
+def _write_archive(
+    raw, export_path: str, paths: list[str], media_root: Path, *, compress: bool
+) -> dict:
+    manifest = {"format": "domain-export-media", "version": "1.0", "files": [], "missing": []}
+    root = media_root.resolve()
+    mode = "w:gz" if compress else "w"
+    with tarfile.open(fileobj=raw, mode=mode, format=tarfile.PAX_FORMAT) as tar:
+        with open(export_path, "rb") as handle:
+            _add_file(tar, EXPORT_MEMBER, handle)
+        for value in paths:
+            relative = media_path(value)
+            source = (root / relative).resolve() if relative else None
+            if source is None or not source.is_relative_to(root):
+                manifest["missing"].append({"path": value, "reason": "outside MEDIA_ROOT"})
+                continue
+            if source.exists() and not source.is_file():  # a folder, or a pipe that would block
+                manifest["missing"].append({"path": value, "reason": "not a regular file"})
+                continue
+            try:
+                handle = open(source, "rb")
+            except (
+                FileNotFoundError,
+                NotADirectoryError,
+                IsADirectoryError,
+                PermissionError,
+            ) as error:
+                manifest["missing"].append({"path": value, "reason": error.strerror or str(error)})
+                continue
+            with handle:
+                size, digest = _add_file(
+                    tar, MEDIA_PREFIX + relative, handle, os.fstat(handle.fileno()).st_mode
+                )
+            manifest["files"].append({"path": relative, "size": size, "sha256": digest})
+        data = json.dumps(manifest, ensure_ascii=False, indent=2).encode() + b"\n"
+        tar.addfile(_tar_info(MANIFEST_MEMBER, len(data)), io.BytesIO(data))
+    return manifest
+
+
+@contextlib.contextmanager
+def _atomic_binary(path: Path):
+    """A binary file under a temporary name in `path`'s folder, mode 0600, renamed to
+    `path` only when the block ends without error (as `fileformat.open_output`)."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as raw:
+            yield raw
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _update_record(record: ExportRecord | None, **values) -> str:
+    """Save `values` on the history record; return '' or why it could not be saved."""
+    if record is None:
+        return ""
+    for name, value in values.items():
+        setattr(record, name, value)
+    try:
+        with transaction.atomic(using="default"):
+            record.save(using="default", update_fields=list(values))
+    except DatabaseError as error:
+        return f"The export was not recorded in the history: {error}".strip()
+    return ""
+
+
+def export_with_media(output: str, *, media_root=None, **options) -> MediaExport:
+    """Export as `export_to_file` does (same keyword `options`, no stdout), then write the
+    tar archive `output`: the export, every file its documents name (read from the export
+    just written, so a subset carries only its own files) and the manifest. A referenced
+    file that is missing is listed in the manifest's `missing`, not an error.
+
+    Raises DataTransferError for a name that is not `.tar`/`.tar.gz`/`.tgz`, and as
+    `export_to_file` does; an archive that cannot be written leaves no file and marks the
+    history record failed.
+    """
+    if not is_archive_name(output):
+        raise DataTransferError(
+            f"{output}: an export with its files is a tar archive; name it .tar or .tar.gz."
+        )
+    target = Path(output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    media_root = Path(media_root or settings.MEDIA_ROOT)
+    started = time.monotonic()
+    # The JSON waits in a private folder (0700: it holds password hashes) beside the archive.
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as work:
+        export_path = os.path.join(work, EXPORT_MEMBER)
+        run = export_to_file(export_path, **options)
+        try:
+            paths = referenced_files(export_path)
+            with _atomic_binary(target) as raw:
+                manifest = _write_archive(
+                    raw,
+                    export_path,
+                    paths,
+                    media_root,
+                    compress=not output.lower().endswith(".tar"),
+                )
+        except BaseException as error:
+            _update_record(
+                run.record, status=ExportRecord.Status.FAILED, error=f"Archive not written: {error}"
+            )
+            if isinstance(error, OSError):
+                raise DataTransferError(
+                    f"Cannot write {output}: {error.strerror or error}."
+                ) from error
+            raise
+    size, checksum = file_digest(output)
+    report = run.report
+    report.file, report.file_size = output, size
+    report.duration = time.monotonic() - started
+    warning = _update_record(
+        run.record,
+        file_path=output,
+        file_size=size,
+        checksum=checksum,
+        duration=dt.timedelta(seconds=report.duration),
+    )
+    if warning:
+        run.warning = warning
+    return MediaExport(run=run, manifest=manifest)
+
+
+def render_media_export(manifest: dict, *, limit: int | None = 20) -> str:
+    """How many files the archive holds, then the missing ones (`limit` of them) and why."""
+    files, missing = manifest["files"], manifest["missing"]
+    total = sum(entry["size"] for entry in files)
+    size = human_size(total)
+    lines = [f"Uploaded files: {len(files):,} in the archive ({size}), {len(missing):,} missing."]
+    shown = missing if limit is None else missing[:limit]
+    lines += [f"missing: {entry['path']} ({entry['reason']})" for entry in shown]
+    if len(missing) > len(shown):
+        more = len(missing) - len(shown)
+        lines.append(f"... and {more} more (all of them with -v 2, and in {MANIFEST_MEMBER}).")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- import
+
+
+@dataclass
+class _Contents:
+    export_path: str
+    manifest: dict  # relative path -> {"path", "size", "sha256"}
+
+
+def _member_problem(member: tarfile.TarInfo) -> str:
+    """Why `member` may not be extracted, or ''."""
+    name = member.name
+    parts = PurePosixPath(name).parts
+    if name.startswith(("/", "\\")) or PurePosixPath(name).is_absolute():
+        return "has an absolute path"
+    if ".." in parts or ".." in name.split("\\"):
+        return "goes up with '..'"
+    if member.issym() or member.islnk():
+        return "is a link"
+    if not (member.isreg() or member.isdir()):
+        return "is a device or special file"
+    if member.isdir():
+        return "" if parts and parts[0] == MEDIA_PREFIX.rstrip("/") else "is not under media/"
+    if name in (EXPORT_MEMBER, MANIFEST_MEMBER):
+        return ""
+    if (
+        not name.startswith(MEDIA_PREFIX)
+        or media_path(name[len(MEDIA_PREFIX) :]) != name[len(MEDIA_PREFIX) :]
+    ):
+        return "is not under media/"
+    return ""
+
+
+def _read_manifest(path: str, stream) -> dict:
+    try:
+        document = json.load(stream)
+        entries = {}
+        for entry in document["files"]:
+            relative, size, digest = entry["path"], entry["size"], entry["sha256"]
+            if (
+                media_path(relative) != relative
+                or not isinstance(size, int)
+                or not _SHA256.fullmatch(str(digest))
+            ):
+                raise ValueError(f"bad entry {relative!r}")
+            entries[relative] = {"path": relative, "size": size, "sha256": digest}
+    except (ValueError, KeyError, TypeError) as error:
+        raise FileFormatError(
+            f"{path}: {MANIFEST_MEMBER} is not a media manifest ({error})."
+        ) from None
+    return entries
+
+
+def read_archive(path: str, work: str) -> _Contents:
+    """Check every member of the archive and extract the export into the folder `work`.
+
+    Raises FileFormatError, before anything is written, for an unreadable archive, a
+    member that is a link or a device, leaves the archive's folder or is not under
+    `media/`, a missing export or manifest, or files that do not match the manifest.
+    """
+    export_path, manifest, media, seen = None, None, {}, set()
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                problem = _member_problem(member) or (
+                    "appears twice" if member.name in seen else ""
+                )
+                if problem:
+                    name = member.name
+                    raise FileFormatError(
+                        f"Refused {path}: its member '{name}' {problem}; nothing was written."
+                    )
+                seen.add(member.name)
+                if member.name == EXPORT_MEMBER:
+                    export_path = os.path.join(work, EXPORT_MEMBER)
+                    with open(export_path, "wb") as out:
+                        _copy(tar.extractfile(member), out)
+                elif member.name == MANIFEST_MEMBER:
+                    manifest = _read_manifest(path, tar.extractfile(member))
+                elif member.isreg():
+                    media[member.name[len(MEDIA_PREFIX) :]] = member.size
+    except _TAR_ERRORS as error:
+        raise FileFormatError(
+            f"{path} is not a readable tar archive ({error or type(error).__name__})."
+        ) from None
+    if export_path is None or manifest is None:
+        missing = EXPORT_MEMBER if export_path is None else MANIFEST_MEMBER
+        raise FileFormatError(
+            f"{path} has no {missing}: it was not written by dumpdomain --with-media."
+        )
+    for relative in sorted(set(media) ^ set(manifest)):
+        where = "not listed in" if relative in media else "missing from the archive but listed in"
+        raise FileFormatError(
+            f"Refused {path}: media/{relative} is {where} {MANIFEST_MEMBER}; nothing was written."
+        )
+    for relative, size in media.items():
+        if manifest[relative]["size"] != size:
+            raise FileFormatError(
+                f"Refused {path}: media/{relative} has {size} bytes, the manifest says "
+                f"{manifest[relative]['size']}; nothing was written."
+            )
+    return _Contents(export_path=export_path, manifest=manifest)
+
+
+def _copy(source, target, digest=None) -> None:
+    while block := source.read(BLOCK_SIZE):
+        if digest is not None:
+            digest.update(block)
+        if target is not None:
+            target.write(block)
+
+
+def _restore(
+    tar, member, entry: dict, root: Path, *, overwrite: bool, dry_run: bool
+) -> tuple[MediaOutcome, str]:
+    """Put one member under `root` (or only check it, in a dry run); return its outcome."""
+    target = root / entry["path"]
+    if not target.parent.resolve().is_relative_to(root):
+        return MediaOutcome.FAILED, "its folder is a link leading outside MEDIA_ROOT"
+    outcome = MediaOutcome.CREATED
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        return MediaOutcome.CONFLICT, "exists and is not a regular file"
+    if target.exists():
+        size, digest = file_digest(str(target))
+        if (size, digest) == (entry["size"], entry["sha256"]):
+            return MediaOutcome.UNCHANGED, ""
+        if not overwrite:
+            return (
+                MediaOutcome.CONFLICT,
+                "a different file is there (use --overwrite-media to replace it)",
+            )
+        outcome = MediaOutcome.REPLACED
+    digest = hashlib.sha256()
+    if dry_run:
+        _copy(tar.extractfile(member), None, digest)
+        if digest.hexdigest() != entry["sha256"]:
+            return MediaOutcome.FAILED, f"its SHA-256 does not match {MANIFEST_MEMBER}"
+        return outcome, ""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        os.fchmod(fd, (member.mode & 0o644) | 0o600)
+        with os.fdopen(fd, "wb") as out:
+            _copy(tar.extractfile(member), out, digest)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != entry["sha256"]:
+            os.unlink(temporary)
+            return MediaOutcome.FAILED, f"its SHA-256 does not match {MANIFEST_MEMBER}; not written"
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return outcome, ""
+
+
+def restore_media(
+    path: str, manifest: dict, media_root: Path, *, overwrite=False, dry_run=False
+) -> MediaReport:
+    """Write the archive's files under `media_root` (nothing in a dry run); return a
+    MediaReport. A file that cannot be written is FAILED in the report, never raised."""
+    root = media_root.resolve()
+    report = MediaReport(media_root=str(media_root), dry_run=dry_run)
+    done = set()
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                relative = member.name[len(MEDIA_PREFIX) :]
+                if not member.isreg() or not member.name.startswith(MEDIA_PREFIX):
+                    continue
+                if relative not in manifest or _member_problem(member):
+                    report.add(
+                        relative, MediaOutcome.FAILED, "the archive changed since it was checked"
+                    )
+                    continue
+                try:
+                    outcome, message = _restore(
+                        tar, member, manifest[relative], root, overwrite=overwrite, dry_run=dry_run
+                    )
+                except OSError as error:
+                    outcome, message = MediaOutcome.FAILED, error.strerror or str(error)
+                report.add(relative, outcome, message)
+                done.add(relative)
+    except _TAR_ERRORS as error:
+        reason = f"the archive could not be read again ({error or type(error).__name__})"
+        for relative in sorted(set(manifest) - done):
+            report.add(relative, MediaOutcome.FAILED, reason)
+    return report
+
+
+def import_archive(path: str, *, media_root=None, overwrite_media=False, dry_run=False, **options):
+    """Load an archive of `dumpdomain --with-media`: check every member, import its export
+    with `import_domain` (same keyword `options`), then, once the database has committed,
+    write its files under `media_root` (default MEDIA_ROOT). Return (ImportReport, MediaReport).
+
+    Raises FileFormatError (nothing written, database included) for a hostile or broken
+    archive, and whatever `import_domain` raises (no file written then).
+    """
+    media_root = Path(media_root or settings.MEDIA_ROOT)
+    with tempfile.TemporaryDirectory(prefix="domain-archive-") as work:
+        contents = read_archive(path, work)
+        try:
+            report: ImportReport = import_domain(contents.export_path, dry_run=dry_run, **options)
+        except DataTransferError as error:
+            error.args = (str(error).replace(contents.export_path, f"{path}:{EXPORT_MEMBER}"),)
+            raise
+    report.file, report.file_size = str(path), os.path.getsize(path)
+    media = restore_media(
+        path, contents.manifest, media_root, overwrite=overwrite_media, dry_run=dry_run
+    )
+    return report, media
+
+
+def render_media_import(report: MediaReport, *, limit: int | None = 20) -> str:
+    """The counts of each outcome, then the conflicts and failures (`limit` of them)."""
+    counts = ", ".join(f"{count:,} {outcome}" for outcome, count in report.counts.items())
+    lines = [f"Uploaded files under {report.media_root}: {counts}."]
+    if report.dry_run:
+        lines.append("DRY RUN: no file was written; the counts are what a real run would do.")
+    issues = [
+        (p, o, m) for p, o, m in report.files if o in (MediaOutcome.CONFLICT, MediaOutcome.FAILED)
+    ]
+    shown = issues if limit is None else issues[:limit]
+    lines += [f"{outcome}: {path}: {message}" for path, outcome, message in shown]
+    if len(issues) > len(shown):
+        lines.append(
+            f"... and {len(issues) - len(shown)} more (all of them with -v 2 or --report FILE)."
+        )
+    return "\n".join(lines)

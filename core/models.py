@@ -3,7 +3,8 @@
 Attributes are the snake_case spellings of the application's camelCase columns.
 `created_at` defaults to now and `updated_at` is refreshed by `save()`; bulk writes
 (`bulk_create`, `QuerySet.update`) keep the values they are given, which is how an
-import preserves the file's timestamps.
+import preserves the file's timestamps. `natural_key_fields` names what identifies a
+row across databases whatever its id (`loaddomain --match natural`).
 """
 
 from django.db import models
@@ -48,6 +49,8 @@ class PermissionManager(models.Manager):
 
 
 class Permission(TimestampedModel):
+    natural_key_fields = ("key",)
+
     id = cuid_field()
     key = models.CharField(max_length=100, unique=True)
     label = models.CharField(max_length=200)
@@ -63,6 +66,8 @@ class Permission(TimestampedModel):
 
 
 class Organization(TimestampedModel):
+    natural_key_fields = ("slug",)
+
     class Type(models.TextChoices):
         UNIVERSITE = "UNIVERSITE", _("Université")
         ECOLE = "ECOLE", _("École")
@@ -91,6 +96,7 @@ class User(TimestampedModel):
     """A user of the document-sharing platform (not a login of this project's admin)."""
 
     secret_fields = ("password_hash",)
+    natural_key_fields = ("email",)
 
     id = cuid_field()
     email = models.EmailField(max_length=254, unique=True)
@@ -112,6 +118,8 @@ class User(TimestampedModel):
 
 
 class Department(TimestampedModel):
+    natural_key_fields = ("organization", "code")
+
     id = cuid_field()
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="departments")
     name = models.CharField(max_length=255)
@@ -127,6 +135,8 @@ class Department(TimestampedModel):
 
 
 class Filiere(TimestampedModel):
+    natural_key_fields = ("department", "code")
+
     id = cuid_field()
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="filieres")
     name = models.CharField(max_length=255)
@@ -166,6 +176,8 @@ class OrganizationInvite(TimestampedModel):
 
 
 class DemandePartage(TimestampedModel):
+    natural_key_fields = ("code",)
+
     class Status(models.TextChoices):
         EN_ATTENTE = "EN_ATTENTE", _("En attente")
         EN_COURS = "EN_COURS", _("En cours")
@@ -266,6 +278,8 @@ class Abonnement(TimestampedModel):
 
 
 class Transaction(TimestampedModel):
+    natural_key_fields = ("reference",)
+
     class TypePaiement(models.TextChoices):
         MOBILE_MONEY = "MOBILE_MONEY"
         BANK_TRANSFER = "BANK_TRANSFER"
@@ -297,6 +311,8 @@ class Transaction(TimestampedModel):
 
 
 class Payment(TimestampedModel):
+    natural_key_fields = ("provider", "provider_ref")
+
     id = cuid_field()
     transaction = models.ForeignKey(
         Transaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments"
@@ -339,6 +355,8 @@ class ContactMessage(TimestampedModel):
 
 
 class Configuration(TimestampedModel):
+    natural_key_fields = ("key",)
+
     id = cuid_field()
     key = models.CharField(max_length=100, unique=True)
     value = models.JSONField()
@@ -349,6 +367,8 @@ class Configuration(TimestampedModel):
 
 
 class SiteSettings(TimestampedModel):
+    natural_key_fields = ("id",)  # the one row, id "default"
+
     id = cuid_field()
     site_name = models.CharField(max_length=255)
     contact_email = models.EmailField(max_length=254, null=True, blank=True)

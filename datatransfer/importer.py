@@ -18,6 +18,7 @@ from datatransfer.exceptions import DataTransferError, FileFormatError, UnknownT
 from datatransfer.fileformat import LayoutMismatch, open_export
 from datatransfer.locking import import_lock
 from datatransfer.manifest import TableDigest, check_digests, schema_of
+from datatransfer.matching import NaturalKeyMatcher, matchable
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ImportReport
 
@@ -97,6 +98,7 @@ def import_domain(
     batch_size=None,
     wait=False,
     verify=True,
+    match="id",
     on_table=None,
 ) -> ImportReport:
     """Upsert the file at `path` into the database `using`; return an ImportReport.
@@ -105,7 +107,10 @@ def import_domain(
     dry run. `engine` is "batch" (default) or "rows" (the per-row reference); both give
     the same outcome for every row. Unless `verify` is false, the whole file is read
     once before anything is written: its manifest must match its rows, and every table
-    and field it names must exist (all of them listed at once).
+    and field it names must exist (all of them listed at once). `match` is "id" (default:
+    rows are the target's rows with the same id) or "natural": a row whose id is not in the
+    target but whose natural key is updates that row, and links to it follow (matching.py;
+    the file is read once more, first).
     `on_table(key, expected_rows)` is called before each
     table and returns a callback taking a number of rows done (for progress), or None.
     Raises DataTransferError (nothing written) for a bad file, an unknown table or
@@ -114,8 +119,11 @@ def import_domain(
     """
     options = dict(
         using=using, dry_run=dry_run, strict=strict, exclude=exclude, ignore_unknown=ignore_unknown,
-        engine=engine, batch_size=batch_size, wait=wait, verify=verify, on_table=on_table,
+        engine=engine, batch_size=batch_size, wait=wait, verify=verify, match=match,
+        on_table=on_table,
     )
+    if match not in ("id", "natural"):
+        raise DataTransferError(f"Unknown match '{match}' (use id or natural).")
     try:
         return _import(path, fast_layout=True, **options)
     except LayoutMismatch:
@@ -174,8 +182,27 @@ def _schema_notes(schema, by_key) -> list[str]:
     return [f"The file was made for another schema: {', '.join(differing)} changed type since; values are checked one by one."]
 
 
+def _match_natural_keys(
+    path, tables, *, expected, exclude, fast_layout, using, batch_size
+) -> NaturalKeyMatcher:
+    """Read the file's tables that have a natural key, in dependency order (a key holding
+    a link needs that link's table first), and return the matcher holding the id mapping."""
+    matcher = NaturalKeyMatcher(using=using, batch_size=batch_size)
+    wanted = [t for t in tables if matchable(t) and t.key not in exclude]
+    by_key = {t.key: t for t in wanted}
+    expected_keys = [k for k in expected if k in by_key]
+    scheduler = TableScheduler(matcher.scan_table, wanted, expected_keys=expected_keys)
+    with open_export(path, fast_layout=fast_layout) as reader:
+        for key, rows in reader.tables():
+            if key in by_key:
+                scheduler.offer(by_key[key], rows)
+        scheduler.finish()
+    return matcher
+
+
 def _import(
-    path, *, fast_layout, using, dry_run, strict, exclude, ignore_unknown, engine, batch_size, wait, verify, on_table
+    path, *, fast_layout, using, dry_run, strict, exclude, ignore_unknown, engine, batch_size, wait,
+    verify, match, on_table,
 ):
     started = time.monotonic()
     tables = domain_tables()
@@ -196,17 +223,28 @@ def _import(
         if unknown and not ignore_unknown:
             raise UnknownTableError(_unknown_message(reader.path, [f"table '{k}'" for k in unknown]))
         connection = open_connection(using)
-        report = ImportReport(file=str(path), database=using, dry_run=dry_run, file_size=reader.size, notes=notes)
+        report = ImportReport(
+            file=str(path), database=using, dry_run=dry_run, file_size=reader.size, notes=notes,
+            match=match,
+        )
         writer = ENGINES[engine](report, using=using, strict=strict, excluded=exclude, batch_size=batch_size)
         loaded = []
+        matcher = None
 
         def load(table, rows):
             loaded.append(table)
             on_rows = on_table(table.key, listed.get(table.key) if isinstance(listed, dict) else None) if on_table else None
-            writer.load_table(table, _checked_rows(reader.path, table, rows, ignore_unknown), on_rows)
+            rows = _checked_rows(reader.path, table, rows, ignore_unknown)
+            writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
 
         scheduler = TableScheduler(load, tables, expected_keys=[k for k in expected if k not in exclude])
         with import_lock(connection, wait=wait), transaction.atomic(using=using):
+            if match == "natural":
+                matcher = _match_natural_keys(
+                    path, tables, expected=expected, exclude=exclude, fast_layout=fast_layout,
+                    using=using, batch_size=batch_size,
+                )
+                report.id_mapping = matcher.mapping
             for key, rows in reader.tables():
                 if key not in by_key:
                     if not ignore_unknown:

@@ -4,7 +4,8 @@ A table's file key is the model name in camelCase plural (`DemandePartage` ->
 `demandePartages`); a field's is its attribute in camelCase (`password_hash` ->
 `passwordHash`, the foreign key `target_org` -> `targetOrgId`). A many-to-many to a
 model with a natural key travels as the list of those keys (`permissionKeys`).
-Models may declare `secret_fields` (emptied by `--exclude-secrets`).
+Models may declare `secret_fields` (emptied by `--exclude-secrets`) and
+`natural_key_fields` (what identifies a row whatever its id, for `--match natural`).
 """
 
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from functools import cache, cached_property
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
 from datatransfer.graph import dependency_order
@@ -73,6 +75,7 @@ class TableSpec:
     deferred: tuple[FieldSpec, ...]
     dependencies: tuple[str, ...]
     secret_fields: tuple[str, ...]
+    natural_key: tuple[FieldSpec, ...] = ()
 
     @cached_property
     def pk(self) -> FieldSpec:
@@ -97,6 +100,38 @@ def _natural_field(model) -> str | None:
         return None
     unique = [f.name for f in model._meta.concrete_fields if f.unique and not f.primary_key]
     return unique[0] if len(unique) == 1 else None
+
+
+def _unique_sets(meta) -> list[set[str]]:
+    sets = [{f.name} for f in meta.concrete_fields if f.unique]
+    sets += [set(group) for group in meta.unique_together]
+    sets += [
+        set(c.fields) for c in meta.constraints
+        if isinstance(c, models.UniqueConstraint) and c.fields and c.condition is None
+    ]
+    return sets
+
+
+def natural_key_names(model) -> tuple[str, ...]:
+    """The model's `natural_key_fields`, checked: concrete fields that together are unique.
+    Raises ImproperlyConfigured otherwise (a key matching several rows would be a guess)."""
+    names = tuple(getattr(model, "natural_key_fields", ()))
+    meta = model._meta
+    for name in names:
+        try:
+            field = meta.get_field(name)
+        except FieldDoesNotExist:
+            field = None
+        if field is None or not field.concrete or field.many_to_many:
+            raise ImproperlyConfigured(
+                f"{meta.label}.natural_key_fields: '{name}' is not a column of the model."
+            )
+    if names and set(names) not in _unique_sets(meta):
+        raise ImproperlyConfigured(
+            f"{meta.label}.natural_key_fields {names} is not a unique key of the model "
+            "(add a UniqueConstraint)."
+        )
+    return names
 
 
 def _field_spec(field) -> FieldSpec:
@@ -130,6 +165,7 @@ def build_tables(model_list) -> tuple[TableSpec, ...]:
         meta = node.model._meta
         deferred_names = {f.name for f in node.deferred}
         fields = tuple(_field_spec(f) for f in meta.concrete_fields)
+        by_name = {spec.field.name: spec for spec in fields}
         m2m = tuple(s for s in (_many_to_many_spec(f) for f in meta.local_many_to_many) if s)
         specs.append(
             TableSpec(
@@ -140,6 +176,7 @@ def build_tables(model_list) -> tuple[TableSpec, ...]:
                 deferred=tuple(s for s in fields if s.field.name in deferred_names),
                 dependencies=tuple(table_key(m) for m in node.dependencies),
                 secret_fields=tuple(getattr(node.model, "secret_fields", ())),
+                natural_key=tuple(by_name[name] for name in natural_key_names(node.model)),
             )
         )
     return tuple(specs)

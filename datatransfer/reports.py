@@ -30,7 +30,11 @@ class RowIssue:
 
 @dataclass
 class ImportReport:
-    """Per-table counts of each Outcome, and the issues behind skipped and failed rows."""
+    """Per-table counts of each Outcome, and the issues behind skipped and failed rows.
+
+    With `match="natural"`, also the rows matched by natural key (each also counted as
+    updated or unchanged, or skipped or failed) and their ids: {table: {file id: target id}}.
+    """
 
     file: str
     database: str
@@ -40,6 +44,8 @@ class ImportReport:
     notes: list = field(default_factory=list)
     duration: float = 0.0
     file_size: int = 0
+    match: str = "id"
+    id_mapping: dict = field(default_factory=dict)
 
     def add_table(self, key: str) -> None:
         self.tables.setdefault(key, dict.fromkeys(Outcome, 0))
@@ -64,13 +70,29 @@ class ImportReport:
     def has_failures(self) -> bool:
         return self.totals[Outcome.FAILED] > 0
 
+    def matched(self, table: str) -> int:
+        """How many rows of `table` took a target row's id (--match natural)."""
+        return len(self.id_mapping.get(table, ()))
+
     def as_dict(self) -> dict:
+        tables = {key: {o.value: n for o, n in counts.items()} for key, counts in self.tables.items()}
+        totals = {o.value: n for o, n in self.totals.items()}
+        extra = {}
+        if self.match == "natural":  # with --match id, the report stays as it always was
+            for key, counts in tables.items():
+                counts["matched"] = self.matched(key)
+            totals["matched"] = sum(counts["matched"] for counts in tables.values())
+            extra["idMapping"] = {
+                key: {str(file_id): str(target_id) for file_id, target_id in ids.items()}
+                for key, ids in self.id_mapping.items() if ids and key in tables
+            }
         return {
             "dryRun": self.dry_run,
             "file": self.file,
             "database": self.database,
-            "tables": {key: {o.value: n for o, n in counts.items()} for key, counts in self.tables.items()},
-            "totals": {o.value: n for o, n in self.totals.items()},
+            "tables": tables,
+            "totals": totals,
+            **extra,
             "errors": [issue.as_dict() for issue in self.issues],
             "notes": list(self.notes),
             "durationSeconds": round(self.duration, 3),
@@ -128,7 +150,13 @@ def render_import(report: ImportReport) -> str:
     header = ["table", *(o.value for o in Outcome)]
     rows = [[key, *(f"{counts[o]:,}" for o in Outcome)] for key, counts in report.tables.items()]
     totals = report.totals
-    table = render_table(header, rows, ["total", *(f"{totals[o]:,}" for o in Outcome)])
+    footer = ["total", *(f"{totals[o]:,}" for o in Outcome)]
+    if report.match == "natural":
+        header.append("matched")
+        for row in rows:
+            row.append(f"{report.matched(row[0]):,}")
+        footer.append(f"{sum(report.matched(key) for key in report.tables):,}")
+    table = render_table(header, rows, footer)
     verb = "Checked" if report.dry_run else "Loaded"
     text = (
         f"{table}\n\n{verb} {report.file} ({human_size(report.file_size)}) into database "

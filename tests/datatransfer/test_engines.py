@@ -55,15 +55,16 @@ def prepare_conflicts(alias):
     )
 
 
-def run_both(make_database, path, prepare=None, twice=False):
+def run_both(make_database, path, prepare=None, twice=False, **options):
     results = []
     for engine in ("rows", "batch"):
         alias = make_database(make_database.vendor)
         if prepare:
             prepare(alias)
-        reports = [import_domain(str(path), using=alias, engine=engine, batch_size=37)]
+        options = {**options, "using": alias, "engine": engine, "batch_size": 37}
+        reports = [import_domain(str(path), **options)]
         if twice:
-            reports.append(import_domain(str(path), using=alias, engine=engine, batch_size=37))
+            reports.append(import_domain(str(path), **options))
         results.append(([r.as_dict() for r in reports], database_snapshot(alias)))
     (rows_reports, rows_db), (batch_reports, batch_db) = results
     for report in rows_reports + batch_reports:

@@ -51,6 +51,11 @@ class Command(BaseCommand):
             help="From an archive, replace an uploaded file that differs (default: keep it).",
         )
         parser.add_argument(
+            "--match", choices=("id", "natural"), default="id",
+            help="id (default): a row is the target's row with its id; natural: a row whose id is not in the target "
+            "but whose natural key (User.email, Organization.slug...) is updates that row, and links follow.",
+        )
+        parser.add_argument(
             "--wait", action="store_true",
             help="If another import is running into the same PostgreSQL database, wait for it instead of failing.",
         )
@@ -79,6 +84,7 @@ class Command(BaseCommand):
                     batch_size=options["batch_size"],
                     wait=options["wait"],
                     verify=not options["no_verify"],
+                    match=options["match"],
                     on_table=progress,
                     **extra,
                 )

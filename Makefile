@@ -44,6 +44,15 @@ test-postgres: install
 		echo ""; echo "!!!!!!!! PostgreSQL unreachable: the PostgreSQL test run was SKIPPED !!!!!!!!" >&2; echo ""; \
 	fi
 
+# The benchmark of docs/benchmarks.md (never part of `make test`): scratch databases bench_mk_*
+# on the local PostgreSQL. Several scales: make bench SCALE="100 400".
+SCALE ?= 100
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+bench: install
+	$(PY) -m pip install --quiet -e . --group dev --group bench
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/run.py --scales $(SCALE) $(BENCH_ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check .
 

@@ -1,0 +1,384 @@
+"""Render bench/results.json as docs/benchmarks.md and docs/benchmarks.png."""
+
+from pathlib import Path
+
+from run import SLOW, TOOLS  # bench/run.py
+
+GROUPS = {  # step: (Django's tool, PostgreSQL's tool) it is compared with
+    "export": ("dumpdata", "pg_dump"),
+    "import (empty)": ("loaddata", "pg_restore"),
+    "re-import (unchanged)": ("loaddata_again", None),
+    "dry run (empty)": ("loaddata", "pg_restore"),
+}
+FLAT_TOOLS = ["dumpdomain", "loaddomain", "loaddomain_again", "loaddomain_dry"]
+SHORT = {
+    "dumpdomain": "dumpdomain",
+    "dumpdata": "dumpdata",
+    "pg_dump": "pg_dump",
+    "loaddomain": "loaddomain\n(batch)",
+    "loaddomain_rows": "loaddomain\n(rows)",
+    "loaddata": "loaddata",
+    "pg_restore": "pg_restore",
+    "loaddomain_again": "loaddomain\nre-import",
+    "loaddata_again": "loaddata\nre-import",
+    "loaddomain_dry": "loaddomain\n--dry-run",
+}
+
+
+def mb(kb: int) -> str:
+    return f"{kb / 1024:,.0f} MB"
+
+
+def seconds(value: float) -> str:
+    return f"{value:,.2f} s" if value < 100 else f"{value:,.0f} s"
+
+
+def mark(ok: bool) -> str:
+    return "✅" if ok else "❌"
+
+
+def results_table(scale: dict) -> list[str]:
+    tools, rows = scale["tools"], scale["rows"]
+    lines = [
+        "| step | tool | wall time (best of n) | rows/s | peak RSS | speed-up vs Django's tool "
+        "| time vs PostgreSQL's tool |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for key, step, label in TOOLS:
+        if key not in tools:
+            continue
+        t = tools[key]
+        django, pg = GROUPS[step]
+        vs_django = (
+            f"{tools[django]['wall'] / t['wall']:.1f}×"
+            if django in tools and key != django
+            else "—"
+        )
+        vs_pg = f"{t['wall'] / tools[pg]['wall']:.1f}×" if pg and pg in tools and key != pg else "—"
+        lines.append(
+            f"| {step} | {label} | {seconds(t['wall'])} (n={t['runs']}) | "
+            f"{rows / t['wall']:,.0f} | "
+            f"{mb(t['rss_kb'])} | {vs_django} | {vs_pg} |"
+        )
+    return lines
+
+
+def targets(scale: dict) -> list[tuple[str, str, str, bool]]:
+    t = scale["tools"]
+    w = {key: value["wall"] for key, value in t.items()}
+    out = []
+    out.append(
+        (
+            "import into an empty database",
+            "≥ 10× faster than `loaddata`",
+            f"{w['loaddata'] / w['loaddomain']:.1f}×",
+            w["loaddata"] / w["loaddomain"] >= 10,
+        )
+    )
+    out.append(
+        (
+            "",
+            "≤ 3× `pg_restore --data-only`",
+            f"{w['loaddomain'] / w['pg_restore']:.1f}×",
+            w["loaddomain"] / w["pg_restore"] <= 3,
+        )
+    )
+    out.append(
+        (
+            "re-import of an unchanged file",
+            "≥ 10× faster than `loaddata` doing the same",
+            f"{w['loaddata_again'] / w['loaddomain_again']:.1f}×",
+            w["loaddata_again"] / w["loaddomain_again"] >= 10,
+        )
+    )
+    again = t["loaddomain_again"]
+    written = again["row_versions_written"]["domain_tables"]
+    loaddata_written = t["loaddata_again"].get("row_versions_written", {}).get("domain_tables")
+    out.append(
+        (
+            "",
+            "not one row version written",
+            f"{written:,} written in {again['runs']} runs; xmin/ctid of every row "
+            f"{'unchanged' if again['xmin_ctid_unchanged'] else 'CHANGED'} (`loaddata`: "
+            f"{loaddata_written:,})",
+            written == 0 and again["xmin_ctid_unchanged"],
+        )
+    )
+    out.append(
+        (
+            "export",
+            "≥ 2× faster than `dumpdata`",
+            f"{w['dumpdata'] / w['dumpdomain']:.1f}×",
+            w["dumpdata"] / w["dumpdomain"] >= 2,
+        )
+    )
+    out.append(
+        (
+            "",
+            "≤ 3× `pg_dump -Fc --data-only`",
+            f"{w['dumpdomain'] / w['pg_dump']:.1f}×",
+            w["dumpdomain"] / w["pg_dump"] <= 3,
+        )
+    )
+    out.append(
+        (
+            "dry run",
+            "≤ 1.2× the real import",
+            f"{w['loaddomain_dry'] / w['loaddomain']:.2f}×",
+            w["loaddomain_dry"] / w["loaddomain"] <= 1.2,
+        )
+    )
+    return out
+
+
+def render_docs(saved: dict, doc: Path, plot: Path) -> str:
+    main, million = saved.get("main"), saved.get("million")
+    any_run = main or million
+    m = any_run["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "`dumpdomain` / `loaddomain` against Django's `dumpdata` / `loaddata` and PostgreSQL's "
+        "`pg_dump` / `pg_restore`, side by side in one run on the same data (issue 6, section 4). "
+        "Written by `bench/run.py` (`make bench`) from `bench/results.json`; do not edit by hand.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu']}, {m['cores']} cores; RAM: {m['ram_gib']} GiB",
+        f"- OS: {m['os']}",
+        f"- Python {m['python']}, Django {m['django']}, psycopg {m['psycopg']}, ijson "
+        f"{m['ijson']}, orjson {m['orjson']}",
+        f"- PostgreSQL {m['postgresql']} (local, 127.0.0.1), {m['pg_dump']}",
+        f"- code: commit {m['commit']}",
+        "",
+        "## How it is measured",
+        "",
+        "- The data set is `seeddemo --scale N` in a scratch database; **rows** is the total "
+        "of every "
+        "domain table (`core_*`, the user-permission links included), and **rows/s** is that "
+        "number "
+        "over the wall time, for every tool alike.",
+        "- Every measured command is a child process (`manage.py …` with `DATABASE_URL`, or "
+        "`pg_dump` / `pg_restore`). **Wall time** is taken around the child; **peak RSS** is "
+        "the child's "
+        "own `ru_maxrss` from `os.wait4`, taken by a small launcher (`bench/measure.py`, run as "
+        "`python -I -S`) that forks the command: a command forked straight from the benchmark's "
+        "own Python would inherit that process's high-water mark in `ru_maxrss` (Linux keeps the "
+        "pre-exec mark), so the launcher is kept small; its floor, measured for `true`, is "
+        f"{m.get('rss_floor_kb', 0) / 1024:.1f} MB. The client's memory only: the PostgreSQL "
+        "server's is not counted, for any tool. A `CHECKPOINT` runs before each measured command.",
+        "- Export: `dumpdomain FILE` (indent 2, the default), `dumpdata core --indent 2 -o FILE`, "
+        "`pg_dump --data-only -Fc --table 'public.core_*'` (the domain tables only, as the "
+        "other two).",
+        "- Import into an empty database: each run gets a fresh copy of a migrated empty database "
+        "(`CREATE DATABASE … TEMPLATE`, outside the timing). `loaddomain FILE --engine "
+        "batch|rows`, "
+        "`loaddata FILE` (the `dumpdata` file), and `pg_restore --data-only --disable-triggers` "
+        "(`--disable-triggers`, as superuser, because of the Organization ↔ User foreign-key "
+        "cycle). "
+        "After each run the row count of the target is checked, and `loaddomain`'s `--report` "
+        "must say "
+        "every row `created`.",
+        "- Re-import: the target is filled once (by `pg_restore`, outside the timing) and "
+        "`VACUUM ANALYZE`d; "
+        "then `loaddomain` of the same file (its report must say every row `unchanged`), then "
+        "`loaddata`. "
+        "Row versions written are read from `pg_stat_user_tables` (`n_tup_ins + n_tup_upd + "
+        "n_tup_del` "
+        "of the `core_*` tables, before and after, once the children's sessions have ended), and a "
+        "fingerprint of every row's `xmin` and `ctid` is compared before and after.",
+        "- Dry run: `loaddomain FILE --dry-run` into an empty database.",
+        "- `loaddomain` runs with `--report FILE` (to check the outcomes; a few KB of JSON).",
+    ]
+    if main:
+        lines += [
+            f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata` and `loaddomain "
+            "--engine rows`: "
+            f"best of {main['slow_repeat']} (`--slow-repeat`, they take minutes). The rows "
+            "engine is skipped "
+            "from scale 400 on unless `--with-rows-engine`.",
+            "- The machine is shared: the largest number of other active PostgreSQL sessions "
+            "seen at the "
+            "start of a measured command, and the 1-minute load average, are listed under each "
+            "table.",
+            "",
+            f"## Results ({main['date']})",
+        ]
+        for scale in main["scales"]:
+            tools = scale["tools"]
+            busy = max(t["busy"] for t in tools.values())
+            load = max(t["load"] for t in tools.values())
+            lines += [
+                "",
+                f"### Scale {scale['scale']}: {scale['rows']:,} rows",
+                "",
+                f"Files: `dumpdomain` {scale['file_sizes']['dumpdomain'] / 2**20:,.0f} MB, "
+                f"`dumpdata` {scale['file_sizes']['dumpdata'] / 2**20:,.0f} MB, "
+                f"`pg_dump -Fc` {scale['file_sizes']['pg_dump'] / 2**20:,.0f} MB. "
+                f"Rows per table: "
+                + ", ".join(f"{k.removeprefix('core_')} {v:,}" for k, v in scale["counts"].items())
+                + ".",
+                "",
+                *results_table(scale),
+                "",
+                f"Other active sessions at the start of a run: at most {busy}; load average at "
+                f"most {load:.2f}.",
+                "",
+                f"Targets at scale {scale['scale']}:",
+                "",
+                "| what | target | measured | |",
+                "|---|---|---|---|",
+                *(f"| {a} | {b} | {c} | {mark(d)} |" for a, b, c, d in targets(scale)),
+            ]
+        scales = main["scales"]
+        if len(scales) >= 2:
+            low, high = scales[0], scales[-1]
+            factor = high["rows"] / low["rows"]
+            lines += [
+                "",
+                f"### Peak memory: scale {low['scale']} → {high['scale']} ({factor:.1f}× the rows)",
+                "",
+                "Target: at most +25% for 4× the rows.",
+                "",
+                "| tool | peak RSS at "
+                + f"{low['rows']:,} rows | at {high['rows']:,} rows | growth | |",
+                "|---|---:|---:|---:|---|",
+            ]
+            for key in FLAT_TOOLS + ["dumpdata", "loaddata"]:
+                if key in low["tools"] and key in high["tools"]:
+                    a, b = low["tools"][key]["rss_kb"], high["tools"][key]["rss_kb"]
+                    label = next(f"{step}: {lbl}" for k, step, lbl in TOOLS if k == key)
+                    ok = mark(b / a <= 1.25) if key in FLAT_TOOLS else "(reference)"
+                    lines.append(
+                        f"| {label} | {mb(a)} | {mb(b)} | {100 * (b / a - 1):+.0f}% | {ok} |"
+                    )
+    if million:
+        t = million["tools"]
+        lines += [
+            "",
+            f"## The 1,000,000-row check ({million['date']})",
+            "",
+            f"`seeddemo --scale {million['scale']}`: {million['rows']:,} rows (seeded in "
+            f"{million['seed_seconds']:.0f} s); `dumpdomain` file "
+            f"{million['file_sizes']['dumpdomain'] / 2**20:,.0f} MB. "
+            "Each command once, on the same machine (`python bench/run.py --million`).",
+            "",
+            "| command | wall time | rows/s | peak RSS | under 300 MB |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for key, label in [
+            ("dumpdomain", "`dumpdomain`"),
+            ("loaddomain", "`loaddomain` into an empty database"),
+            ("loaddomain_dry", "`loaddomain --dry-run` into an empty database"),
+        ]:
+            r = t[key]
+            lines.append(
+                f"| {label} | {seconds(r['wall'])} | {million['rows'] / r['wall']:,.0f} | "
+                f"{mb(r['rss_kb'])} | {mark(r['rss_kb'] < 300 * 1024)} |"
+            )
+        dry = t["loaddomain_dry"]["wall"] / t["loaddomain"]["wall"]
+        lines += ["", f"Dry run / real import: {dry:.2f}× (target ≤ 1.2×: {mark(dry <= 1.2)})."]
+        if main:
+            low = main["scales"][0]
+            lines += [
+                "",
+                f"Peak RSS from {low['rows']:,} rows (scale {low['scale']}) to "
+                f"{million['rows']:,} rows "
+                f"({million['rows'] / low['rows']:.1f}× the rows):",
+                "",
+            ]
+            names = {"dumpdomain": "dumpdomain", "loaddomain": "loaddomain"}
+            names["loaddomain_dry"] = "loaddomain --dry-run"
+            for key, name in names.items():
+                a, b = low["tools"][key]["rss_kb"], t[key]["rss_kb"]
+                lines.append(f"- `{name}`: {mb(a)} → {mb(b)} ({100 * (b / a - 1):+.0f}%)")
+    notes = Path(__file__).with_name("notes.md")
+    if notes.exists():  # the profile of what misses a target, written by hand
+        lines += ["", notes.read_text().strip()]
+    lines += [
+        "",
+        "## Plot",
+        "",
+        "![Throughput and peak RSS per tool and scale](benchmarks.png)",
+        "",
+        "## How to rerun",
+        "",
+        "```sh",
+        "make bench                      # scale 100 (about 126k rows); SCALE from the environment",
+        'make bench SCALE="100 400"      # the published figures (about 40 minutes on 2 cores)',
+        ".venv/bin/python bench/run.py --million   # the 1,000,000-row check (seeddemo --scale "
+        "800)",
+        ".venv/bin/python bench/run.py --help      # --repeat, --slow-repeat, "
+        "--with-rows-engine, ...",
+        "```",
+        "",
+        "It needs a local PostgreSQL reachable as `postgres://postgres@127.0.0.1:5432/postgres` "
+        "(`BENCH_DATABASE_URL` to change it; a superuser, for `pg_restore --disable-triggers`) and "
+        "`pg_dump` / `pg_restore` on the PATH. It creates and drops its own databases, named "
+        "`bench_mk_*`, and touches no other. Never part of `make test`.",
+        "",
+    ]
+    text = "\n".join(lines)
+    doc.parent.mkdir(exist_ok=True)
+    doc.write_text(text)
+    draw(main, million, plot)
+    return text
+
+
+def draw(main: dict | None, million: dict | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [
+        (f"scale {s['scale']} ({s['rows'] / 1000:,.0f}k rows)", s)
+        for s in (main or {}).get("scales", [])
+    ]
+    if million:
+        groups.append(
+            (f"scale {million['scale']} ({million['rows'] / 1e6:.2f}M rows, 1 run)", million)
+        )
+    keys = [key for key, _, _ in TOOLS if any(key in g["tools"] for _, g in groups)]
+    fig, axes = plt.subplots(2, 1, figsize=(13, 9), constrained_layout=True)
+    width = 0.8 / max(len(groups), 1)
+    for axis, title, value, log in [
+        (
+            axes[0],
+            "Throughput (rows/s, log scale; higher is better)",
+            lambda g, t: g["rows"] / t["wall"],
+            True,
+        ),
+        (
+            axes[1],
+            "Peak RSS of the client process (MB; lower is better)",
+            lambda g, t: t["rss_kb"] / 1024,
+            False,
+        ),
+    ]:
+        for n, (label, g) in enumerate(groups):
+            xs = [
+                i + (n - (len(groups) - 1) / 2) * width
+                for i, key in enumerate(keys)
+                if key in g["tools"]
+            ]
+            ys = [value(g, g["tools"][key]) for key in keys if key in g["tools"]]
+            bars = axis.bar(xs, ys, width, label=label)
+            axis.bar_label(
+                bars, labels=[f"{y:,.0f}" for y in ys], fontsize=7, rotation=90, padding=2
+            )
+        axis.set_xticks(
+            range(len(keys)), [SHORT[k] + (" *" if k in SLOW else "") for k in keys], fontsize=8
+        )
+        axis.set_title(title)
+        if log:
+            axis.set_yscale("log")
+        axis.margins(y=0.25)
+        axis.grid(axis="y", alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.suptitle(
+        "dumpdomain/loaddomain vs dumpdata/loaddata vs pg_dump/pg_restore (PostgreSQL, "
+        "* = best of fewer runs)"
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

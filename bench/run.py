@@ -1,0 +1,626 @@
+"""The benchmark of docs/benchmarks.md: dumpdomain/loaddomain against Django's
+dumpdata/loaddata and PostgreSQL's pg_dump/pg_restore, on the local PostgreSQL.
+
+    python bench/run.py --scales 100 400      # what `make bench SCALE="100 400"` runs
+    python bench/run.py --million             # the 1,000,000-row check (seeddemo --scale 800)
+
+Every measured command runs as a child process (`manage.py ...` with DATABASE_URL, or
+pg_dump/pg_restore); its wall time is taken around the child and its peak RSS is the
+child's own `ru_maxrss` from `os.wait4` (KB on Linux). The PostgreSQL server's memory is
+nobody's figure here: only the client's.
+
+Scratch databases are named `bench_mk_*`; the script creates and drops them and never
+touches any other database. Raw results go to bench/results.json; docs/benchmarks.md and
+docs/benchmarks.png are rendered from it (each kind of run keeps the other's results).
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+DOC = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "benchmarks.png"
+PREFIX = "bench_mk_"
+TEMPLATE, SOURCE, TARGET = PREFIX + "template", PREFIX + "source", PREFIX + "target"
+ROWS_ENGINE_MAX_SCALE = 400  # from this scale on, --engine rows only with --with-rows-engine
+
+# (key, step, label) in the order of the tables and the plot.
+TOOLS = [
+    ("dumpdomain", "export", "`dumpdomain`"),
+    ("dumpdata", "export", "`dumpdata core --indent 2`"),
+    ("pg_dump", "export", "`pg_dump --data-only -Fc`"),
+    ("loaddomain", "import (empty)", "`loaddomain` (`--engine batch`)"),
+    ("loaddomain_rows", "import (empty)", "`loaddomain --engine rows`"),
+    ("loaddata", "import (empty)", "`loaddata`"),
+    ("pg_restore", "import (empty)", "`pg_restore --data-only --disable-triggers`"),
+    ("loaddomain_again", "re-import (unchanged)", "`loaddomain`"),
+    ("loaddata_again", "re-import (unchanged)", "`loaddata`"),
+    ("loaddomain_dry", "dry run (empty)", "`loaddomain --dry-run`"),
+]
+SLOW = {"loaddomain_rows", "loaddata", "loaddata_again"}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class Bench:
+    def __init__(self, server_url: str, workdir: Path, repeat: int, slow_repeat: int):
+        self.server_url = server_url
+        self.workdir = workdir
+        self.repeat = repeat
+        self.slow_repeat = slow_repeat
+        self.created: set[str] = set()
+
+    # -- databases -------------------------------------------------------------------
+    def url(self, database: str) -> str:
+        return urlunsplit(urlsplit(self.server_url)._replace(path="/" + database))
+
+    def admin(self, sql: str, params=None, database: str = "postgres"):
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else None
+
+    def drop(self, name: str) -> None:
+        assert name.startswith(PREFIX), name  # never any other database
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.discard(name)
+
+    def create(self, name: str, template: str | None = None) -> None:
+        assert name.startswith(PREFIX), name
+        self.drop(name)
+        self.admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        self.created.add(name)
+
+    def cleanup(self) -> None:
+        for name in sorted(self.created):
+            self.drop(name)
+
+    def counts(self, database: str) -> dict:
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename "
+                    "LIKE 'core\\_%' ORDER BY 1"
+                )
+            ]
+            return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+
+    def wait_idle(self, database: str) -> None:
+        """Wait until the children's sessions on `database` are gone (their statistics are
+        flushed when the backend exits)."""
+        for _ in range(100):
+            left = self.admin(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                "pg_backend_pid()",
+                [database],
+            )[0][0]
+            if not left:
+                return
+            time.sleep(0.1)
+
+    def writes(self, database: str) -> dict:
+        """Row versions written so far (n_tup_ins + n_tup_upd + n_tup_del), per table."""
+        self.wait_idle(database)
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            rows = conn.execute(
+                "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables"
+            ).fetchall()
+        return {name: int(n) for name, n in rows}
+
+    def versions(self, database: str) -> dict:
+        """A fingerprint of every row version of the domain tables (xmin and ctid change on
+        any write)."""
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            result = {}
+            for table in self.counts(database):
+                result[table] = str(
+                    conn.execute(
+                        "SELECT count(*), coalesce(sum(hashtextextended(xmin::text || "
+                        f'ctid::text, 0)), 0) FROM "{table}"'
+                    ).fetchone()
+                )
+            return result
+
+    def busy(self) -> int:
+        """Active sessions outside this benchmark's databases (other people's work)."""
+        return self.admin(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> "
+            "pg_backend_pid() "
+            "AND backend_type = 'client backend' AND coalesce(datname, '') NOT LIKE "
+            "'bench\\_mk\\_%'"
+        )[0][0]
+
+    # -- commands --------------------------------------------------------------------
+    def manage(self, database: str, *args: str) -> list[str]:
+        return [sys.executable, str(ROOT / "manage.py"), *args]
+
+    def env(self, database: str | None) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL")}
+        if database:
+            env["DATABASE_URL"] = self.url(database)
+        env.pop("ENV_FILE", None)
+        return env
+
+    def run(self, name: str, argv: list[str], database: str | None) -> dict:
+        """Run one child; return its wall time and peak RSS. Fails loudly on a non-zero exit."""
+        log_path, result_path = self.workdir / f"{name}.log", self.workdir / f"{name}.result"
+        busy, load = self.busy(), os.getloadavg()[0]
+        with open(log_path, "wb") as out:
+            # bench/measure.py forks the command and takes its wall time and ru_maxrss from
+            # os.wait4 (see there why not from here).
+            launcher = [
+                sys.executable,
+                "-I",
+                "-S",
+                str(ROOT / "bench" / "measure.py"),
+                str(result_path),
+            ]
+            subprocess.run(
+                [*launcher, *argv],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=self.env(database),
+                check=True,
+            )
+        wall, rss_kb, code = result_path.read_text().split()
+        if int(code) != 0:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"{name} failed (exit {code}): {' '.join(argv)}\n{tail}")
+        return {"wall": float(wall), "rss_kb": int(rss_kb), "busy": busy, "load": load}
+
+    def measure(
+        self, key: str, argv: list[str], database: str | None, times: int, before=None, after=None
+    ) -> dict:
+        """`times` runs of `argv` (best wall time; the largest peak RSS), `before()` each
+        outside the timing, `after(run)` each outside the timing."""
+        runs = []
+        for number in range(times):
+            if before:
+                before()
+            self.admin("CHECKPOINT")
+            run = self.run(f"{key}-{number + 1}", argv, database)
+            if after:
+                after(run)
+            runs.append(run)
+            log(
+                f"  {key:<18} run {number + 1}/{times}: {run['wall']:7.2f} s, peak RSS "
+                f"{run['rss_kb'] / 1024:6.1f} MB"
+            )
+        best = min(runs, key=lambda r: r["wall"])
+        return {
+            "wall": best["wall"],
+            "walls": [r["wall"] for r in runs],
+            "rss_kb": max(r["rss_kb"] for r in runs),
+            "runs": times,
+            "busy": max(r["busy"] for r in runs),
+            "load": max(r["load"] for r in runs),
+            **{k: v for k, v in best.items() if k not in ("wall", "rss_kb", "busy", "load")},
+        }
+
+    def report_totals(self, path: Path) -> dict:
+        return json.loads(path.read_text())["totals"]
+
+    # -- one scale -------------------------------------------------------------------
+    def prepare_template(self) -> None:
+        log(f"creating the migrated empty database {TEMPLATE}")
+        self.create(TEMPLATE)
+        self.run("migrate", self.manage(TEMPLATE, "migrate", "-v", "0"), TEMPLATE)
+
+    def seed(self, scale: int) -> tuple[dict, float]:
+        log(f"seeddemo --scale {scale} into {SOURCE}")
+        self.create(SOURCE, TEMPLATE)
+        seeded = self.run(
+            f"seeddemo-{scale}", self.manage(SOURCE, "seeddemo", "--scale", str(scale)), SOURCE
+        )
+        self.admin("VACUUM ANALYZE", database=SOURCE)
+        counts = self.counts(SOURCE)
+        log(
+            f"  {sum(counts.values()):,} rows in {len(counts)} tables, seeded in "
+            f"{seeded['wall']:.0f} s"
+        )
+        return counts, seeded["wall"]
+
+    def empty_target(self) -> None:
+        self.create(TARGET, TEMPLATE)
+
+    def check_target(self, expected: int, label: str):
+        def check(run):
+            found = sum(self.counts(TARGET).values())
+            if found != expected:
+                raise SystemExit(f"{label}: {found:,} rows in {TARGET}, expected {expected:,}")
+
+        return check
+
+    def scale(self, scale: int, with_rows_engine: bool) -> dict:
+        counts, seed_time = self.seed(scale)
+        rows = sum(counts.values())
+        files = self.workdir / f"scale-{scale}"
+        files.mkdir(exist_ok=True)
+        domain_file, django_file, pg_file = (
+            files / "domain.json",
+            files / "dumpdata.json",
+            files / "pg.dump",
+        )
+        report = files / "report.json"
+        r, slow = self.repeat, self.slow_repeat
+        m = self.manage
+        results = {}
+
+        log("export")
+        results["dumpdomain"] = self.measure(
+            "dumpdomain", m(SOURCE, "dumpdomain", str(domain_file)), SOURCE, r
+        )
+        results["dumpdata"] = self.measure(
+            "dumpdata",
+            m(SOURCE, "dumpdata", "core", "--indent", "2", "-o", str(django_file)),
+            SOURCE,
+            r,
+        )
+        results["pg_dump"] = self.measure(
+            "pg_dump",
+            [
+                "pg_dump",
+                "--data-only",
+                "-Fc",
+                "--table",
+                "public.core_*",
+                "-f",
+                str(pg_file),
+                self.url(SOURCE),
+            ],
+            None,
+            r,
+        )
+        sizes = {
+            "dumpdomain": domain_file.stat().st_size,
+            "dumpdata": django_file.stat().st_size,
+            "pg_dump": pg_file.stat().st_size,
+        }
+
+        log("import into an empty migrated database")
+        loaddomain = m(TARGET, "loaddomain", str(domain_file), "--report", str(report))
+
+        def expect(outcome: str, label: str):
+            def check(run):
+                totals = self.report_totals(report)
+                run["totals"] = totals
+                if totals.get(outcome) != totals_rows(totals) or totals.get("failed"):
+                    raise SystemExit(f"{label}: unexpected outcomes {totals}")
+
+            return check
+
+        def both(*checks):
+            def check(run):
+                for c in checks:
+                    c(run)
+
+            return check
+
+        results["loaddomain"] = self.measure(
+            "loaddomain",
+            [*loaddomain, "--engine", "batch"],
+            TARGET,
+            r,
+            before=self.empty_target,
+            after=both(self.check_target(rows, "loaddomain"), expect("created", "loaddomain")),
+        )
+        if with_rows_engine or scale < ROWS_ENGINE_MAX_SCALE:
+            results["loaddomain_rows"] = self.measure(
+                "loaddomain_rows",
+                [*loaddomain, "--engine", "rows"],
+                TARGET,
+                slow,
+                before=self.empty_target,
+                after=both(
+                    self.check_target(rows, "loaddomain --engine rows"),
+                    expect("created", "rows engine"),
+                ),
+            )
+        else:
+            log(
+                f"  loaddomain --engine rows skipped at scale >= {ROWS_ENGINE_MAX_SCALE} "
+                "(--with-rows-engine)"
+            )
+        results["loaddata"] = self.measure(
+            "loaddata",
+            m(TARGET, "loaddata", str(django_file)),
+            TARGET,
+            slow,
+            before=self.empty_target,
+            after=self.check_target(rows, "loaddata"),
+        )
+        results["pg_restore"] = self.measure(
+            "pg_restore",
+            [
+                "pg_restore",
+                "--data-only",
+                "--disable-triggers",
+                "-d",
+                self.url(TARGET),
+                str(pg_file),
+            ],
+            None,
+            r,
+            before=self.empty_target,
+            after=self.check_target(rows, "pg_restore"),
+        )
+        results["loaddomain_dry"] = self.measure(
+            "loaddomain_dry",
+            [*loaddomain, "--dry-run"],
+            TARGET,
+            r,
+            before=self.empty_target,
+            after=both(self.check_target(0, "loaddomain --dry-run"), expect("created", "dry run")),
+        )
+
+        log("re-import of the same file: every row already there, unchanged")
+        self.empty_target()
+        self.run(
+            "fill-target",
+            [
+                "pg_restore",
+                "--data-only",
+                "--disable-triggers",
+                "-d",
+                self.url(TARGET),
+                str(pg_file),
+            ],
+            None,
+        )
+        self.admin("VACUUM ANALYZE", database=TARGET)
+        writes_before, versions_before = self.writes(TARGET), self.versions(TARGET)
+        results["loaddomain_again"] = self.measure(
+            "loaddomain_again",
+            loaddomain,
+            TARGET,
+            r,
+            after=both(
+                self.check_target(rows, "re-import"), expect("unchanged", "loaddomain re-import")
+            ),
+        )
+        writes_after, versions_after = self.writes(TARGET), self.versions(TARGET)
+        results["loaddomain_again"]["row_versions_written"] = diff_writes(
+            writes_before, writes_after
+        )
+        results["loaddomain_again"]["xmin_ctid_unchanged"] = versions_before == versions_after
+        log(
+            "  writes during the loaddomain re-imports: "
+            f"{results['loaddomain_again']['row_versions_written']}, "
+            f"row versions (xmin, ctid) unchanged: {versions_before == versions_after}"
+        )
+        results["loaddata_again"] = self.measure(
+            "loaddata_again",
+            m(TARGET, "loaddata", str(django_file)),
+            TARGET,
+            slow,
+            after=self.check_target(rows, "loaddata re-import"),
+        )
+        writes_loaddata = self.writes(TARGET)
+        results["loaddata_again"]["row_versions_written"] = diff_writes(
+            writes_after, writes_loaddata
+        )
+        self.drop(TARGET)
+        self.drop(SOURCE)
+        shutil.rmtree(files, ignore_errors=True)
+        return {
+            "scale": scale,
+            "rows": rows,
+            "counts": counts,
+            "seed_seconds": seed_time,
+            "file_sizes": sizes,
+            "tools": results,
+        }
+
+    def million(self, scale: int) -> dict:
+        counts, seed_time = self.seed(scale)
+        rows = sum(counts.values())
+        domain_file, report = self.workdir / "million.json", self.workdir / "million-report.json"
+        results = {}
+        results["dumpdomain"] = self.measure(
+            "dumpdomain", self.manage(SOURCE, "dumpdomain", str(domain_file)), SOURCE, 1
+        )
+        loaddomain = self.manage(TARGET, "loaddomain", str(domain_file), "--report", str(report))
+
+        def totals(run):
+            run["totals"] = self.report_totals(report)
+
+        results["loaddomain"] = self.measure(
+            "loaddomain",
+            loaddomain,
+            TARGET,
+            1,
+            before=self.empty_target,
+            after=lambda run: (self.check_target(rows, "loaddomain")(run), totals(run)),
+        )
+        results["loaddomain_dry"] = self.measure(
+            "loaddomain_dry",
+            [*loaddomain, "--dry-run"],
+            TARGET,
+            1,
+            before=self.empty_target,
+            after=lambda run: (self.check_target(0, "dry run")(run), totals(run)),
+        )
+        size = domain_file.stat().st_size
+        domain_file.unlink()
+        self.drop(TARGET)
+        self.drop(SOURCE)
+        return {
+            "scale": scale,
+            "rows": rows,
+            "counts": counts,
+            "seed_seconds": seed_time,
+            "file_sizes": {"dumpdomain": size},
+            "tools": results,
+        }
+
+
+def totals_rows(totals: dict) -> int:
+    return sum(totals.values())
+
+
+def diff_writes(before: dict, after: dict) -> dict:
+    domain = sum(after.get(t, 0) - before.get(t, 0) for t in after if t.startswith("core_"))
+    other = {
+        t: after[t] - before.get(t, 0)
+        for t in after
+        if not t.startswith("core_") and after[t] != before.get(t, 0)
+    }
+    return {"domain_tables": domain, "other_tables": other}
+
+
+# -- the machine ---------------------------------------------------------------------
+def machine(bench: Bench) -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    os_name = platform.platform()
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = f"{line.split('=', 1)[1].strip(chr(34))} (Linux {platform.release()})"
+    except OSError:
+        pass
+    import django
+    import ijson
+    import orjson
+
+    server = bench.admin("SHOW server_version")[0][0]
+    pg_dump = subprocess.run(
+        ["pg_dump", "--version"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(ram / 2**30, 1),
+        "os": os_name,
+        "python": platform.python_version(),
+        "django": django.__version__,
+        "psycopg": psycopg.__version__,
+        "ijson": f"{ijson.__version__} ({ijson.backend})",
+        "orjson": orjson.__version__,
+        "postgresql": server,
+        "pg_dump": pg_dump,
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scales", nargs="+", type=int, default=[100], help="seeddemo scales (default 100)."
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="Runs per tool, best wall time kept (default 3)."
+    )
+    parser.add_argument(
+        "--slow-repeat", type=int, default=1, help="Runs of loaddata and --engine rows (default 1)."
+    )
+    parser.add_argument(
+        "--with-rows-engine",
+        action="store_true",
+        help=f"Also run --engine rows at scales >= {ROWS_ENGINE_MAX_SCALE}.",
+    )
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help="Instead: the 1,000,000-row check (dumpdomain, loaddomain, --dry-run once each).",
+    )
+    parser.add_argument(
+        "--million-scale", type=int, default=800, help="seeddemo scale of --million (default 800)."
+    )
+    parser.add_argument(
+        "--server-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="Any database of the PostgreSQL server to use (default $BENCH_DATABASE_URL).",
+    )
+    parser.add_argument(
+        "--no-docs", action="store_true", help="Do not write results.json and the docs."
+    )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="Only write docs/benchmarks.md and the plot again from bench/results.json.",
+    )
+    args = parser.parse_args()
+    if args.render_only:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from report import render_docs
+
+        print(render_docs(json.loads(RESULTS.read_text()), DOC, PLOT))
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench_"))
+    bench = Bench(args.server_url, workdir, args.repeat, args.slow_repeat)
+    log(f"work files and child logs in {workdir}")
+    log(
+        f"loaddata and --engine rows are slow: best of {args.slow_repeat} (--slow-repeat); "
+        f"the others best of {args.repeat} (--repeat)"
+    )
+    info = machine(bench)
+    info["rss_floor_kb"] = bench.run("floor", ["true"], None)["rss_kb"]
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        bench.prepare_template()
+        if args.million:
+            result = {"machine": info, "date": started, **bench.million(args.million_scale)}
+        else:
+            scales = [bench.scale(scale, args.with_rows_engine) for scale in args.scales]
+            result = {
+                "machine": info,
+                "date": started,
+                "repeat": args.repeat,
+                "slow_repeat": args.slow_repeat,
+                "scales": scales,
+            }
+    finally:
+        bench.cleanup()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from report import render_docs  # noqa: E402 (bench/report.py, next to this file)
+
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    saved["million" if args.million else "main"] = result
+    if not args.no_docs:
+        RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+        text = render_docs(saved, DOC, PLOT)
+        print(text)
+    else:
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

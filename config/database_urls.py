@@ -47,7 +47,9 @@ def database_from_url(url: str) -> dict:
     if schema:
         options = config.setdefault("OPTIONS", {})
         search_path = f"-c search_path={schema}"
-        options["options"] = f"{options['options']} {search_path}" if "options" in options else search_path
+        options["options"] = (
+            f"{options['options']} {search_path}" if "options" in options else search_path
+        )
     return config
 
 
@@ -58,10 +60,12 @@ def databases_from_env(env: dict, default_sqlite_path) -> dict:
     if url:
         databases = {"default": database_from_url(url)}
     else:
-        databases = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite_path)}}
+        databases = {
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite_path)}
+        }
     for key in sorted(env):
         if key.startswith(URL_PREFIX) and len(key) > len(URL_PREFIX) and env[key]:
-            databases[key[len(URL_PREFIX):].lower()] = database_from_url(env[key])
+            databases[key[len(URL_PREFIX) :].lower()] = database_from_url(env[key])
     return databases
 
 

@@ -121,13 +121,17 @@ class Department(TimestampedModel):
     natural_key_fields = ("organization", "code")
 
     id = cuid_field()
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="departments")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="departments"
+    )
     name = models.CharField(max_length=255)
     code = models.CharField(max_length=50)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization", "code"], name="department_org_code_unique")
+            models.UniqueConstraint(
+                fields=["organization", "code"], name="department_org_code_unique"
+            )
         ]
 
     def __str__(self):
@@ -144,7 +148,9 @@ class Filiere(TimestampedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["department", "code"], name="filiere_department_code_unique")
+            models.UniqueConstraint(
+                fields=["department", "code"], name="filiere_department_code_unique"
+            )
         ]
 
     def __str__(self):
@@ -192,7 +198,11 @@ class DemandePartage(TimestampedModel):
         Organization, on_delete=models.CASCADE, related_name="demandes_received"
     )
     assigned_org = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="demandes_assigned"
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="demandes_assigned",
     )
     filiere = models.ForeignKey(
         Filiere, null=True, blank=True, on_delete=models.SET_NULL, related_name="demandes"
@@ -264,7 +274,9 @@ class Abonnement(TimestampedModel):
         TRIAL = "TRIAL"
 
     id = cuid_field()
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="abonnements")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="abonnements"
+    )
     plan = models.CharField(max_length=20, choices=Plan.choices)
     status = models.CharField(max_length=20, choices=Status.choices)
     start_date = models.DateField()

@@ -7,7 +7,8 @@ from datatransfer.exceptions import DatabaseUnavailableError
 
 
 def describe(alias: str) -> str:
-    """`postgresql 127.0.0.1:5432/app` or `sqlite db.sqlite3`: where an alias points, without secrets."""
+    """Where an alias points, without secrets: `postgresql 127.0.0.1:5432/app` or
+    `sqlite db.sqlite3`."""
     config = connections.settings[alias]
     vendor = config["ENGINE"].rsplit(".", 1)[-1]
     if vendor == "sqlite3":
@@ -33,7 +34,9 @@ def open_connection(alias: str):
     try:
         connection.ensure_connection()
     except OperationalError as error:
-        reason = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        reason = next(
+            (line for line in str(error).splitlines() if line.strip()), type(error).__name__
+        )
         raise DatabaseUnavailableError(
             f"Cannot connect to database '{alias}' ({describe(alias)}): {reason.strip()}"
         ) from None

@@ -32,7 +32,18 @@ def _ALWAYS(model, value):
 def _row_label(raw, table, number):
     """The row's id as the file gives it, or `#<position>` when it has none usable."""
     value = raw.get(table.pk.key)
-    return value if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else f"#{number}"
+    return (
+        value
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != ""
+        else f"#{number}"
+    )
+
+
+def _strict_failure(table, row_id, message) -> StrictModeFailure:
+    return StrictModeFailure(
+        f"{table.key} {row_id}: {message}. "
+        "With --strict the import was rolled back: nothing was written."
+    )
 
 
 def first_line(error: BaseException) -> str:
@@ -102,7 +113,9 @@ class RowEngine:
     dependants are skipped too); the links written last wait in a temporary file.
     """
 
-    def __init__(self, report: ImportReport, *, using: str, strict: bool, excluded: set, batch_size=None):
+    def __init__(
+        self, report: ImportReport, *, using: str, strict: bool, excluded: set, batch_size=None
+    ):
         self.report = report
         self.using = using
         self.strict = strict
@@ -120,9 +133,7 @@ class RowEngine:
         self.failed[table.key].add(row_id)
         self.report.record(table.key, Outcome.FAILED, row_id, message)
         if self.strict:
-            raise StrictModeFailure(
-                f"{table.key} {row_id}: {message}. With --strict the import was rolled back: nothing was written."
-            )
+            raise _strict_failure(table, row_id, message)
 
     def _skip(self, table, row_id, message):
         self.skipped[table.key].add(row_id)
@@ -149,7 +160,11 @@ class RowEngine:
         """(outcome, message) when the link `spec` = `value` cannot be honoured, else None.
         `exists(model, value)` tells whether the target is in the database."""
         target = table_key(spec.field.related_model)
-        if value in self.skipped.get(target, ()) or (target, value) in pending and pending[(target, value)] is Outcome.SKIPPED:
+        if (
+            value in self.skipped.get(target, ())
+            or (target, value) in pending
+            and pending[(target, value)] is Outcome.SKIPPED
+        ):
             return Outcome.SKIPPED, f"{spec.key} '{value}': {target} '{value}' was skipped"
         if value in self.failed.get(target, ()) or (target, value) in pending:
             return Outcome.FAILED, f"{spec.key} '{value}': {target} '{value}' failed"
@@ -187,7 +202,13 @@ class RowEngine:
             if any(row.values.get(f.attname) is None for f in fields):
                 continue
             lookup = {f.attname: row.values[f.attname] for f in fields}
-            other = self._manager(table.model).filter(**lookup).exclude(pk=row.pk).values_list("pk", flat=True).first()
+            other = (
+                self._manager(table.model)
+                .filter(**lookup)
+                .exclude(pk=row.pk)
+                .values_list("pk", flat=True)
+                .first()
+            )
             if other is not None:
                 return _conflict_message(table, fields, lookup.values(), other)
         return None
@@ -199,7 +220,11 @@ class RowEngine:
                 continue
             keys = row.many_to_many[spec.key]
             lookup = spec.natural_field or "pk"
-            found = dict(self._manager(spec.related_model).filter(**{f"{lookup}__in": keys}).values_list(lookup, "pk"))
+            found = dict(
+                self._manager(spec.related_model)
+                .filter(**{f"{lookup}__in": keys})
+                .values_list(lookup, "pk")
+            )
             missing = [k for k in keys if k not in found]
             if missing:
                 raise RowError(_missing_keys_message(spec, missing))
@@ -208,12 +233,20 @@ class RowEngine:
 
     def _through(self, spec):
         through = spec.field.remote_field.through
-        return through, f"{spec.field.m2m_field_name()}_id", f"{spec.field.m2m_reverse_field_name()}_id"
+        return (
+            through,
+            f"{spec.field.m2m_field_name()}_id",
+            f"{spec.field.m2m_reverse_field_name()}_id",
+        )
 
     def _current_many_to_many(self, spec, pks) -> dict:
         through, own, other = self._through(spec)
         current = defaultdict(list)
-        for owner, target in through._base_manager.using(self.using).filter(**{f"{own}__in": pks}).values_list(own, other):
+        for owner, target in (
+            through._base_manager.using(self.using)
+            .filter(**{f"{own}__in": pks})
+            .values_list(own, other)
+        ):
             current[owner].append(target)
         return {pk: sorted(ids) for pk, ids in current.items()}
 
@@ -268,12 +301,19 @@ class RowEngine:
         many_to_many = self._many_to_many_ids(table, row)
         deferred = {s.attname for s in table.deferred}
         links = {name: row.values[name] for name in deferred if name in row.values}
-        current = self._manager(model).filter(pk=row.pk).values(*(s.attname for s in table.fields)).first()
+        current = (
+            self._manager(model)
+            .filter(pk=row.pk)
+            .values(*(s.attname for s in table.fields))
+            .first()
+        )
         if current is None:
             missing = missing_required(table, row.values)
             if missing:
                 raise RowError(f"missing required field(s) {', '.join(missing)}")
-            instance = model(**{name: value for name, value in row.values.items() if name not in deferred})
+            instance = model(
+                **{name: value for name, value in row.values.items() if name not in deferred}
+            )
             instance.save_base(raw=True, force_insert=True, using=self.using)
             outcome = Outcome.CREATED
             links = {name: value for name, value in links.items() if value is not None}
@@ -285,7 +325,9 @@ class RowEngine:
             if columns:
                 self._manager(model).filter(pk=row.pk).update(**columns)
             outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
-            current_links = {spec: self._current_many_to_many(spec, [row.pk]) for spec in many_to_many}
+            current_links = {
+                spec: self._current_many_to_many(spec, [row.pk]) for spec in many_to_many
+            }
         for spec, ids in many_to_many.items():
             have = current_links.get(spec, {}).get(row.pk, [])
             if outcome is Outcome.CREATED or have != ids:
@@ -331,13 +373,13 @@ class RowEngine:
                 message = f"{problem[1]} (the row was written without this link)"
                 self.report.change(table.key, Outcome(outcome), Outcome.FAILED, pk, message)
                 if self.strict:
-                    raise StrictModeFailure(
-                        f"{table.key} {pk}: {message}. With --strict the import was rolled back: nothing was written."
-                    )
+                    raise _strict_failure(table, pk, message)
                 continue
             updates[(key, tuple(sorted(links)))].append(table.model(pk=pk, **links))
         for (key, names), instances in updates.items():
-            self._manager(self._tables[key].model).bulk_update(instances, list(names), batch_size=self.batch_size)
+            self._manager(self._tables[key].model).bulk_update(
+                instances, list(names), batch_size=self.batch_size
+            )
 
 
 class BatchEngine(RowEngine):
@@ -385,37 +427,57 @@ class BatchEngine(RowEngine):
         plan, rows = [], []
         for number, raw in batch:
             known = current.get(_row_label(raw, table, number))
-            if known is not None and not table.many_to_many and self._same_as_file(table, raw, known):
+            if (
+                known is not None
+                and not table.many_to_many
+                and self._same_as_file(table, raw, known)
+            ):
                 # Spelled exactly as the database's row: unchanged, nothing to decode.
-                plan.append({"id": known[table.pk.attname], "values": known, "outcome": Outcome.UNCHANGED})
+                plan.append(
+                    {"id": known[table.pk.attname], "values": known, "outcome": Outcome.UNCHANGED}
+                )
                 continue
             try:
                 row = decode_row(table, raw)
             except RowError as error:
-                plan.append({"id": _row_label(raw, table, number), "outcome": Outcome.FAILED, "message": str(error)})
+                plan.append(
+                    {
+                        "id": _row_label(raw, table, number),
+                        "outcome": Outcome.FAILED,
+                        "message": str(error),
+                    }
+                )
                 continue
             plan.append({"id": row.pk, "row": row})
             rows.append(row)
         exists = self._existence(table, rows)
         holders = self._holders(table, rows) if current or not self._fresh else {}
         keys = self._natural_keys(table, rows)
-        current_m2m = {spec: self._current_many_to_many(spec, list(current)) for spec in table.many_to_many}
+        current_m2m = {
+            spec: self._current_many_to_many(spec, list(current)) for spec in table.many_to_many
+        }
         linkable = self._linkable(table, rows)
         settled = {}  # (table key, pk) -> outcome, for rows of this batch that will not be written
         for entry in plan:
             row = entry.pop("row", None)
             if row is None and "values" in entry:
-                problem = self._dependency_problem(table, entry.pop("values"), exists=_ALWAYS, pending=settled)
+                problem = self._dependency_problem(
+                    table, entry.pop("values"), exists=_ALWAYS, pending=settled
+                )
             elif row is None:
                 settled[(table.key, entry["id"])] = entry["outcome"]
                 continue
             else:
-                problem = self._dependency_problem(table, row.values, exists=exists, pending=settled)
+                problem = self._dependency_problem(
+                    table, row.values, exists=exists, pending=settled
+                )
                 if not problem:
                     conflict = self._claim(table, row, holders, current.get(row.pk))
                     problem = (Outcome.SKIPPED, conflict) if conflict else None
                 if not problem:
-                    problem = self._classify(table, row, entry, current.get(row.pk), keys, current_m2m, linkable)
+                    problem = self._classify(
+                        table, row, entry, current.get(row.pk), keys, current_m2m, linkable
+                    )
                     if not problem and table.model in linkable.models:
                         linkable.written.add(row.pk)
             if problem:
@@ -478,11 +540,15 @@ class BatchEngine(RowEngine):
         or written earlier in this batch (`.written`, for links into the same table)."""
         present = {}
         for spec in table.deferred:
-            values = {r.values[spec.attname] for r in rows if r.values.get(spec.attname) is not None}
+            values = {
+                r.values[spec.attname] for r in rows if r.values.get(spec.attname) is not None
+            }
             model = spec.field.related_model
             present[spec.attname] = (
                 model,
-                set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True)) if values else set(),
+                set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True))
+                if values
+                else set(),
             )
 
         def linkable(attname, value):
@@ -504,7 +570,11 @@ class BatchEngine(RowEngine):
                 continue
             first = {v[0] for v in values}
             wanted = set(values)
-            for found in self._manager(table.model).filter(**{f"{names[0]}__in": first}).values_list(*names, "pk"):
+            for found in (
+                self._manager(table.model)
+                .filter(**{f"{names[0]}__in": first})
+                .values_list(*names, "pk")
+            ):
                 if found[:-1] in wanted:
                     holders[(fields, found[:-1])] = found[-1]
         return holders
@@ -535,9 +605,15 @@ class BatchEngine(RowEngine):
         for spec in table.many_to_many:
             keys = {k for r in rows for k in r.many_to_many.get(spec.key, ())}
             lookup = spec.natural_field or "pk"
-            resolved[spec] = dict(
-                self._manager(spec.related_model).filter(**{f"{lookup}__in": keys}).values_list(lookup, "pk")
-            ) if keys else {}
+            resolved[spec] = (
+                dict(
+                    self._manager(spec.related_model)
+                    .filter(**{f"{lookup}__in": keys})
+                    .values_list(lookup, "pk")
+                )
+                if keys
+                else {}
+            )
         return resolved
 
     def _classify(self, table, row, entry, current, keys, current_m2m, linkable):
@@ -554,7 +630,9 @@ class BatchEngine(RowEngine):
         # A deferred link whose target is already in (the usual case for a chain of rows
         # in file order) is written with the row; the others wait for the end.
         deferred = [s.attname for s in table.deferred]
-        later = {n for n in deferred if row.values.get(n) is not None and not linkable(n, row.values[n])}
+        later = {
+            n for n in deferred if row.values.get(n) is not None and not linkable(n, row.values[n])
+        }
         if current is None:
             missing = missing_required(table, row.values)
             if missing:
@@ -590,7 +668,9 @@ class BatchEngine(RowEngine):
         updates = defaultdict(list)
         for entry in plan:
             if entry.get("update"):
-                updates[tuple(sorted(entry["update"]))].append(model(pk=entry["id"], **entry["update"]))
+                updates[tuple(sorted(entry["update"]))].append(
+                    model(pk=entry["id"], **entry["update"])
+                )
         for names, instances in updates.items():
             manager.bulk_update(instances, list(names), batch_size=self.batch_size)
         for spec in table.many_to_many:
@@ -615,7 +695,11 @@ def copy_rows(connection, table, rows: list[dict]) -> None:
     json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"COPY {connection.ops.quote_name(table.model._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.wrap_database_errors, connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
+    with (
+        connection.wrap_database_errors,
+        connection.connection.cursor() as cursor,
+        cursor.copy(sql) as copy,
+    ):
         for values in rows:
             record = []
             for field in fields:

@@ -30,7 +30,9 @@ def tables_to_export(exclude=()) -> list:
     unknown = sorted(set(exclude) - {t.key for t in tables})
     if unknown:
         known = ", ".join(t.key for t in tables)
-        raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown)} (tables: {known}).")
+        raise DataTransferError(
+            f"Unknown table(s) to exclude: {', '.join(unknown)} (tables: {known})."
+        )
     return [t for t in tables if t.key not in exclude]
 
 
@@ -60,7 +62,11 @@ def _with_many_to_many(table, chunk, using):
         own = spec.field.m2m_field_name()
         other = spec.field.m2m_reverse_field_name()
         target = f"{other}__{spec.natural_field}" if spec.natural_field else f"{other}_id"
-        pairs = through._base_manager.using(using).filter(**{f"{own}_id__in": ids}).values_list(f"{own}_id", target)
+        pairs = (
+            through._base_manager.using(using)
+            .filter(**{f"{own}_id__in": ids})
+            .values_list(f"{own}_id", target)
+        )
         for owner, key in pairs:
             links[spec.key].setdefault(owner, []).append(key)
     for values in chunk:
@@ -113,7 +119,9 @@ def export_domain(
             writer.begin_table(table.key)
             written = 0
             for values, many_to_many in _rows(table, querysets[table.key], using):
-                writer.write_row(encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets))
+                writer.write_row(
+                    encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets)
+                )
                 written += 1
                 if on_rows and written % CHUNK_SIZE == 0:
                     on_rows(CHUNK_SIZE)
@@ -126,7 +134,10 @@ def export_domain(
                 "version": FORMAT_VERSION,
                 "timestamp": now,
                 "exportedAt": now,
-                "source": {"vendor": connection.vendor, "name": str(connection.settings_dict["NAME"])},
+                "source": {
+                    "vendor": connection.vendor,
+                    "name": str(connection.settings_dict["NAME"]),
+                },
                 "secretsExcluded": exclude_secrets,
                 "excludedTables": sorted(exclude),
                 "tables": dict(report.tables),

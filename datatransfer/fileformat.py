@@ -102,7 +102,9 @@ def _parse_decimal(field, raw) -> Decimal:
     if -exponent > field.decimal_places and value != round(value, field.decimal_places):
         raise ValueError(f"more than {field.decimal_places} decimal places")
     if len(digits) + exponent > field.max_digits - field.decimal_places and value != 0:
-        raise ValueError(f"more than {field.max_digits - field.decimal_places} digits before the point")
+        raise ValueError(
+            f"more than {field.max_digits - field.decimal_places} digits before the point"
+        )
     return value.quantize(Decimal(1).scaleb(-field.decimal_places))
 
 
@@ -199,7 +201,8 @@ def row_encoders(table) -> tuple:
     found = _ENCODERS.get(table.model)
     if found is None:
         found = _ENCODERS[table.model] = tuple(
-            (spec.key, spec.attname, _value_encoder(spec.field), spec.field) for spec in table.fields
+            (spec.key, spec.attname, _value_encoder(spec.field), spec.field)
+            for spec in table.fields
         )
     return found
 
@@ -317,7 +320,9 @@ class ExportWriter:
 
     def begin_table(self, key: str) -> None:
         sep = ": " if self.indent is not None else ":"
-        self._spool.write(("" if self._first_table else ",") + self._newline(2) + json.dumps(key) + sep + "[")
+        self._spool.write(
+            ("" if self._first_table else ",") + self._newline(2) + json.dumps(key) + sep + "["
+        )
         self._first_table = False
         self._first_row = True
         self._digest = self.manifest[key] = TableDigest()
@@ -332,18 +337,30 @@ class ExportWriter:
 
     def finish(self, metadata: dict) -> None:
         """Write `metadata` (with `manifest` filled in) and the rows to the stream."""
-        metadata = {**metadata, "manifest": {**metadata.get("manifest", {}), "tables": {
-            key: digest.as_dict() for key, digest in self.manifest.items()
-        }}}
+        metadata = {
+            **metadata,
+            "manifest": {
+                **metadata.get("manifest", {}),
+                "tables": {key: digest.as_dict() for key, digest in self.manifest.items()},
+            },
+        }
         sep = ": " if self.indent is not None else ":"
         self.stream.write(
-            "{" + self._newline(1) + f'"metadata"{sep}' + self._dumps(metadata, 1) + ","
-            + self._newline(1) + f'"data"{sep}' + "{"
+            "{"
+            + self._newline(1)
+            + f'"metadata"{sep}'
+            + self._dumps(metadata, 1)
+            + ","
+            + self._newline(1)
+            + f'"data"{sep}'
+            + "{"
         )
         self._spool.seek(0)
         shutil.copyfileobj(self._spool, self.stream, 1 << 20)
         self._spool.close()
-        self.stream.write(("" if self._first_table else self._newline(1)) + "}" + self._newline(0) + "}\n")
+        self.stream.write(
+            ("" if self._first_table else self._newline(1)) + "}" + self._newline(0) + "}\n"
+        )
 
 
 @contextlib.contextmanager
@@ -365,7 +382,11 @@ def open_output(path: str, stdout=None):
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as raw:
-            binary = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.endswith(".gz") else raw
+            binary = (
+                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
+                if path.endswith(".gz")
+                else raw
+            )
             text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False)
             yield text
             text.flush()
@@ -383,7 +404,14 @@ def open_output(path: str, stdout=None):
 
 # ---------------------------------------------------------------------------- reading
 
-_PARSE_ERRORS = (ijson.JSONError, UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error, OSError)
+_PARSE_ERRORS = (
+    ijson.JSONError,
+    UnicodeDecodeError,
+    gzip.BadGzipFile,
+    EOFError,
+    zlib.error,
+    OSError,
+)
 
 
 def _parse_error(path, error) -> FileFormatError:
@@ -446,7 +474,9 @@ class ExportReader(_OpenFile):
             raise _parse_error(self.path, error) from None
 
     def _shape_error(self) -> FileFormatError:
-        return FileFormatError(f'{self.path} is not a domain export: expected {{"metadata": ..., "data": {{...}}}}.')
+        return FileFormatError(
+            f'{self.path} is not a domain export: expected {{"metadata": ..., "data": {{...}}}}.'
+        )
 
     def _read_head(self) -> None:
         """Read up to the start of `data`, keeping `metadata`."""
@@ -472,7 +502,9 @@ class ExportReader(_OpenFile):
             raise self._shape_error()
         version = self.version
         if version.split(".")[0] not in READABLE_MAJOR_VERSIONS:
-            raise FileFormatError(f"{self.path} has format version {version}; this tool reads versions 1.x and 2.x.")
+            raise FileFormatError(
+                f"{self.path} has format version {version}; this tool reads versions 1.x and 2.x."
+            )
 
     def _value_events(self, prefix):
         """Yield the events of the value at `prefix` that starts with the next event."""
@@ -519,7 +551,10 @@ class ExportReader(_OpenFile):
                 return
             else:
                 raise self._shape_error()
-        raise FileFormatError(f"{self.path} is not valid JSON (it ends before its closing brace); is the file complete?")
+        raise FileFormatError(
+            f"{self.path} is not valid JSON (it ends before its closing brace); "
+            "is the file complete?"
+        )
 
     def _rows(self, key):
         prefix = f"data.{key}"

@@ -122,7 +122,11 @@ def _break_cycles(model_list, edges, deferred):
     into the cycle; repeat until every component is a single model.
     """
     while True:
-        components = [c for c in _strongly_connected(list(edges), {i: set(e) for i, e in edges.items()}) if len(c) > 1]
+        components = [
+            c
+            for c in _strongly_connected(list(edges), {i: set(e) for i, e in edges.items()})
+            if len(c) > 1
+        ]
         if not components:
             return
         for component in components:

@@ -60,8 +60,7 @@ class TableScheduler:
     def _release(self, *, finishing=False) -> None:
         while True:
             ready = [
-                key for key, (table, _) in self.spooled.items()
-                if finishing or self._ready(table)
+                key for key, (table, _) in self.spooled.items() if finishing or self._ready(table)
             ]
             if not ready:
                 return
@@ -118,8 +117,16 @@ def import_domain(
     database (unless `wait`), or a failed row under `strict`.
     """
     options = dict(
-        using=using, dry_run=dry_run, strict=strict, exclude=exclude, ignore_unknown=ignore_unknown,
-        engine=engine, batch_size=batch_size, wait=wait, verify=verify, match=match,
+        using=using,
+        dry_run=dry_run,
+        strict=strict,
+        exclude=exclude,
+        ignore_unknown=ignore_unknown,
+        engine=engine,
+        batch_size=batch_size,
+        wait=wait,
+        verify=verify,
+        match=match,
         on_table=on_table,
     )
     if match not in ("id", "natural"):
@@ -149,7 +156,9 @@ def check_file(path, by_key, *, fast_layout=False, ignore_unknown=False) -> list
             for raw in rows:
                 digest.add(raw)
                 if known is not None and not known.issuperset(raw):
-                    unknown.update((f"field '{key}.{name}'", None) for name in _unknown_fields(table, raw))
+                    unknown.update(
+                        (f"field '{key}.{name}'", None) for name in _unknown_fields(table, raw)
+                    )
         if unknown and not ignore_unknown:
             raise UnknownTableError(_unknown_message(path, list(unknown)))
         if manifest is None:
@@ -159,7 +168,9 @@ def check_file(path, by_key, *, fast_layout=False, ignore_unknown=False) -> list
                 else "The file has no manifest: its rows could not be verified."
             )
         elif not isinstance(manifest, dict):
-            raise FileFormatError(f"{path}: its manifest is damaged; use --no-verify to load it anyway.")
+            raise FileFormatError(
+                f"{path}: its manifest is damaged; use --no-verify to load it anyway."
+            )
         else:
             check_digests(path, manifest, {key: d.as_dict() for key, d in digests.items()})
             schema = manifest.get("schema")
@@ -176,10 +187,17 @@ def _schema_notes(schema, by_key) -> list[str]:
         if table is None or not isinstance(fields, dict):
             continue
         target = schema_of([table])[key]
-        differing += [f"{key}.{name}" for name, kind in fields.items() if name in target and target[name] != kind]
+        differing += [
+            f"{key}.{name}"
+            for name, kind in fields.items()
+            if name in target and target[name] != kind
+        ]
     if not differing:
         return []
-    return [f"The file was made for another schema: {', '.join(differing)} changed type since; values are checked one by one."]
+    return [
+        f"The file was made for another schema: {', '.join(differing)} changed type since; "
+        "values are checked one by one."
+    ]
 
 
 def _match_natural_keys(
@@ -201,8 +219,20 @@ def _match_natural_keys(
 
 
 def _import(
-    path, *, fast_layout, using, dry_run, strict, exclude, ignore_unknown, engine, batch_size, wait,
-    verify, match, on_table,
+    path,
+    *,
+    fast_layout,
+    using,
+    dry_run,
+    strict,
+    exclude,
+    ignore_unknown,
+    engine,
+    batch_size,
+    wait,
+    verify,
+    match,
+    on_table,
 ):
     started = time.monotonic()
     tables = domain_tables()
@@ -214,42 +244,66 @@ def _import(
     notes = (
         check_file(path, by_key, fast_layout=fast_layout, ignore_unknown=ignore_unknown)
         if verify
-        else ["Not verified (--no-verify): the manifest and the schema were not checked before writing."]
+        else [
+            "Not verified (--no-verify): the manifest and the schema were not checked "
+            "before writing."
+        ]
     )
     with open_export(path, fast_layout=fast_layout) as reader:
         listed = reader.metadata.get("tables")
         expected = list(listed) if isinstance(listed, dict) else list(by_key)
         unknown = [key for key in expected if key not in by_key]
         if unknown and not ignore_unknown:
-            raise UnknownTableError(_unknown_message(reader.path, [f"table '{k}'" for k in unknown]))
+            raise UnknownTableError(
+                _unknown_message(reader.path, [f"table '{k}'" for k in unknown])
+            )
         connection = open_connection(using)
         report = ImportReport(
-            file=str(path), database=using, dry_run=dry_run, file_size=reader.size, notes=notes,
+            file=str(path),
+            database=using,
+            dry_run=dry_run,
+            file_size=reader.size,
+            notes=notes,
             match=match,
         )
-        writer = ENGINES[engine](report, using=using, strict=strict, excluded=exclude, batch_size=batch_size)
+        writer = ENGINES[engine](
+            report, using=using, strict=strict, excluded=exclude, batch_size=batch_size
+        )
         loaded = []
         matcher = None
 
         def load(table, rows):
             loaded.append(table)
-            on_rows = on_table(table.key, listed.get(table.key) if isinstance(listed, dict) else None) if on_table else None
+            on_rows = (
+                on_table(table.key, listed.get(table.key) if isinstance(listed, dict) else None)
+                if on_table
+                else None
+            )
             rows = _checked_rows(reader.path, table, rows, ignore_unknown)
             writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
 
-        scheduler = TableScheduler(load, tables, expected_keys=[k for k in expected if k not in exclude])
+        scheduler = TableScheduler(
+            load, tables, expected_keys=[k for k in expected if k not in exclude]
+        )
         with import_lock(connection, wait=wait), transaction.atomic(using=using):
             if match == "natural":
                 matcher = _match_natural_keys(
-                    path, tables, expected=expected, exclude=exclude, fast_layout=fast_layout,
-                    using=using, batch_size=batch_size,
+                    path,
+                    tables,
+                    expected=expected,
+                    exclude=exclude,
+                    fast_layout=fast_layout,
+                    using=using,
+                    batch_size=batch_size,
                 )
                 report.id_mapping = matcher.mapping
             for key, rows in reader.tables():
                 if key not in by_key:
                     if not ignore_unknown:
                         raise UnknownTableError(_unknown_message(reader.path, [f"table '{key}'"]))
-                    report.notes.append(f"Table '{key}' is not in the models: skipped (--ignore-unknown).")
+                    report.notes.append(
+                        f"Table '{key}' is not in the models: skipped (--ignore-unknown)."
+                    )
                 elif key not in exclude:
                     scheduler.offer(by_key[key], rows)
             scheduler.finish()
@@ -259,7 +313,8 @@ def _import(
                 connection.check_constraints(table_names=[t.model._meta.db_table for t in loaded])
             except IntegrityError as error:
                 raise DataTransferError(
-                    f"The import would break a foreign key ({first_line(error)}); it was rolled back."
+                    f"The import would break a foreign key ({first_line(error)}); "
+                    "it was rolled back."
                 ) from None
             if dry_run:
                 transaction.set_rollback(True, using=using)

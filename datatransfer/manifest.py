@@ -58,7 +58,9 @@ def check_digests(path, manifest: dict, digests: dict) -> None:
     """Raise FileFormatError naming every table whose rows do not match the manifest."""
     listed = manifest.get("tables")
     if not isinstance(listed, dict):
-        raise FileFormatError(f"{path}: its manifest is damaged (no table list); use --no-verify to load it anyway.")
+        raise FileFormatError(
+            f"{path}: its manifest is damaged (no table list); use --no-verify to load it anyway."
+        )
     problems = []
     for key in sorted(set(listed) | set(digests), key=lambda k: (k not in listed, k)):
         expected = listed.get(key)
@@ -68,11 +70,14 @@ def check_digests(path, manifest: dict, digests: dict) -> None:
         elif not isinstance(expected, dict):
             problems.append(f"'{key}' is not in the manifest")
         elif expected.get("rows") != found["rows"]:
-            problems.append(f"'{key}' has {found['rows']} rows where the manifest says {expected.get('rows')}")
+            problems.append(
+                f"'{key}' has {found['rows']} rows where the manifest says {expected.get('rows')}"
+            )
         elif expected.get("sha256") != found["sha256"]:
             problems.append(f"'{key}' has rows that differ from the export (checksum mismatch)")
     if problems:
         raise FileFormatError(
-            f"{path} does not match its manifest: table {'; table '.join(problems)}. The file was altered "
-            "or cut; nothing was written (use --no-verify to load it anyway)."
+            f"{path} does not match its manifest: table {'; table '.join(problems)}. "
+            "The file was altered or cut; nothing was written "
+            "(use --no-verify to load it anyway)."
         )

@@ -20,7 +20,14 @@ class TableProgress:
         self.close()
         if not self.enabled:
             return None
-        self._bar = tqdm(total=total, desc=f"{key:<20}", unit=" rows", file=self.stream, leave=False, dynamic_ncols=True)
+        self._bar = tqdm(
+            total=total,
+            desc=f"{key:<20}",
+            unit=" rows",
+            file=self.stream,
+            leave=False,
+            dynamic_ncols=True,
+        )
         return self._bar.update
 
     def close(self) -> None:

@@ -33,7 +33,8 @@ def lower_first(name: str) -> str:
 
 @cache
 def table_key(model) -> str:
-    """The file key of a model's table: `AuditLog` -> `auditLogs`, `SiteSettings` -> `siteSettings`."""
+    """The file key of a model's table: `AuditLog` -> `auditLogs`,
+    `SiteSettings` -> `siteSettings`."""
     name = lower_first(model.__name__)
     return name if name.endswith("s") else name + "s"
 
@@ -106,7 +107,8 @@ def _unique_sets(meta) -> list[set[str]]:
     sets = [{f.name} for f in meta.concrete_fields if f.unique]
     sets += [set(group) for group in meta.unique_together]
     sets += [
-        set(c.fields) for c in meta.constraints
+        set(c.fields)
+        for c in meta.constraints
         if isinstance(c, models.UniqueConstraint) and c.fields and c.condition is None
     ]
     return sets
@@ -143,7 +145,9 @@ def _many_to_many_spec(field) -> ManyToManySpec | None:
         return None  # an explicit through model is a table of its own
     natural = _natural_field(field.related_model)
     singular = lower_first(field.related_model.__name__)
-    return ManyToManySpec(key=f"{singular}Keys" if natural else f"{singular}Ids", field=field, natural_field=natural)
+    return ManyToManySpec(
+        key=f"{singular}Keys" if natural else f"{singular}Ids", field=field, natural_field=natural
+    )
 
 
 def domain_models(app_labels=None) -> list[type[models.Model]]:

@@ -75,7 +75,9 @@ class ImportReport:
         return len(self.id_mapping.get(table, ()))
 
     def as_dict(self) -> dict:
-        tables = {key: {o.value: n for o, n in counts.items()} for key, counts in self.tables.items()}
+        tables = {
+            key: {o.value: n for o, n in counts.items()} for key, counts in self.tables.items()
+        }
         totals = {o.value: n for o, n in self.totals.items()}
         extra = {}
         if self.match == "natural":  # with --match id, the report stays as it always was
@@ -84,7 +86,8 @@ class ImportReport:
             totals["matched"] = sum(counts["matched"] for counts in tables.values())
             extra["idMapping"] = {
                 key: {str(file_id): str(target_id) for file_id, target_id in ids.items()}
-                for key, ids in self.id_mapping.items() if ids and key in tables
+                for key, ids in self.id_mapping.items()
+                if ids and key in tables
             }
         return {
             "dryRun": self.dry_run,
@@ -172,7 +175,9 @@ def render_issues(report: ImportReport, limit: int | None = 20) -> str:
     shown = report.issues if limit is None else report.issues[:limit]
     lines = [f"{'conflict' if i.kind == 'conflict' else 'error'}: {i}" for i in shown]
     if limit is not None and len(report.issues) > limit:
-        lines.append(f"... and {len(report.issues) - limit} more (all of them with -v 2 or --report FILE).")
+        lines.append(
+            f"... and {len(report.issues) - limit} more (all of them with -v 2 or --report FILE)."
+        )
     return "\n".join(lines)
 
 

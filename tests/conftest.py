@@ -55,10 +55,15 @@ def make_database(django_db_blocker, tmp_path):
     def make(vendor: str) -> str:
         alias = f"extra{next(_aliases)}"
         if vendor == "sqlite":
-            config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / f"{alias}.sqlite3")}
+            config = {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(tmp_path / f"{alias}.sqlite3"),
+            }
             drop = None
         elif vendor == "postgresql":
-            config = database_from_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
+            config = database_from_url(
+                os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+            )
             name = f"dt_test_{uuid.uuid4().hex[:12]}"
             try:
                 with _postgres_admin_connection(config) as admin:

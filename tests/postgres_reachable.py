@@ -22,7 +22,9 @@ def main(url: str) -> int:
             connect_timeout=5,
         ).close()
     except psycopg.Error as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first_line = (
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        )
         print(f"PostgreSQL at {redacted_url(url)} is unreachable: {first_line}", file=sys.stderr)
         return 1
     return 0

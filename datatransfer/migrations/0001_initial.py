@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,31 +14,71 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ExportRecord',
+            name="ExportRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(db_index=True, verbose_name='started at')),
-                ('duration', models.DurationField(blank=True, null=True, verbose_name='duration')),
-                ('status', models.CharField(choices=[('succeeded', 'succeeded'), ('failed', 'failed')], max_length=10, verbose_name='status')),
-                ('error', models.TextField(blank=True, verbose_name='error')),
-                ('command', models.CharField(blank=True, max_length=200, verbose_name='command')),
-                ('system_user', models.CharField(blank=True, max_length=150, verbose_name='system user')),
-                ('database', models.CharField(max_length=100, verbose_name='database')),
-                ('organizations', models.JSONField(blank=True, default=list, verbose_name='organizations')),
-                ('excluded_tables', models.JSONField(blank=True, default=list, verbose_name='excluded tables')),
-                ('secrets_excluded', models.BooleanField(default=False, verbose_name='secrets excluded')),
-                ('table_counts', models.JSONField(blank=True, default=dict, verbose_name='rows per table')),
-                ('total_rows', models.BigIntegerField(default=0, verbose_name='rows')),
-                ('file_path', models.CharField(blank=True, max_length=1000, verbose_name='file')),
-                ('file_size', models.BigIntegerField(blank=True, null=True, verbose_name='size in bytes')),
-                ('checksum', models.CharField(blank=True, max_length=64, verbose_name='SHA-256')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='domain_exports', to=settings.AUTH_USER_MODEL, verbose_name='admin user')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField(db_index=True, verbose_name="started at")),
+                ("duration", models.DurationField(blank=True, null=True, verbose_name="duration")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("succeeded", "succeeded"), ("failed", "failed")],
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("error", models.TextField(blank=True, verbose_name="error")),
+                ("command", models.CharField(blank=True, max_length=200, verbose_name="command")),
+                (
+                    "system_user",
+                    models.CharField(blank=True, max_length=150, verbose_name="system user"),
+                ),
+                ("database", models.CharField(max_length=100, verbose_name="database")),
+                (
+                    "organizations",
+                    models.JSONField(blank=True, default=list, verbose_name="organizations"),
+                ),
+                (
+                    "excluded_tables",
+                    models.JSONField(blank=True, default=list, verbose_name="excluded tables"),
+                ),
+                (
+                    "secrets_excluded",
+                    models.BooleanField(default=False, verbose_name="secrets excluded"),
+                ),
+                (
+                    "table_counts",
+                    models.JSONField(blank=True, default=dict, verbose_name="rows per table"),
+                ),
+                ("total_rows", models.BigIntegerField(default=0, verbose_name="rows")),
+                ("file_path", models.CharField(blank=True, max_length=1000, verbose_name="file")),
+                (
+                    "file_size",
+                    models.BigIntegerField(blank=True, null=True, verbose_name="size in bytes"),
+                ),
+                ("checksum", models.CharField(blank=True, max_length=64, verbose_name="SHA-256")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="domain_exports",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="admin user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'export',
-                'verbose_name_plural': 'exports',
-                'ordering': ('-started_at', '-id'),
-                'permissions': [('export_domain', 'Can export domain data')],
+                "verbose_name": "export",
+                "verbose_name_plural": "exports",
+                "ordering": ("-started_at", "-id"),
+                "permissions": [("export_domain", "Can export domain data")],
             },
         ),
     ]

@@ -51,7 +51,14 @@ def prepare_conflicts(alias):
         [Permission(id="cprodperm0000000000000001", key="users.read", label="Prod", **stamps)]
     )
     User.objects.using(alias).bulk_create(
-        [User(id="cproduser0000000000000001", email="placeholder@prod.example", password_hash="x", **stamps)]
+        [
+            User(
+                id="cproduser0000000000000001",
+                email="placeholder@prod.example",
+                password_hash="x",
+                **stamps,
+            )
+        ]
     )
 
 

@@ -19,13 +19,25 @@ def field(model, name):
 def test_times_are_utc_iso_with_milliseconds_or_microseconds_when_needed():
     created = field(Organization, "created_at")
     paris = dt.timezone(dt.timedelta(hours=1))
-    assert encode_value(created, dt.datetime(2025, 1, 15, 11, 30, tzinfo=paris)) == "2025-01-15T10:30:00.000Z"
-    assert encode_value(created, dt.datetime(2025, 1, 15, 10, 30, 0, 412000, tzinfo=UTC)) == "2025-01-15T10:30:00.412Z"
-    assert encode_value(created, dt.datetime(2025, 1, 15, 10, 30, 0, 412345, tzinfo=UTC)) == "2025-01-15T10:30:00.412345Z"
+    assert (
+        encode_value(created, dt.datetime(2025, 1, 15, 11, 30, tzinfo=paris))
+        == "2025-01-15T10:30:00.000Z"
+    )
+    assert (
+        encode_value(created, dt.datetime(2025, 1, 15, 10, 30, 0, 412000, tzinfo=UTC))
+        == "2025-01-15T10:30:00.412Z"
+    )
+    assert (
+        encode_value(created, dt.datetime(2025, 1, 15, 10, 30, 0, 412345, tzinfo=UTC))
+        == "2025-01-15T10:30:00.412345Z"
+    )
 
 
 def test_dates_decimals_and_big_integers_are_spelled_as_the_old_tool_reads_them():
-    assert encode_value(field(Abonnement, "start_date"), dt.date(2025, 1, 1)) == "2025-01-01T00:00:00.000Z"
+    assert (
+        encode_value(field(Abonnement, "start_date"), dt.date(2025, 1, 1))
+        == "2025-01-01T00:00:00.000Z"
+    )
     assert encode_value(field(Abonnement, "price"), Decimal("15000")) == "15000.00"
     assert encode_value(field(BlockchainBlock, "nonce"), 2**62) == 2**62
 
@@ -39,7 +51,12 @@ def test_dates_decimals_and_big_integers_are_spelled_as_the_old_tool_reads_them(
         (Abonnement, "price", 12.5, Decimal("12.50")),
         (BlockchainBlock, "nonce", "9007199254740993", 9007199254740993),
         (BlockchainBlock, "nonce", 42, 42),
-        (Organization, "created_at", "2025-01-15T10:30:00.412Z", dt.datetime(2025, 1, 15, 10, 30, 0, 412000, tzinfo=UTC)),
+        (
+            Organization,
+            "created_at",
+            "2025-01-15T10:30:00.412Z",
+            dt.datetime(2025, 1, 15, 10, 30, 0, 412000, tzinfo=UTC),
+        ),
         (BlockchainBlock, "data", {"a": [1, "é"]}, {"a": [1, "é"]}),
     ],
 )
@@ -92,19 +109,30 @@ def test_the_writer_lays_out_files_as_json_stringify_with_two_spaces():
         if indent:
             assert stream.getvalue() == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         else:
-            assert stream.getvalue() == json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+            assert (
+                stream.getvalue()
+                == json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+            )
 
 
 def test_a_document_row_round_trips_through_the_file_spelling():
     table = tables_by_key()["documentPartages"]
     raw = {
-        "id": "ckdocu0000000000000000001", "demandePartageId": "ckdema0000000000000000001",
-        "ownerOrgId": "ckorga0000000000000000001", "type": "DIPLOME", "dateObtention": "2024-07-01T00:00:00.000Z",
-        "fileSize": 2483921, "encryptedAt": "2025-01-15T10:31:00.123456Z",
+        "id": "ckdocu0000000000000000001",
+        "demandePartageId": "ckdema0000000000000000001",
+        "ownerOrgId": "ckorga0000000000000000001",
+        "type": "DIPLOME",
+        "dateObtention": "2024-07-01T00:00:00.000Z",
+        "fileSize": 2483921,
+        "encryptedAt": "2025-01-15T10:31:00.123456Z",
     }
     row = decode_row(table, raw)
     assert row.values["owner_org_id"] == "ckorga0000000000000000001"
-    encoded = {s.key: encode_value(s.field, row.values[s.attname]) for s in table.fields if s.attname in row.values}
+    encoded = {
+        s.key: encode_value(s.field, row.values[s.attname])
+        for s in table.fields
+        if s.attname in row.values
+    }
     assert encoded == raw
     assert DocumentPartage._meta.get_field("file_size").get_internal_type() == "BigIntegerField"
 
@@ -140,15 +168,22 @@ def test_a_file_in_another_layout_is_left_to_the_generic_reader(node_file, tmp_p
 
 @pytest.mark.parametrize("indent", [2, None])
 def test_rows_are_spelled_as_the_standard_library_spells_them(indent):
-    row = {"text": "Élodie \U0001f393 \u2028 tab\t nul\x01 \"q\" \\", "n": [1, -2, 3.5, True, None],
-           "huge": 2**70, "nested": {"é": {"deeper": []}}}
+    row = {
+        "text": 'Élodie \U0001f393 \u2028 tab\t nul\x01 "q" \\',
+        "n": [1, -2, 3.5, True, None],
+        "huge": 2**70,
+        "nested": {"é": {"deeper": []}},
+    }
     stream = io.StringIO()
     writer = ExportWriter(stream, indent=indent)
     writer.begin_table("t")
     writer.write_row(row)
     writer.end_table()
     writer.finish({})
-    expected = (json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n      ")
-                if indent else json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+    expected = (
+        json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n      ")
+        if indent
+        else json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    )
     assert expected in stream.getvalue()
     assert json.loads(stream.getvalue())["data"]["t"] == [row]

@@ -7,9 +7,22 @@ from datatransfer.graph import dependency_order
 from datatransfer.registry import domain_tables
 
 SEED_ORDER = [
-    "permissions", "organizations", "users", "departments", "filieres", "organizationInvites",
-    "demandePartages", "documentPartages", "blockchainBlocks", "abonnements", "transactions",
-    "payments", "contactMessages", "configurations", "siteSettings", "auditLogs",
+    "permissions",
+    "organizations",
+    "users",
+    "departments",
+    "filieres",
+    "organizationInvites",
+    "demandePartages",
+    "documentPartages",
+    "blockchainBlocks",
+    "abonnements",
+    "transactions",
+    "payments",
+    "contactMessages",
+    "configurations",
+    "siteSettings",
+    "auditLogs",
 ]
 
 

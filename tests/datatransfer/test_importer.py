@@ -35,7 +35,10 @@ def test_a_node_file_loads_with_every_value_kept(node_file):
     assert second.nonce == 9007199254740993
     aminata = User.objects.get(email="aminata.kone@ufhb.ci")
     assert aminata.password_hash.startswith("$2b$10$abcdef")
-    assert set(aminata.permissions.values_list("key", flat=True)) == {"users.read", "transactions.read"}
+    assert set(aminata.permissions.values_list("key", flat=True)) == {
+        "users.read",
+        "transactions.read",
+    }
     assert str(ufhb.abonnements.get().start_date) == "2025-01-01"
 
 
@@ -48,9 +51,15 @@ def test_a_second_import_finds_everything_unchanged_and_writes_nothing(node_file
     assert [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(WRITES)] == []
 
 
-def test_a_dry_run_reports_what_a_real_run_does_and_leaves_the_database_as_it_was(node_file, tmp_path):
-    Permission.objects.create(id="ckperm0000000000000000001", key="users.read", label="Ancien libellé")
-    changed = edited(node_file, tmp_path, lambda data: data["users"][1].update(organizationId="cknowhere"))
+def test_a_dry_run_reports_what_a_real_run_does_and_leaves_the_database_as_it_was(
+    node_file, tmp_path
+):
+    Permission.objects.create(
+        id="ckperm0000000000000000001", key="users.read", label="Ancien libellé"
+    )
+    changed = edited(
+        node_file, tmp_path, lambda data: data["users"][1].update(organizationId="cknowhere")
+    )
     before = database_snapshot("default")
     dry = import_domain(changed, dry_run=True)
     assert database_snapshot("default") == before
@@ -62,12 +71,17 @@ def test_a_dry_run_reports_what_a_real_run_does_and_leaves_the_database_as_it_wa
 
 
 def test_a_unique_key_held_by_another_row_is_skipped_with_its_dependants(node_file):
-    User.objects.create(id="ckprodadmin00000000000001", email="jean.dupont@example.fr", password_hash="prod")
+    User.objects.create(
+        id="ckprodadmin00000000000001", email="jean.dupont@example.fr", password_hash="prod"
+    )
     report = import_domain(node_file)
     issues = {(i.table, i.id): i for i in report.issues}
     conflict = issues[("users", "ckuser0000000000000000002")]
     assert conflict.kind == "conflict"
-    assert "email 'jean.dupont@example.fr' already belongs to users 'ckprodadmin00000000000001'" in conflict.message
+    assert (
+        "email 'jean.dupont@example.fr' already belongs to users 'ckprodadmin00000000000001'"
+        in conflict.message
+    )
     for table in ("demandePartages", "documentPartages", "transactions", "payments"):
         assert report.tables[table]["skipped"] == 1, table
     assert report.tables["blockchainBlocks"]["skipped"] == 1  # block 2 -> document, skipped
@@ -77,10 +91,15 @@ def test_a_unique_key_held_by_another_row_is_skipped_with_its_dependants(node_fi
 
 
 def test_a_reference_found_nowhere_fails_that_row_only_with_a_precise_message(node_file, tmp_path):
-    path = edited(node_file, tmp_path, lambda d: d["transactions"][0].update(demandePartageId="cnowhere"))
+    path = edited(
+        node_file, tmp_path, lambda d: d["transactions"][0].update(demandePartageId="cnowhere")
+    )
     report = import_domain(path)
     [issue] = [i for i in report.issues if i.table == "transactions"]
-    assert issue.message == "demandePartageId 'cnowhere' exists neither in the file nor in the database"
+    assert (
+        issue.message
+        == "demandePartageId 'cnowhere' exists neither in the file nor in the database"
+    )
     assert report.tables["transactions"]["failed"] == 1
     assert report.tables["payments"]["failed"] == 1  # its payment depends on it
     assert report.tables["auditLogs"]["created"] == 2
@@ -110,6 +129,9 @@ def test_permissions_end_exactly_as_the_file_says(node_file):
     User.objects.get(email="aminata.kone@ufhb.ci").permissions.add(extra)
     report = import_domain(node_file)
     assert report.tables["users"]["updated"] == 1
-    assert set(User.objects.get(email="aminata.kone@ufhb.ci").permissions.values_list("key", flat=True)) == {
-        "users.read", "transactions.read",
+    assert set(
+        User.objects.get(email="aminata.kone@ufhb.ci").permissions.values_list("key", flat=True)
+    ) == {
+        "users.read",
+        "transactions.read",
     }

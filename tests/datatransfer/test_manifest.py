@@ -19,7 +19,9 @@ def export(node_file, tmp_path):
     path = tmp_path / "export.json"
     call_command("dumpdomain", str(path), "-v", "0")
     for model in (Organization, User):
-        model.objects.update(**({"owner": None} if model is Organization else {"organization": None}))
+        model.objects.update(
+            **({"owner": None} if model is Organization else {"organization": None})
+        )
     from django.apps import apps
 
     for model in reversed(list(apps.get_app_config("core").get_models())):
@@ -52,13 +54,24 @@ def test_the_export_carries_a_manifest_per_table_and_a_schema_fingerprint(export
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["data"]["users"][0].update(role="SUPERADMIN"), "table 'users' has rows that differ"),
-        (lambda d: d["data"]["payments"].pop(), "table 'payments' has 0 rows where the manifest says 1"),
-        (lambda d: d["metadata"]["manifest"]["tables"]["auditLogs"].update(rows=3), "table 'auditLogs' has 2 rows"),
+        (
+            lambda d: d["data"]["users"][0].update(role="SUPERADMIN"),
+            "table 'users' has rows that differ",
+        ),
+        (
+            lambda d: d["data"]["payments"].pop(),
+            "table 'payments' has 0 rows where the manifest says 1",
+        ),
+        (
+            lambda d: d["metadata"]["manifest"]["tables"]["auditLogs"].update(rows=3),
+            "table 'auditLogs' has 2 rows",
+        ),
         (lambda d: d["data"].pop("siteSettings"), "table 'siteSettings' is missing"),
     ],
 )
-def test_an_altered_file_is_refused_before_any_write_and_loads_with_no_verify(export, change, message):
+def test_an_altered_file_is_refused_before_any_write_and_loads_with_no_verify(
+    export, change, message
+):
     path = tampered(export, change)
     before = database_snapshot("default")
     with pytest.raises(CommandError, match=message) as raised:
@@ -89,7 +102,11 @@ def test_an_empty_secret_never_replaces_a_set_one(export, tmp_path):
     load(str(export))
     secretless = tmp_path / "secretless.json"
     call_command("dumpdomain", str(secretless), "--exclude-secrets", "-v", "0")
-    assert json.loads(secretless.read_text(encoding="utf-8"))["data"]["users"][0]["passwordHash"] == ""
+    assert (
+        json.loads(secretless.read_text(encoding="utf-8"))["data"]["users"][0]["passwordHash"] == ""
+    )
     out = load(str(secretless))
     assert User.objects.get(email="aminata.kone@ufhb.ci").password_hash.startswith("$2b$10$")
-    assert [line.split()[3] for line in out.splitlines() if line.startswith("users")] == ["2"]  # unchanged
+    assert [line.split()[3] for line in out.splitlines() if line.startswith("users")] == [
+        "2"
+    ]  # unchanged

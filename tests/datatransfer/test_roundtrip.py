@@ -11,7 +11,9 @@ from tests.snapshots import database_snapshot
 
 
 def dump(alias, path):
-    call_command("dumpdomain", str(path), "--database", alias, "--indent", "0", stdout=io.StringIO())
+    call_command(
+        "dumpdomain", str(path), "--database", alias, "--indent", "0", stdout=io.StringIO()
+    )
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -22,7 +24,11 @@ def load(alias, path):
 
 
 def test_seeddemo_data_survives_sqlite_to_postgresql_to_sqlite(make_database, tmp_path):
-    source, middle, back = make_database("sqlite"), make_database("postgresql"), make_database("sqlite")
+    source, middle, back = (
+        make_database("sqlite"),
+        make_database("postgresql"),
+        make_database("sqlite"),
+    )
     call_command("seeddemo", "--scale", "1", "--database", source, stdout=io.StringIO())
     first = dump(source, tmp_path / "first.json")
     load(middle, tmp_path / "first.json")
@@ -52,6 +58,8 @@ def test_a_dry_run_into_an_empty_database_writes_nothing(make_database, tmp_path
     call_command("seeddemo", "--scale", "1", "--database", source, stdout=io.StringIO())
     dump(source, tmp_path / "demo.json")
     out = io.StringIO()
-    call_command("loaddomain", str(tmp_path / "demo.json"), "--database", target, "--dry-run", stdout=out)
+    call_command(
+        "loaddomain", str(tmp_path / "demo.json"), "--database", target, "--dry-run", stdout=out
+    )
     assert "DRY RUN" in out.getvalue()
     assert not any(database_snapshot(target).values())

@@ -566,13 +566,22 @@ def test_an_export_interrupted_by_ctrl_c_leaves_no_file(make_database, large_fil
     config = connections.settings[source]
     # Another session holds the last table, so the export is surely half-way when Ctrl-C comes.
     connect = dict(
-        host=config["HOST"] or None, port=config["PORT"] or None, user=config["USER"] or None,
-        password=config["PASSWORD"] or None, dbname=config["NAME"],
+        host=config["HOST"] or None,
+        port=config["PORT"] or None,
+        user=config["USER"] or None,
+        password=config["PASSWORD"] or None,
+        dbname=config["NAME"],
     )
     blocker = psycopg.connect(**connect)
     blocker.execute("LOCK TABLE core_auditlog IN ACCESS EXCLUSIVE MODE")
     watcher = psycopg.connect(**connect, autocommit=True)  # sees pg_stat_activity as it is now
-    process = manage("dumpdomain", str(folder / "x.json"), "--database", "src", env_aliases={"src": database_url(source)})
+    process = manage(
+        "dumpdomain",
+        str(folder / "x.json"),
+        "--database",
+        "src",
+        env_aliases={"src": database_url(source)},
+    )
     try:
         deadline = time.monotonic() + 60
         while not _waiting_on_lock(watcher, config["NAME"]):
@@ -594,7 +603,8 @@ def test_an_export_interrupted_by_ctrl_c_leaves_no_file(make_database, large_fil
 
 def _waiting_on_lock(connection, name) -> bool:
     row = connection.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [name]
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+        [name],
     ).fetchone()
     return row[0] > 0
 

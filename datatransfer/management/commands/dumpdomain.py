@@ -20,24 +20,47 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("output", nargs="?", help="File to write (default: exports/export-<time>.json).")
-        parser.add_argument("-o", "--output", dest="output_option", help="Same as OUTPUT.")
-        parser.add_argument("--database", default="default", help="Database alias to read (default: default).")
         parser.add_argument(
-            "-e", "--exclude", action="append", default=[], metavar="TABLE",
+            "output", nargs="?", help="File to write (default: exports/export-<time>.json)."
+        )
+        parser.add_argument("-o", "--output", dest="output_option", help="Same as OUTPUT.")
+        parser.add_argument(
+            "--database", default="default", help="Database alias to read (default: default)."
+        )
+        parser.add_argument(
+            "-e",
+            "--exclude",
+            action="append",
+            default=[],
+            metavar="TABLE",
             help="Leave a table out (its file key, e.g. auditLogs); repeat for several.",
         )
         parser.add_argument("--skip-audit", action="store_true", help=f"Leave {AUDIT_TABLE} out.")
         parser.add_argument(
-            "--organization", action="append", default=[], metavar="SLUG",
+            "--organization",
+            action="append",
+            default=[],
+            metavar="SLUG",
             help="Export only this organization, its data and the rows they reference; "
             "repeat for several.",
         )
-        parser.add_argument("--exclude-secrets", action="store_true", help="Write password hashes and invite tokens empty.")
-        parser.add_argument("--indent", type=int, default=2, help="Indentation (default 2, as the old tool; 0 for one line).")
-        parser.add_argument("--plan", action="store_true", help="Print the table order and dependencies, and stop.")
         parser.add_argument(
-            "--with-media", action="store_true",
+            "--exclude-secrets",
+            action="store_true",
+            help="Write password hashes and invite tokens empty.",
+        )
+        parser.add_argument(
+            "--indent",
+            type=int,
+            default=2,
+            help="Indentation (default 2, as the old tool; 0 for one line).",
+        )
+        parser.add_argument(
+            "--plan", action="store_true", help="Print the table order and dependencies, and stop."
+        )
+        parser.add_argument(
+            "--with-media",
+            action="store_true",
             help="Write a tar archive (OUTPUT.tar or .tar.gz): the export and every uploaded file "
             "its documents name, from MEDIA_ROOT.",
         )

@@ -24,40 +24,67 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="Export file to load.")
-        parser.add_argument("--database", default="default", help="Database alias to write (default: default).")
-        parser.add_argument("--dry-run", action="store_true", help="Do the whole import, then roll it back.")
         parser.add_argument(
-            "-e", "--exclude", action="append", default=[], metavar="TABLE",
+            "--database", default="default", help="Database alias to write (default: default)."
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Do the whole import, then roll it back."
+        )
+        parser.add_argument(
+            "-e",
+            "--exclude",
+            action="append",
+            default=[],
+            metavar="TABLE",
             help="Leave a table of the file out; repeat for several.",
         )
         parser.add_argument("--skip-audit", action="store_true", help=f"Leave {AUDIT_TABLE} out.")
-        parser.add_argument("--strict", action="store_true", help="Roll everything back at the first failed row.")
-        parser.add_argument("--report", metavar="REPORT.json", help="Write the statistics and every issue as JSON.")
-        parser.add_argument("--ignore-unknown", action="store_true", help="Skip tables and fields the models lack.")
         parser.add_argument(
-            "--engine", choices=sorted(ENGINES), default="batch",
-            help="batch (default): a few queries per batch of rows; rows: one row at a time (the reference).",
+            "--strict", action="store_true", help="Roll everything back at the first failed row."
         )
         parser.add_argument(
-            "--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+            "--report", metavar="REPORT.json", help="Write the statistics and every issue as JSON."
+        )
+        parser.add_argument(
+            "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
+        )
+        parser.add_argument(
+            "--engine",
+            choices=sorted(ENGINES),
+            default="batch",
+            help="batch (default): a few queries per batch of rows; "
+            "rows: one row at a time (the reference).",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
             help=f"Rows per batch (default {DEFAULT_BATCH_SIZE}).",
         )
         parser.add_argument(
-            "--no-verify", action="store_true",
-            help="Load even a file whose rows do not match its manifest (an edited file), saying so.",
+            "--no-verify",
+            action="store_true",
+            help="Load even a file whose rows do not match its manifest (an edited file), "
+            "saying so.",
         )
         parser.add_argument(
-            "--overwrite-media", action="store_true",
+            "--overwrite-media",
+            action="store_true",
             help="From an archive, replace an uploaded file that differs (default: keep it).",
         )
         parser.add_argument(
-            "--match", choices=("id", "natural"), default="id",
-            help="id (default): a row is the target's row with its id; natural: a row whose id is not in the target "
-            "but whose natural key (User.email, Organization.slug...) is updates that row, and links follow.",
+            "--match",
+            choices=("id", "natural"),
+            default="id",
+            help="id (default): rows are matched by id; natural: a row whose id is not in the "
+            "target but whose natural key (User.email, Organization.slug, ...) is there updates "
+            "that row, and every link to it follows.",
         )
         parser.add_argument(
-            "--wait", action="store_true",
-            help="If another import is running into the same PostgreSQL database, wait for it instead of failing.",
+            "--wait",
+            action="store_true",
+            help="If another import is running into the same PostgreSQL database, wait for it "
+            "instead of failing.",
         )
 
     def handle(self, *args, **options):
@@ -117,6 +144,7 @@ class Command(BaseCommand):
         if report.has_failures:
             failed = report.totals["failed"]
             raise CommandError(
-                f"{failed} row(s) failed; the other rows were {'checked' if report.dry_run else 'loaded'}.",
+                f"{failed} row(s) failed; "
+                f"the other rows were {'checked' if report.dry_run else 'loaded'}.",
                 returncode=1,
             )

@@ -131,6 +131,25 @@ def targets(scale: dict) -> list[tuple[str, str, str, bool]]:
     return out
 
 
+def code_lines(main: dict | None, million: dict | None) -> list[str]:
+    lines = []
+    for name, run in (("main run", main), ("1,000,000-row check", million)):
+        if not run:
+            continue
+        start, end = (
+            run["machine"]["commit"],
+            run["machine"].get("commit_end", run["machine"]["commit"]),
+        )
+        if start == end:
+            lines.append(f"- code of the {name}: commit {start}")
+        else:
+            lines.append(
+                f"- code of the {name}: **the tree changed during the run**, from commit {start} "
+                f"to {end} (each command runs the code checked out when it starts)"
+            )
+    return lines
+
+
 def render_docs(saved: dict, doc: Path, plot: Path) -> str:
     main, million = saved.get("main"), saved.get("million")
     any_run = main or million
@@ -149,7 +168,7 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         f"- Python {m['python']}, Django {m['django']}, psycopg {m['psycopg']}, ijson "
         f"{m['ijson']}, orjson {m['orjson']}",
         f"- PostgreSQL {m['postgresql']} (local, 127.0.0.1), {m['pg_dump']}",
-        f"- code: commit {m['commit']}",
+        *code_lines(main, million),
         "",
         "## How it is measured",
         "",
@@ -306,8 +325,7 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "```sh",
         "make bench                      # scale 100 (about 126k rows); SCALE from the environment",
         'make bench SCALE="100 400"      # the published figures (about 40 minutes on 2 cores)',
-        ".venv/bin/python bench/run.py --million   # the 1,000,000-row check (seeddemo --scale "
-        "800)",
+        ".venv/bin/python bench/run.py --million   # seeddemo --scale 800: about 10 minutes",
         ".venv/bin/python bench/run.py --help      # --repeat, --slow-repeat, "
         "--with-rows-engine, ...",
         "```",

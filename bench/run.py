@@ -535,6 +535,11 @@ def machine(bench: Bench) -> dict:
     }
 
 
+def git_head() -> str:
+    command = ["git", "rev-parse", "--short", "HEAD"]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -607,6 +612,8 @@ def main() -> None:
             }
     finally:
         bench.cleanup()
+    # Another engineer may commit while it runs: say so in the docs.
+    result["machine"]["commit_end"] = git_head()
     shutil.rmtree(workdir, ignore_errors=True)
 
     sys.path.insert(0, str(ROOT / "bench"))

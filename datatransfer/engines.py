@@ -18,7 +18,7 @@ from django.db import DatabaseError, connections, models, transaction
 from datatransfer.exceptions import StrictModeFailure
 from datatransfer.fileformat import RowError, decode_row, row_encoders, value_decoder
 from datatransfer.manifest import canonical_json
-from datatransfer.registry import table_key
+from datatransfer.registry import camel_case, table_key
 from datatransfer.reports import ImportReport, Outcome
 
 DEFAULT_BATCH_SIZE = 1000
@@ -85,12 +85,18 @@ def changed_values(table, current: dict, values: dict) -> dict:
     }
 
 
+@functools.cache
+def _required(model) -> tuple:
+    """(file key, attribute) of the fields a new row cannot do without."""
+    return tuple(
+        (camel_case(f.attname), f.attname)
+        for f in model._meta.concrete_fields
+        if not f.has_default() and not f.null
+    )
+
+
 def missing_required(table, values: dict) -> list[str]:
-    return [
-        spec.key
-        for spec in table.fields
-        if spec.attname not in values and not spec.field.has_default() and not spec.field.null
-    ]
+    return [key for key, attname in _required(table.model) if attname not in values]
 
 
 def _conflict_message(table, fields, lookup, other) -> str:
@@ -176,6 +182,23 @@ class RowEngine:
             )
             return Outcome.FAILED, f"{spec.key} '{value}' {where}"
         return None
+
+    def _existing(self, model, values) -> set:
+        """The primary keys among `values` that the database holds (one query)."""
+        if not values:
+            return set()
+        if self.connection.vendor == "postgresql":
+            # One array parameter instead of one per value: much less to build and send.
+            pk = model._meta.pk
+            sql = (
+                f"SELECT {self.connection.ops.quote_name(pk.column)} FROM "
+                f"{self.connection.ops.quote_name(model._meta.db_table)} "
+                f"WHERE {self.connection.ops.quote_name(pk.column)} = ANY(%s)"
+            )
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql, [list(values)])
+                return {row[0] for row in cursor.fetchall()}
+        return set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True))
 
     def _row_exists(self, model, value):
         return self._manager(model).filter(pk=value).exists()
@@ -358,10 +381,7 @@ class RowEngine:
             for spec in table.deferred:
                 if links.get(spec.attname) is not None:
                     targets[spec.field.related_model].add(links[spec.attname])
-        present = {
-            model: set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True))
-            for model, values in targets.items()
-        }
+        present = {model: self._existing(model, values) for model, values in targets.items()}
         updates = defaultdict(list)
         for key, pk, outcome, links in batch:
             table = self._tables[key]
@@ -529,10 +549,7 @@ class BatchEngine(RowEngine):
                 wanted[spec.field.related_model].update(
                     r.values[spec.attname] for r in rows if r.values.get(spec.attname) is not None
                 )
-        present = {
-            model: set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True))
-            for model, values in wanted.items()
-        }
+        present = {model: self._existing(model, values) for model, values in wanted.items()}
         return lambda model, value: value in present.get(model, ())
 
     def _linkable(self, table, rows):
@@ -544,12 +561,7 @@ class BatchEngine(RowEngine):
                 r.values[spec.attname] for r in rows if r.values.get(spec.attname) is not None
             }
             model = spec.field.related_model
-            present[spec.attname] = (
-                model,
-                set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True))
-                if values
-                else set(),
-            )
+            present[spec.attname] = (model, self._existing(model, values))
 
         def linkable(attname, value):
             model, found = present[attname]

@@ -6,11 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import tables_to_export
 from datatransfer.history import default_output, export_to_file
+from datatransfer.management.options import (
+    add_database_option,
+    add_exclude_options,
+    excluded_tables,
+)
 from datatransfer.media import default_archive_output, export_with_media, render_media_export
 from datatransfer.progress import TableProgress, is_terminal
 from datatransfer.reports import render_export, render_plan
-
-AUDIT_TABLE = "auditLogs"
 
 
 class Command(BaseCommand):
@@ -24,18 +27,8 @@ class Command(BaseCommand):
             "output", nargs="?", help="File to write (default: exports/export-<time>.json)."
         )
         parser.add_argument("-o", "--output", dest="output_option", help="Same as OUTPUT.")
-        parser.add_argument(
-            "--database", default="default", help="Database alias to read (default: default)."
-        )
-        parser.add_argument(
-            "-e",
-            "--exclude",
-            action="append",
-            default=[],
-            metavar="TABLE",
-            help="Leave a table out (its file key, e.g. auditLogs); repeat for several.",
-        )
-        parser.add_argument("--skip-audit", action="store_true", help=f"Leave {AUDIT_TABLE} out.")
+        add_database_option(parser, "read")
+        add_exclude_options(parser, skip_audit=True)
         parser.add_argument(
             "--organization",
             action="append",
@@ -66,9 +59,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        exclude = {name for value in options["exclude"] for name in value.split(",") if name}
-        if options["skip_audit"]:
-            exclude.add(AUDIT_TABLE)
+        exclude = excluded_tables(options)
         try:
             if options["plan"] or options["verbosity"] >= 2:
                 self.stdout.write(render_plan(tables_to_export(exclude)))

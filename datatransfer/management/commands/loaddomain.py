@@ -8,11 +8,14 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
 from datatransfer.exceptions import DataTransferError
 from datatransfer.importer import import_domain
+from datatransfer.management.options import (
+    add_database_option,
+    add_exclude_options,
+    excluded_tables,
+)
 from datatransfer.media import import_archive, is_archive, render_media_import
 from datatransfer.progress import TableProgress, is_terminal
 from datatransfer.reports import render_import, render_issues
-
-AUDIT_TABLE = "auditLogs"
 
 
 class Command(BaseCommand):
@@ -24,21 +27,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="Export file to load.")
-        parser.add_argument(
-            "--database", default="default", help="Database alias to write (default: default)."
-        )
+        add_database_option(parser, "write")
         parser.add_argument(
             "--dry-run", action="store_true", help="Do the whole import, then roll it back."
         )
-        parser.add_argument(
-            "-e",
-            "--exclude",
-            action="append",
-            default=[],
-            metavar="TABLE",
-            help="Leave a table of the file out; repeat for several.",
-        )
-        parser.add_argument("--skip-audit", action="store_true", help=f"Leave {AUDIT_TABLE} out.")
+        add_exclude_options(parser, skip_audit=True)
         parser.add_argument(
             "--strict", action="store_true", help="Roll everything back at the first failed row."
         )
@@ -88,9 +81,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        exclude = {name for value in options["exclude"] for name in value.split(",") if name}
-        if options["skip_audit"]:
-            exclude.add(AUDIT_TABLE)
+        exclude = excluded_tables(options)
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.", returncode=2)
         show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)

@@ -6,6 +6,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import DataTransferError
+from datatransfer.management.options import (
+    add_database_option,
+    add_exclude_options,
+    excluded_tables,
+)
 from datatransfer.verifier import difference_lines, render_verify, verify_domain
 
 SHOWN_DIFFERENCES = 20
@@ -20,17 +25,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="Export file to compare (.gz too).")
-        parser.add_argument(
-            "--database", default="default", help="Database alias to read (default: default)."
-        )
-        parser.add_argument(
-            "-e",
-            "--exclude",
-            action="append",
-            default=[],
-            metavar="TABLE",
-            help="Leave a table of the file out; repeat for several.",
-        )
+        add_database_option(parser, "read")
+        add_exclude_options(parser, skip_audit=False)
         parser.add_argument(
             "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
         )
@@ -39,7 +35,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        exclude = {name for value in options["exclude"] for name in value.split(",") if name}
+        exclude = excluded_tables(options)
         try:
             report = verify_domain(
                 options["file"],

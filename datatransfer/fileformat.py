@@ -378,24 +378,33 @@ def open_output(path: str, stdout=None):
         return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    with atomic_file(target) as raw:
+        binary = (
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
+            if path.endswith(".gz")
+            else raw
+        )
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False)
+        yield text
+        text.flush()
+        text.detach()
+        if binary is not raw:
+            binary.close()
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path):
+    """Yield a binary file written under a temporary name in `path`'s folder, mode 0600,
+    and renamed to `path` only when the block ends without error; on any error (Ctrl-C
+    included) the temporary file is removed and nothing stands under `path`."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as raw:
-            binary = (
-                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
-                if path.endswith(".gz")
-                else raw
-            )
-            text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False)
-            yield text
-            text.flush()
-            text.detach()
-            if binary is not raw:
-                binary.close()
+            yield raw
             raw.flush()
             os.fsync(raw.fileno())
-        os.replace(temporary, target)
+        os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from datatransfer.exceptions import DataTransferError, FileFormatError
-from datatransfer.fileformat import open_export
+from datatransfer.fileformat import atomic_file, open_export
 from datatransfer.history import ExportRun, default_output, export_to_file, file_digest
 from datatransfer.importer import import_domain
 from datatransfer.models import ExportRecord
@@ -215,24 +215,6 @@ def _write_archive(
     return manifest
 
 
-@contextlib.contextmanager
-def _atomic_binary(path: Path):
-    """A binary file under a temporary name in `path`'s folder, mode 0600, renamed to
-    `path` only when the block ends without error (as `fileformat.open_output`)."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as raw:
-            yield raw
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
 def _update_record(record: ExportRecord | None, **values) -> str:
     """Save `values` on the history record; return '' or why it could not be saved."""
     if record is None:
@@ -271,7 +253,7 @@ def export_with_media(output: str, *, media_root=None, **options) -> MediaExport
         run = export_to_file(export_path, **options)
         try:
             paths = referenced_files(export_path)
-            with _atomic_binary(target) as raw:
+            with atomic_file(target) as raw:
                 manifest = _write_archive(
                     raw,
                     export_path,

@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
-DEMO_TARGET_DB := demo-target.sqlite3
 DEMO_FILE := exports/demo.json
+# The demo only ever touches its own SQLite files, whatever .env names: the project's own
+# database, a platform database filled with demo data, and a second one to load it into.
+DEMO_DATABASES := demo-project.sqlite3 demo-platform.sqlite3 demo-target.sqlite3
+DEMO_ENV := ENV_FILE=/dev/null \
+	PROJECT_DATABASE_URL=sqlite:///$(CURDIR)/demo-project.sqlite3 \
+	DATABASE_URL=sqlite:///$(CURDIR)/demo-platform.sqlite3 \
+	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/demo-target.sqlite3
 
 .PHONY: install demo test test-sqlite test-postgres bench lint clean
 
@@ -18,26 +24,27 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(PY) manage.py migrate --verbosity 0
-	$(PY) manage.py seeddemo --scale 1 --force
-	$(PY) manage.py dumpdomain $(DEMO_FILE)
-	rm -f $(DEMO_TARGET_DB)
-	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/$(DEMO_TARGET_DB) $(PY) manage.py migrate --database target --verbosity 0
-	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/$(DEMO_TARGET_DB) $(PY) manage.py loaddomain $(DEMO_FILE) --database target --dry-run
-	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/$(DEMO_TARGET_DB) $(PY) manage.py loaddomain $(DEMO_FILE) --database target
-	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/$(DEMO_TARGET_DB) $(PY) manage.py verifydomain $(DEMO_FILE) --database target
+	rm -f $(DEMO_DATABASES)
+	$(DEMO_ENV) $(PY) manage.py migrate --verbosity 0
+	$(DEMO_ENV) $(PY) manage.py migrate --database platform --verbosity 0
+	$(DEMO_ENV) $(PY) manage.py migrate --database target --verbosity 0
+	$(DEMO_ENV) $(PY) manage.py seeddemo --scale 1
+	$(DEMO_ENV) $(PY) manage.py dumpdomain $(DEMO_FILE)
+	$(DEMO_ENV) $(PY) manage.py loaddomain $(DEMO_FILE) --database target --dry-run
+	$(DEMO_ENV) $(PY) manage.py loaddomain $(DEMO_FILE) --database target
+	$(DEMO_ENV) $(PY) manage.py verifydomain $(DEMO_FILE) --database target
 
 test: test-sqlite test-postgres
 
 test-sqlite: install
 	@echo "== Test suite on SQLite =="
-	env -u DATABASE_URL $(PY) -m pytest
+	env -u DATABASE_URL -u PROJECT_DATABASE_URL $(PY) -m pytest
 
 # Skipped loudly when PostgreSQL is unreachable, except under CI=true where that fails.
 test-postgres: install
 	@if $(PY) -m tests.postgres_reachable "$(TEST_DATABASE_URL)"; then \
 		echo "== Test suite on PostgreSQL =="; \
-		DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest; \
+		env -u PROJECT_DATABASE_URL DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "ERROR: PostgreSQL is unreachable and CI=true: the PostgreSQL run cannot be skipped." >&2; exit 1; \
 	else \
@@ -57,4 +64,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 $(DEMO_TARGET_DB)
+	rm -rf $(VENV) $(DEMO_DATABASES)

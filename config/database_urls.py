@@ -1,12 +1,21 @@
-"""Database settings from URLs: `DATABASE_URL` and one alias per `DATABASE_URL_<NAME>`.
+"""Database settings from URLs.
 
-Accepts the existing application's Prisma URLs as they are: `?schema=X` becomes the
-connection's search_path and Prisma-only parameters never reach psycopg.
+`DATABASE_URL` is the platform's database (alias `platform`), as in the platform's own
+`.env`: the domain's tables, made by Prisma, which the commands read and write as they
+are. `DATABASE_URL_<NAME>` adds the alias `<name>` (another platform database, such as
+production). `PROJECT_DATABASE_URL` is this project's own database (alias `default`:
+export history, admin accounts, sessions), a SQLite file in the project by default; it
+is the only one `migrate` touches.
+
+Accepts the platform's Prisma URLs as they are: `?schema=X` becomes the connection's
+search_path and Prisma-only parameters never reach psycopg.
 """
 
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 # Query parameters that libpq understands; anything else in a URL (Prisma's
 # connection_limit, pool_timeout, pgbouncer, ...) would make psycopg refuse to connect.
@@ -30,6 +39,8 @@ LIBPQ_PARAMETERS = frozenset(
 )
 POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "pgsql"})
 URL_PREFIX = "DATABASE_URL_"
+PROJECT_ALIAS = "default"
+PLATFORM_ALIAS = "platform"
 
 
 def database_from_url(url: str) -> dict:
@@ -53,19 +64,35 @@ def database_from_url(url: str) -> dict:
     return config
 
 
-def databases_from_env(env: dict, default_sqlite_path) -> dict:
-    """Return `DATABASES` from `DATABASE_URL` (SQLite at `default_sqlite_path` when unset)
-    and every `DATABASE_URL_<NAME>` as the alias `<name>`."""
-    url = env.get("DATABASE_URL")
-    if url:
-        databases = {"default": database_from_url(url)}
-    else:
-        databases = {
-            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite_path)}
-        }
+def _sqlite(path) -> dict:
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+
+
+def databases_from_env(env: dict, base_dir) -> dict:
+    """Return `DATABASES`: `default` from `PROJECT_DATABASE_URL` (SQLite `project.sqlite3`
+    in `base_dir` when unset), `platform` from `DATABASE_URL` (SQLite `db.sqlite3` in
+    `base_dir` when unset), and every `DATABASE_URL_<NAME>` as the alias `<name>`.
+
+    Raises ImproperlyConfigured for a `DATABASE_URL_<NAME>` that would replace one of the
+    first two."""
+    project_url, platform_url = env.get("PROJECT_DATABASE_URL"), env.get("DATABASE_URL")
+    databases = {
+        PROJECT_ALIAS: database_from_url(project_url)
+        if project_url
+        else _sqlite(Path(base_dir) / "project.sqlite3"),
+        PLATFORM_ALIAS: database_from_url(platform_url)
+        if platform_url
+        else _sqlite(Path(base_dir) / "db.sqlite3"),
+    }
     for key in sorted(env):
         if key.startswith(URL_PREFIX) and len(key) > len(URL_PREFIX) and env[key]:
-            databases[key[len(URL_PREFIX) :].lower()] = database_from_url(env[key])
+            alias = key[len(URL_PREFIX) :].lower()
+            if alias in (PROJECT_ALIAS, PLATFORM_ALIAS):
+                raise ImproperlyConfigured(
+                    f"{key} is not allowed: the alias '{alias}' comes from "
+                    + ("PROJECT_DATABASE_URL." if alias == PROJECT_ALIAS else "DATABASE_URL.")
+                )
+            databases[alias] = database_from_url(env[key])
     return databases
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import environ
 
-from config.database_urls import databases_from_env
+from config.database_urls import PLATFORM_ALIAS, databases_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,11 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 
-DATABASES = databases_from_env(os.environ, BASE_DIR / "db.sqlite3")
+DATABASES = databases_from_env(os.environ, BASE_DIR)
+# The domain's models (core) live in the platform's database, everything else in the
+# project's own: see datatransfer/routers.py.
+DATABASE_ROUTERS = ["datatransfer.routers.DomainRouter"]
+DOMAIN_DATABASE = PLATFORM_ALIAS
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

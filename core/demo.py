@@ -11,7 +11,7 @@ from datetime import timedelta
 from itertools import islice
 
 import factory.random
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.db.models import Model
 
 from core import factories as f
@@ -171,7 +171,7 @@ class DemoPlan:
 
 
 def seed_demo(
-    *, scale: int = 1, seed: int = 42, using: str = "default", replace: bool = False
+    *, scale: int = 1, seed: int = 42, using: str | None = None, replace: bool = False
 ) -> dict[str, int]:
     """Write the demo data set into `using` and return the rows written per table.
 
@@ -180,6 +180,7 @@ def seed_demo(
     """
     if scale < 1:
         raise ValueError("scale must be 1 or more")
+    using = using or router.db_for_write(models.Organization)
     with transaction.atomic(using=using):
         existing = non_empty_tables(using)
         if existing and not replace:
@@ -203,7 +204,7 @@ def delete_domain_rows(using: str) -> None:
         # The Organization <-> User cycle: unlink first so the order does not matter.
         cursor.execute(
             f"UPDATE {connection.ops.quote_name(models.Organization._meta.db_table)} SET "
-            f"{connection.ops.quote_name('owner_id')} = NULL"
+            f"{connection.ops.quote_name(models.Organization.owner.field.column)} = NULL"
         )
         for table in tables:
             cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")

@@ -1,34 +1,47 @@
-"""The domain: one model per table of the existing application (see docs in README).
+"""The domain: one model per table of the platform, on the very tables Prisma made.
 
-Attributes are the snake_case spellings of the application's camelCase columns.
-`created_at` defaults to now and `updated_at` is refreshed by `save()`; bulk writes
-(`bulk_create`, `QuerySet.update`) keep the values they are given, which is how an
-import preserves the file's timestamps. `natural_key_fields` names what identifies a
-row across databases whatever its id (`loaddomain --match natural`).
+Table and column names, types and constraints are those of `core/prisma/prisma-schema.sql`
+(the DDL Prisma 6.19 generates from the platform's `schema.prisma`): `db_table` is the
+Prisma model name, `db_column` the Prisma field name; attributes are their snake_case
+spellings. A Prisma `String` is `TEXT` unless it says `@db.VarChar(n)`; `DateTime` is
+`TIMESTAMP(3)` in UTC (`TimestampField`); enums are PostgreSQL enum types (`EnumField`).
+`created_at` defaults to now and `updated_at` is refreshed by `save()`, as Prisma Client
+does; bulk writes keep the values they are given, which is how an import preserves the
+file's timestamps. `natural_key_fields` names what identifies a row across databases
+whatever its id (`loaddomain --match natural`).
 """
 
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.cuid import new_cuid
+from core.fields import EnumField, TimestampField, now_ms
 
 
 def cuid_field():
-    return models.CharField(primary_key=True, max_length=30, default=new_cuid, editable=False)
+    return models.TextField(primary_key=True, default=new_cuid, editable=False)
+
+
+def foreign_key(to, column, *, null=False, **kwargs):
+    """A Prisma relation: the `column` holding the id, `ON DELETE SET NULL` when optional
+    and `RESTRICT` (PROTECT) when required, as Prisma's defaults."""
+    on_delete = models.SET_NULL if null else models.PROTECT
+    return models.ForeignKey(
+        to, db_column=column, null=null, blank=null, on_delete=on_delete, **kwargs
+    )
 
 
 class TimestampedModel(models.Model):
-    """`created_at` set on insert, `updated_at` on every save (as the application does)."""
+    """`created_at` set on insert, `updated_at` on every save (as Prisma Client does)."""
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = TimestampField(default=now_ms, db_column="createdAt")
+    updated_at = TimestampField(default=now_ms, db_column="updatedAt")
 
     class Meta:
         abstract = True
 
     def save(self, *args, **kwargs):
-        self.updated_at = timezone.now()
+        self.updated_at = now_ms()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "updated_at" not in update_fields:
             kwargs["update_fields"] = [*update_fields, "updated_at"]
@@ -41,6 +54,10 @@ class Role(models.TextChoices):
     ORG_ADMIN = "ORG_ADMIN"
     AGENT = "AGENT"
     USER = "USER"
+
+
+def role_field(**kwargs):
+    return EnumField(enum_name="Role", choices=Role.choices, default=Role.USER, **kwargs)
 
 
 class PermissionManager(models.Manager):
@@ -57,6 +74,9 @@ class Permission(TimestampedModel):
     description = models.TextField(null=True, blank=True)
 
     objects = PermissionManager()
+
+    class Meta:
+        db_table = "Permission"
 
     def __str__(self):
         return self.key
@@ -78,15 +98,16 @@ class Organization(TimestampedModel):
     id = cuid_field()
     name = models.CharField(max_length=200)
     slug = models.CharField(max_length=200, unique=True)
-    type = models.CharField(max_length=20, choices=Type.choices)
-    email = models.EmailField(max_length=254, null=True, blank=True)
-    phone = models.CharField(max_length=50, null=True, blank=True)
+    type = EnumField(enum_name="OrganizationType", choices=Type.choices)
+    email = models.TextField(null=True, blank=True)
+    phone = models.TextField(null=True, blank=True)
     address = models.TextField(null=True, blank=True)
     country = models.CharField(max_length=2, null=True, blank=True)
-    is_active = models.BooleanField(default=True)
-    owner = models.ForeignKey(
-        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_organizations"
-    )
+    is_active = models.BooleanField(default=True, db_column="isActive")
+    owner = foreign_key("User", "ownerId", null=True, related_name="owned_organizations")
+
+    class Meta:
+        db_table = "Organization"
 
     def __str__(self):
         return self.name
@@ -99,38 +120,54 @@ class User(TimestampedModel):
     natural_key_fields = ("email",)
 
     id = cuid_field()
-    email = models.EmailField(max_length=254, unique=True)
-    password_hash = models.CharField(max_length=255)
-    first_name = models.CharField(max_length=255, null=True, blank=True)
-    last_name = models.CharField(max_length=255, null=True, blank=True)
-    phone = models.CharField(max_length=50, null=True, blank=True)
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
-    is_active = models.BooleanField(default=True)
-    email_verified_at = models.DateTimeField(null=True, blank=True)
-    last_login_at = models.DateTimeField(null=True, blank=True)
-    organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    email = models.CharField(max_length=254, unique=True)
+    password_hash = models.CharField(max_length=255, db_column="passwordHash")
+    first_name = models.TextField(null=True, blank=True, db_column="firstName")
+    last_name = models.TextField(null=True, blank=True, db_column="lastName")
+    phone = models.TextField(null=True, blank=True)
+    role = role_field()
+    is_active = models.BooleanField(default=True, db_column="isActive")
+    email_verified_at = TimestampField(null=True, blank=True, db_column="emailVerifiedAt")
+    last_login_at = TimestampField(null=True, blank=True, db_column="lastLoginAt")
+    organization = foreign_key(Organization, "organizationId", null=True, related_name="members")
+    permissions = models.ManyToManyField(
+        Permission, blank=True, related_name="users", through="PermissionToUser"
     )
-    permissions = models.ManyToManyField(Permission, blank=True, related_name="users")
+
+    class Meta:
+        db_table = "User"
 
     def __str__(self):
         return self.email
+
+
+class PermissionToUser(models.Model):
+    """Prisma's implicit many-to-many table of `User.permissions`: `A` is the permission,
+    `B` the user. A link table travels as the users' `permissionKeys`, not as a table."""
+
+    pk = models.CompositePrimaryKey("permission", "user")
+    permission = models.ForeignKey(
+        Permission, on_delete=models.CASCADE, db_column="A", db_index=False
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, db_column="B")
+
+    class Meta:
+        db_table = "_PermissionToUser"
 
 
 class Department(TimestampedModel):
     natural_key_fields = ("organization", "code")
 
     id = cuid_field()
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="departments"
-    )
-    name = models.CharField(max_length=255)
+    organization = foreign_key(Organization, "organizationId", related_name="departments")
+    name = models.TextField()
     code = models.CharField(max_length=50)
 
     class Meta:
+        db_table = "Department"
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "code"], name="department_org_code_unique"
+                fields=["organization", "code"], name="Department_organizationId_code_key"
             )
         ]
 
@@ -142,14 +179,15 @@ class Filiere(TimestampedModel):
     natural_key_fields = ("department", "code")
 
     id = cuid_field()
-    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="filieres")
-    name = models.CharField(max_length=255)
+    department = foreign_key(Department, "departmentId", related_name="filieres")
+    name = models.TextField()
     code = models.CharField(max_length=50)
 
     class Meta:
+        db_table = "Filiere"
         constraints = [
             models.UniqueConstraint(
-                fields=["department", "code"], name="filiere_department_code_unique"
+                fields=["department", "code"], name="Filiere_departmentId_code_key"
             )
         ]
 
@@ -167,15 +205,16 @@ class OrganizationInvite(TimestampedModel):
     secret_fields = ("token",)
 
     id = cuid_field()
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invites")
-    email = models.EmailField(max_length=254)
+    organization = foreign_key(Organization, "organizationId", related_name="invites")
+    email = models.TextField()
     token = models.CharField(max_length=64, unique=True)
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    expires_at = models.DateTimeField()
-    invited_by = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_invites"
-    )
+    role = role_field()
+    status = EnumField(enum_name="InviteStatus", choices=Status.choices, default=Status.PENDING)
+    expires_at = TimestampField(db_column="expiresAt")
+    invited_by = foreign_key(User, "invitedById", null=True, related_name="sent_invites")
+
+    class Meta:
+        db_table = "OrganizationInvite"
 
     def __str__(self):
         return f"{self.email} -> {self.organization_id}"
@@ -193,26 +232,21 @@ class DemandePartage(TimestampedModel):
 
     id = cuid_field()
     code = models.CharField(max_length=30, unique=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="demandes")
-    target_org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="demandes_received"
+    user = foreign_key(User, "userId", related_name="demandes")
+    target_org = foreign_key(Organization, "targetOrgId", related_name="demandes_received")
+    assigned_org = foreign_key(
+        Organization, "assignedOrgId", null=True, related_name="demandes_assigned"
     )
-    assigned_org = models.ForeignKey(
-        Organization,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="demandes_assigned",
-    )
-    filiere = models.ForeignKey(
-        Filiere, null=True, blank=True, on_delete=models.SET_NULL, related_name="demandes"
-    )
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.EN_ATTENTE)
+    filiere = foreign_key(Filiere, "filiereId", null=True, related_name="demandes")
+    status = EnumField(enum_name="DemandeStatus", choices=Status.choices, default=Status.EN_ATTENTE)
     annee = models.CharField(max_length=9, null=True, blank=True)
     niveau = models.CharField(max_length=20, null=True, blank=True)
     motif = models.TextField(null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = TimestampField(null=True, blank=True, db_column="deletedAt")
+
+    class Meta:
+        db_table = "DemandePartage"
 
     def __str__(self):
         return self.code
@@ -220,21 +254,26 @@ class DemandePartage(TimestampedModel):
 
 class DocumentPartage(TimestampedModel):
     id = cuid_field()
-    demande_partage = models.ForeignKey(
-        DemandePartage, on_delete=models.CASCADE, related_name="documents"
-    )
-    owner_org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="documents")
+    demande_partage = foreign_key(DemandePartage, "demandePartageId", related_name="documents")
+    owner_org = foreign_key(Organization, "ownerOrgId", related_name="documents")
     type = models.CharField(max_length=50)
-    mention = models.CharField(max_length=255, null=True, blank=True)
-    date_obtention = models.DateField(null=True, blank=True)
-    est_traduit = models.BooleanField(default=False)
-    a_document = models.BooleanField(default=False)
-    code_adn = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    file_path = models.CharField(max_length=500, null=True, blank=True)
-    mime_type = models.CharField(max_length=255, null=True, blank=True)
-    file_size = models.BigIntegerField(null=True, blank=True)
-    blockchain_hash = models.CharField(max_length=128, null=True, blank=True)
-    encrypted_at = models.DateTimeField(null=True, blank=True)
+    mention = models.TextField(null=True, blank=True)
+    date_obtention = models.DateField(null=True, blank=True, db_column="dateObtention")
+    est_traduit = models.BooleanField(default=False, db_column="estTraduit")
+    a_document = models.BooleanField(default=False, db_column="aDocument")
+    code_adn = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, db_column="codeAdn"
+    )
+    file_path = models.CharField(max_length=500, null=True, blank=True, db_column="filePath")
+    mime_type = models.TextField(null=True, blank=True, db_column="mimeType")
+    file_size = models.BigIntegerField(null=True, blank=True, db_column="fileSize")
+    blockchain_hash = models.CharField(
+        max_length=128, null=True, blank=True, db_column="blockchainHash"
+    )
+    encrypted_at = TimestampField(null=True, blank=True, db_column="encryptedAt")
+
+    class Meta:
+        db_table = "DocumentPartage"
 
     def __str__(self):
         return f"{self.type} ({self.id})"
@@ -243,18 +282,19 @@ class DocumentPartage(TimestampedModel):
 class BlockchainBlock(models.Model):
     id = cuid_field()
     index = models.IntegerField(unique=True)
-    document_partage = models.ForeignKey(
-        DocumentPartage, null=True, blank=True, on_delete=models.SET_NULL, related_name="blocks"
+    document_partage = foreign_key(
+        DocumentPartage, "documentPartageId", null=True, related_name="blocks"
     )
-    previous_block = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_blocks"
-    )
+    previous_block = foreign_key("self", "previousBlockId", null=True, related_name="next_blocks")
     hash = models.CharField(max_length=128, unique=True)
-    previous_hash = models.CharField(max_length=128)
+    previous_hash = models.CharField(max_length=128, db_column="previousHash")
     nonce = models.BigIntegerField()
     data = models.JSONField()
-    timestamp = models.DateTimeField()
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    timestamp = TimestampField()
+    created_at = TimestampField(default=now_ms, db_column="createdAt")
+
+    class Meta:
+        db_table = "BlockchainBlock"
 
     def __str__(self):
         return f"#{self.index}"
@@ -274,16 +314,17 @@ class Abonnement(TimestampedModel):
         TRIAL = "TRIAL"
 
     id = cuid_field()
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="abonnements"
-    )
-    plan = models.CharField(max_length=20, choices=Plan.choices)
-    status = models.CharField(max_length=20, choices=Status.choices)
-    start_date = models.DateField()
-    end_date = models.DateField(null=True, blank=True)
+    organization = foreign_key(Organization, "organizationId", related_name="abonnements")
+    plan = EnumField(enum_name="Plan", choices=Plan.choices)
+    status = EnumField(enum_name="AbonnementStatus", choices=Status.choices, default=Status.ACTIVE)
+    start_date = models.DateField(db_column="startDate")
+    end_date = models.DateField(null=True, blank=True, db_column="endDate")
     price = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
-    auto_renew = models.BooleanField(default=False)
+    auto_renew = models.BooleanField(default=False, db_column="autoRenew")
+
+    class Meta:
+        db_table = "Abonnement"
 
     def __str__(self):
         return f"{self.plan} {self.organization_id}"
@@ -305,18 +346,21 @@ class Transaction(TimestampedModel):
         CANCELED = "CANCELED"
 
     id = cuid_field()
-    demande_partage = models.ForeignKey(
-        DemandePartage, on_delete=models.CASCADE, related_name="transactions"
-    )
-    user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions"
-    )
+    demande_partage = foreign_key(DemandePartage, "demandePartageId", related_name="transactions")
+    user = foreign_key(User, "userId", null=True, related_name="transactions")
     montant = models.DecimalField(max_digits=12, decimal_places=2)
-    type_paiement = models.CharField(max_length=20, choices=TypePaiement.choices)
-    type_transaction = models.CharField(max_length=255, null=True, blank=True)
-    statut = models.CharField(max_length=20, choices=Statut.choices, default=Statut.PENDING)
+    type_paiement = EnumField(
+        enum_name="TypePaiement", choices=TypePaiement.choices, db_column="typePaiement"
+    )
+    type_transaction = models.TextField(null=True, blank=True, db_column="typeTransaction")
+    statut = EnumField(
+        enum_name="StatutTransaction", choices=Statut.choices, default=Statut.PENDING
+    )
     reference = models.CharField(max_length=64, unique=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = TimestampField(null=True, blank=True, db_column="deletedAt")
+
+    class Meta:
+        db_table = "Transaction"
 
     def __str__(self):
         return self.reference
@@ -326,27 +370,24 @@ class Payment(TimestampedModel):
     natural_key_fields = ("provider", "provider_ref")
 
     id = cuid_field()
-    transaction = models.ForeignKey(
-        Transaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments"
+    transaction = foreign_key(Transaction, "transactionId", null=True, related_name="payments")
+    demande_partage = foreign_key(
+        DemandePartage, "demandePartageId", null=True, related_name="payments"
     )
-    demande_partage = models.ForeignKey(
-        DemandePartage, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments"
-    )
-    abonnement = models.ForeignKey(
-        Abonnement, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments"
-    )
+    abonnement = foreign_key(Abonnement, "abonnementId", null=True, related_name="payments")
     provider = models.CharField(max_length=30)
-    provider_ref = models.CharField(max_length=128)
+    provider_ref = models.CharField(max_length=128, db_column="providerRef")
     status = models.CharField(max_length=30)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
     metadata = models.JSONField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    paid_at = TimestampField(null=True, blank=True, db_column="paidAt")
 
     class Meta:
+        db_table = "Payment"
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "provider_ref"], name="payment_provider_ref_unique"
+                fields=["provider", "provider_ref"], name="Payment_provider_providerRef_key"
             )
         ]
 
@@ -356,11 +397,14 @@ class Payment(TimestampedModel):
 
 class ContactMessage(TimestampedModel):
     id = cuid_field()
-    name = models.CharField(max_length=255)
-    email = models.EmailField(max_length=254)
-    subject = models.CharField(max_length=255, null=True, blank=True)
+    name = models.TextField()
+    email = models.TextField()
+    subject = models.TextField(null=True, blank=True)
     message = models.TextField()
-    is_read = models.BooleanField(default=False)
+    is_read = models.BooleanField(default=False, db_column="isRead")
+
+    class Meta:
+        db_table = "ContactMessage"
 
     def __str__(self):
         return f"{self.name}: {self.subject or ''}"
@@ -374,6 +418,9 @@ class Configuration(TimestampedModel):
     value = models.JSONField()
     description = models.TextField(null=True, blank=True)
 
+    class Meta:
+        db_table = "Configuration"
+
     def __str__(self):
         return self.key
 
@@ -381,14 +428,15 @@ class Configuration(TimestampedModel):
 class SiteSettings(TimestampedModel):
     natural_key_fields = ("id",)  # the one row, id "default"
 
-    id = cuid_field()
-    site_name = models.CharField(max_length=255)
-    contact_email = models.EmailField(max_length=254, null=True, blank=True)
-    logo_url = models.CharField(max_length=500, null=True, blank=True)
-    maintenance_mode = models.BooleanField(default=False)
+    id = models.TextField(primary_key=True, default="default")
+    site_name = models.TextField(db_column="siteName")
+    contact_email = models.TextField(null=True, blank=True, db_column="contactEmail")
+    logo_url = models.TextField(null=True, blank=True, db_column="logoUrl")
+    maintenance_mode = models.BooleanField(default=False, db_column="maintenanceMode")
     extra = models.JSONField(null=True, blank=True)
 
     class Meta:
+        db_table = "SiteSettings"
         verbose_name_plural = "site settings"
 
     def __str__(self):
@@ -397,16 +445,17 @@ class SiteSettings(TimestampedModel):
 
 class AuditLog(models.Model):
     id = models.AutoField(primary_key=True)
-    user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_logs"
-    )
+    user = foreign_key(User, "userId", null=True, related_name="audit_logs")
     action = models.CharField(max_length=100)
     entity = models.CharField(max_length=100)
-    entity_id = models.CharField(max_length=64, null=True, blank=True)
+    entity_id = models.CharField(max_length=64, null=True, blank=True, db_column="entityId")
     details = models.JSONField(null=True, blank=True)
-    ip_address = models.CharField(max_length=45, null=True, blank=True)
-    user_agent = models.TextField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ip_address = models.CharField(max_length=45, null=True, blank=True, db_column="ipAddress")
+    user_agent = models.TextField(null=True, blank=True, db_column="userAgent")
+    created_at = TimestampField(default=now_ms, db_column="createdAt")
+
+    class Meta:
+        db_table = "AuditLog"
 
     def __str__(self):
         return f"{self.action} {self.entity} {self.entity_id or ''}"

@@ -4,6 +4,8 @@ from django.db import OperationalError, connections
 from django.utils.connection import ConnectionDoesNotExist
 
 from datatransfer.exceptions import DatabaseUnavailableError
+from datatransfer.registry import domain_tables
+from datatransfer.schemacheck import check_schema
 
 
 def describe(alias: str) -> str:
@@ -19,9 +21,11 @@ def describe(alias: str) -> str:
 
 
 def open_connection(alias: str):
-    """Return the connection of `alias`, connected.
+    """Return the connection of `alias`, connected, once its schema is checked against the
+    domain's models (schemacheck.py).
 
-    Raises DatabaseUnavailableError for an unknown alias or a database that refuses.
+    Raises DatabaseUnavailableError for an unknown alias or a database that refuses, and
+    SchemaMismatchError for a database whose tables are not the models'.
     """
     try:
         connection = connections[alias]
@@ -40,4 +44,5 @@ def open_connection(alias: str):
         raise DatabaseUnavailableError(
             f"Cannot connect to database '{alias}' ({describe(alias)}): {reason.strip()}"
         ) from None
+    check_schema(connection, domain_tables(), described_as=describe(alias))
     return connection

@@ -18,7 +18,7 @@ from django.db import DatabaseError, connections, models, transaction
 from datatransfer.exceptions import StrictModeFailure
 from datatransfer.fileformat import RowError, decode_row, row_encoders, value_decoder
 from datatransfer.manifest import canonical_json
-from datatransfer.registry import camel_case, table_key
+from datatransfer.registry import table_key
 from datatransfer.reports import ImportReport, Outcome
 
 DEFAULT_BATCH_SIZE = 1000
@@ -89,7 +89,7 @@ def changed_values(table, current: dict, values: dict) -> dict:
 def _required(model) -> tuple:
     """(file key, attribute) of the fields a new row cannot do without."""
     return tuple(
-        (camel_case(f.attname), f.attname)
+        (f.column, f.attname)
         for f in model._meta.concrete_fields
         if not f.has_default() and not f.null
     )

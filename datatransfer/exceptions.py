@@ -34,3 +34,8 @@ class StrictModeFailure(DataTransferError):
 
 class ImportLockedError(DataTransferError):
     """Another import into the same database holds the import lock."""
+
+
+class SchemaMismatchError(DataTransferError):
+    """The database lacks the domain's tables, columns, types or enum labels, or has ones
+    the models do not know."""

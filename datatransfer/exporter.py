@@ -17,6 +17,7 @@ from datatransfer.fileformat import (
 from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ExportReport
+from datatransfer.routers import domain_database
 
 CHUNK_SIZE = 2000
 
@@ -77,7 +78,7 @@ def _with_many_to_many(table, chunk, using):
 def export_domain(
     stream,
     *,
-    using="default",
+    using=None,
     exclude=(),
     exclude_secrets=False,
     indent=2,
@@ -95,6 +96,7 @@ def export_domain(
     a number of rows written (for progress).
     Raises DataTransferError for a bad option or an unreachable database.
     """
+    using = using or domain_database()
     started = time.monotonic()
     tables = tables_to_export(exclude)
     connection = open_connection(using)

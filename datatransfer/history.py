@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.utils import timezone
 
 from datatransfer.exceptions import DataTransferError
@@ -18,6 +18,7 @@ from datatransfer.exporter import export_domain
 from datatransfer.fileformat import open_output
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ExportReport
+from datatransfer.routers import domain_database
 from datatransfer.subset import organization_scope
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,8 @@ def _save(record: ExportRecord) -> str:
 
     A savepoint, so a failure does not break a surrounding transaction."""
     try:
-        with transaction.atomic(using="default"):
-            record.save(using="default")
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            record.save(using=DEFAULT_DB_ALIAS)
     except DatabaseError as error:
         logger.warning("Export history not recorded: %s", error)
         return f"The export was not recorded in the history: {error}".strip()
@@ -78,7 +79,7 @@ def _save(record: ExportRecord) -> str:
 def export_to_file(
     output: str,
     *,
-    using: str = "default",
+    using: str | None = None,
     organizations=(),
     exclude=(),
     exclude_secrets: bool = False,
@@ -94,6 +95,7 @@ def export_to_file(
     Raises DataTransferError (after recording it) for a bad option, an unknown slug, an
     unreachable database or a file that cannot be written.
     """
+    using = using or domain_database()
     record = ExportRecord(
         started_at=timezone.now(),
         user=user if user is not None and user.pk else None,

@@ -21,6 +21,7 @@ from datatransfer.manifest import TableDigest, check_digests, schema_of
 from datatransfer.matching import NaturalKeyMatcher, matchable
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ImportReport
+from datatransfer.routers import domain_database
 
 
 def _unknown_fields(table, raw) -> list[str]:
@@ -88,7 +89,7 @@ def _reset_sequences(connection, model_list):
 def import_domain(
     path,
     *,
-    using="default",
+    using=None,
     dry_run=False,
     strict=False,
     exclude=(),
@@ -116,6 +117,7 @@ def import_domain(
     field, an unreachable database, another import running into the same PostgreSQL
     database (unless `wait`), or a failed row under `strict`.
     """
+    using = using or domain_database()
     options = dict(
         using=using,
         dry_run=dry_run,

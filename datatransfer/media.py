@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 
 from datatransfer.exceptions import DataTransferError, FileFormatError
 from datatransfer.fileformat import atomic_file, open_export
@@ -222,8 +222,8 @@ def _update_record(record: ExportRecord | None, **values) -> str:
     for name, value in values.items():
         setattr(record, name, value)
     try:
-        with transaction.atomic(using="default"):
-            record.save(using="default", update_fields=list(values))
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            record.save(using=DEFAULT_DB_ALIAS, update_fields=list(values))
     except DatabaseError as error:
         return f"The export was not recorded in the history: {error}".strip()
     return ""

@@ -1,9 +1,11 @@
 """What travels: one TableSpec per domain model, derived from its metadata.
 
 A table's file key is the model name in camelCase plural (`DemandePartage` ->
-`demandePartages`); a field's is its attribute in camelCase (`password_hash` ->
-`passwordHash`, the foreign key `target_org` -> `targetOrgId`). A many-to-many to a
-model with a natural key travels as the list of those keys (`permissionKeys`).
+`demandePartages`); a field's is its column (`passwordHash`, the foreign key
+`targetOrgId`): the models sit on Prisma's tables, whose columns are the names the file
+uses. A many-to-many to a model with a natural key travels as the list of those keys
+(`permissionKeys`); its link table (Prisma's `_PermissionToUser`: two foreign keys and
+nothing else) is not a table of the file.
 Models may declare `secret_fields` (emptied by `--exclude-secrets`) and
 `natural_key_fields` (what identifies a row whatever its id, for `--match natural`).
 """
@@ -137,12 +139,26 @@ def natural_key_names(model) -> tuple[str, ...]:
 
 
 def _field_spec(field) -> FieldSpec:
-    return FieldSpec(key=camel_case(field.attname), field=field)
+    return FieldSpec(key=field.column, field=field)
+
+
+def is_link_table(model) -> bool:
+    """Whether `model` only links two rows (an implicit many-to-many's table: two foreign
+    keys, nothing else), so that it travels inside its owner's rows."""
+    fields = model._meta.concrete_fields
+    return len(fields) == 2 and all(f.many_to_one for f in fields)
+
+
+def travelling_through(field):
+    """The link table of the many-to-many `field` when its links travel inside the owner's
+    rows, or None when the through model has data of its own (a table of the file)."""
+    through = field.remote_field.through
+    return through if through._meta.auto_created or is_link_table(through) else None
 
 
 def _many_to_many_spec(field) -> ManyToManySpec | None:
-    if not field.remote_field.through._meta.auto_created:
-        return None  # an explicit through model is a table of its own
+    if travelling_through(field) is None:
+        return None
     natural = _natural_field(field.related_model)
     singular = lower_first(field.related_model.__name__)
     return ManyToManySpec(
@@ -158,7 +174,7 @@ def domain_models(app_labels=None) -> list[type[models.Model]]:
         model
         for label in labels
         for model in apps.get_app_config(label).get_models()
-        if not model._meta.proxy and not model._meta.abstract
+        if not model._meta.proxy and not model._meta.abstract and not is_link_table(model)
     ]
 
 

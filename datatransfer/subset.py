@@ -13,7 +13,8 @@ from django.db.models.expressions import RawSQL
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import DataTransferError
 from datatransfer.graph import relations
-from datatransfer.registry import domain_tables
+from datatransfer.registry import domain_tables, travelling_through
+from datatransfer.routers import domain_database
 
 # Ids per query while collecting; below the parameter limits of every backend.
 CHUNK_SIZE = 500
@@ -27,18 +28,12 @@ def _chunks(values, size=CHUNK_SIZE):
         yield values[start : start + size]
 
 
-def _through(field):
-    """The auto-created table of a many-to-many, or None when it is a model of its own."""
-    through = field.remote_field.through
-    return through if through._meta.auto_created else None
-
-
 def _links(table, by_model):
     """The table's links to other domain tables: (field, target TableSpec)."""
     return [
         (field, by_model[target])
         for field, target in relations(table.model)
-        if target in by_model and (not field.many_to_many or _through(field))
+        if target in by_model and (not field.many_to_many or travelling_through(field))
     ]
 
 
@@ -51,7 +46,7 @@ def _children(table, field, parent_ids, using) -> set:
     found = set()
     for chunk in _chunks(parent_ids):
         if field.many_to_many:
-            through = _through(field)
+            through = travelling_through(field)
             own, other = field.m2m_field_name(), field.m2m_reverse_field_name()
             rows = through._base_manager.using(using).filter(**{f"{other}_id__in": chunk})
             found.update(rows.values_list(f"{own}_id", flat=True))
@@ -72,7 +67,7 @@ def _parents(table, field, ids, using) -> set:
     found = set()
     for chunk in _chunks(ids):
         if field.many_to_many:
-            through = _through(field)
+            through = travelling_through(field)
             own, other = field.m2m_field_name(), field.m2m_reverse_field_name()
             rows = through._base_manager.using(using).filter(**{f"{own}_id__in": chunk})
             found.update(rows.values_list(f"{other}_id", flat=True))
@@ -88,7 +83,7 @@ def _parents(table, field, ids, using) -> set:
     return found
 
 
-def collect_subset(root_model, root_ids, *, using="default") -> tuple[dict[str, set], set[str]]:
+def collect_subset(root_model, root_ids, *, using=None) -> tuple[dict[str, set], set[str]]:
     """Return the primary keys to export per table key, and the keys of the tables that have
     a path to `root_model` (whose rows belong to the roots, even when there are none).
 
@@ -99,6 +94,7 @@ def collect_subset(root_model, root_ids, *, using="default") -> tuple[dict[str, 
     2. Up: every row a collected row points to, over every link (the ones set last and
        many-to-manys too), until nothing new comes, so the file loads on its own.
     """
+    using = using or domain_database()
     tables = domain_tables()
     by_model = {table.model: table for table in tables}
     if root_model not in by_model:
@@ -155,9 +151,9 @@ class OrganizationScope:
     organization and without a referenced row are left out of the file.
     """
 
-    def __init__(self, organizations: dict, *, using="default"):
+    def __init__(self, organizations: dict, *, using=None):
         self.organizations = organizations  # slug -> id
-        self.using = using
+        self.using = using or domain_database()
         self.rows = None
         self.belongs = None
 
@@ -177,11 +173,12 @@ class OrganizationScope:
         return filter_pk_in(queryset, self.rows.get(table.key, ()))
 
 
-def organization_scope(slugs, *, using="default") -> OrganizationScope:
+def organization_scope(slugs, *, using=None) -> OrganizationScope:
     """Return the `scope` of the organizations with these slugs and their data.
 
     Raises DataTransferError naming the slugs that match no organization.
     """
+    using = using or domain_database()
     from core.models import Organization
 
     slugs = sorted(set(slugs))

@@ -15,6 +15,7 @@ from datatransfer.exceptions import DataTransferError, UnknownTableError
 from datatransfer.fileformat import RowError, decode_row, encode_value, open_export
 from datatransfer.registry import tables_by_key
 from datatransfer.reports import human_size, render_table
+from datatransfer.routers import domain_database
 
 BATCH_SIZE = 500
 
@@ -233,7 +234,7 @@ class _TableVerifier:
                 self.comparison.extra.append(str(pk))
 
 
-def verify_domain(path, *, using="default", exclude=(), ignore_unknown=False) -> VerifyReport:
+def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> VerifyReport:
     """Compare the file at `path` with the database `using`; return a VerifyReport.
 
     Only reads: everything runs in one transaction (read only, one snapshot, on
@@ -241,6 +242,7 @@ def verify_domain(path, *, using="default", exclude=(), ignore_unknown=False) ->
     not compared. Raises DataTransferError for a bad file, an unknown table or field
     (unless `ignore_unknown`), or an unreachable database.
     """
+    using = using or domain_database()
     started = time.monotonic()
     by_key = tables_by_key()
     exclude = set(exclude)

@@ -7,6 +7,8 @@ Most tests use pytest-django's `db` on the `default` alias (SQLite, or PostgreSQ
 
 import itertools
 import os
+import subprocess
+import sys
 import uuid
 
 import psycopg
@@ -19,6 +21,34 @@ from config.database_urls import database_from_url
 
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 _aliases = itertools.count(1)
+# The domain's tables live in the platform's database, the export history in the project's.
+BOTH_DATABASES = ["default", "platform"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def subprocess_project_database(tmp_path_factory):
+    """The project's own database (export history) for `manage.py` subprocesses: a migrated
+    SQLite file of this test session, never the developer's."""
+    path = tmp_path_factory.mktemp("project") / "project.sqlite3"
+    os.environ["PROJECT_DATABASE_URL"] = f"sqlite:///{path}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        cwd=settings.BASE_DIR,
+        check=True,
+    )
+
+
+def pytest_collection_modifyitems(items):
+    """Every test with database access may use both databases unless it says otherwise."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None and "_django_db_helper" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.django_db(databases=BOTH_DATABASES), append=False)
+        elif marker is not None and "databases" not in marker.kwargs:
+            item.add_marker(
+                pytest.mark.django_db(*marker.args, databases=BOTH_DATABASES, **marker.kwargs),
+                append=False,
+            )
 
 
 def _postgres_admin_connection(config):

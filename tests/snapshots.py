@@ -1,12 +1,12 @@
 """Every row of every domain table, as plain values, to compare databases field by field."""
 
-from django.apps import apps
+from datatransfer.registry import domain_models
 
 
 def database_snapshot(using: str) -> dict:
-    """{model label: {pk: {field: value}}} for every `core` model, many-to-many included."""
+    """{model label: {pk: {field: value}}} for every domain model, many-to-many included."""
     snapshot = {}
-    for model in apps.get_app_config("core").get_models():
+    for model in domain_models():
         rows = {
             row["pk"]: row
             for row in model._base_manager.using(using).values(

@@ -1,25 +1,41 @@
-"""Database settings from DATABASE_URL and DATABASE_URL_<NAME>."""
+"""Database settings from DATABASE_URL, PROJECT_DATABASE_URL and DATABASE_URL_<NAME>."""
 
 from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from config.database_urls import database_from_url, databases_from_env, redacted_url
 
 
-def test_sqlite_file_when_database_url_is_unset():
-    databases = databases_from_env({}, Path("/srv/app/db.sqlite3"))
+def test_sqlite_files_in_the_project_when_no_url_is_set():
+    databases = databases_from_env({}, Path("/srv/app"))
     assert databases == {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/app/db.sqlite3"}
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/app/project.sqlite3"},
+        "platform": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/app/db.sqlite3"},
     }
 
 
-def test_database_url_picks_the_default_database():
+def test_database_url_is_the_platform_database_and_the_project_keeps_its_own():
     databases = databases_from_env(
-        {"DATABASE_URL": "postgres://app:secret@db.example.fr:5433/partage"}, Path("unused")
+        {"DATABASE_URL": "postgres://app:secret@db.example.fr:5433/partage"}, Path("/srv/app")
     )
-    default = databases["default"]
-    assert default["ENGINE"] == "django.db.backends.postgresql"
-    assert (default["HOST"], default["PORT"], default["NAME"]) == ("db.example.fr", 5433, "partage")
-    assert (default["USER"], default["PASSWORD"]) == ("app", "secret")
+    platform = databases["platform"]
+    assert platform["ENGINE"] == "django.db.backends.postgresql"
+    assert (platform["HOST"], platform["PORT"], platform["NAME"]) == (
+        "db.example.fr",
+        5433,
+        "partage",
+    )
+    assert (platform["USER"], platform["PASSWORD"]) == ("app", "secret")
+    assert databases["default"]["NAME"] == "/srv/app/project.sqlite3"
+
+
+def test_project_database_url_moves_the_project_database():
+    databases = databases_from_env(
+        {"PROJECT_DATABASE_URL": "postgres://u@h:5432/transfer"}, Path("/srv/app")
+    )
+    assert databases["default"]["NAME"] == "transfer"
 
 
 def test_each_database_url_name_adds_a_lower_case_alias():
@@ -31,12 +47,17 @@ def test_each_database_url_name_adds_a_lower_case_alias():
             "DATABASE_URL_": "sqlite:////tmp/nameless.sqlite3",
             "UNRELATED": "sqlite:////tmp/x.sqlite3",
         },
-        Path("/srv/app/db.sqlite3"),
+        Path("/srv/app"),
     )
-    assert set(databases) == {"default", "target", "legacy_pg"}
+    assert set(databases) == {"default", "platform", "target", "legacy_pg"}
     assert databases["target"]["NAME"] == "/tmp/target.sqlite3"
     assert databases["legacy_pg"]["NAME"] == "legacy"
-    assert databases["default"]["ENGINE"] == "django.db.backends.sqlite3"
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL_DEFAULT", "DATABASE_URL_PLATFORM"])
+def test_an_alias_cannot_replace_the_project_or_platform_database(name):
+    with pytest.raises(ImproperlyConfigured, match=f"{name} is not allowed"):
+        databases_from_env({name: "sqlite:////tmp/x.sqlite3"}, Path("/srv/app"))
 
 
 def test_prisma_url_keeps_the_schema_and_drops_prisma_parameters():

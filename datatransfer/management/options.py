@@ -1,11 +1,15 @@
 """The options the three commands share, spelled as Django's own (`--database`, `-e`)."""
 
+from datatransfer.routers import domain_database
+
 AUDIT_TABLE = "auditLogs"
 
 
 def add_database_option(parser, verb: str) -> None:
     parser.add_argument(
-        "--database", default="default", help=f"Database alias to {verb} (default: default)."
+        "--database",
+        default=domain_database(),
+        help=f"Database alias to {verb} (default: {domain_database()}, the DATABASE_URL database).",
     )
 
 

@@ -13,7 +13,7 @@ MODELS = list(DOMAIN_MODELS.values())
 
 @pytest.fixture
 def seeded(db):
-    seed_demo(scale=1, seed=42, using="default")
+    seed_demo(scale=1, seed=42, using="platform")
 
 
 def url(model, view, *args):

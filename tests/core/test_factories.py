@@ -2,16 +2,16 @@
 
 import factory.random
 import pytest
-from django.apps import apps
 
 from core.cuid import is_cuid
 from core.factories import BASE_TIME, SPAN
+from datatransfer.registry import domain_models
 from tests.factories import ALL_FACTORIES, DemandePartageFactory, PaymentFactory, UserFactory
 
 
 def test_one_factory_per_domain_model():
     models = {factory_class._meta.model for factory_class in ALL_FACTORIES}
-    assert models == set(apps.get_app_config("core").get_models())
+    assert models == set(domain_models())
 
 
 @pytest.mark.django_db

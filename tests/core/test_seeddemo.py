@@ -1,16 +1,17 @@
 """seeddemo: every table filled, the same rows for the same seed on any database."""
 
+import os
 import subprocess
 import sys
 from io import StringIO
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from core import models
 from core.demo import DOMAIN_MODELS, USER_PERMISSIONS, seed_demo
+from datatransfer.registry import domain_models
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def snapshot(using: str) -> dict:
     """Every field of every row of every domain table, and the users' permissions."""
     tables = {}
-    for model in apps.get_app_config("core").get_models():
+    for model in domain_models():
         fields = [field.attname for field in model._meta.concrete_fields]
         tables[model._meta.label] = {
             row["id"]: row for row in model.objects.using(using).order_by("pk").values(*fields)
@@ -37,11 +38,11 @@ def test_scale_one_fills_every_table_with_about_a_thousand_rows():
     assert all(counts.values()), counts
     assert 1_000 <= sum(counts.values()) <= 1_300
     assert models.User.permissions.through.objects.exists()
-    assert "auditLogs" in out.getvalue() and "Seeded 'default'" in out.getvalue()
+    assert "auditLogs" in out.getvalue() and "Seeded 'platform'" in out.getvalue()
 
 
 def test_data_set_has_the_shapes_of_the_real_one():
-    seed_demo(scale=1, seed=42, using="default")
+    seed_demo(scale=1, seed=42, using="platform")
     owned = models.Organization.objects.exclude(owner=None).select_related("owner")
     assert owned.exists()
     assert all(org.owner.organization_id == org.id for org in owned)
@@ -84,9 +85,9 @@ def test_same_seed_gives_the_same_rows_on_sqlite_and_postgresql(make_database):
 
 def test_another_seed_gives_other_data(make_database):
     other = make_database("sqlite")
-    seed_demo(scale=1, seed=42, using="default")
+    seed_demo(scale=1, seed=42, using="platform")
     seed_demo(scale=1, seed=43, using=other)
-    first, second = snapshot("default"), snapshot(other)
+    first, second = snapshot("platform"), snapshot(other)
     assert set(first["core.User"]).isdisjoint(second["core.User"])
     assert [u["email"] for u in first["core.User"].values()] != [
         u["email"] for u in second["core.User"].values()
@@ -102,13 +103,13 @@ def test_refuses_a_database_with_domain_rows():
 
 
 def test_force_replaces_the_existing_rows():
-    seed_demo(scale=1, seed=7, using="default")
+    seed_demo(scale=1, seed=7, using="platform")
     models.ContactMessage.objects.create(name="Zoé", email="zoe@example.fr", message="Bonjour")
-    before = snapshot("default")
+    before = snapshot("platform")
     out = StringIO()
     call_command("seeddemo", "--force", "--seed", "7", stdout=out)
     assert "--force: deleting the domain rows" in out.getvalue()
-    assert snapshot("default") == {
+    assert snapshot("platform") == {
         **before,
         "core.ContactMessage": {
             key: row for key, row in before["core.ContactMessage"].items() if row["name"] != "Zoé"
@@ -117,7 +118,7 @@ def test_force_replaces_the_existing_rows():
 
 
 def test_scale_multiplies_the_organization_tables():
-    counts = seed_demo(scale=2, seed=1, using="default")
+    counts = seed_demo(scale=2, seed=1, using="platform")
     assert counts["organizations"] == 20 and counts["auditLogs"] == 400
     assert counts["permissions"] == 20 and counts["siteSettings"] == 1
 
@@ -130,7 +131,7 @@ def test_quiet_verbosity_prints_nothing():
 
 def test_command_line_reports_a_refusal_in_one_line(tmp_path):
     database = tmp_path / "db.sqlite3"
-    env = {"DATABASE_URL": f"sqlite:///{database}", "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
     run = lambda *args: subprocess.run(  # noqa: E731
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
@@ -138,9 +139,9 @@ def test_command_line_reports_a_refusal_in_one_line(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert run("migrate", "-v0").returncode == 0
+    assert run("migrate", "--database", "platform", "-v0").returncode == 0
     assert run("seeddemo", "-v0").returncode == 0
     refused = run("seeddemo")
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
-    assert refused.stderr.strip().startswith("CommandError: The database 'default' already holds")
+    assert refused.stderr.strip().startswith("CommandError: The database 'platform' already holds")

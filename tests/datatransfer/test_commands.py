@@ -77,7 +77,9 @@ def test_loaddomain_prints_statistics_and_writes_the_report(node_file, tmp_path)
     assert conflict in out
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert (
-        report["dryRun"] is True and report["database"] == "default" and report["file"] == node_file
+        report["dryRun"] is True
+        and report["database"] == "platform"
+        and report["file"] == node_file
     )
     assert report["tables"]["organizations"] == {
         "created": 1,

@@ -7,11 +7,14 @@ import json
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connections
 
 from core.models import Permission, User
 from datatransfer.importer import import_domain
 from tests.snapshots import database_snapshot
+
+# The domain's database (the platform's), where these tests load and read rows.
+connection = connections["platform"]
 
 FIXED = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 

@@ -28,7 +28,7 @@ def test_dumpdomain_records_what_it_wrote(node_file, tmp_path):
     [record] = ExportRecord.objects.all()
     assert record.status == ExportRecord.Status.SUCCEEDED and record.error == ""
     assert record.command == "dumpdomain" and record.user is None
-    assert record.organizations == [] and record.database == "default"
+    assert record.organizations == [] and record.database == "platform"
     assert record.excluded_tables == ["auditLogs"] and record.secrets_excluded is True
     assert record.table_counts == {key: len(rows) for key, rows in document["data"].items()}
     assert record.total_rows == 19

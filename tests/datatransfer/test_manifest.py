@@ -73,11 +73,11 @@ def test_an_altered_file_is_refused_before_any_write_and_loads_with_no_verify(
     export, change, message
 ):
     path = tampered(export, change)
-    before = database_snapshot("default")
+    before = database_snapshot("platform")
     with pytest.raises(CommandError, match=message) as raised:
         load(path)
     assert raised.value.returncode == 2 and "--no-verify" in str(raised.value)
-    assert database_snapshot("default") == before
+    assert database_snapshot("platform") == before
     out = load(path, "--no-verify")
     assert "Not verified (--no-verify)" in out
     assert Organization.objects.count() == 2

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from core.models import (
@@ -26,6 +26,9 @@ from datatransfer.importer import import_domain
 from datatransfer.registry import natural_key_names
 from tests.datatransfer.test_engines import demo_file, run_both  # noqa: F401 (a fixture)
 from tests.snapshots import database_snapshot
+
+# The domain's database (the platform's), where these tests load and read rows.
+connection = connections["platform"]
 
 FIXED = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -45,7 +48,7 @@ def admin_file(node_file, tmp_path):
     return str(path)
 
 
-def hold_admin_and_permission(using="default"):
+def hold_admin_and_permission(using="platform"):
     """A target that already has the file's admin and its `users.read` under other ids."""
     stamps = {"created_at": FIXED, "updated_at": FIXED}
     Permission.objects.using(using).create(
@@ -101,13 +104,13 @@ def test_matched_rows_keep_the_target_ids_and_every_link_follows(admin_file):
 def test_a_second_run_finds_everything_unchanged_and_writes_nothing(admin_file):
     hold_admin_and_permission()
     import_domain(admin_file, match="natural")
-    before = database_snapshot("default")
+    before = database_snapshot("platform")
     with CaptureQueriesContext(connection) as queries:
         report = import_domain(admin_file, match="natural")
     assert report.totals["unchanged"] == 21 and sum(report.totals.values()) == 21
     assert report.matched("users") == 1  # matched again: the file still has its own ids
     assert [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(WRITES)] == []
-    assert database_snapshot("default") == before
+    assert database_snapshot("platform") == before
 
 
 @pytest.mark.django_db
@@ -137,9 +140,9 @@ def test_a_key_holding_a_link_is_matched_after_that_link(admin_file):
 @pytest.mark.django_db
 def test_a_dry_run_reports_the_same_matches_and_writes_nothing(admin_file):
     hold_admin_and_permission()
-    before = database_snapshot("default")
+    before = database_snapshot("platform")
     dry = import_domain(admin_file, match="natural", dry_run=True)
-    assert database_snapshot("default") == before
+    assert database_snapshot("platform") == before
     real = import_domain(admin_file, match="natural")
     assert {k: v for k, v in dry.as_dict().items() if k not in ("dryRun", "durationSeconds")} == {
         k: v for k, v in real.as_dict().items() if k not in ("dryRun", "durationSeconds")

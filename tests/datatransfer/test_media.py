@@ -10,13 +10,16 @@ import tarfile
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connections
 from django.http import FileResponse
 from django.urls import reverse
 
 from core.models import DocumentPartage
 from datatransfer.media import MANIFEST_MEMBER
 from tests.factories import DocumentPartageFactory
+
+# The domain's database (the platform's), where these tests load and read rows.
+connection = connections["platform"]
 
 pytestmark = pytest.mark.django_db
 

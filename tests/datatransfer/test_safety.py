@@ -52,7 +52,7 @@ def is_empty(snapshot) -> bool:
     return not any(snapshot.values())
 
 
-def load_and_roll_back(path, using="default"):
+def load_and_roll_back(path, using="platform"):
     """Run loaddomain on `path` inside a transaction that is rolled back afterwards, so
     every example starts from the same empty database.
 
@@ -573,7 +573,7 @@ def test_an_export_interrupted_by_ctrl_c_leaves_no_file(make_database, large_fil
         dbname=config["NAME"],
     )
     blocker = psycopg.connect(**connect)
-    blocker.execute("LOCK TABLE core_auditlog IN ACCESS EXCLUSIVE MODE")
+    blocker.execute('LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE')
     watcher = psycopg.connect(**connect, autocommit=True)  # sees pg_stat_activity as it is now
     process = manage(
         "dumpdomain",

@@ -137,9 +137,9 @@ def test_a_file_row_the_importer_would_refuse_is_invalid(loaded, tmp_path):
 def test_verifying_writes_nothing(loaded):
     Organization.objects.filter(pk=ORG).update(name="UFHB")
     ContactMessage.objects.all().delete()
-    before = database_snapshot("default")
+    before = database_snapshot("platform")
     assert verify(loaded)[0] == 1
-    assert database_snapshot("default") == before
+    assert database_snapshot("platform") == before
 
 
 def test_excluded_tables_and_tables_absent_from_the_file_are_not_compared(loaded, tmp_path):

@@ -4,8 +4,9 @@ import argparse
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections, router
 
+from core import models
 from core.demo import DatabaseNotEmpty, non_empty_tables, seed_demo
 
 
@@ -33,13 +34,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
         parser.add_argument(
-            "--database", default=DEFAULT_DB_ALIAS, help='The database to fill (default "default").'
+            "--database", default=None,
+            help="The database to fill (default: the platform's, DATABASE_URL).",
         )
         parser.add_argument(
             "--force", action="store_true", help="Delete the existing domain rows first."
         )
 
     def handle(self, *args, scale, seed, database, force, verbosity, **options):
+        database = database or router.db_for_write(models.Organization)
         if database not in connections.settings:
             raise CommandError(
                 f"Unknown database '{database}' (see DATABASES or DATABASE_URL_<NAME>)."

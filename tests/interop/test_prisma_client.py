@@ -8,7 +8,8 @@ of the 16 models, users' permissions, the Organization <-> User cycle, the block
 BigInts above 2^53, dates, DateTimes to the millisecond, Json, every enum value. Also that a
 second `loaddomain` of the same file changes nothing, that Prisma can go on inserting AuditLogs
 in the target (its sequence is past the imported ids), and that neither the commands nor
-`manage.py migrate` create anything in the platform's database.
+`manage.py migrate` create anything in the platform's database (`migrate --database platform`
+is refused).
 
 The Node side lives beside this file: write.mjs (the data set), read.mjs (canonical JSON of
 everything), audit-next.mjs, generate.mjs (the client, derived from the vendored schema).
@@ -242,9 +243,20 @@ def test_prisma_reads_back_in_the_target_what_it_wrote_in_the_source(
     next_id = int(node_script(node, "audit-next.mjs", target))
     assert next_id > max(row["id"] for row in source_read["auditLog"])
 
-    # Nothing of ours in the platform's database, not even after `migrate` pointed at it.
+    # Nothing of ours in the platform's database, not even after `migrate` with DATABASE_URL
+    # naming it, nor `migrate --database platform` (which must be refused).
     assert relations(source) == source_relations
     manage(django_env, source, "migrate", "--verbosity", "0")
+    assert relations(source) == source_relations
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--database", "platform", "--verbosity", "0"],
+        cwd=ROOT,
+        env={**django_env, "DATABASE_URL": platform_url(source)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode != 0, refused.stdout + refused.stderr
     assert relations(source) == source_relations
     assert relations(target) == source_relations
     assert json.loads(node_script(node, "read.mjs", source)) == written

@@ -38,20 +38,39 @@ LIBPQ_PARAMETERS = frozenset(
     }
 )
 POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "pgsql"})
+SQLITE_SCHEMES = frozenset({"sqlite"})
+# libpq parameters whose value is a number: a typo there would only fail at connection.
+INTEGER_PARAMETERS = frozenset(
+    {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"}
+)
 URL_PREFIX = "DATABASE_URL_"
 PROJECT_ALIAS = "default"
 PLATFORM_ALIAS = "platform"
 
 
-def database_from_url(url: str) -> dict:
-    """Return a Django `DATABASES` entry for `url`.
+def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
+    """Return a Django `DATABASES` entry for `url` (a PostgreSQL or SQLite URL).
 
-    Raises `ImproperlyConfigured` (from django-environ) for a scheme it does not know.
+    Raises ImproperlyConfigured, naming `variable` but never the password, for a URL that
+    cannot be parsed, another scheme, a port or a numeric parameter that is not a number.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in POSTGRES_SCHEMES:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port is what raises)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{variable} is not a valid database URL: {error}.") from None
+    if parts.scheme in SQLITE_SCHEMES:
         return environ.Env.db_url_config(url)
+    if parts.scheme not in POSTGRES_SCHEMES:
+        known = ", ".join(f"{scheme}://" for scheme in sorted(POSTGRES_SCHEMES | SQLITE_SCHEMES))
+        raise ImproperlyConfigured(
+            f"{variable} has the scheme '{parts.scheme}://', which this project does not "
+            f"use (use one of {known})."
+        )
     params = parse_qsl(parts.query, keep_blank_values=True)
+    for key, value in params:
+        if key in INTEGER_PARAMETERS and not value.strip().isdigit():
+            raise ImproperlyConfigured(f"{variable}: {key}={value!r} is not a whole number.")
     schema = next((value for key, value in params if key == "schema"), None)
     kept = [(key, value) for key, value in params if key in LIBPQ_PARAMETERS]
     config = environ.Env.db_url_config(urlunsplit(parts._replace(query=urlencode(kept))))
@@ -77,7 +96,7 @@ def databases_from_env(env: dict, base_dir) -> dict:
     first two."""
     project_url, platform_url = env.get("PROJECT_DATABASE_URL"), env.get("DATABASE_URL")
     databases = {
-        PROJECT_ALIAS: database_from_url(project_url)
+        PROJECT_ALIAS: database_from_url(project_url, "PROJECT_DATABASE_URL")
         if project_url
         else _sqlite(Path(base_dir) / "project.sqlite3"),
         PLATFORM_ALIAS: database_from_url(platform_url)
@@ -92,7 +111,7 @@ def databases_from_env(env: dict, base_dir) -> dict:
                     f"{key} is not allowed: the alias '{alias}' comes from "
                     + ("PROJECT_DATABASE_URL." if alias == PROJECT_ALIAS else "DATABASE_URL.")
                 )
-            databases[alias] = database_from_url(env[key])
+            databases[alias] = database_from_url(env[key], key)
     return databases
 
 

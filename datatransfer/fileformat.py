@@ -80,6 +80,22 @@ def _parse_datetime(raw) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def _datetime_decoder(field):
+    """Times are kept at the column's precision (`precision` fractional digits, 3 for
+    Prisma's TIMESTAMP(3)), so that a file with microseconds compares as the database
+    holds it and a re-import stays unchanged."""
+    digits = getattr(field, "precision", 6)
+    if digits >= 6:
+        return _parse_datetime
+    step = 10 ** (6 - digits)
+
+    def decode(raw) -> dt.datetime:
+        value = _parse_datetime(raw)
+        return value.replace(microsecond=value.microsecond - value.microsecond % step)
+
+    return decode
+
+
 def _parse_date(raw) -> dt.date:
     if not isinstance(raw, str):
         raise ValueError("expected an ISO 8601 date string")
@@ -154,7 +170,7 @@ def _value_decoder(field):
     if isinstance(field, models.JSONField):
         return lambda raw: raw
     if isinstance(field, models.DateTimeField):
-        return _parse_datetime
+        return _datetime_decoder(field)
     if isinstance(field, models.DateField):
         return _parse_date
     if isinstance(field, models.DecimalField):

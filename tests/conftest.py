@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,6 +20,7 @@ from django.db import connections
 
 from config.database_urls import database_from_url
 
+PRISMA_DDL = Path(settings.BASE_DIR) / "core" / "prisma" / "prisma-schema.sql"
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 _aliases = itertools.count(1)
 # The domain's tables live in the platform's database, the export history in the project's.
@@ -51,8 +53,8 @@ def pytest_collection_modifyitems(items):
             )
 
 
-def _postgres_admin_connection(config):
-    return psycopg.connect(
+def _postgres_admin_kwargs(config) -> dict:
+    return dict(
         host=config.get("HOST") or None,
         port=config.get("PORT") or None,
         user=config.get("USER") or None,
@@ -61,6 +63,10 @@ def _postgres_admin_connection(config):
         autocommit=True,
         connect_timeout=5,
     )
+
+
+def _postgres_admin_connection(config):
+    return psycopg.connect(**_postgres_admin_kwargs(config))
 
 
 def _register(alias, config):
@@ -83,6 +89,9 @@ def make_database(django_db_blocker, tmp_path):
     made = []
 
     def make(vendor: str) -> str:
+        """`vendor` is "sqlite", "postgresql", or "prisma": a PostgreSQL database made from
+        Prisma's own DDL (core/prisma/prisma-schema.sql) with no Django migration at all,
+        as the platform's databases are."""
         alias = f"extra{next(_aliases)}"
         if vendor == "sqlite":
             config = {
@@ -90,7 +99,7 @@ def make_database(django_db_blocker, tmp_path):
                 "NAME": str(tmp_path / f"{alias}.sqlite3"),
             }
             drop = None
-        elif vendor == "postgresql":
+        elif vendor in ("postgresql", "prisma"):
             config = database_from_url(
                 os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
             )
@@ -112,7 +121,11 @@ def make_database(django_db_blocker, tmp_path):
             raise ValueError(vendor)
         _register(alias, config)
         made.append((alias, drop))
-        call_command("migrate", database=alias, verbosity=0)
+        if vendor == "prisma":
+            with psycopg.connect(**_postgres_admin_kwargs(config)) as platform:
+                platform.execute(PRISMA_DDL.read_text(encoding="utf-8"))
+        else:
+            call_command("migrate", database=alias, verbosity=0)
         return alias
 
     with django_db_blocker.unblock():

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.database_urls import database_from_url, databases_from_env, redacted_url
+from tests.subprocesses import run_manage
 
 
 def test_sqlite_files_in_the_project_when_no_url_is_set():
@@ -82,3 +83,20 @@ def test_redacted_url_hides_the_password():
     assert redacted == "postgresql://user:***@host:5432/db?schema=public"
     assert "s3cr" not in redacted
     assert redacted_url("sqlite:////tmp/db.sqlite3") == "sqlite:////tmp/db.sqlite3"
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("postgres://app:hunter2@h:abc/db", "DATABASE_URL is not a valid database URL"),
+        ("postgres://app:hunter2@[::1/db", "DATABASE_URL is not a valid database URL"),
+        ("postgres://app:hunter2@h/db?connect_timeout=abc", "connect_timeout='abc' is not"),
+        ("foo://app:hunter2@h/db", "DATABASE_URL has the scheme 'foo://'"),
+    ],
+)
+def test_a_bad_database_url_is_one_line_exit_2_without_the_password(url, message):
+    result = run_manage("check", env={"DATABASE_URL": url})
+    assert result.returncode == 2
+    assert result.stderr.startswith("Configuration error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in result.stderr + result.stdout

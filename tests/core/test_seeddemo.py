@@ -107,7 +107,12 @@ def test_force_replaces_the_existing_rows():
     models.ContactMessage.objects.create(name="Zoé", email="zoe@example.fr", message="Bonjour")
     before = snapshot("platform")
     out = StringIO()
-    call_command("seeddemo", "--force", "--seed", "7", stdout=out)
+    with pytest.raises(CommandError, match="only when you name it: --force --confirm platform"):
+        call_command("seeddemo", "--force", "--seed", "7", stdout=out)
+    with pytest.raises(CommandError, match="only when you name it"):
+        call_command("seeddemo", "--force", "--confirm", "default", "--seed", "7", stdout=out)
+    assert snapshot("platform") == before
+    call_command("seeddemo", "--force", "--confirm", "platform", "--seed", "7", stdout=out)
     assert "--force: deleting the domain rows" in out.getvalue()
     assert snapshot("platform") == {
         **before,

@@ -18,7 +18,6 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -31,6 +30,7 @@ from core.models import Abonnement, Configuration, ContactMessage, Organization
 from datatransfer.exceptions import ImportLockedError
 from datatransfer.locking import LOCK_KEY, import_lock
 from tests.snapshots import database_snapshot
+from tests.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_FILE = Path(__file__).parent / "data" / "node-export-1.0.json"
@@ -93,18 +93,6 @@ def assert_one_line_outcome(status, message, written):
         assert message and "\n" not in message and "Traceback" not in message, message
     if status == 2:
         assert not written, f"rows were written although the file was refused: {message}"
-
-
-def database_url(alias) -> str:
-    """The URL of a test alias, for a subprocess's DATABASE_URL_<NAME>."""
-    config = connections.settings[alias]
-    if config["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{config['NAME']}"
-    user = quote(config.get("USER") or "")
-    password = f":{quote(config['PASSWORD'])}" if config.get("PASSWORD") else ""
-    host = config.get("HOST") or "localhost"
-    port = f":{config['PORT']}" if config.get("PORT") else ""
-    return f"postgres://{user}{password}@{host}{port}/{config['NAME']}"
 
 
 def manage(*args, env_aliases=None, **kwargs):

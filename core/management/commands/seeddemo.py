@@ -34,14 +34,23 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
         parser.add_argument(
-            "--database", default=None,
+            "--database",
+            default=None,
             help="The database to fill (default: the platform's, DATABASE_URL).",
         )
         parser.add_argument(
-            "--force", action="store_true", help="Delete the existing domain rows first."
+            "--force",
+            action="store_true",
+            help="Delete the existing domain rows first (with --confirm naming the database).",
+        )
+        parser.add_argument(
+            "--confirm",
+            metavar="ALIAS",
+            default="",
+            help="With --force, the database's alias again: a deliberate act, not a habit.",
         )
 
-    def handle(self, *args, scale, seed, database, force, verbosity, **options):
+    def handle(self, *args, scale, seed, database, force, confirm, verbosity, **options):
         database = database or router.db_for_write(models.Organization)
         if database not in connections.settings:
             raise CommandError(
@@ -51,7 +60,12 @@ class Command(BaseCommand):
         if existing and not force:
             raise CommandError(
                 f"The database '{database}' already holds domain rows ({_tables(existing)}): "
-                "use --force to delete them first."
+                f"to delete them first, name it: --force --confirm {database}"
+            )
+        if existing and confirm != database:
+            raise CommandError(
+                f"The database '{database}' holds domain rows ({_tables(existing)}); "
+                f"--force deletes them only when you name it: --force --confirm {database}"
             )
         if existing and verbosity >= 1:
             self.stdout.write(

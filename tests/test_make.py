@@ -1,0 +1,33 @@
+"""`make demo` and `make test` only touch their own throw-away databases, whatever `.env` names."""
+
+import os
+import subprocess
+
+from django.conf import settings
+
+from tests.subprocesses import ROOT
+
+
+def test_make_demo_runs_every_command_on_its_own_sqlite_files():
+    plan = subprocess.run(
+        ["make", "-n", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": "postgres://app@prod.example.fr/platform"},
+        check=True,
+    ).stdout
+    commands = [line for line in plan.splitlines() if "manage.py" in line]
+    assert len(commands) >= 6
+    for command in commands:
+        assert command.startswith("ENV_FILE=/dev/null ")
+        assert f"PROJECT_DATABASE_URL=sqlite:///{ROOT}/demo-project.sqlite3" in command
+        assert f"DATABASE_URL=sqlite:///{ROOT}/demo-platform.sqlite3" in command
+        assert "prod.example.fr" not in command
+
+
+def test_the_test_suite_reads_no_env_file():
+    """tests/settings.py sets ENV_FILE before the project's settings read it, and the
+    manage.py subprocesses of the tests inherit it."""
+    assert os.environ["ENV_FILE"] == os.devnull
+    assert settings.SETTINGS_MODULE == "tests.settings"

@@ -8,12 +8,14 @@ the old tool does; decimals are strings; JSON columns are raw JSON; big integers
 numbers (strings are accepted on reading).
 """
 
+import bz2
 import contextlib
 import datetime as dt
 import functools
 import gzip
 import io
 import json
+import lzma
 import os
 import shutil
 import sys
@@ -379,9 +381,35 @@ class ExportWriter:
         )
 
 
+# Compression by the file name, as Django's dumpdata/loaddata: one module per suffix.
+COMPRESSIONS = {".gz": gzip, ".bz2": bz2, ".xz": lzma}
+OUTPUT_SUFFIXES = (".json", *(f".json{suffix}" for suffix in COMPRESSIONS))
+
+
+def compression_of(path: str):
+    """The module (gzip, bz2, lzma) that `path`'s name asks for, or None."""
+    return COMPRESSIONS.get(Path(path).suffix.lower())
+
+
+def check_output_path(path: str) -> None:
+    """Raise FileFormatError when `path` is not a name an export can take (`.json`,
+    optionally `.gz`, `.bz2` or `.xz`), or when its folder does not exist: a missing
+    folder is never created behind the user's back."""
+    if path == "-":
+        return
+    if not path.lower().endswith(OUTPUT_SUFFIXES):
+        raise FileFormatError(
+            f"Cannot write {path}: an export's name ends in {', '.join(OUTPUT_SUFFIXES)}."
+        )
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise FileFormatError(f"Cannot write {path}: the folder {folder} does not exist.")
+
+
 @contextlib.contextmanager
 def open_output(path: str, stdout=None):
-    """Yield a text stream for `path` (`-` is `stdout`, by default sys.stdout; `.gz` is compressed).
+    """Yield a text stream for `path` (`-` is `stdout`, by default sys.stdout; `.gz`, `.bz2`
+    and `.xz` are compressed).
 
     A file is written under a temporary name in the same folder, with mode 0600 (it
     holds password hashes), and renamed only when the block ends without error, so no
@@ -393,13 +421,12 @@ def open_output(path: str, stdout=None):
         stream.flush()
         return
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) as raw:
-        binary = (
-            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
-            if path.endswith(".gz")
-            else raw
-        )
+        compression = compression_of(path)
+        if compression is gzip:
+            binary = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
+        else:
+            binary = compression.open(raw, "wb") if compression else raw
         text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False)
         yield text
         text.flush()
@@ -433,6 +460,7 @@ _PARSE_ERRORS = (
     ijson.JSONError,
     UnicodeDecodeError,
     gzip.BadGzipFile,
+    lzma.LZMAError,
     EOFError,
     zlib.error,
     OSError,
@@ -449,13 +477,14 @@ def _parse_error(path, error) -> FileFormatError:
 
 
 class _OpenFile:
-    """What both readers share: the open (maybe gzip) file, `with`, and the version."""
+    """What both readers share: the open (maybe compressed) file, `with`, and the version."""
 
     path: str
     metadata: dict
 
     def _open(self, source: Path):
-        return gzip.open(source, "rb") if self.path.endswith(".gz") else open(source, "rb")
+        compression = compression_of(self.path)
+        return compression.open(source, "rb") if compression else open(source, "rb")
 
     def close(self) -> None:
         self._handle.close()

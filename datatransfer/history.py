@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import export_domain
-from datatransfer.fileformat import open_output
+from datatransfer.fileformat import check_output_path, open_output
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
@@ -28,6 +28,7 @@ def default_output() -> str:
     """`EXPORTS_DIR/export-<UTC time>.json`, with `-2`, `-3`... when that name is taken."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H-%M-%S")
     folder = Path(settings.EXPORTS_DIR)
+    folder.mkdir(parents=True, exist_ok=True)  # the project's own folder, not the user's
     path, number = folder / f"export-{stamp}.json", 1
     while path.exists():
         number += 1
@@ -96,6 +97,7 @@ def export_to_file(
     unreachable database or a file that cannot be written.
     """
     using = using or domain_database()
+    check_output_path(output)
     record = ExportRecord(
         started_at=timezone.now(),
         user=user if user is not None and user.pk else None,

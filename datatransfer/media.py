@@ -244,7 +244,10 @@ def export_with_media(output: str, *, media_root=None, **options) -> MediaExport
             f"{output}: an export with its files is a tar archive; name it .tar or .tar.gz."
         )
     target = Path(output)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        raise DataTransferError(
+            f"Cannot write {output}: the folder {target.parent} does not exist."
+        )
     media_root = Path(media_root or settings.MEDIA_ROOT)
     started = time.monotonic()
     # The JSON waits in a private folder (0700: it holds password hashes) beside the archive.

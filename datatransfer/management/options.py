@@ -1,5 +1,8 @@
 """The options the three commands share, spelled as Django's own (`--database`, `-e`)."""
 
+from django.core.management.base import CommandError
+
+from datatransfer.registry import domain_tables
 from datatransfer.routers import domain_database
 
 AUDIT_TABLE = "auditLogs"
@@ -27,8 +30,25 @@ def add_exclude_options(parser, *, skip_audit: bool = True) -> None:
 
 
 def excluded_tables(options) -> set:
-    """The file keys of `-e` (repeated or comma-separated), plus auditLogs for --skip-audit."""
-    exclude = {name for value in options["exclude"] for name in value.split(",") if name}
+    """The file keys of `-e` (repeated or comma-separated; a file key such as `auditLogs`
+    or a model label such as `core.AuditLog`, as dumpdata takes), plus auditLogs for
+    --skip-audit.
+
+    Raises CommandError naming the valid names for a name that is neither."""
+    names = {name for value in options["exclude"] for name in value.split(",") if name}
+    by_name = {}
+    for table in domain_tables():
+        by_name[table.key] = by_name[table.label.lower()] = table.key
+    unknown = sorted(
+        name for name in names if (by_name.get(name) or by_name.get(name.lower())) is None
+    )
+    if unknown:
+        valid = ", ".join(f"{t.key} ({t.label})" for t in domain_tables())
+        raise CommandError(
+            f"Unknown table(s) to exclude: {', '.join(unknown)}. Valid names: {valid}.",
+            returncode=2,
+        )
+    exclude = {by_name.get(name) or by_name[name.lower()] for name in names}
     if options.get("skip_audit"):
         exclude.add(AUDIT_TABLE)
     return exclude

@@ -33,7 +33,7 @@ def test_dumpdomain_writes_under_exports_with_a_utc_time_name_and_says_how_to_im
     assert oct(written.stat().st_mode & 0o777) == "0o600"
     assert re.search(r"^organizations\s+2$", out, re.M)
     assert re.search(r"^total\s+21$", out, re.M)
-    assert f"python manage.py loaddomain {written} --dry-run" in out
+    assert f"python manage.py loaddomain {written} --database TARGET --dry-run" in out
     metadata = json.loads(written.read_text(encoding="utf-8"))["metadata"]
     assert metadata["format"] == "domain-export" and metadata["version"] == "2.0"
     assert list(metadata["tables"])[:3] == ["permissions", "organizations", "users"]
@@ -183,3 +183,65 @@ def test_the_real_command_line_exits_2_without_a_traceback(tmp_path, command):
     assert "Cannot connect to database 'broken' (postgresql 127.0.0.1:9/nowhere)" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize(
+    "suffix, magic", [(".gz", b"\x1f\x8b"), (".bz2", b"BZh"), (".xz", b"\xfd7zXZ")]
+)
+def test_the_name_chooses_the_compression_both_ways(node_file, tmp_path, suffix, magic):
+    run("loaddomain", node_file)
+    path = tmp_path / f"export.json{suffix}"
+    run("dumpdomain", str(path))
+    assert path.read_bytes().startswith(magic)
+    out, _ = run("loaddomain", str(path), "--dry-run")
+    assert re.search(r"^total\s+0\s+0\s+21\s+0\s+0$", out, re.M)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("export.zip", "an export's name ends in .json, .json.gz, .json.bz2, .json.xz"),
+        ("missing/export.json", "the folder"),
+    ],
+)
+def test_a_name_or_folder_it_cannot_write_is_refused_and_nothing_created(tmp_path, name, message):
+    with pytest.raises(CommandError, match=message) as refused:
+        run("dumpdomain", str(tmp_path / name))
+    assert refused.value.returncode == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_and_dash_o_together_are_refused(tmp_path):
+    with pytest.raises(CommandError, match="OUTPUT or -o/--output, not both"):
+        run("dumpdomain", str(tmp_path / "a.json"), "-o", str(tmp_path / "b.json"))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["core.AuditLog", "core.auditlog", "auditLogs"])
+def test_exclude_takes_a_model_label_as_dumpdata_does(node_file, tmp_path, name):
+    run("loaddomain", node_file)
+    path = tmp_path / "x.json"
+    run("dumpdomain", str(path), "-e", name)
+    assert json.loads(path.read_text())["metadata"]["tables"].get("auditLogs", 0) == 0
+
+
+@pytest.mark.parametrize("command", ["dumpdomain", "loaddomain", "verifydomain"])
+def test_an_unknown_table_lists_the_valid_names(command, node_file):
+    args = [] if command == "dumpdomain" else [node_file]
+    with pytest.raises(
+        CommandError,
+        match=r"Unknown table\(s\) to exclude: notifications\. Valid names: permissions \(core\.Permission\),",
+    ):
+        run(command, *args, "-e", "notifications")
+
+
+def test_the_next_step_names_the_target_database_and_a_relative_path(
+    settings, tmp_path, node_file, monkeypatch
+):
+    run("loaddomain", node_file)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    out, _ = run("dumpdomain", "out/x.json")
+    assert (
+        "Import it with: python manage.py loaddomain out/x.json --database TARGET --dry-run" in out
+    )

@@ -32,6 +32,7 @@ MISSING = "documents/gone.pdf"
 @pytest.fixture(autouse=True)
 def folders(settings, tmp_path):
     settings.EXPORTS_DIR = tmp_path / "exports"
+    settings.EXPORTS_DIR.mkdir()
     settings.MEDIA_ROOT = tmp_path / "uploads"
     return settings
 

@@ -151,7 +151,7 @@ def test_media_archive_and_verify(prisma_platform, make_database, settings, tmp_
     (settings.MEDIA_ROOT / "docs").mkdir(parents=True)
     (settings.MEDIA_ROOT / "docs" / "a.pdf").write_bytes(b"%PDF-1.4")
     DocumentPartage.objects.filter(pk=document.pk).update(file_path="docs/a.pdf")
-    archive = tmp_path / "exports" / "with-media.tar"
+    archive = tmp_path / "with-media.tar"
     call_command("dumpdomain", str(archive), "--with-media", "-v", "0")
     with tarfile.open(archive) as tar:
         assert "media/docs/a.pdf" in tar.getnames()

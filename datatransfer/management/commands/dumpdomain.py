@@ -1,7 +1,10 @@
 """`manage.py dumpdomain`: write every domain table (or some organizations' subset), in
 dependency order, to a JSON file, and record the run in the export history."""
 
+import os
+
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import tables_to_export
@@ -16,10 +19,21 @@ from datatransfer.progress import TableProgress, is_terminal
 from datatransfer.reports import render_export, render_plan
 
 
+def next_step(output: str, source: str) -> str:
+    """How to import the file: its path from where the user stands, and the other
+    database when exactly one is configured (else a placeholder)."""
+    relative = os.path.relpath(output)
+    path = output if relative.startswith("..") else relative
+    others = [alias for alias in connections if alias not in (DEFAULT_DB_ALIAS, source)]
+    target = others[0] if len(others) == 1 else "TARGET"
+    return f"Import it with: python manage.py loaddomain {path} --database {target} --dry-run"
+
+
 class Command(BaseCommand):
     help = (
         "Write every domain table, in dependency order, to a JSON file (the Node.js tool's "
-        "format). OUTPUT defaults to exports/export-<UTC time>.json; '-' is stdout; .gz compresses."
+        "format). OUTPUT (or -o OUTPUT) defaults to exports/export-<UTC time>.json; '-' is stdout; "
+        ".gz, .bz2 and .xz compress."
     )
 
     def add_arguments(self, parser):
@@ -66,6 +80,10 @@ class Command(BaseCommand):
                 if options["plan"]:
                     return
             with_media = options["with_media"]
+            if options["output_option"] and options["output"]:
+                raise CommandError(
+                    "Give the output once: OUTPUT or -o/--output, not both.", returncode=2
+                )
             output = options["output_option"] or options["output"]
             output = output or (default_archive_output() if with_media else default_output())
             show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
@@ -99,4 +117,4 @@ class Command(BaseCommand):
                 limit = None if options["verbosity"] >= 2 else 20
                 out.write(render_media_export(media.manifest, limit=limit))
             if output != "-":
-                out.write(f"Import it with: python manage.py loaddomain {output} --dry-run")
+                out.write(next_step(output, options["database"]))

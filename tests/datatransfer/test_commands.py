@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from core.models import Organization
+from tests.subprocesses import database_url, run_manage
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,7 +231,8 @@ def test_an_unknown_table_lists_the_valid_names(command, node_file):
     args = [] if command == "dumpdomain" else [node_file]
     with pytest.raises(
         CommandError,
-        match=r"Unknown table\(s\) to exclude: notifications\. Valid names: permissions \(core\.Permission\),",
+        match=r"Unknown table\(s\) to exclude: notifications\. "
+        r"Valid names: permissions \(core\.Permission\),",
     ):
         run(command, *args, "-e", "notifications")
 
@@ -245,3 +247,25 @@ def test_the_next_step_names_the_target_database_and_a_relative_path(
     assert (
         "Import it with: python manage.py loaddomain out/x.json --database TARGET --dry-run" in out
     )
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_dumpdomain_piped_into_loaddomain_dash(make_database, node_file, tmp_path, compress):
+    """`dumpdomain - | loaddomain -`, as real processes: standard input is spooled
+    privately, then checked and loaded as a file (gzip recognised by its bytes)."""
+    source, target = make_database("sqlite"), make_database("sqlite")
+    call_command("loaddomain", node_file, "--database", source, stdout=io.StringIO())
+    env = {"DATABASE_URL": database_url(source), "DATABASE_URL_TARGET": database_url(target)}
+    dump = run_manage("dumpdomain", "-", "-v", "0", env=env)
+    assert dump.returncode == 0
+    data = gzip.compress(dump.stdout.encode()) if compress else dump.stdout.encode()
+    load = subprocess.run(
+        [sys.executable, "manage.py", "loaddomain", "-", "--database", "target"],
+        input=data,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+    )
+    assert load.returncode == 0, load.stderr
+    assert re.search(rb"^total\s+21\s+0\s+0\s+0\s+0$", load.stdout, re.M)
+    assert b"standard input" in load.stdout

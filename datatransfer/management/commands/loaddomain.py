@@ -13,6 +13,7 @@ from datatransfer.management.options import (
     add_exclude_options,
     excluded_tables,
 )
+from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.media import import_archive, is_archive, render_media_import
 from datatransfer.progress import TableProgress, is_terminal
 from datatransfer.reports import render_import, render_issues
@@ -26,7 +27,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="Export file to load.")
+        parser.add_argument(
+            "file", help="Export file or archive to load; '-' reads standard input."
+        )
         add_database_option(parser, "write")
         parser.add_argument(
             "--dry-run", action="store_true", help="Do the whole import, then roll it back."
@@ -87,12 +90,15 @@ class Command(BaseCommand):
         show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
         media = None
         try:
-            with TableProgress(self.stderr._out, enabled=show_progress) as progress:
+            with (
+                file_or_stdin(options["file"], stdin=options.get("stdin")) as path,
+                TableProgress(self.stderr._out, enabled=show_progress) as progress,
+            ):
                 load, extra = import_domain, {}
-                if is_archive(options["file"]):
+                if is_archive(path):
                     load, extra = import_archive, {"overwrite_media": options["overwrite_media"]}
                 report = load(
-                    options["file"],
+                    path,
                     using=options["database"],
                     dry_run=options["dry_run"],
                     strict=options["strict"],
@@ -108,6 +114,8 @@ class Command(BaseCommand):
                 )
                 if load is import_archive:
                     report, media = report
+                if options["file"] == "-":
+                    report.file = "standard input"
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None
         if options["report"]:

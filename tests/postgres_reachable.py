@@ -1,6 +1,8 @@
-"""Exit 0 when the PostgreSQL at the URL given as argument accepts a connection.
+"""Exit 0 when the PostgreSQL server of the URL given as argument accepts a connection.
 
-Used by `make test` to decide whether the PostgreSQL run can happen.
+Used by `make test` to decide whether the PostgreSQL run can happen. The database the URL
+names need not exist: the suite runs in its own `test_<name>` database, which it creates
+from the server's maintenance database `postgres`, as this check connects.
 """
 
 import sys
@@ -18,7 +20,7 @@ def main(url: str) -> int:
             port=config.get("PORT") or None,
             user=config.get("USER") or None,
             password=config.get("PASSWORD") or None,
-            dbname=config.get("NAME") or "postgres",
+            dbname="postgres",
             connect_timeout=5,
         ).close()
     except psycopg.Error as error:

@@ -3,6 +3,8 @@
 import os
 import subprocess
 
+import pytest
+
 from django.conf import settings
 
 from tests.subprocesses import ROOT
@@ -31,3 +33,12 @@ def test_the_test_suite_reads_no_env_file():
     manage.py subprocesses of the tests inherit it."""
     assert os.environ["ENV_FILE"] == os.devnull
     assert settings.SETTINGS_MODULE == "tests.settings"
+
+
+def test_make_test_checks_the_server_not_the_named_database():
+    from tests.postgres_reachable import main
+
+    if main("postgres://postgres@127.0.0.1:5432/postgres") != 0:
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    assert main("postgres://postgres@127.0.0.1:5432/no_such_database_here") == 0
+    assert main("postgres://postgres@127.0.0.1:9/postgres?connect_timeout=2") == 1

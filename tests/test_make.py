@@ -4,7 +4,6 @@ import os
 import subprocess
 
 import pytest
-
 from django.conf import settings
 
 from tests.subprocesses import ROOT

@@ -171,9 +171,17 @@ class DemoPlan:
 
 
 def seed_demo(
-    *, scale: int = 1, seed: int = 42, using: str | None = None, replace: bool = False
+    *,
+    scale: int = 1,
+    seed: int = 42,
+    using: str | None = None,
+    replace: bool = False,
+    on_table=None,
 ) -> dict[str, int]:
     """Write the demo data set into `using` and return the rows written per table.
+
+    `on_table(key, expected_rows)` is called before each table and may return a callback
+    taking a number of rows written (for progress).
 
     Raises `DatabaseNotEmpty` when a domain table holds rows, unless `replace`, which
     deletes them first (in the same transaction).
@@ -191,7 +199,7 @@ def seed_demo(
         # Sequences number the unique values (slugs, e-mails): row number = sequence.
         for factory_class in f.ALL_FACTORIES:
             factory_class.reset_sequence(0)
-        counts = _Writer(DemoPlan(scale=scale, seed=seed), using).write()
+        counts = _Writer(DemoPlan(scale=scale, seed=seed), using, on_table).write()
     return counts
 
 
@@ -226,15 +234,18 @@ def _build(factory_class, links: dict[str, str | int | None] | None = None, **va
 
 
 class _Writer:
-    def __init__(self, plan: DemoPlan, using: str):
+    def __init__(self, plan: DemoPlan, using: str, on_table=None):
         self.plan = plan
         self.using = using
+        self.on_table = on_table
 
     def write(self) -> dict[str, int]:
         counts = {}
+        expected = self.plan.counts
         for key in DOMAIN_MODELS:
             rows: Callable[[], Iterable[Model]] = getattr(self, f"_{key}")
-            counts[key] = self._insert(DOMAIN_MODELS[key], rows())
+            on_rows = self.on_table(key, expected.get(key)) if self.on_table else None
+            counts[key] = self._insert(DOMAIN_MODELS[key], rows(), on_rows)
             if key == "users":
                 counts[USER_PERMISSIONS] = self._insert(
                     models.User.permissions.through, self._user_permissions()
@@ -243,11 +254,13 @@ class _Writer:
         self._reset_sequences()
         return counts
 
-    def _insert(self, model: type[Model], rows: Iterable[Model]) -> int:
+    def _insert(self, model: type[Model], rows: Iterable[Model], on_rows=None) -> int:
         written = 0
         for chunk in _chunks(rows, CHUNK_SIZE):
             model.objects.using(self.using).bulk_create(chunk, batch_size=BATCH_SIZE)
             written += len(chunk)
+            if on_rows:
+                on_rows(len(chunk))
         return written
 
     def _reset_sequences(self) -> None:

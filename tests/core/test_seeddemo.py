@@ -150,3 +150,25 @@ def test_command_line_reports_a_refusal_in_one_line(tmp_path):
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
     assert refused.stderr.strip().startswith("CommandError: The database 'platform' already holds")
+
+
+def test_the_help_and_the_readme_give_the_rows_per_scale_that_seeddemo_writes():
+    from core.demo import row_counts
+    from core.management.commands.seeddemo import Command
+
+    first, second = sum(row_counts(1).values()), sum(row_counts(2).values())
+    figures = f"{first:,} rows at --scale 1, then {second - first:,} more per unit of --scale"
+    assert figures in Command.help
+    readme = " ".join((settings.BASE_DIR / "README.md").read_text(encoding="utf-8").split())
+    assert figures in readme
+    assert f"({sum(row_counts(100).values()):,} at scale 100)" in readme
+
+
+def test_seeddemo_shows_a_bar_per_table_on_a_terminal():
+    class Terminal(StringIO):
+        def isatty(self):
+            return True
+
+    err = Terminal()
+    call_command("seeddemo", stdout=StringIO(), stderr=err)
+    assert "[16/16] auditLogs" in err.getvalue()

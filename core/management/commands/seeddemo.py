@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, router
 
 from core import models
-from core.demo import DatabaseNotEmpty, non_empty_tables, seed_demo
+from core.demo import DOMAIN_MODELS, DatabaseNotEmpty, non_empty_tables, seed_demo
+from datatransfer.management.progress import TableProgress, is_terminal
 
 
 def positive_int(value: str) -> int:
@@ -25,7 +26,7 @@ def _tables(keys: list[str]) -> str:
 class Command(BaseCommand):
     help = (
         "Fill an empty database with a deterministic, realistic demo data set in all 16 "
-        "domain tables (about 1,000 rows per unit of --scale)."
+        "domain tables: 1,176 rows at --scale 1, then 1,145 more per unit of --scale."
     )
 
     def add_arguments(self, parser):
@@ -73,7 +74,14 @@ class Command(BaseCommand):
             )
         started = time.monotonic()
         try:
-            counts = seed_demo(scale=scale, seed=seed, using=database, replace=force)
+            with TableProgress(
+                self.stderr._out,
+                enabled=verbosity >= 1 and is_terminal(self.stderr),
+                tables=len(DOMAIN_MODELS),
+            ) as progress:
+                counts = seed_demo(
+                    scale=scale, seed=seed, using=database, replace=force, on_table=progress
+                )
         except DatabaseNotEmpty as error:  # filled by someone else in the meantime
             raise CommandError(f"{error} Use --force to delete them first.") from error
         if verbosity >= 1:

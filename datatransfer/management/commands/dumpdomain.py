@@ -14,8 +14,9 @@ from datatransfer.management.options import (
     add_exclude_options,
     excluded_tables,
 )
+from datatransfer.management.progress import TableProgress, is_terminal
 from datatransfer.media import default_archive_output, export_with_media, render_media_export
-from datatransfer.progress import TableProgress, is_terminal
+from datatransfer.registry import domain_tables
 from datatransfer.reports import render_export, render_plan
 
 
@@ -87,7 +88,9 @@ class Command(BaseCommand):
             output = options["output_option"] or options["output"]
             output = output or (default_archive_output() if with_media else default_output())
             show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
-            with TableProgress(self.stderr._out, enabled=show_progress) as progress:
+            with TableProgress(
+                self.stderr._out, enabled=show_progress, tables=len(domain_tables()) - len(exclude)
+            ) as progress:
                 export_options = dict(
                     using=options["database"],
                     organizations=options["organization"],

@@ -13,9 +13,10 @@ from datatransfer.management.options import (
     add_exclude_options,
     excluded_tables,
 )
+from datatransfer.management.progress import TableProgress, is_terminal
 from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.media import import_archive, is_archive, render_media_import
-from datatransfer.progress import TableProgress, is_terminal
+from datatransfer.registry import domain_tables
 from datatransfer.reports import render_import, render_issues
 
 
@@ -92,7 +93,11 @@ class Command(BaseCommand):
         try:
             with (
                 file_or_stdin(options["file"], stdin=options.get("stdin")) as path,
-                TableProgress(self.stderr._out, enabled=show_progress) as progress,
+                TableProgress(
+                    self.stderr._out,
+                    enabled=show_progress,
+                    tables=len(domain_tables()) - len(exclude),
+                ) as progress,
             ):
                 load, extra = import_domain, {}
                 if is_archive(path):

@@ -1,4 +1,7 @@
-"""Progress bars for the commands: one tqdm bar per table, only on a terminal."""
+"""Progress bars for the commands: one tqdm bar per table, only on a terminal.
+
+Each bar says which table of how many it is (`[3/16] users`) and counts rows with a
+rate written for people (`41.1k rows/s`)."""
 
 from tqdm import tqdm
 
@@ -11,19 +14,24 @@ class TableProgress:
     their output is a terminal and verbosity is at least 1.
     """
 
-    def __init__(self, stream, *, enabled: bool):
+    def __init__(self, stream, *, enabled: bool, tables: int | None = None):
         self.stream = stream
         self.enabled = enabled
+        self.tables = tables
+        self._count = 0
         self._bar = None
 
     def __call__(self, key: str, total: int | None):
         self.close()
+        self._count += 1
         if not self.enabled:
             return None
+        position = f"[{self._count}/{self.tables}] " if self.tables else ""
         self._bar = tqdm(
             total=total,
-            desc=f"{key:<20}",
+            desc=f"{position}{key:<20}",
             unit=" rows",
+            unit_scale=True,
             file=self.stream,
             leave=False,
             dynamic_ncols=True,

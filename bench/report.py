@@ -1,5 +1,6 @@
 """Render bench/results.json as docs/benchmarks.md and docs/benchmarks.png."""
 
+import re
 from pathlib import Path
 
 from run import SLOW, TOOLS  # bench/run.py
@@ -70,7 +71,7 @@ def targets(scale: dict) -> list[tuple[str, str, str, bool]]:
     out.append(
         (
             "import into an empty database",
-            "≥ 10× faster than `loaddata`",
+            "≥ 10× faster than `loaddata` (†)",
             f"{w['loaddata'] / w['loaddomain']:.1f}×",
             w["loaddata"] / w["loaddomain"] >= 10,
         )
@@ -147,7 +148,81 @@ def code_lines(main: dict | None, million: dict | None) -> list[str]:
                 f"- code of the {name}: **the tree changed during the run**, from commit {start} "
                 f"to {end} (each command runs the code checked out when it starts)"
             )
+        dirty = run["machine"].get("uncommitted", {})
+        dirty_end = run["machine"].get("uncommitted_end", dirty)
+        if dirty.get("files") or dirty_end.get("files"):
+            files = sorted(set(dirty.get("files", [])) | set(dirty_end.get("files", [])))
+            same = dirty == dirty_end
+            lines.append(
+                f"  plus changes not committed in the work tree (others' work in progress) in "
+                f"{', '.join(f'`{f}`' for f in files)}"
+                + (
+                    f", the same from start to end (diff digest {dirty.get('digest')})"
+                    if same
+                    else " — **they changed during the run**"
+                )
+            )
     return lines
+
+
+def layout_lines(main: dict | None, million: dict | None) -> list[str]:
+    lines = []
+    for name, run in (("main run", main), ("1,000,000-row check", million)):
+        if not run:
+            continue
+        m = run["machine"]
+        layout = m.get("layout")
+        if layout:
+            lines.append(
+                f"- databases of the {name}: the Prisma-made tables (Prisma's DDL, `{layout}`, "
+                "loaded as is)"
+            )
+        else:
+            lines.append(
+                f"- databases of the {name}: **the earlier layout** (`core_*` tables made by "
+                "Django's migrations), not rerun on the Prisma-made tables"
+            )
+        if "load_start" in m:
+            start, end = m["load_start"], m.get("load_end", m["load_start"])
+            minutes = run.get("duration_seconds", 0) / 60
+            lines.append(
+                f"- load average (1, 5, 15 min) at the start of the {name}: "
+                f"{', '.join(f'{x:.2f}' for x in start)}; at the end: "
+                f"{', '.join(f'{x:.2f}' for x in end)}; the run took {minutes:.0f} minutes"
+            )
+    return lines
+
+
+def short_error(error: str) -> str:
+    """The error without the fixture's path (a temporary file of the run)."""
+    return re.sub(r"Problem installing fixture '[^']*': ", "", error)
+
+
+def loaddata_attempt(scale: dict) -> list[str]:
+    """The line about `loaddata` into the Prisma-made tables themselves."""
+    attempt = scale["tools"].get("loaddata_prisma_tables")
+    if not attempt:
+        return []
+    if attempt.get("exit", 0) == 0:
+        return [
+            "",
+            f"† `loaddata` into the Prisma-made tables themselves succeeded in "
+            f"{seconds(attempt['wall'])}.",
+        ]
+    return [
+        "",
+        "† `loaddata` **cannot load this data into the Prisma-made tables**: it failed after "
+        f"{seconds(attempt['wall'])} (exit {attempt['exit']}, {attempt['rows_loaded']:,} rows "
+        f"left, the transaction rolled back) with `{short_error(attempt['error'])}`. Prisma's "
+        "foreign keys "
+        "are not deferrable and the Organization ↔ User foreign keys form a cycle, so no order "
+        "of the rows loads; Django defers nothing itself on PostgreSQL (it relies on the "
+        "`DEFERRABLE INITIALLY DEFERRED` keys its own migrations create). The `loaddata` figure "
+        "above is therefore measured on a copy of the same tables whose foreign keys were "
+        "altered to `DEFERRABLE INITIALLY DEFERRED`, as Django would have made them: the "
+        "reference the targets are checked against. The re-import needs no such copy (every "
+        "referenced row is already there) and runs on the Prisma-made tables.",
+    ]
 
 
 def render_docs(saved: dict, doc: Path, plot: Path) -> str:
@@ -169,15 +244,24 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         f"{m['ijson']}, orjson {m['orjson']}",
         f"- PostgreSQL {m['postgresql']} (local, 127.0.0.1), {m['pg_dump']}",
         *code_lines(main, million),
+        *layout_lines(main, million),
         "",
         "## How it is measured",
         "",
+        "- The databases are the platform's own layout: a template database is made by "
+        "loading Prisma's DDL (`core/prisma/prisma-schema.sql`: enum types, `TIMESTAMP(3)`, "
+        "camelCase columns, foreign keys that are not deferrable) into an empty database, as "
+        "the platform does (no Django `migrate`, no `django_migrations` table); every scratch "
+        "database is a copy of it (`CREATE DATABASE … TEMPLATE`, outside the timing). The "
+        "project's own tables (export history) are in a SQLite file of the run's work "
+        "directory (`PROJECT_DATABASE_URL`), and no `.env` is read (`ENV_FILE=/dev/null`).",
         "- The data set is `seeddemo --scale N` in a scratch database; **rows** is the total "
-        "of every "
-        "domain table (`core_*`, the user-permission links included), and **rows/s** is that "
-        "number "
-        "over the wall time, for every tool alike.",
-        "- Every measured command is a child process (`manage.py …` with `DATABASE_URL`, or "
+        "of every domain table (the 16 tables of the models and Prisma's link table "
+        "`_PermissionToUser`; the names come from the models, `datatransfer.registry`, and are "
+        "checked against the tables the DDL made), and **rows/s** is that number over the wall "
+        "time, for every tool alike.",
+        "- Every measured command is a child process (`manage.py …` with `DATABASE_URL`, the "
+        "`platform` alias, or "
         "`pg_dump` / `pg_restore`). **Wall time** is taken around the child; **peak RSS** is "
         "the child's "
         "own `ru_maxrss` from `os.wait4`, taken by a small launcher (`bench/measure.py`, run as "
@@ -186,26 +270,25 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "pre-exec mark), so the launcher is kept small; its floor, measured for `true`, is "
         f"{m.get('rss_floor_kb', 0) / 1024:.1f} MB. The client's memory only: the PostgreSQL "
         "server's is not counted, for any tool. A `CHECKPOINT` runs before each measured command.",
-        "- Export: `dumpdomain FILE` (indent 2, the default), `dumpdata core --indent 2 -o FILE`, "
-        "`pg_dump --data-only -Fc --table 'public.core_*'` (the domain tables only, as the "
-        "other two).",
-        "- Import into an empty database: each run gets a fresh copy of a migrated empty database "
-        "(`CREATE DATABASE … TEMPLATE`, outside the timing). `loaddomain FILE --engine "
-        "batch|rows`, "
-        "`loaddata FILE` (the `dumpdata` file), and `pg_restore --data-only --disable-triggers` "
-        "(`--disable-triggers`, as superuser, because of the Organization ↔ User foreign-key "
-        "cycle). "
-        "After each run the row count of the target is checked, and `loaddomain`'s `--report` "
-        "must say "
-        "every row `created`.",
+        "- Export: `dumpdomain FILE` (indent 2, the default), `dumpdata core --database platform "
+        "--indent 2 -o FILE` (without `--database` the router leaves `dumpdata` nothing to read "
+        "in the project's database: it writes `[]`), `pg_dump --data-only -Fc` with one "
+        "`--table 'public.\"Name\"'` per domain table (the domain tables only, as the other "
+        "two).",
+        "- Import into an empty database: each run gets a fresh copy of the empty template. "
+        "`loaddomain FILE --engine batch|rows`, `loaddata --database platform FILE` (the "
+        "`dumpdata` file; see † under each table for the foreign keys), and `pg_restore "
+        "--data-only --disable-triggers` (`--disable-triggers`, as superuser, because of the "
+        "Organization ↔ User foreign-key cycle). After each run the row count of the target "
+        "is checked, and `loaddomain`'s `--report` must say every row `created`.",
         "- Re-import: the target is filled once (by `pg_restore`, outside the timing) and "
         "`VACUUM ANALYZE`d; "
         "then `loaddomain` of the same file (its report must say every row `unchanged`), then "
         "`loaddata`. "
         "Row versions written are read from `pg_stat_user_tables` (`n_tup_ins + n_tup_upd + "
         "n_tup_del` "
-        "of the `core_*` tables, before and after, once the children's sessions have ended), and a "
-        "fingerprint of every row's `xmin` and `ctid` is compared before and after.",
+        "of the domain tables, before and after, once the children's sessions have ended), and "
+        "a fingerprint of every row's `xmin` and `ctid` is compared before and after.",
         "- Dry run: `loaddomain FILE --dry-run` into an empty database.",
         "- `loaddomain` runs with `--report FILE` (to check the outcomes; a few KB of JSON).",
     ]
@@ -235,10 +318,11 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
                 f"`dumpdata` {scale['file_sizes']['dumpdata'] / 2**20:,.0f} MB, "
                 f"`pg_dump -Fc` {scale['file_sizes']['pg_dump'] / 2**20:,.0f} MB. "
                 f"Rows per table: "
-                + ", ".join(f"{k.removeprefix('core_')} {v:,}" for k, v in scale["counts"].items())
+                + ", ".join(f"{k} {v:,}" for k, v in scale["counts"].items())
                 + ".",
                 "",
                 *results_table(scale),
+                *loaddata_attempt(scale),
                 "",
                 f"Other active sessions at the start of a run: at most {busy}; load average at "
                 f"most {load:.2f}.",
@@ -280,7 +364,14 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
             f"`seeddemo --scale {million['scale']}`: {million['rows']:,} rows (seeded in "
             f"{million['seed_seconds']:.0f} s); `dumpdomain` file "
             f"{million['file_sizes']['dumpdomain'] / 2**20:,.0f} MB. "
-            "Each command once, on the same machine (`python bench/run.py --million`).",
+            "Each command once, on the same machine (`python bench/run.py --million`)."
+            + (
+                ""
+                if million["machine"].get("layout")
+                else " **Measured on the earlier layout** (`core_*` tables made by Django's "
+                f"migrations, commit {million['machine']['commit']}) and not rerun on the "
+                "Prisma-made tables: see the notes."
+            ),
             "",
             "| command | wall time | rows/s | peak RSS | under 300 MB |",
             "|---|---:|---:|---:|---|",
@@ -324,7 +415,12 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "",
         "```sh",
         "make bench                      # scale 100 (about 126k rows); SCALE from the environment",
-        'make bench SCALE="100 400"      # the published figures (about 40 minutes on 2 cores)',
+        'make bench SCALE="100 400"      # the published figures'
+        + (
+            f" (the last run: {main['duration_seconds'] / 60:.0f} minutes on 2 cores)"
+            if main and "duration_seconds" in main
+            else " (about 40 minutes on 2 cores)"
+        ),
         ".venv/bin/python bench/run.py --million   # seeddemo --scale 800: about 10 minutes",
         ".venv/bin/python bench/run.py --help      # --repeat, --slow-repeat, "
         "--with-rows-engine, ...",

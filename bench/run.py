@@ -4,8 +4,15 @@ dumpdata/loaddata and PostgreSQL's pg_dump/pg_restore, on the local PostgreSQL.
     python bench/run.py --scales 100 400      # what `make bench SCALE="100 400"` runs
     python bench/run.py --million             # the 1,000,000-row check (seeddemo --scale 800)
 
-Every measured command runs as a child process (`manage.py ...` with DATABASE_URL, or
-pg_dump/pg_restore); its wall time is taken around the child and its peak RSS is the
+The databases are the platform's own layout: the template every scratch database is copied
+from is made by loading Prisma's DDL (core/prisma/prisma-schema.sql) into an empty database,
+as the platform does (no Django migrate there, no django_migrations table). The domain's
+table names ("Organization", "User", ..., "_PermissionToUser") come from the models
+(datatransfer.registry), checked against the tables that DDL made.
+
+Every measured command runs as a child process (`manage.py ...` with DATABASE_URL, the
+platform alias, ENV_FILE=/dev/null and PROJECT_DATABASE_URL on a SQLite file of the work
+directory, or pg_dump/pg_restore); its wall time is taken around the child and its peak RSS is the
 child's own `ru_maxrss` from `os.wait4` (KB on Linux). The PostgreSQL server's memory is
 nobody's figure here: only the client's.
 
@@ -33,8 +40,26 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks.png"
+PRISMA_DDL = ROOT / "core" / "prisma" / "prisma-schema.sql"
 PREFIX = "bench_mk_"
 TEMPLATE, SOURCE, TARGET = PREFIX + "template", PREFIX + "source", PREFIX + "target"
+# A copy of the template whose foreign keys are DEFERRABLE INITIALLY DEFERRED, as Django's
+# own migrations make them: only for `loaddata` into an empty database, which cannot load
+# the Organization <-> User cycle through Prisma's non-deferrable foreign keys.
+TEMPLATE_DEFERRABLE = PREFIX + "template_deferrable"
+# The domain's tables, as the models name them: every table of the file in dependency
+# order, each followed by the link tables that travel inside its rows.
+TABLES_SCRIPT = """
+import json
+import django
+django.setup()
+from datatransfer.registry import domain_tables, travelling_through
+names = []
+for spec in domain_tables():
+    names.append(spec.model._meta.db_table)
+    names += [travelling_through(m.field)._meta.db_table for m in spec.many_to_many]
+print(json.dumps(names))
+"""
 ROWS_ENGINE_MAX_SCALE = 400  # from this scale on, --engine rows only with --with-rows-engine
 
 # (key, step, label) in the order of the tables and the plot.
@@ -44,7 +69,7 @@ TOOLS = [
     ("pg_dump", "export", "`pg_dump --data-only -Fc`"),
     ("loaddomain", "import (empty)", "`loaddomain` (`--engine batch`)"),
     ("loaddomain_rows", "import (empty)", "`loaddomain --engine rows`"),
-    ("loaddata", "import (empty)", "`loaddata`"),
+    ("loaddata", "import (empty)", "`loaddata` (foreign keys made deferrable †)"),
     ("pg_restore", "import (empty)", "`pg_restore --data-only --disable-triggers`"),
     ("loaddomain_again", "re-import (unchanged)", "`loaddomain`"),
     ("loaddata_again", "re-import (unchanged)", "`loaddata`"),
@@ -64,6 +89,7 @@ class Bench:
         self.repeat = repeat
         self.slow_repeat = slow_repeat
         self.created: set[str] = set()
+        self.tables: list[str] = []  # the domain's tables, from the models
 
     # -- databases -------------------------------------------------------------------
     def url(self, database: str) -> str:
@@ -90,15 +116,11 @@ class Bench:
             self.drop(name)
 
     def counts(self, database: str) -> dict:
+        """Rows per domain table, in the models' order."""
         with psycopg.connect(self.url(database), autocommit=True) as conn:
-            tables = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename "
-                    "LIKE 'core\\_%' ORDER BY 1"
-                )
-            ]
-            return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+            return {
+                t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in self.tables
+            }
 
     def wait_idle(self, database: str) -> None:
         """Wait until the children's sessions on `database` are gone (their statistics are
@@ -151,14 +173,22 @@ class Bench:
         return [sys.executable, str(ROOT / "manage.py"), *args]
 
     def env(self, database: str | None) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL")}
+        """The children's environment: no .env read, the project's own tables in a SQLite
+        file of the work directory, `DATABASE_URL` (alias `platform`) on `database`."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("DATABASE_URL") and k != "PROJECT_DATABASE_URL"
+        }
+        env["ENV_FILE"] = "/dev/null"
+        env["PROJECT_DATABASE_URL"] = f"sqlite:///{self.workdir / 'project.sqlite3'}"
         if database:
             env["DATABASE_URL"] = self.url(database)
-        env.pop("ENV_FILE", None)
         return env
 
-    def run(self, name: str, argv: list[str], database: str | None) -> dict:
-        """Run one child; return its wall time and peak RSS. Fails loudly on a non-zero exit."""
+    def run(self, name: str, argv: list[str], database: str | None, may_fail: bool = False) -> dict:
+        """Run one child; return its wall time and peak RSS. Fails loudly on a non-zero exit,
+        unless `may_fail`: then the exit code and the last error line are returned too."""
         log_path, result_path = self.workdir / f"{name}.log", self.workdir / f"{name}.result"
         busy, load = self.busy(), os.getloadavg()[0]
         with open(log_path, "wb") as out:
@@ -180,6 +210,17 @@ class Bench:
                 check=True,
             )
         wall, rss_kb, code = result_path.read_text().split()
+        if int(code) != 0 and may_fail:
+            lines = log_path.read_text(errors="replace").strip().splitlines()
+            errors = [line for line in lines if "Error" in line and ":" in line]
+            return {
+                "wall": float(wall),
+                "rss_kb": int(rss_kb),
+                "exit": int(code),
+                "error": (errors or lines or [""])[-1].strip()[:600],
+                "busy": busy,
+                "load": load,
+            }
         if int(code) != 0:
             tail = log_path.read_text(errors="replace")[-3000:]
             raise SystemExit(f"{name} failed (exit {code}): {' '.join(argv)}\n{tail}")
@@ -219,9 +260,55 @@ class Bench:
 
     # -- one scale -------------------------------------------------------------------
     def prepare_template(self) -> None:
-        log(f"creating the migrated empty database {TEMPLATE}")
+        log("the project's own tables: manage.py migrate into the work directory's SQLite file")
+        self.run("migrate-project", self.manage(None, "migrate", "-v", "0"), None)
+        self.tables = self.domain_table_names()
+        log(f"creating the empty platform database {TEMPLATE} from {PRISMA_DDL.name}")
         self.create(TEMPLATE)
-        self.run("migrate", self.manage(TEMPLATE, "migrate", "-v", "0"), TEMPLATE)
+        with psycopg.connect(self.url(TEMPLATE), autocommit=True) as conn:
+            conn.execute(PRISMA_DDL.read_text())  # no parameters: several statements at once
+            made = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                ).fetchall()
+            }
+        if made != set(self.tables):
+            raise SystemExit(
+                f"the models' tables {sorted(self.tables)} are not the tables "
+                f"{PRISMA_DDL.name} made: {sorted(made)}"
+            )
+        log(f"  {len(self.tables)} domain tables: {', '.join(self.tables)}")
+        log(f"creating {TEMPLATE_DEFERRABLE}: the same, foreign keys DEFERRABLE (for loaddata)")
+        self.create(TEMPLATE_DEFERRABLE, TEMPLATE)
+        with psycopg.connect(self.url(TEMPLATE_DEFERRABLE), autocommit=True) as conn:
+            keys = conn.execute(
+                "SELECT conrelid::regclass::text, quote_ident(conname) FROM pg_constraint "
+                "WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
+            ).fetchall()
+            for table, name in keys:
+                conn.execute(
+                    f"ALTER TABLE {table} ALTER CONSTRAINT {name} DEFERRABLE INITIALLY DEFERRED"
+                )
+        log(f"  {len(keys)} foreign keys made DEFERRABLE INITIALLY DEFERRED")
+
+    def domain_table_names(self) -> list[str]:
+        """The domain's tables from the models (datatransfer.registry), in a child process."""
+        env = {**self.env(None), "DJANGO_SETTINGS_MODULE": "config.settings"}
+        out = subprocess.run(
+            [sys.executable, "-c", TABLES_SCRIPT],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+        ).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    def pg_dump_tables(self) -> list[str]:
+        """pg_dump's --table options for exactly the domain's tables (quoted: their names
+        are mixed case)."""
+        return [arg for t in self.tables for arg in ("--table", f'public."{t}"')]
 
     def seed(self, scale: int) -> tuple[dict, float]:
         log(f"seeddemo --scale {scale} into {SOURCE}")
@@ -239,6 +326,9 @@ class Bench:
 
     def empty_target(self) -> None:
         self.create(TARGET, TEMPLATE)
+
+    def empty_deferrable_target(self) -> None:
+        self.create(TARGET, TEMPLATE_DEFERRABLE)
 
     def check_target(self, expected: int, label: str):
         def check(run):
@@ -269,7 +359,17 @@ class Bench:
         )
         results["dumpdata"] = self.measure(
             "dumpdata",
-            m(SOURCE, "dumpdata", "core", "--indent", "2", "-o", str(django_file)),
+            m(
+                SOURCE,
+                "dumpdata",
+                "core",
+                "--database",
+                "platform",
+                "--indent",
+                "2",
+                "-o",
+                str(django_file),
+            ),
             SOURCE,
             r,
         )
@@ -279,8 +379,7 @@ class Bench:
                 "pg_dump",
                 "--data-only",
                 "-Fc",
-                "--table",
-                "public.core_*",
+                *self.pg_dump_tables(),
                 "-f",
                 str(pg_file),
                 self.url(SOURCE),
@@ -294,7 +393,7 @@ class Bench:
             "pg_dump": pg_file.stat().st_size,
         }
 
-        log("import into an empty migrated database")
+        log("import into an empty platform database (a copy of the template)")
         loaddomain = m(TARGET, "loaddomain", str(domain_file), "--report", str(report))
 
         def expect(outcome: str, label: str):
@@ -338,12 +437,28 @@ class Bench:
                 f"  loaddomain --engine rows skipped at scale >= {ROWS_ENGINE_MAX_SCALE} "
                 "(--with-rows-engine)"
             )
+        loaddata = m(TARGET, "loaddata", "--database", "platform", str(django_file))
+        # On Prisma's tables loaddata stops at the first row whose foreign key points to a
+        # row not loaded yet (Organization.ownerId -> User, before any User): the keys are
+        # not deferrable, and Django defers nothing itself on PostgreSQL. Tried once, as is.
+        self.empty_target()
+        self.admin("CHECKPOINT")
+        attempt = self.run("loaddata-prisma", loaddata, TARGET, may_fail=True)
+        attempt["rows_loaded"] = sum(self.counts(TARGET).values())
+        results["loaddata_prisma_tables"] = attempt
+        log(
+            f"  loaddata into the Prisma-made tables: exit {attempt.get('exit', 0)} after "
+            f"{attempt['wall']:.1f} s, {attempt['rows_loaded']:,} rows left: "
+            f"{attempt.get('error', '')[:200]}"
+        )
+        # The reference figure: the same tables with their foreign keys DEFERRABLE
+        # INITIALLY DEFERRED, as Django's migrations would have made them.
         results["loaddata"] = self.measure(
             "loaddata",
-            m(TARGET, "loaddata", str(django_file)),
+            loaddata,
             TARGET,
             slow,
-            before=self.empty_target,
+            before=self.empty_deferrable_target,
             after=self.check_target(rows, "loaddata"),
         )
         results["pg_restore"] = self.measure(
@@ -397,7 +512,7 @@ class Bench:
         )
         writes_after, versions_after = self.writes(TARGET), self.versions(TARGET)
         results["loaddomain_again"]["row_versions_written"] = diff_writes(
-            writes_before, writes_after
+            writes_before, writes_after, self.tables
         )
         results["loaddomain_again"]["xmin_ctid_unchanged"] = versions_before == versions_after
         log(
@@ -407,14 +522,14 @@ class Bench:
         )
         results["loaddata_again"] = self.measure(
             "loaddata_again",
-            m(TARGET, "loaddata", str(django_file)),
+            loaddata,
             TARGET,
             slow,
             after=self.check_target(rows, "loaddata re-import"),
         )
         writes_loaddata = self.writes(TARGET)
         results["loaddata_again"]["row_versions_written"] = diff_writes(
-            writes_after, writes_loaddata
+            writes_after, writes_loaddata, self.tables
         )
         self.drop(TARGET)
         self.drop(SOURCE)
@@ -475,12 +590,12 @@ def totals_rows(totals: dict) -> int:
     return sum(totals.values())
 
 
-def diff_writes(before: dict, after: dict) -> dict:
-    domain = sum(after.get(t, 0) - before.get(t, 0) for t in after if t.startswith("core_"))
+def diff_writes(before: dict, after: dict, tables: list[str]) -> dict:
+    domain = sum(after.get(t, 0) - before.get(t, 0) for t in after if t in tables)
     other = {
         t: after[t] - before.get(t, 0)
         for t in after
-        if not t.startswith("core_") and after[t] != before.get(t, 0)
+        if t not in tables and after[t] != before.get(t, 0)
     }
     return {"domain_tables": domain, "other_tables": other}
 
@@ -529,10 +644,24 @@ def machine(bench: Bench) -> dict:
         "orjson": orjson.__version__,
         "postgresql": server,
         "pg_dump": pg_dump,
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.strip(),
+        "commit": git_head(),
+        "uncommitted": uncommitted(),
+        # What the databases are: Prisma's DDL loaded as is (not Django's migrations).
+        "layout": str(PRISMA_DDL.relative_to(ROOT)),
     }
+
+
+def uncommitted() -> dict:
+    """The code the children run beyond the commit: files changed in the work tree outside
+    bench/ and docs/ (other people's work in progress), and a digest of that diff."""
+    import hashlib
+
+    outside = ["--", ".", ":(exclude)bench", ":(exclude)docs"]
+    files = subprocess.run(
+        ["git", "diff", "HEAD", "--name-only", *outside], capture_output=True, text=True, cwd=ROOT
+    ).stdout.split()
+    diff = subprocess.run(["git", "diff", "HEAD", *outside], capture_output=True, cwd=ROOT).stdout
+    return {"files": files, "digest": hashlib.sha256(diff).hexdigest()[:12] if files else ""}
 
 
 def git_head() -> str:
@@ -597,6 +726,8 @@ def main() -> None:
     info = machine(bench)
     info["rss_floor_kb"] = bench.run("floor", ["true"], None)["rss_kb"]
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    info["load_start"] = list(os.getloadavg())
+    clock = time.monotonic()
     try:
         bench.prepare_template()
         if args.million:
@@ -614,6 +745,10 @@ def main() -> None:
         bench.cleanup()
     # Another engineer may commit while it runs: say so in the docs.
     result["machine"]["commit_end"] = git_head()
+    result["machine"]["uncommitted_end"] = uncommitted()
+    result["machine"]["load_end"] = list(os.getloadavg())
+    result["machine"]["tables"] = bench.tables
+    result["duration_seconds"] = round(time.monotonic() - clock)
     shutil.rmtree(workdir, ignore_errors=True)
 
     sys.path.insert(0, str(ROOT / "bench"))

@@ -1,6 +1,7 @@
 """Run an export to a file and record it (ExportRecord, in the `default` database):
 the one code path of `dumpdomain` and the admin."""
 
+import contextlib
 import datetime as dt
 import getpass
 import hashlib
@@ -28,7 +29,8 @@ def default_output() -> str:
     """`EXPORTS_DIR/export-<UTC time>.json`, with `-2`, `-3`... when that name is taken."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H-%M-%S")
     folder = Path(settings.EXPORTS_DIR)
-    folder.mkdir(parents=True, exist_ok=True)  # the project's own folder, not the user's
+    with contextlib.suppress(OSError):  # a folder that cannot be made is refused later
+        folder.mkdir(parents=True, exist_ok=True)  # the project's own folder, not the user's
     path, number = folder / f"export-{stamp}.json", 1
     while path.exists():
         number += 1
@@ -97,7 +99,6 @@ def export_to_file(
     unreachable database or a file that cannot be written.
     """
     using = using or domain_database()
-    check_output_path(output)
     record = ExportRecord(
         started_at=timezone.now(),
         user=user if user is not None and user.pk else None,
@@ -111,6 +112,7 @@ def export_to_file(
     )
     started = time.monotonic()
     try:
+        check_output_path(output)
         scope = organization_scope(organizations, using=using) if organizations else None
         try:
             with open_output(output, stdout=stdout) as stream:

@@ -539,6 +539,7 @@ def test_an_export_that_fails_half_way_leaves_no_file(monkeypatch, tmp_path, nam
     failing = _Failing(exporter._rows, after=8, error=error)
     monkeypatch.setattr(exporter, "_rows", failing)
     folder = tmp_path / "exports"
+    folder.mkdir()
     with pytest.raises((DatabaseError, CommandError, KeyboardInterrupt)):
         call_command("dumpdomain", str(folder / name), stdout=io.StringIO(), stderr=io.StringIO())
     assert failing.count > 8, "the export failed half-way, not before it began"

@@ -269,3 +269,12 @@ def test_dumpdomain_piped_into_loaddomain_dash(make_database, node_file, tmp_pat
     assert load.returncode == 0, load.stderr
     assert re.search(rb"^total\s+21\s+0\s+0\s+0\s+0$", load.stdout, re.M)
     assert b"standard input" in load.stdout
+
+
+def test_dumpdomain_to_stdout_with_v2_writes_only_the_file_there(node_file):
+    run("loaddomain", node_file)
+    out, err = run("dumpdomain", "-", "-v", "2")
+    assert json.loads(out)["data"]["organizations"][0]["slug"] == "ufhb"
+    assert " 2. organizations" in err and "Wrote -" in err
+    out, err = run("dumpdomain", "-", "--plan")
+    assert out == "" and " 2. organizations" in err

@@ -75,17 +75,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         exclude = excluded_tables(options)
+        with_media = options["with_media"]
+        output = options["output_option"] or options["output"]
+        # With the data on stdout, every message goes to stderr.
+        messages = self.stderr if output == "-" else self.stdout
         try:
             if options["plan"] or options["verbosity"] >= 2:
-                self.stdout.write(render_plan(tables_to_export(exclude)))
+                messages.write(render_plan(tables_to_export(exclude)))
                 if options["plan"]:
                     return
-            with_media = options["with_media"]
             if options["output_option"] and options["output"]:
                 raise CommandError(
                     "Give the output once: OUTPUT or -o/--output, not both.", returncode=2
                 )
-            output = options["output_option"] or options["output"]
             output = output or (default_archive_output() if with_media else default_output())
             show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
             with TableProgress(
@@ -113,11 +115,9 @@ class Command(BaseCommand):
             self.stderr.write(self.style.WARNING(f"Warning: {run.warning}"))
         report = run.report
         if options["verbosity"] >= 1:
-            # With the data on stdout, the summary goes to stderr.
-            out = self.stderr if output == "-" else self.stdout
-            out.write(render_export(report))
+            messages.write(render_export(report))
             if with_media:
                 limit = None if options["verbosity"] >= 2 else 20
-                out.write(render_media_export(media.manifest, limit=limit))
+                messages.write(render_media_export(media.manifest, limit=limit))
             if output != "-":
-                out.write(next_step(output, options["database"]))
+                messages.write(next_step(output, options["database"]))

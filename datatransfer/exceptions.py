@@ -1,5 +1,10 @@
 """Errors of the export and import engines; the commands turn them into one-line messages."""
 
+# The exit statuses of the commands: 0 when all went well, and these.
+EXIT_ROWS_FAILED = 1  # rows failed (the other rows were loaded), or the database differs
+EXIT_REFUSED = 2  # a file-level or option error: nothing was written
+EXIT_CONFLICTS = 3  # no row failed, but rows were skipped as conflicts
+
 
 class DataTransferError(Exception):
     """An expected failure: bad input, a bad option or an unreachable database.
@@ -7,7 +12,7 @@ class DataTransferError(Exception):
     `exit_code` is the status the command line exits with.
     """
 
-    exit_code = 2
+    exit_code = EXIT_REFUSED
 
 
 class GraphError(DataTransferError):
@@ -29,7 +34,7 @@ class DatabaseUnavailableError(DataTransferError):
 class StrictModeFailure(DataTransferError):
     """A row failed under `--strict`: the whole import was rolled back."""
 
-    exit_code = 1
+    exit_code = EXIT_ROWS_FAILED
 
 
 class ImportLockedError(DataTransferError):

@@ -70,6 +70,12 @@ class ImportReport:
     def has_failures(self) -> bool:
         return self.totals[Outcome.FAILED] > 0
 
+    @property
+    def has_conflicts(self) -> bool:
+        """Whether rows were skipped (a unique key held by another row, or a dependency on
+        a skipped row)."""
+        return self.totals[Outcome.SKIPPED] > 0
+
     def matched(self, table: str) -> int:
         """How many rows of `table` took a target row's id (--match natural)."""
         return len(self.id_mapping.get(table, ()))

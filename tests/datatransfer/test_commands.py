@@ -72,7 +72,8 @@ def test_loaddomain_prints_statistics_and_writes_the_report(node_file, tmp_path)
         id="ckprodorg0000000000000001", name="UFHB (prod)", slug="ufhb", type="UNIVERSITE"
     )
     report_path = tmp_path / "report.json"
-    out, _ = run("loaddomain", node_file, "--dry-run", "--report", str(report_path))
+    status, out, _ = run_status("loaddomain", node_file, "--dry-run", "--report", str(report_path))
+    assert status == 3  # a conflict
     assert "DRY RUN: nothing was written" in out
     conflict = "conflict: organizations ckorga0000000000000000001: slug 'ufhb' already belongs to"
     assert conflict in out
@@ -278,3 +279,31 @@ def test_dumpdomain_to_stdout_with_v2_writes_only_the_file_there(node_file):
     assert " 2. organizations" in err and "Wrote -" in err
     out, err = run("dumpdomain", "-", "--plan")
     assert out == "" and " 2. organizations" in err
+
+
+def run_status(name, *args):
+    """Run a command; return (exit status, stdout, the error message or '')."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(name, *args, stdout=out, stderr=err)
+    except CommandError as error:
+        assert "\n" not in str(error)
+        return error.returncode, out.getvalue(), str(error)
+    return 0, out.getvalue(), ""
+
+
+def test_conflicts_exit_3_so_that_a_script_tells_them_from_a_clean_import(node_file, tmp_path):
+    assert run_status("loaddomain", node_file, "--dry-run")[0] == 0
+    Organization.objects.create(
+        id="ckprodorg0000000000000001", name="UFHB (prod)", slug="ufhb", type="UNIVERSITE"
+    )
+    for extra in ([], ["--strict"], ["--dry-run"]):
+        status, out, message = run_status("loaddomain", node_file, *extra)
+        assert status == 3, extra
+        assert "conflict: organizations ckorga0000000000000000001: slug 'ufhb'" in out
+        assert re.match(r"\d+ row\(s\) skipped as conflicts", message), message
+    failing = json.loads(Path(node_file).read_text(encoding="utf-8"))
+    failing["data"]["configurations"][0]["key"] = "k" * 101
+    path = tmp_path / "conflict-and-failure.json"
+    path.write_text(json.dumps(failing), encoding="utf-8")
+    assert run_status("loaddomain", str(path))[0] == 1  # a failed row outweighs a conflict

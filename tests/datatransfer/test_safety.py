@@ -87,8 +87,9 @@ def assert_refused_without_a_write(status, message, written):
 
 def assert_one_line_outcome(status, message, written):
     """A file that may still be valid data: a normal result, or a one-line error; a
-    file-level error (2) never writes, row failures (1) may have written the good rows."""
-    assert status in (0, 1, 2)
+    file-level error (2) never writes, row failures (1) and conflicts (3) may have written
+    the good rows."""
+    assert status in (0, 1, 2, 3)
     if status:
         assert message and "\n" not in message and "Traceback" not in message, message
     if status == 2:

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
-from datatransfer.exceptions import DataTransferError
+from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, DataTransferError
 from datatransfer.importer import import_domain
 from datatransfer.management.options import (
     add_database_option,
@@ -23,8 +23,9 @@ from datatransfer.reports import render_import, render_issues
 class Command(BaseCommand):
     help = (
         "Upsert an export file (this tool's or the Node.js tool's, .gz too) into a database by "
-        "primary key, in one transaction. Exit 0: no row failed; 1: rows failed; 2: the file or "
-        "the options are wrong (nothing written)."
+        "primary key, in one transaction. Exit 0: every row loaded; 1: rows failed; 2: the file "
+        "or the options are wrong (nothing written); 3: no row failed but rows were skipped as "
+        "conflicts."
     )
 
     def add_arguments(self, parser):
@@ -143,12 +144,19 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{failed} uploaded file(s) could not be written (listed above); the database "
                 f"import {'was checked' if report.dry_run else 'is committed'}.",
-                returncode=1,
+                returncode=EXIT_ROWS_FAILED,
             )
+        done = "checked" if report.dry_run else "loaded"
         if report.has_failures:
             failed = report.totals["failed"]
             raise CommandError(
-                f"{failed} row(s) failed; "
-                f"the other rows were {'checked' if report.dry_run else 'loaded'}.",
-                returncode=1,
+                f"{failed} row(s) failed; the other rows were {done}.",
+                returncode=EXIT_ROWS_FAILED,
+            )
+        if report.has_conflicts:
+            skipped = report.totals["skipped"]
+            raise CommandError(
+                f"{skipped} row(s) skipped as conflicts (their target rows were left as they "
+                f"are); the other rows were {done}.",
+                returncode=EXIT_CONFLICTS,
             )

@@ -16,7 +16,13 @@ import psycopg.types.json
 from django.db import DatabaseError, connections, models, transaction
 
 from datatransfer.exceptions import StrictModeFailure
-from datatransfer.fileformat import RowError, decode_row, row_encoders, value_decoder
+from datatransfer.fileformat import (
+    SECRET_NOT_SHOWN,
+    RowError,
+    decode_row,
+    row_encoders,
+    value_decoder,
+)
 from datatransfer.manifest import canonical_json
 from datatransfer.registry import table_key
 from datatransfer.reports import ImportReport, Outcome
@@ -100,9 +106,14 @@ def missing_required(table, values: dict) -> list[str]:
 
 
 def _conflict_message(table, fields, lookup, other) -> str:
-    keys = ", ".join(next(s.key for s in table.fields if s.field is f) for f in fields)
-    shown = ", ".join(str(v) for v in lookup)
-    return f"{keys} '{shown}' already belongs to {table.key} '{other}'"
+    """`slug 'ufhb' already belongs to organizations '<id>'`; a key holding a secret is
+    named, never shown."""
+    keys = [next(s.key for s in table.fields if s.field is f) for f in fields]
+    if table.secret_keys.intersection(keys):
+        shown = SECRET_NOT_SHOWN
+    else:
+        shown = "'" + ", ".join(str(v) for v in lookup) + "'"
+    return f"{', '.join(keys)} {shown} already belongs to {table.key} '{other}'"
 
 
 def _missing_keys_message(spec, missing) -> str:

@@ -41,6 +41,9 @@ class RowError(ValueError):
     """A value of one row that cannot go into its column; the message names the field."""
 
 
+SECRET_NOT_SHOWN = "(a secret, not shown)"
+
+
 # ---------------------------------------------------------------------------- values
 
 
@@ -278,7 +281,8 @@ def decode_row(table, raw: dict) -> DecodedRow:
         try:
             values[attname] = decode(raw[key])
         except (ValueError, TypeError, OverflowError) as error:
-            raise RowError(f"{key} {_short(raw[key])}: {error}") from None
+            shown = SECRET_NOT_SHOWN if key in table.secret_keys else _short(raw[key])
+            raise RowError(f"{key} {shown}: {error}") from None
     m2m = {}
     for spec in table.many_to_many:
         if spec.key not in raw:
@@ -452,6 +456,25 @@ def atomic_file(path: Path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def unwritable_reason(path) -> str | None:
+    """Why no file can be written at `path` (its folder is missing or takes no new file,
+    or `path` is a folder), or None when one can. A probe file is created, then removed."""
+    target = Path(path)
+    if target.is_dir():
+        return "it is a folder"
+    if not target.parent.is_dir():
+        return f"no folder {target.parent}"
+    try:
+        descriptor, probe = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part", dir=target.parent
+        )
+    except OSError as error:
+        return error.strerror or str(error)
+    os.close(descriptor)
+    os.unlink(probe)
+    return None
 
 
 # ---------------------------------------------------------------------------- reading

@@ -88,6 +88,11 @@ class TableSpec:
     def label(self) -> str:
         return self.model._meta.label
 
+    @cached_property
+    def secret_keys(self) -> frozenset[str]:
+        """The file keys of the secret fields, whose values are never printed nor reported."""
+        return frozenset(spec.key for spec in self.fields if spec.field.name in self.secret_fields)
+
     def field_keys(self) -> set[str]:
         return {spec.key for spec in self.fields} | {spec.key for spec in self.many_to_many}
 

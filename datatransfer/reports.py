@@ -1,7 +1,11 @@
 """Results of an export or an import, as objects that never print, and their text rendering."""
 
 import enum
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from datatransfer.fileformat import atomic_file
 
 
 class Outcome(enum.StrEnum):
@@ -197,3 +201,11 @@ def render_plan(tables) -> str:
             line += f"; set last: {', '.join(spec.key for spec in table.deferred)}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def write_report(path, document: dict) -> None:
+    """Write `document` as indented JSON to `path`: a private file (mode 0600, as it names
+    rows of the database), under a temporary name renamed at the end. Raises OSError."""
+    data = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    with atomic_file(Path(path)) as raw:
+        raw.write(data.encode("utf-8"))

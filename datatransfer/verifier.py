@@ -12,7 +12,13 @@ from django.db import transaction
 
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import DataTransferError, UnknownTableError
-from datatransfer.fileformat import RowError, decode_row, encode_value, open_export
+from datatransfer.fileformat import (
+    SECRET_NOT_SHOWN,
+    RowError,
+    decode_row,
+    encode_value,
+    open_export,
+)
 from datatransfer.registry import tables_by_key
 from datatransfer.reports import human_size, render_table
 from datatransfer.routers import domain_database
@@ -20,18 +26,43 @@ from datatransfer.routers import domain_database
 BATCH_SIZE = 500
 
 
+def _presence(value) -> str:
+    return "empty" if value in ("", None) else "set"
+
+
 @dataclass
 class FieldDifference:
-    """One field of one row: its spelling in the file and in the database."""
+    """One field of one row: its spelling in the file and in the database. For a secret
+    (`secret`), only whether each side is empty or set: its values are never kept."""
 
     key: str
     file: object
     database: object
+    secret: bool = False
+
+    @classmethod
+    def of_secret(cls, key: str, file_value, database_value) -> "FieldDifference":
+        return cls(key, _presence(file_value), _presence(database_value), secret=True)
 
     def __str__(self) -> str:
+        if not self.secret:
+            return (
+                f"{self.key} {_shown(self.file)} in the file, "
+                f"{_shown(self.database)} in the database"
+            )
+        if self.file == self.database:
+            return f"{self.key} differs {SECRET_NOT_SHOWN}"
         return (
-            f"{self.key} {_shown(self.file)} in the file, {_shown(self.database)} in the database"
+            f"{self.key} {self.file} in the file, {self.database} in the database "
+            f"{SECRET_NOT_SHOWN}"
         )
+
+    def as_dict(self) -> dict:
+        if not self.secret:
+            return {"file": self.file, "database": self.database}
+        if self.file == self.database:
+            return {"secret": True}
+        return {"secret": True, "file": self.file, "database": self.database}
 
 
 @dataclass
@@ -67,7 +98,7 @@ class TableComparison:
             "differing": [
                 {
                     "id": d.id,
-                    "fields": {f.key: {"file": f.file, "database": f.database} for f in d.fields},
+                    "fields": {f.key: f.as_dict() for f in d.fields},
                 }
                 for d in self.differing
             ],
@@ -199,11 +230,7 @@ class _TableVerifier:
                 self.comparison.missing.append(str(row.pk))
                 continue
             differences = [
-                FieldDifference(
-                    self.fields[name].key,
-                    _spelling(self.fields[name].field, value),
-                    _spelling(self.fields[name].field, values[name]),
-                )
+                self._difference(name, value, values[name])
                 for name, value in row.values.items()
                 if not self._secret_left_empty(name, value) and not _same(value, values[name])
             ]
@@ -218,6 +245,14 @@ class _TableVerifier:
                 self.comparison.differing.append(RowDifference(str(row.pk), differences))
             else:
                 self.comparison.matching += 1
+
+    def _difference(self, name, in_file, in_database) -> FieldDifference:
+        spec = self.fields[name]
+        if spec.key in self.table.secret_keys:
+            return FieldDifference.of_secret(spec.key, in_file, in_database)
+        return FieldDifference(
+            spec.key, _spelling(spec.field, in_file), _spelling(spec.field, in_database)
+        )
 
     def _secret_left_empty(self, name, value) -> bool:
         # A file written with --exclude-secrets has them empty; the importer keeps the database's.

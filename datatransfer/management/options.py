@@ -2,7 +2,10 @@
 
 from django.core.management.base import CommandError
 
+from datatransfer.exceptions import EXIT_REFUSED
+from datatransfer.fileformat import unwritable_reason
 from datatransfer.registry import domain_tables
+from datatransfer.reports import write_report
 from datatransfer.routers import domain_database
 
 AUDIT_TABLE = "auditLogs"
@@ -52,3 +55,34 @@ def excluded_tables(options) -> set:
     if options.get("skip_audit"):
         exclude.add(AUDIT_TABLE)
     return exclude
+
+
+def add_report_option(parser, what: str) -> None:
+    parser.add_argument(
+        "--report",
+        metavar="REPORT.json",
+        help=f"Write {what} as JSON (a private file, mode 0600).",
+    )
+
+
+def check_report_path(options) -> None:
+    """Refuse (exit 2) a --report that cannot be written, before any work is done."""
+    path = options["report"]
+    reason = unwritable_reason(path) if path else None
+    if reason:
+        raise CommandError(f"Cannot write the report {path}: {reason}.", returncode=EXIT_REFUSED)
+
+
+def save_report(options, document: dict, *, returncode: int, after: str = "") -> None:
+    """Write the --report file, if asked; a failure is one line with `returncode`, saying
+    what was done all the same (`after`)."""
+    path = options["report"]
+    if not path:
+        return
+    try:
+        write_report(path, document)
+    except OSError as error:
+        raise CommandError(
+            f"Cannot write the report {path}: {error.strerror or error}{after}.",
+            returncode=returncode,
+        ) from None

@@ -1,8 +1,5 @@
 """`manage.py loaddomain`: upsert an export file into a database, in one transaction."""
 
-import json
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
@@ -11,7 +8,10 @@ from datatransfer.importer import import_domain
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
+    add_report_option,
+    check_report_path,
     excluded_tables,
+    save_report,
 )
 from datatransfer.management.progress import TableProgress, is_terminal
 from datatransfer.management.standard_input import file_or_stdin
@@ -40,9 +40,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--strict", action="store_true", help="Roll everything back at the first failed row."
         )
-        parser.add_argument(
-            "--report", metavar="REPORT.json", help="Write the statistics and every issue as JSON."
-        )
+        add_report_option(parser, "the statistics and every issue")
         parser.add_argument(
             "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
         )
@@ -89,6 +87,7 @@ class Command(BaseCommand):
         exclude = excluded_tables(options)
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.", returncode=2)
+        check_report_path(options)
         show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
         media = None
         try:
@@ -124,11 +123,12 @@ class Command(BaseCommand):
                     report.file = "standard input"
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None
-        if options["report"]:
-            document = report.as_dict() | ({"media": media.as_dict()} if media else {})
-            Path(options["report"]).write_text(
-                json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-            )
+        save_report(
+            options,
+            report.as_dict() | ({"media": media.as_dict()} if media else {}),
+            returncode=EXIT_ROWS_FAILED,
+            after="; the import " + ("was checked" if report.dry_run else "is committed"),
+        )
         verbosity = options["verbosity"]
         if verbosity >= 1:
             self.stdout.write(render_import(report))

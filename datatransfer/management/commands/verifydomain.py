@@ -1,15 +1,15 @@
 """`manage.py verifydomain`: compare an export file with a database, without writing."""
 
-import json
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
 
-from datatransfer.exceptions import DataTransferError
+from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
+    add_report_option,
+    check_report_path,
     excluded_tables,
+    save_report,
 )
 from datatransfer.verifier import difference_lines, render_verify, verify_domain
 
@@ -30,12 +30,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
         )
-        parser.add_argument(
-            "--report", metavar="REPORT.json", help="Write every difference as JSON."
-        )
+        add_report_option(parser, "every difference")
 
     def handle(self, *args, **options):
         exclude = excluded_tables(options)
+        check_report_path(options)
         try:
             report = verify_domain(
                 options["file"],
@@ -45,10 +44,7 @@ class Command(BaseCommand):
             )
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None
-        if options["report"]:
-            Path(options["report"]).write_text(
-                json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-            )
+        save_report(options, report.as_dict(), returncode=EXIT_REFUSED)
         verbosity = options["verbosity"]
         if verbosity >= 1:
             self.stdout.write(render_verify(report))

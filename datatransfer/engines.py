@@ -20,6 +20,7 @@ from datatransfer.fileformat import (
     SECRET_NOT_SHOWN,
     RowError,
     decode_row,
+    dumps_json,
     row_encoders,
     value_decoder,
 )
@@ -705,7 +706,7 @@ class BatchEngine(RowEngine):
 
 
 def _json_dumps(value) -> str:
-    return orjson.dumps(value).decode()
+    return dumps_json(value).decode()
 
 
 def copy_rows(connection, table, rows: list[dict]) -> None:

@@ -4,8 +4,9 @@ Shape (format 1.0 of the existing Node.js tool, kept by 2.0):
 `{"metadata": {...}, "data": {"<tableKey>": [{"<fieldKey>": value, ...}, ...], ...}}`.
 Times are ISO 8601 in UTC with `Z` (milliseconds, or microseconds when they are not
 whole milliseconds, so round trips are exact); dates are written at midnight UTC as
-the old tool does; decimals are strings; JSON columns are raw JSON; big integers are
-numbers (strings are accepted on reading).
+the old tool does; decimals are strings; JSON columns are raw JSON, integers of any size
+kept exact; big integers (`BigInt` columns) are strings, which JavaScript reads exactly
+where it would round a number above 2^53 (numbers are accepted on reading too).
 """
 
 import bz2
@@ -17,6 +18,7 @@ import io
 import json
 import lzma
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -44,6 +46,43 @@ class RowError(ValueError):
 SECRET_NOT_SHOWN = "(a secret, not shown)"
 
 
+# ---------------------------------------------------------------------------- JSON
+
+# An integer literal of 19 digits or more, which orjson may read as a float (it keeps
+# integers exact only within 64 bits); a match inside a string only costs a slower parse.
+_LONG_INTEGER = re.compile(rb"[-:,\[\s]\d{19}")
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_json(data: bytes):
+    """Parse JSON with every integer exact: orjson, or the standard library when the text
+    has an integer orjson would round. Raises ValueError for what is not JSON."""
+    if _LONG_INTEGER.search(data) is None:
+        return orjson.loads(data)
+    return json.loads(data, parse_constant=_refuse_constant)
+
+
+def dumps_json(value) -> bytes:
+    """One compact line of JSON: orjson, or the standard library for what orjson refuses
+    (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _exact_numbers(events):
+    """ijson events with fractions as floats: parsed without `use_float`, so that integers
+    stay exact whatever their size (yajl's `use_float` refuses those beyond 64 bits)."""
+    for prefix, event, value in events:
+        if event == "number" and isinstance(value, Decimal):
+            value = float(value)
+        yield prefix, event, value
+
+
 # ---------------------------------------------------------------------------- values
 
 
@@ -67,6 +106,8 @@ def _value_encoder(field):
     if isinstance(field, models.DecimalField):
         places = field.decimal_places
         return lambda value: f"{value:.{places}f}"
+    if isinstance(field, models.BigIntegerField) and not isinstance(field, models.BigAutoField):
+        return str  # a BigInt: JavaScript reads a string exactly, rounds a number past 2^53
     return None
 
 
@@ -538,7 +579,7 @@ class ExportReader(_OpenFile):
             raise FileFormatError(f"No such file: {path}")
         self.size = source.stat().st_size
         self._handle = self._open(source)
-        self._events = ijson.parse(self._handle, use_float=True)
+        self._events = _exact_numbers(ijson.parse(self._handle, use_float=False))
         self.metadata = {}
         self._started_tables = False
         try:
@@ -761,8 +802,8 @@ class LayoutReader(_OpenFile):
 
 def _loads(data: bytes):
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
+        return loads_json(data)
+    except ValueError:
         raise LayoutMismatch from None
 
 

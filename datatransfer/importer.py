@@ -8,14 +8,13 @@ does not fit); see engines.py. A dry run is the same import, rolled back at the 
 import tempfile
 import time
 
-import orjson
 from django.core.management.color import no_style
 from django.db import IntegrityError, transaction
 
 from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
 from datatransfer.exceptions import DataTransferError, FileFormatError, UnknownTableError
-from datatransfer.fileformat import LayoutMismatch, open_export
+from datatransfer.fileformat import LayoutMismatch, dumps_json, loads_json, open_export
 from datatransfer.locking import import_lock
 from datatransfer.manifest import TableDigest, check_digests, schema_of
 from datatransfer.matching import NaturalKeyMatcher, matchable
@@ -55,7 +54,7 @@ class TableScheduler:
         else:
             spool = tempfile.TemporaryFile()
             for row in rows:
-                spool.write(orjson.dumps(row) + b"\n")
+                spool.write(dumps_json(row) + b"\n")
             self.spooled[table.key] = (table, spool)
 
     def _release(self, *, finishing=False) -> None:
@@ -69,7 +68,7 @@ class TableScheduler:
             table, spool = self.spooled.pop(key)
             with spool:
                 spool.seek(0)
-                self.load(table, (orjson.loads(line) for line in spool))
+                self.load(table, (loads_json(line) for line in spool))
             self.seen.add(key)
 
     def finish(self) -> None:

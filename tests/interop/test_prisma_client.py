@@ -12,7 +12,8 @@ in the target (its sequence is past the imported ids), and that neither the comm
 is refused).
 
 The Node side lives beside this file: write.mjs (the data set), read.mjs (canonical JSON of
-everything), audit-next.mjs, generate.mjs (the client, derived from the vendored schema).
+everything), audit-next.mjs, bigints.mjs (the export's BigInts as the old tool reads them, through
+JSON.parse and Prisma Client), generate.mjs (the client, derived from the vendored schema).
 Needs node and npm (skipped loudly without them, failed under CI=true) and PostgreSQL
 (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres). The first run installs
 the pinned packages into tests/interop/node_modules (`npm ci`), later runs reuse them.
@@ -105,9 +106,9 @@ def platform_url(url: str) -> str:
     return f"{url}?schema=public"
 
 
-def node_script(node, script, database_url):
+def node_script(node, script, database_url, *args):
     env = {**os.environ, "DATABASE_URL": platform_url(database_url)}
-    return run([node, script], env=env, cwd=HERE)
+    return run([node, script, *map(str, args)], env=env, cwd=HERE)
 
 
 # --------------------------------------------------------------------------- the databases
@@ -214,6 +215,13 @@ def test_prisma_reads_back_in_the_target_what_it_wrote_in_the_source(
     assert {user["id"]: sorted(user["permissionKeys"]) for user in data["users"]} == {
         user["id"]: sorted(p["key"] for p in user["permissions"]) for user in written["user"]
     }
+
+    # The old tool reads the file with JSON.parse and gives Prisma Client its values: BigInts
+    # come through exactly (strings in the file; numbers above 2^53 would be rounded).
+    bigints = json.loads(node_script(node, "bigints.mjs", platform_database("c"), export))
+    for model, key in (("blockchainBlock", "nonce"), ("documentPartage", "fileSize")):
+        assert bigints[model] == {row["id"]: row[key] for row in written[model]}, model
+    assert "9007199254740993" in bigints["blockchainBlock"].values()
 
     # First import into an empty platform database: every row created, none failed or skipped.
     first = load(django_env, target, export, tmp_path / "first.json")

@@ -75,6 +75,17 @@ def _with_many_to_many(table, chunk, using):
         yield values, {key: sorted(by_owner.get(pk, ())) for key, by_owner in links.items()}
 
 
+def _write_rows(writer, table, queryset, using, exclude_secrets, on_rows) -> int:
+    """Write the rows of `queryset`; return how many."""
+    written = 0
+    for values, many_to_many in _rows(table, queryset, using):
+        writer.write_row(encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets))
+        written += 1
+        if on_rows and written % CHUNK_SIZE == 0:
+            on_rows(CHUNK_SIZE)
+    return written
+
+
 def export_domain(
     stream,
     *,
@@ -91,7 +102,9 @@ def export_domain(
     All tables are read in one transaction (REPEATABLE READ, read only, on PostgreSQL),
     so the file's references hold together while the application writes.
     `scope(table, queryset)` may narrow each table's queryset (a subset export); it
-    returns the queryset to write, or None to leave the table out.
+    returns the queryset to write, or None to leave the table out. Every table's key is
+    written, in order: a table left out (`exclude`d or by `scope`) is an empty list, named
+    in the metadata's `excludedTables`.
     `on_table(key, count)` is called before each table and may return a callback taking
     a number of rows written (for progress).
     Raises DataTransferError for a bad option or an unreachable database.
@@ -114,21 +127,19 @@ def export_domain(
             if queryset is not None:
                 querysets[table.key] = queryset
         tables = [t for t in tables if t.key in querysets]
+        report.excluded = [t.key for t in domain_tables() if t.key not in querysets]
         counts = {t.key: querysets[t.key].count() for t in tables}
         now = format_datetime(timezone.now())
-        for table in tables:
-            on_rows = on_table(table.key, counts[table.key]) if on_table else None
+        for table in domain_tables():
+            # Every key, as the old tool writes it (its importer needs them all): a table
+            # left out is an empty list, named in `excludedTables`.
             writer.begin_table(table.key)
-            written = 0
-            for values, many_to_many in _rows(table, querysets[table.key], using):
-                writer.write_row(
-                    encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets)
+            if table.key in querysets:
+                on_rows = on_table(table.key, counts[table.key]) if on_table else None
+                report.tables[table.key] = _write_rows(
+                    writer, table, querysets[table.key], using, exclude_secrets, on_rows
                 )
-                written += 1
-                if on_rows and written % CHUNK_SIZE == 0:
-                    on_rows(CHUNK_SIZE)
             writer.end_table()
-            report.tables[table.key] = written
         schema = schema_of(tables)
         writer.finish(
             {
@@ -141,7 +152,7 @@ def export_domain(
                     "name": str(connection.settings_dict["NAME"]),
                 },
                 "secretsExcluded": exclude_secrets,
-                "excludedTables": sorted(exclude),
+                "excludedTables": sorted(report.excluded),
                 "tables": dict(report.tables),
                 "manifest": {"schema": schema, "schemaFingerprint": schema_fingerprint(schema)},
             }

@@ -518,6 +518,21 @@ def unwritable_reason(path) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------------------- metadata
+
+
+def excluded_table_keys(path, metadata: dict) -> set[str]:
+    """The tables the file says were left out of the export (`excludedTables`): their empty
+    lists say nothing about the data, so they are neither loaded nor compared.
+
+    Raises FileFormatError when `excludedTables` is not a list of table keys.
+    """
+    keys = metadata.get("excludedTables", [])
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise FileFormatError(f"{path}: metadata.excludedTables must be a list of table keys.")
+    return set(keys)
+
+
 # ---------------------------------------------------------------------------- reading
 
 _PARSE_ERRORS = (

@@ -14,7 +14,13 @@ from django.db import IntegrityError, transaction
 from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
 from datatransfer.exceptions import DataTransferError, FileFormatError, UnknownTableError
-from datatransfer.fileformat import LayoutMismatch, dumps_json, loads_json, open_export
+from datatransfer.fileformat import (
+    LayoutMismatch,
+    dumps_json,
+    excluded_table_keys,
+    loads_json,
+    open_export,
+)
 from datatransfer.locking import import_lock
 from datatransfer.manifest import TableDigest, check_digests, schema_of
 from datatransfer.matching import NaturalKeyMatcher, matchable
@@ -253,6 +259,9 @@ def _import(
     with open_export(path, fast_layout=fast_layout) as reader:
         listed = reader.metadata.get("tables")
         expected = list(listed) if isinstance(listed, dict) else list(by_key)
+        # Tables left out of the export are empty lists that say nothing: not loaded.
+        left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
+        skipped_tables = exclude | left_out
         unknown = [key for key in expected if key not in by_key]
         if unknown and not ignore_unknown:
             raise UnknownTableError(
@@ -268,7 +277,7 @@ def _import(
             match=match,
         )
         writer = ENGINES[engine](
-            report, using=using, strict=strict, excluded=exclude, batch_size=batch_size
+            report, using=using, strict=strict, excluded=skipped_tables, batch_size=batch_size
         )
         loaded = []
         matcher = None
@@ -284,7 +293,7 @@ def _import(
             writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
 
         scheduler = TableScheduler(
-            load, tables, expected_keys=[k for k in expected if k not in exclude]
+            load, tables, expected_keys=[k for k in expected if k not in skipped_tables]
         )
         with import_lock(connection, wait=wait), transaction.atomic(using=using):
             if match == "natural":
@@ -292,12 +301,13 @@ def _import(
                     path,
                     tables,
                     expected=expected,
-                    exclude=exclude,
+                    exclude=skipped_tables,
                     fast_layout=fast_layout,
                     using=using,
                     batch_size=batch_size,
                 )
                 report.id_mapping = matcher.mapping
+            not_loaded = []
             for key, rows in reader.tables():
                 if key not in by_key:
                     if not ignore_unknown:
@@ -305,8 +315,14 @@ def _import(
                     report.notes.append(
                         f"Table '{key}' is not in the models: skipped (--ignore-unknown)."
                     )
+                elif key in left_out:
+                    not_loaded.append(key)
                 elif key not in exclude:
                     scheduler.offer(by_key[key], rows)
+            if not_loaded:
+                report.notes.append(
+                    f"Left out of the export, so not loaded: {', '.join(not_loaded)}."
+                )
             scheduler.finish()
             writer.set_deferred_links()
             _reset_sequences(connection, [t.model for t in loaded])

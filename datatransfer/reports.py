@@ -114,11 +114,12 @@ class ImportReport:
 
 @dataclass
 class ExportReport:
-    """Rows written per table, and where."""
+    """Rows written per table, the tables left out (written as empty lists), and where."""
 
     file: str
     database: str
     tables: dict = field(default_factory=dict)
+    excluded: list = field(default_factory=list)
     file_size: int = 0
     duration: float = 0.0
 
@@ -153,9 +154,14 @@ def render_table(header: list[str], rows: list[list], footer: list) -> str:
 def render_export(report: ExportReport) -> str:
     rows = [[key, f"{count:,}"] for key, count in report.tables.items()]
     table = render_table(["table", "rows"], rows, ["total", f"{report.total:,}"])
+    left_out = (
+        f"\nLeft out (written as empty lists): {', '.join(report.excluded)}."
+        if report.excluded
+        else ""
+    )
     return (
         f"{table}\n\nWrote {report.file} ({human_size(report.file_size)}) from database "
-        f"'{report.database}' in {report.duration:.1f} s."
+        f"'{report.database}' in {report.duration:.1f} s.{left_out}"
     )
 
 

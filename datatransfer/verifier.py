@@ -17,6 +17,7 @@ from datatransfer.fileformat import (
     RowError,
     decode_row,
     encode_value,
+    excluded_table_keys,
     open_export,
 )
 from datatransfer.registry import tables_by_key
@@ -288,6 +289,7 @@ def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> Veri
         connection = open_connection(using)
         report = VerifyReport(file=str(path), database=using, file_size=reader.size)
         skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
+        left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
         outermost = not connection.in_atomic_block
         with transaction.atomic(using=using):
             if connection.vendor == "postgresql" and outermost:
@@ -303,7 +305,7 @@ def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> Veri
                         )
                     report.notes.append(f"Table '{key}' is not in the models: not compared.")
                     continue
-                if key in exclude:
+                if key in exclude or key in left_out:
                     continue
                 comparison = report.tables.setdefault(key, TableComparison(key))
                 verifier = _TableVerifier(
@@ -311,9 +313,15 @@ def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> Veri
                 )
                 verifier.run(_checked_rows(reader.path, table, rows, ignore_unknown))
             transaction.set_rollback(True, using=using)
-    absent = [key for key in by_key if key not in report.tables and key not in exclude]
+    absent = [
+        key
+        for key in by_key
+        if key not in report.tables and key not in exclude and key not in left_out
+    ]
     if absent:
         report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
+    if left_out:
+        report.notes.append(f"Left out of the export, not compared: {', '.join(sorted(left_out))}.")
     if skip_empty_secrets:
         report.notes.append(
             "The file was written without secrets: empty secrets were not compared."

@@ -73,7 +73,8 @@ def test_a_superuser_downloads_organizations_that_load_alone(
     data = content(response)
     document = json.loads(data)
     assert {o.slug for o in seeded} <= {row["slug"] for row in document["data"]["organizations"]}
-    assert "configurations" not in document["data"]
+    assert document["data"]["configurations"] == []
+    assert "configurations" in document["metadata"]["excludedTables"]
 
     path = tmp_path / "download.json"
     path.write_bytes(data)
@@ -87,7 +88,11 @@ def test_a_superuser_downloads_organizations_that_load_alone(
     assert record.user == admin_user and record.command == ""
     assert record.status == ExportRecord.Status.SUCCEEDED
     assert record.organizations == sorted(o.slug for o in seeded)
-    assert record.table_counts == {key: len(rows) for key, rows in document["data"].items()}
+    assert record.table_counts == {
+        key: len(rows)
+        for key, rows in document["data"].items()
+        if key not in document["metadata"]["excludedTables"]
+    }
     assert record.total_rows == sum(record.table_counts.values())
     assert record.file_size == len(data)
     assert record.checksum == hashlib.sha256(data).hexdigest()

@@ -207,7 +207,7 @@ def _schema_notes(schema, by_key) -> list[str]:
     ]
 
 
-def _match_natural_keys(
+def match_natural_keys(
     path, tables, *, expected, exclude, fast_layout, using, batch_size
 ) -> NaturalKeyMatcher:
     """Read the file's tables that have a natural key, in dependency order (a key holding
@@ -297,7 +297,7 @@ def _import(
         )
         with import_lock(connection, wait=wait), transaction.atomic(using=using):
             if match == "natural":
-                matcher = _match_natural_keys(
+                matcher = match_natural_keys(
                     path,
                     tables,
                     expected=expected,

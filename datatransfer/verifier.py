@@ -20,6 +20,7 @@ from datatransfer.fileformat import (
     excluded_table_keys,
     open_export,
 )
+from datatransfer.importer import check_file, match_natural_keys
 from datatransfer.registry import tables_by_key
 from datatransfer.reports import human_size, render_table
 from datatransfer.routers import domain_database
@@ -118,17 +119,23 @@ class VerifyReport:
     notes: list = field(default_factory=list)
     file_size: int = 0
     duration: float = 0.0
+    id_mapping: dict = field(default_factory=dict)  # matched by natural key: {table: {file id: id}}
 
     @property
     def agrees(self) -> bool:
         return all(table.agrees for table in self.tables.values())
 
     def as_dict(self) -> dict:
+        mapping = {
+            key: {str(file_id): str(target_id) for file_id, target_id in ids.items()}
+            for key, ids in self.id_mapping.items()
+        }
         return {
             "file": self.file,
             "database": self.database,
             "agrees": self.agrees,
             "tables": {key: table.as_dict() for key, table in self.tables.items()},
+            **({"idMapping": mapping} if mapping else {}),
             "notes": list(self.notes),
             "durationSeconds": round(self.duration, 3),
         }
@@ -270,13 +277,19 @@ class _TableVerifier:
                 self.comparison.extra.append(str(pk))
 
 
-def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> VerifyReport:
+def verify_domain(
+    path, *, using=None, exclude=(), ignore_unknown=False, match="id", verify=True
+) -> VerifyReport:
     """Compare the file at `path` with the database `using`; return a VerifyReport.
 
     Only reads: everything runs in one transaction (read only, one snapshot, on
-    PostgreSQL) that is rolled back. Tables absent from the file, or `exclude`d, are
-    not compared. Raises DataTransferError for a bad file, an unknown table or field
-    (unless `ignore_unknown`), or an unreachable database.
+    PostgreSQL) that is rolled back. Tables absent from the file, left out of the export,
+    or `exclude`d, are not compared. Unless `verify` is false, the file is first checked
+    against its manifest, as the import does. `match="natural"` compares as an import with
+    that matching wrote: a file row whose id is not in the database but whose natural key
+    is, is compared with that row, its links following (matching.py).
+    Raises DataTransferError for a bad or altered file, an unknown table or field (unless
+    `ignore_unknown`), an unknown `match`, or an unreachable database.
     """
     using = using or domain_database()
     started = time.monotonic()
@@ -285,9 +298,16 @@ def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> Veri
     unknown_excluded = sorted(exclude - set(by_key))
     if unknown_excluded:
         raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
+    if match not in ("id", "natural"):
+        raise DataTransferError(f"Unknown match '{match}' (use id or natural).")
+    notes = (
+        check_file(path, by_key, ignore_unknown=ignore_unknown)
+        if verify
+        else ["Not verified: the file was compared without checking it against its manifest."]
+    )
     with open_export(path) as reader:
         connection = open_connection(using)
-        report = VerifyReport(file=str(path), database=using, file_size=reader.size)
+        report = VerifyReport(file=str(path), database=using, file_size=reader.size, notes=notes)
         skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
         left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
         outermost = not connection.in_atomic_block
@@ -295,6 +315,11 @@ def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> Veri
             if connection.vendor == "postgresql" and outermost:
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            matcher = (
+                _natural_matcher(path, reader.metadata, exclude | left_out, using)
+                if match == "natural"
+                else None
+            )
             for key, rows in reader.tables():
                 table = by_key.get(key)
                 if table is None:
@@ -311,8 +336,16 @@ def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> Veri
                 verifier = _TableVerifier(
                     table, comparison, using=using, skip_empty_secrets=skip_empty_secrets
                 )
-                verifier.run(_checked_rows(reader.path, table, rows, ignore_unknown))
+                rows = _checked_rows(reader.path, table, rows, ignore_unknown)
+                verifier.run(matcher.rows(table, rows) if matcher else rows)
             transaction.set_rollback(True, using=using)
+    if matcher:
+        report.id_mapping = {key: ids for key, ids in matcher.mapping.items() if ids}
+        if report.id_mapping:
+            counts = ", ".join(f"{key} {len(ids):,}" for key, ids in report.id_mapping.items())
+            report.notes.append(
+                f"Matched by natural key, compared under the database's ids: {counts}."
+            )
     absent = [
         key
         for key in by_key
@@ -328,6 +361,22 @@ def verify_domain(path, *, using=None, exclude=(), ignore_unknown=False) -> Veri
         )
     report.duration = time.monotonic() - started
     return report
+
+
+def _natural_matcher(path, metadata, skipped_tables, using):
+    """The natural-key matcher of the file's rows against the database (read only)."""
+    listed = metadata.get("tables")
+    tables = list(tables_by_key().values())
+    expected = list(listed) if isinstance(listed, dict) else [t.key for t in tables]
+    return match_natural_keys(
+        path,
+        tables,
+        expected=expected,
+        exclude=skipped_tables,
+        fast_layout=False,
+        using=using,
+        batch_size=BATCH_SIZE,
+    )
 
 
 def _checked_rows(path, table, rows, ignore_unknown):

@@ -10,8 +10,23 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from core.models import Abonnement, Configuration, ContactMessage, Organization, Permission, User
+from core.models import (
+    Abonnement,
+    AuditLog,
+    Configuration,
+    ContactMessage,
+    Organization,
+    Permission,
+    User,
+)
 from datatransfer.verifier import verify_domain
+from tests.datatransfer.test_matching import (  # noqa: F401 (a fixture)
+    ADMIN,
+    PROD_ADMIN,
+    PROD_PERMISSION,
+    admin_file,
+    hold_admin_and_permission,
+)
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +225,72 @@ def test_a_seeddemo_file_just_loaded_agrees_and_compares_in_batches(
     ).update(first_name="Changé")
     report = verify_domain(path, using=target)
     assert [len(t.differing) for t in report.tables.values() if t.differing] == [1]
+
+
+# ---------------------------------------------------------------------------- --match natural,
+# --skip-audit, the manifest
+
+
+@pytest.fixture
+def naturally_loaded(admin_file):  # noqa: F811
+    """The admin file loaded with --match natural into a target that held its admin and a
+    permission under other ids."""
+    hold_admin_and_permission()
+    call_command("loaddomain", admin_file, "--match", "natural", stdout=io.StringIO())
+    return admin_file
+
+
+def test_after_a_natural_key_import_match_natural_finds_agreement(naturally_loaded, tmp_path):
+    status, out = verify(naturally_loaded)
+    assert status == 1  # by id, the matched rows are missing and extra, their links differ
+    assert re.search(r"^total\s+21\s+\d+\s+2\s+\d+\s+2\s+0$", out, re.M), out
+    report = tmp_path / "r.json"
+    status, out = verify(naturally_loaded, "--match", "natural", "--report", str(report))
+    assert status == 0, out
+    assert "The database agrees with the file." in out
+    assert re.search(r"^total\s+21\s+21\s+0\s+0\s+0\s+0$", out, re.M)
+    assert "Note: Matched by natural key, compared under the database's ids: " in out
+    assert json.loads(report.read_text(encoding="utf-8"))["idMapping"] == {
+        "permissions": {"ckperm0000000000000000001": PROD_PERMISSION},
+        "users": {ADMIN: PROD_ADMIN},
+    }
+
+
+def test_match_natural_still_finds_a_difference(naturally_loaded):
+    User.objects.filter(pk=PROD_ADMIN).update(first_name="Changée")
+    status, out = verify(naturally_loaded, "--match", "natural")
+    assert status == 1
+    assert f'differs: users {PROD_ADMIN}: firstName "Aminata" in the file, "Changée"' in out
+
+
+def test_skip_audit_leaves_the_audit_logs_out(loaded):
+    AuditLog.objects.create(action="prod.only", entity="System")
+    assert verify(loaded)[0] == 1
+    status, out = verify(loaded, "--skip-audit")
+    assert status == 0 and not re.search(r"^auditLogs", out, re.M)
+
+
+@pytest.fixture
+def exported(loaded, tmp_path):
+    path = tmp_path / "export.json"
+    call_command("dumpdomain", str(path), "-v", "0")
+    return path
+
+
+def test_an_altered_file_is_refused_like_loaddomain_refuses_it(exported, tmp_path):
+    document = json.loads(exported.read_text(encoding="utf-8"))
+    document["data"]["users"][0]["role"] = "SUPERADMIN"
+    User.objects.filter(pk=document["data"]["users"][0]["id"]).update(role="SUPERADMIN")
+    altered = tmp_path / "altered.json"
+    altered.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(CommandError, match="table 'users' has rows that differ") as raised:
+        call_command("verifydomain", str(altered), stdout=io.StringIO())
+    assert raised.value.returncode == 2 and "\n" not in str(raised.value)
+    status, out = verify(str(altered), "--no-verify")
+    assert status == 0 and "Note: Not verified" in out
+    assert verify(str(exported))[0] == 1  # the database was changed, not the file
+
+
+def test_a_node_file_has_no_manifest_to_check_and_says_so(loaded):
+    status, out = verify(loaded)
+    assert status == 0 and "Note: Format 1.0 file (the Node.js tool)" in out

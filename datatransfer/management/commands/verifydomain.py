@@ -26,9 +26,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="Export file to compare (.gz too).")
         add_database_option(parser, "read")
-        add_exclude_options(parser, skip_audit=False)
+        add_exclude_options(parser, skip_audit=True)
         parser.add_argument(
             "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
+        )
+        parser.add_argument(
+            "--match",
+            choices=("id", "natural"),
+            default="id",
+            help="id (default): file rows are compared with the rows of the same id; natural: as "
+            "`loaddomain --match natural` loaded them, a row whose id is not in the database is "
+            "compared with the row holding its natural key, and links follow.",
+        )
+        parser.add_argument(
+            "--no-verify",
+            action="store_true",
+            help="Compare even a file whose rows do not match its manifest, saying so.",
         )
         add_report_option(parser, "every difference")
 
@@ -41,6 +54,8 @@ class Command(BaseCommand):
                 using=options["database"],
                 exclude=exclude,
                 ignore_unknown=options["ignore_unknown"],
+                match=options["match"],
+                verify=not options["no_verify"],
             )
         except DataTransferError as error:
             raise CommandError(str(error), returncode=error.exit_code) from None

@@ -2,6 +2,7 @@
 history of every export with links to download its file. All of them run
 `history.export_to_file`, the code path of `dumpdomain`."""
 
+import hashlib
 from pathlib import Path
 
 from django.conf import settings
@@ -44,6 +45,22 @@ def downloadable(record: ExportRecord) -> Path | None:
 def _download(file: Path) -> FileResponse:
     # FileResponse streams the file in blocks: a large export never sits in memory.
     return FileResponse(open(file, "rb"), as_attachment=True, filename=file.name)
+
+
+def open_as_recorded(record: ExportRecord, file: Path):
+    """The open file when its size and SHA-256 are those the history recorded, else None
+    (closed). The handle that was checked is the one served, so a file swapped after the
+    check is never what goes out."""
+    handle = open(file, "rb")
+    digest, size = hashlib.sha256(), 0
+    while block := handle.read(1 << 20):
+        digest.update(block)
+        size += len(block)
+    if not record.checksum or size != record.file_size or digest.hexdigest() != record.checksum:
+        handle.close()
+        return None
+    handle.seek(0)
+    return handle
 
 
 def _export(request, modeladmin, *, organizations=()):
@@ -222,9 +239,24 @@ class ExportRecordAdmin(admin.ModelAdmin):
         )
 
     def download_view(self, request, pk):
+        """The record's file, once checked against the size and SHA-256 recorded when it
+        was written; a file changed since is refused with an error message."""
         if not can_export(request.user):
             raise PermissionDenied
-        file = downloadable(get_object_or_404(ExportRecord, pk=pk))
+        record = get_object_or_404(ExportRecord, pk=pk)
+        file = downloadable(record)
         if file is None:
             raise Http404(gettext("This export's file no longer exists."))
-        return _download(file)
+        handle = open_as_recorded(record, file)
+        if handle is None:
+            self.message_user(
+                request,
+                gettext(
+                    "The file %(name)s was changed since it was written (its size or SHA-256 "
+                    "is not the one recorded): it is not served."
+                )
+                % {"name": record.file_name},
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:datatransfer_exportrecord_changelist"))
+        return FileResponse(handle, as_attachment=True, filename=file.name)

@@ -189,3 +189,49 @@ def test_labels_are_in_french(admin_client, seeded):
     assert "Exporter les organisations sélectionnées avec leurs données" in page
     confirmation = run_action(admin_client, seeded, headers={"accept-language": "fr"})
     assert "Laisser les secrets de côté" in confirmation.content.decode()
+
+
+@pytest.fixture
+def whole_export(admin_client, seeded, exports_dir):
+    """A whole-database export from the admin: its record, file and download URL."""
+    data = content(admin_client.post(WHOLE, {"confirm": "yes"}))
+    record = ExportRecord.objects.get()
+    url = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
+    return record, exports_dir / record.file_name, data, url
+
+
+def refused(admin_client, url) -> str:
+    """The page a refused download leads to (never the file): its messages."""
+    response = admin_client.get(url, follow=True)
+    assert not isinstance(response, FileResponse)
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == HISTORY
+    return response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda data: b'{"data": {}}',  # another file under the same name
+        lambda data: data.replace(b'"passwordHash": "', b'"passwordHash": "X', 1)[:-1],  # same size
+        lambda data: data + b" ",
+    ],
+)
+def test_a_file_changed_since_its_export_is_not_served(admin_client, whole_export, change):
+    record, file, data, url = whole_export
+    assert content(admin_client.get(url)) == data
+    file.write_bytes(change(data))
+    page = refused(admin_client, url)
+    assert "was changed since it was written" in page and record.file_name in page
+
+
+def test_a_record_without_a_checksum_is_not_served(admin_client, whole_export):
+    record, _, _, url = whole_export
+    ExportRecord.objects.filter(pk=record.pk).update(checksum="")
+    assert "was changed since it was written" in refused(admin_client, url)
+
+
+def test_the_refusal_is_in_french_too(admin_client, whole_export):
+    _, file, _, url = whole_export
+    file.write_bytes(b"{}")
+    response = admin_client.get(url, follow=True, headers={"accept-language": "fr"})
+    assert "a été modifié depuis son écriture" in response.content.decode()

@@ -22,6 +22,7 @@ from datatransfer.history import default_output, export_to_file
 from datatransfer.media import default_archive_output, export_with_media
 from datatransfer.models import ExportRecord
 from datatransfer.reports import human_size
+from datatransfer.subset import subset_counts
 
 PERMISSION = "datatransfer.export_domain"
 CONFIRMATION_TEMPLATE = "admin/datatransfer/export_confirmation.html"
@@ -89,14 +90,27 @@ def _export(request, modeladmin, *, organizations=()):
     return _download(Path(output))
 
 
+def _subset_counts(request, modeladmin, organizations):
+    """What the organizations' export will write, per table (None after an error message)."""
+    try:
+        return subset_counts([o.slug for o in organizations])
+    except DataTransferError as error:
+        modeladmin.message_user(request, str(error), messages.ERROR)
+        return None
+
+
 def _confirmation(request, modeladmin, *, title, intro, organizations=(), action=""):
     opts = modeladmin.model._meta
+    counts = _subset_counts(request, modeladmin, organizations) if organizations else None
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
         "intro": intro,
         "opts": opts,
         "organizations": organizations,
+        "counts": counts,
+        "total_rows": sum(c.rows for c in counts or ()),
+        "total_others": sum(c.others for c in counts or ()),
         "action": action,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "cancel_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),

@@ -129,16 +129,28 @@ class RowEngine:
 
     Keeps, across the import, only the ids of skipped and failed rows (so that their
     dependants are skipped too); the links written last wait in a temporary file.
+    `references` ({table key: primary keys}) are the rows the file carries only as
+    references (a subset export's): created when the database lacks them, never changed
+    when it has them (counted unchanged, and in `kept_references`).
     """
 
     def __init__(
-        self, report: ImportReport, *, using: str, strict: bool, excluded: set, batch_size=None
+        self,
+        report: ImportReport,
+        *,
+        using: str,
+        strict: bool,
+        excluded: set,
+        batch_size=None,
+        references=None,
     ):
         self.report = report
         self.using = using
         self.strict = strict
         self.excluded = excluded
         self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.references = references or {}
+        self.kept_references = 0
         self.skipped = defaultdict(set)
         self.failed = defaultdict(set)
         self._links = tempfile.TemporaryFile()
@@ -164,6 +176,15 @@ class RowEngine:
             self._skip(table, row_id, message)
         else:
             self.report.record(table.key, outcome, row_id)
+
+    def _keep_reference(self, table, pk) -> bool:
+        """Whether `pk` is a reference row that the database already has: if so it is left
+        as it is and counted unchanged."""
+        if pk not in self.references.get(table.key, ()) or not self._row_exists(table.model, pk):
+            return False
+        self.report.record(table.key, Outcome.UNCHANGED, pk)
+        self.kept_references += 1
+        return True
 
     def _defer(self, table, pk, outcome, links):
         self._tables[table.key] = table
@@ -314,6 +335,8 @@ class RowEngine:
             self._fail(table, row_id, str(error))
             return
         row_id = row.pk
+        if self._keep_reference(table, row_id):
+            return
         problem = self._dependency_problem(table, row.values) or (
             (Outcome.SKIPPED, conflict) if (conflict := self._conflict(table, row)) else None
         )
@@ -448,6 +471,7 @@ class BatchEngine(RowEngine):
             return
         for entry in plan:
             self._settle(table, entry["id"], entry["outcome"], entry.get("message"))
+            self.kept_references += bool(entry.get("kept"))
             if entry.get("links"):
                 self._defer(table, entry["id"], entry["outcome"], entry["links"])
 
@@ -456,9 +480,16 @@ class BatchEngine(RowEngine):
     def _plan(self, table, batch) -> list[dict]:
         """Classify each row as RowEngine would, with a few queries for the whole batch."""
         current = self._current_rows(table, batch)
+        references = self.references.get(table.key, ())
         plan, rows = [], []
         for number, raw in batch:
             known = current.get(_row_label(raw, table, number))
+            if known is not None and known[table.pk.attname] in references:
+                # A reference the database has: left as it is (see _keep_reference).
+                plan.append(
+                    {"id": known[table.pk.attname], "outcome": Outcome.UNCHANGED, "kept": True}
+                )
+                continue
             if (
                 known is not None
                 and not table.many_to_many
@@ -491,6 +522,8 @@ class BatchEngine(RowEngine):
         linkable = self._linkable(table, rows)
         settled = {}  # (table key, pk) -> outcome, for rows of this batch that will not be written
         for entry in plan:
+            if entry.get("kept"):
+                continue
             row = entry.pop("row", None)
             if row is None and "values" in entry:
                 problem = self._dependency_problem(

@@ -75,15 +75,24 @@ def _with_many_to_many(table, chunk, using):
         yield values, {key: sorted(by_owner.get(pk, ())) for key, by_owner in links.items()}
 
 
-def _write_rows(writer, table, queryset, using, exclude_secrets, on_rows) -> int:
-    """Write the rows of `queryset`; return how many."""
-    written = 0
+def _write_rows(writer, table, queryset, using, exclude_secrets, on_rows, scope) -> tuple:
+    """Write the rows of `queryset`; return how many, and how many as references (the rows
+    `scope` says are references are written `as_reference`, without their secrets)."""
+    references = scope.references(table) if hasattr(scope, "references") else ()
+    pk_name = table.pk.attname
+    written = referenced = 0
     for values, many_to_many in _rows(table, queryset, using):
-        writer.write_row(encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets))
+        reference = values[pk_name] in references
+        if reference:
+            values, many_to_many = scope.as_reference(table, values, many_to_many)
+            referenced += 1
+        writer.write_row(
+            encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets or reference)
+        )
         written += 1
         if on_rows and written % CHUNK_SIZE == 0:
             on_rows(CHUNK_SIZE)
-    return written
+    return written, referenced
 
 
 def export_domain(
@@ -102,7 +111,10 @@ def export_domain(
     All tables are read in one transaction (REPEATABLE READ, read only, on PostgreSQL),
     so the file's references hold together while the application writes.
     `scope(table, queryset)` may narrow each table's queryset (a subset export); it
-    returns the queryset to write, or None to leave the table out. Every table's key is
+    returns the queryset to write, or None to leave the table out; it may also tell the
+    rows written only as references (`references(table)`, written `as_reference(table,
+    values, many_to_many)` and without secrets) and add to the file's `metadata()`
+    (subset.OrganizationScope). Every table's key is
     written, in order: a table left out (`exclude`d or by `scope`) is an empty list, named
     in the metadata's `excludedTables`.
     `on_table(key, count)` is called before each table and may return a callback taking
@@ -136,9 +148,11 @@ def export_domain(
             writer.begin_table(table.key)
             if table.key in querysets:
                 on_rows = on_table(table.key, counts[table.key]) if on_table else None
-                report.tables[table.key] = _write_rows(
-                    writer, table, querysets[table.key], using, exclude_secrets, on_rows
+                report.tables[table.key], referenced = _write_rows(
+                    writer, table, querysets[table.key], using, exclude_secrets, on_rows, scope
                 )
+                if referenced:
+                    report.references[table.key] = referenced
             writer.end_table()
         schema = schema_of(tables)
         writer.finish(
@@ -155,6 +169,7 @@ def export_domain(
                 "excludedTables": sorted(report.excluded),
                 "tables": dict(report.tables),
                 "manifest": {"schema": schema, "schemaFingerprint": schema_fingerprint(schema)},
+                **(scope.metadata() if hasattr(scope, "metadata") else {}),
             }
         )
     report.duration = time.monotonic() - started

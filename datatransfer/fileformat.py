@@ -533,6 +533,30 @@ def excluded_table_keys(path, metadata: dict) -> set[str]:
     return set(keys)
 
 
+def reference_ids(path, metadata: dict, by_key: dict) -> dict[str, set]:
+    """{table key: primary keys} of the rows a subset export carries only as references
+    (`references`: other organizations' rows, or shared ones, that its rows link to),
+    decoded; tables the models lack are ignored.
+
+    Raises FileFormatError when `references` is not {table key: [id, ...]} or an id does
+    not fit its table's key.
+    """
+    listed = metadata.get("references", {})
+    if not isinstance(listed, dict) or not all(isinstance(ids, list) for ids in listed.values()):
+        raise FileFormatError(f"{path}: metadata.references must map table keys to lists of ids.")
+    decoded = {}
+    for key, ids in listed.items():
+        table = by_key.get(key)
+        if table is None:
+            continue
+        decode = value_decoder(table.pk.field)
+        try:
+            decoded[key] = {decode(value) for value in ids}
+        except (ValueError, TypeError) as error:
+            raise FileFormatError(f"{path}: metadata.references.{key}: {error}.") from None
+    return decoded
+
+
 # ---------------------------------------------------------------------------- reading
 
 _PARSE_ERRORS = (

@@ -20,6 +20,7 @@ from datatransfer.fileformat import (
     excluded_table_keys,
     loads_json,
     open_export,
+    reference_ids,
 )
 from datatransfer.locking import import_lock
 from datatransfer.manifest import TableDigest, check_digests, schema_of
@@ -262,6 +263,7 @@ def _import(
         # Tables left out of the export are empty lists that say nothing: not loaded.
         left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
         skipped_tables = exclude | left_out
+        references = reference_ids(reader.path, reader.metadata, by_key)
         unknown = [key for key in expected if key not in by_key]
         if unknown and not ignore_unknown:
             raise UnknownTableError(
@@ -277,7 +279,12 @@ def _import(
             match=match,
         )
         writer = ENGINES[engine](
-            report, using=using, strict=strict, excluded=skipped_tables, batch_size=batch_size
+            report,
+            using=using,
+            strict=strict,
+            excluded=skipped_tables,
+            batch_size=batch_size,
+            references=references,
         )
         loaded = []
         matcher = None
@@ -307,6 +314,7 @@ def _import(
                     batch_size=batch_size,
                 )
                 report.id_mapping = matcher.mapping
+                writer.references = matcher.translated(references)
             not_loaded = []
             for key, rows in reader.tables():
                 if key not in by_key:
@@ -325,6 +333,12 @@ def _import(
                 )
             scheduler.finish()
             writer.set_deferred_links()
+            if writer.kept_references:
+                report.notes.append(
+                    f"{writer.kept_references:,} rows in the file only as references (rows of "
+                    "other organizations, or shared ones, that its rows link to) were already in "
+                    "the database: left as they are, counted unchanged."
+                )
             _reset_sequences(connection, [t.model for t in loaded])
             try:
                 connection.check_constraints(table_names=[t.model._meta.db_table for t in loaded])

@@ -105,6 +105,13 @@ class NaturalKeyMatcher:
             mapping[file_id] = target
             claimed.add(target)
 
+    def translated(self, ids_by_table: dict) -> dict:
+        """{table key: ids} with the matched file ids replaced by the target's."""
+        return {
+            key: {self.mapping.get(key, {}).get(pk, pk) for pk in ids}
+            for key, ids in ids_by_table.items()
+        }
+
     def rows(self, table, raw_rows):
         """The rows of `table` with matched ids, its own and its links', set to the target's."""
         plan = []  # (file key, field, the field it holds ids of, {file id: target id})

@@ -114,12 +114,14 @@ class ImportReport:
 
 @dataclass
 class ExportReport:
-    """Rows written per table, the tables left out (written as empty lists), and where."""
+    """Rows written per table, of which how many only as references (a subset's), the
+    tables left out (written as empty lists), and where."""
 
     file: str
     database: str
     tables: dict = field(default_factory=dict)
     excluded: list = field(default_factory=list)
+    references: dict = field(default_factory=dict)
     file_size: int = 0
     duration: float = 0.0
 
@@ -152,8 +154,15 @@ def render_table(header: list[str], rows: list[list], footer: list) -> str:
 
 
 def render_export(report: ExportReport) -> str:
+    header = ["table", "rows"]
     rows = [[key, f"{count:,}"] for key, count in report.tables.items()]
-    table = render_table(["table", "rows"], rows, ["total", f"{report.total:,}"])
+    footer = ["total", f"{report.total:,}"]
+    if report.references:  # a subset: the rows there only as references, without secrets
+        header.append("as references")
+        for row in rows:
+            row.append(f"{report.references.get(row[0], 0):,}")
+        footer.append(f"{sum(report.references.values()):,}")
+    table = render_table(header, rows, footer)
     left_out = (
         f"\nLeft out (written as empty lists): {', '.join(report.excluded)}."
         if report.excluded

@@ -1,11 +1,20 @@
-"""Subset exports: the rows that belong to some root rows (organizations), plus every row
+"""Subset exports: the rows that belong to some root rows (organizations), plus the rows
 they reference, so the file loads on its own into an empty database.
+
+A referenced row that does not belong to the roots (another organization's, or a shared
+one such as a permission) is a *reference*: it is in the file only so that links resolve.
+It carries what it needs to load and nothing more: its secrets are written empty, its
+optional links to rows outside the file are written null, its many-to-many links empty;
+only its required links are followed in turn. The file lists the references
+(`metadata.references`), and the import creates them when the target lacks them but never
+changes them when it has them.
 
 Everything is derived from the models' links (`graph.relations`), so a new model with a
 foreign-key path to an organization joins the subset without a change here.
 """
 
 import json
+from dataclasses import dataclass
 
 from django.db import connections
 from django.db.models.expressions import RawSQL
@@ -13,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import DataTransferError
 from datatransfer.graph import relations
-from datatransfer.registry import domain_tables, travelling_through
+from datatransfer.registry import domain_tables, table_key, travelling_through
 from datatransfer.routers import domain_database
 
 # Ids per query while collecting; below the parameter limits of every backend.
@@ -83,16 +92,43 @@ def _parents(table, field, ids, using) -> set:
     return found
 
 
-def collect_subset(root_model, root_ids, *, using=None) -> tuple[dict[str, set], set[str]]:
-    """Return the primary keys to export per table key, and the keys of the tables that have
-    a path to `root_model` (whose rows belong to the roots, even when there are none).
+@dataclass
+class Subset:
+    """What a subset export writes: `rows` {table key: primary keys}, of which `own` belong
+    to the roots (the others are references), and `belongs`, the keys of the tables that
+    have a path to the roots' table (whose rows belong to the roots, even when there are
+    none)."""
+
+    rows: dict
+    own: dict
+    belongs: set
+
+    def references(self, key: str) -> set:
+        """The primary keys of `key`'s rows that are in the file only as references."""
+        return self.rows.get(key, set()) - self.own.get(key, set())
+
+
+def _needed_links(table, by_model, *, own: bool):
+    """The links to follow up from `table`'s rows: every one from rows of the roots (their
+    data goes whole), only the required foreign keys from references (what a row needs to
+    be inserted at all)."""
+    return [
+        (field, target)
+        for field, target in _links(table, by_model)
+        if own or not (field.many_to_many or field.null)
+    ]
+
+
+def collect_subset(root_model, root_ids, *, using=None) -> Subset:
+    """Return the Subset of the rows of `root_ids` (rows of `root_model`).
 
     1. Down: a row belongs to the roots when one of its links points to a row that does,
        table after table in dependency order. The links set last (a cycle's nullable side,
        a self-reference) are not followed down: a block would pull in every later block,
        an owner every organization they own.
-    2. Up: every row a collected row points to, over every link (the ones set last and
-       many-to-manys too), until nothing new comes, so the file loads on its own.
+    2. Up: every row a row of the roots points to, over every link (the ones set last and
+       many-to-manys too), is added as a reference; from a reference, only its required
+       links are followed; until nothing new comes, so the file loads on its own.
     """
     using = using or domain_database()
     tables = domain_tables()
@@ -114,17 +150,17 @@ def collect_subset(root_model, root_ids, *, using=None) -> tuple[dict[str, set],
                     rows[table.key] |= _children(table, field, rows[target.key], using)
 
     by_key = {table.key: table for table in tables}
-    pending = {key: set(ids) for key, ids in rows.items() if ids}
+    own = {key: set(ids) for key, ids in rows.items()}
+    pending = [(key, set(ids), True) for key, ids in rows.items() if ids]
     while pending:
-        key = next(iter(pending))
-        ids = pending.pop(key)
+        key, ids, are_own = pending.pop()
         table = by_key[key]
-        for field, target in _links(table, by_model):
+        for field, target in _needed_links(table, by_model, own=are_own):
             new = _parents(table, field, ids, using) - rows[target.key]
             if new:
                 rows[target.key] |= new
-                pending.setdefault(target.key, set()).update(new)
-    return rows, belongs
+                pending.append((target.key, new, False))
+    return Subset(rows=rows, own=own, belongs=belongs)
 
 
 def filter_pk_in(queryset, ids):
@@ -148,29 +184,60 @@ class OrganizationScope:
 
     The rows are collected on the first call, inside the exporter's transaction, so they
     come from the same snapshot as the rows written. Tables without a path to an
-    organization and without a referenced row are left out of the file.
+    organization and without a referenced row are left out of the file. The exporter asks
+    `references(table)` which rows to write `as_reference`, and adds `metadata()` to the
+    file's.
     """
 
     def __init__(self, organizations: dict, *, using=None):
         self.organizations = organizations  # slug -> id
         self.using = using or domain_database()
-        self.rows = None
-        self.belongs = None
+        self.subset = None
 
     @property
     def slugs(self) -> list[str]:
         return sorted(self.organizations)
 
-    def __call__(self, table, queryset):
-        if self.rows is None:
+    def collect(self) -> Subset:
+        """The Subset, collected once (call it inside the export's transaction)."""
+        if self.subset is None:
             from core.models import Organization
 
-            self.rows, self.belongs = collect_subset(
+            self.subset = collect_subset(
                 Organization, self.organizations.values(), using=self.using
             )
-        if table.key not in self.belongs and not self.rows.get(table.key):
+        return self.subset
+
+    def __call__(self, table, queryset):
+        subset = self.collect()
+        if table.key not in subset.belongs and not subset.rows.get(table.key):
             return None
-        return filter_pk_in(queryset, self.rows.get(table.key, ()))
+        return filter_pk_in(queryset, subset.rows.get(table.key, ()))
+
+    def references(self, table) -> set:
+        return self.collect().references(table.key)
+
+    def as_reference(self, table, values: dict, many_to_many: dict | None):
+        """A reference row's values with its optional links to rows outside the file set
+        to None, and its many-to-many links empty: only what it needs to load."""
+        rows = self.collect().rows
+        values = dict(values)
+        for spec in table.fields:
+            field = spec.field
+            if field.is_relation and field.null and values[spec.attname] is not None:
+                if values[spec.attname] not in rows.get(table_key(field.related_model), ()):
+                    values[spec.attname] = None
+        return values, dict.fromkeys(many_to_many or {}, [])
+
+    def metadata(self) -> dict:
+        """What the file's metadata says of the subset: the organizations' slugs, and the
+        rows that are in it only as references ({table key: sorted ids})."""
+        subset = self.collect()
+        references = {key: sorted(subset.references(key)) for key in subset.rows}
+        return {
+            "organizations": self.slugs,
+            "references": {key: ids for key, ids in references.items() if ids},
+        }
 
 
 def organization_scope(slugs, *, using=None) -> OrganizationScope:
@@ -193,3 +260,26 @@ def organization_scope(slugs, *, using=None) -> OrganizationScope:
         names = ", ".join(f"'{slug}'" for slug in unknown)
         raise DataTransferError(f"Unknown organization slug(s) {names} in database '{using}'.")
     return OrganizationScope(found, using=using)
+
+
+@dataclass
+class TableCount:
+    """How many rows of one table a subset export writes, and how many of them belong to
+    other organizations (references in a table with a path to an organization)."""
+
+    table: str
+    rows: int
+    others: int
+
+
+def subset_counts(slugs, *, using=None) -> list[TableCount]:
+    """The rows the subset of the organizations `slugs` writes, per table that has some,
+    in the file's order. Raises DataTransferError as `organization_scope` does."""
+    subset = organization_scope(slugs, using=using).collect()
+    counts = []
+    for table in domain_tables():
+        rows = len(subset.rows.get(table.key, ()))
+        if rows:
+            others = len(subset.references(table.key)) if table.key in subset.belongs else 0
+            counts.append(TableCount(table.key, rows, others))
+    return counts

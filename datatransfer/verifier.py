@@ -19,6 +19,7 @@ from datatransfer.fileformat import (
     encode_value,
     excluded_table_keys,
     open_export,
+    reference_ids,
 )
 from datatransfer.importer import check_file, match_natural_keys
 from datatransfer.registry import tables_by_key
@@ -192,11 +193,12 @@ def _many_to_many_keys(table, spec, ids, using) -> dict:
 class _TableVerifier:
     """Compares one table's rows in batches: one query per batch (and per many-to-many)."""
 
-    def __init__(self, table, comparison, *, using, skip_empty_secrets):
+    def __init__(self, table, comparison, *, using, skip_empty_secrets, references=()):
         self.table = table
         self.comparison = comparison
         self.using = using
         self.skip_empty_secrets = skip_empty_secrets
+        self.references = references  # rows only checked to be there (the import keeps them)
         self.seen = set()
         self.fields = {spec.attname: spec for spec in table.fields}
 
@@ -236,6 +238,9 @@ class _TableVerifier:
             values = current.get(row.pk)
             if values is None:
                 self.comparison.missing.append(str(row.pk))
+                continue
+            if row.pk in self.references:
+                self.comparison.matching += 1
                 continue
             differences = [
                 self._difference(name, value, values[name])
@@ -310,6 +315,7 @@ def verify_domain(
         report = VerifyReport(file=str(path), database=using, file_size=reader.size, notes=notes)
         skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
         left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
+        references = reference_ids(reader.path, reader.metadata, by_key)
         outermost = not connection.in_atomic_block
         with transaction.atomic(using=using):
             if connection.vendor == "postgresql" and outermost:
@@ -320,6 +326,8 @@ def verify_domain(
                 if match == "natural"
                 else None
             )
+            if matcher:
+                references = matcher.translated(references)
             for key, rows in reader.tables():
                 table = by_key.get(key)
                 if table is None:
@@ -334,7 +342,11 @@ def verify_domain(
                     continue
                 comparison = report.tables.setdefault(key, TableComparison(key))
                 verifier = _TableVerifier(
-                    table, comparison, using=using, skip_empty_secrets=skip_empty_secrets
+                    table,
+                    comparison,
+                    using=using,
+                    skip_empty_secrets=skip_empty_secrets,
+                    references=references.get(key, set()),
                 )
                 rows = _checked_rows(reader.path, table, rows, ignore_unknown)
                 verifier.run(matcher.rows(table, rows) if matcher else rows)
@@ -355,6 +367,12 @@ def verify_domain(
         report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
     if left_out:
         report.notes.append(f"Left out of the export, not compared: {', '.join(sorted(left_out))}.")
+    referenced = sum(len(ids) for key, ids in references.items() if key in report.tables)
+    if referenced:
+        report.notes.append(
+            f"{referenced:,} rows in the file only as references (the import never changes them "
+            "in a database that has them): checked to be in the database, not compared."
+        )
     if skip_empty_secrets:
         report.notes.append(
             "The file was written without secrets: empty secrets were not compared."

@@ -4,6 +4,7 @@ whole-database export, the history and its downloads, and who may use them."""
 import hashlib
 import io
 import json
+import re
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -235,3 +236,40 @@ def test_the_refusal_is_in_french_too(admin_client, whole_export):
     file.write_bytes(b"{}")
     response = admin_client.get(url, follow=True, headers={"accept-language": "fr"})
     assert "a été modifié depuis son écriture" in response.content.decode()
+
+
+def confirmation_counts(page: str) -> dict:
+    """{table: (rows, of other organizations)} from the confirmation page's table."""
+    body = re.search(r'<table class="export-subset">.*?</table>', page, re.S).group(0)
+    cells = re.findall(r"<tr><td>(\w+)</td><td>([\d,]+)</td><td>([\d,]+)</td></tr>", body)
+    return {
+        key: (int(rows.replace(",", "")), int(others.replace(",", "")))
+        for key, rows, others in cells
+    }
+
+
+def test_the_confirmation_counts_the_rows_and_those_of_other_organizations(admin_client, seeded):
+    page = run_action(admin_client, seeded).content.decode()
+    counts = confirmation_counts(page)
+    assert "of other organizations" in page and "without their secrets" in page
+    document = json.loads(content(run_action(admin_client, seeded, confirm="yes")))
+    data = document["data"]
+    assert counts == {key: (len(rows), counts[key][1]) for key, rows in data.items() if rows}, (
+        "every table that goes out, with its number of rows"
+    )
+    chosen = {o.pk for o in seeded}
+    other_organizations = [o for o in data["organizations"] if o["id"] not in chosen]
+    assert counts["organizations"][1] == len(other_organizations) > 0
+    other_users = [u for u in data["users"] if u["organizationId"] not in chosen]
+    assert counts["users"][1] == len(other_users)
+    assert all(u["passwordHash"] == "" for u in other_users)
+    assert counts["permissions"][1] == 0  # shared rows, no organization's
+    references = document["metadata"]["references"]
+    assert sum(others for _, others in counts.values()) == sum(
+        len(ids) for key, ids in references.items() if key != "permissions"
+    )
+
+
+def test_the_confirmation_counts_in_french_too(admin_client, seeded):
+    page = run_action(admin_client, seeded, headers={"accept-language": "fr"}).content.decode()
+    assert "d’autres organisations" in page and "sans leurs secrets" in page

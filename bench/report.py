@@ -18,7 +18,7 @@ SHORT = {
     "pg_dump": "pg_dump",
     "loaddomain": "loaddomain\n(batch)",
     "loaddomain_rows": "loaddomain\n(rows)",
-    "loaddata": "loaddata",
+    "loaddata": "loaddata\n(deferrable FKs)",
     "pg_restore": "pg_restore",
     "loaddomain_again": "loaddomain\nre-import",
     "loaddata_again": "loaddata\nre-import",
@@ -451,7 +451,12 @@ def draw(main: dict | None, million: dict | None, path: Path) -> None:
     ]
     if million:
         groups.append(
-            (f"scale {million['scale']} ({million['rows'] / 1e6:.2f}M rows, 1 run)", million)
+            (
+                f"scale {million['scale']} ({million['rows'] / 1e6:.2f}M rows, 1 run"
+                + ("" if million["machine"].get("layout") else "; earlier core_* tables")
+                + ")",
+                million,
+            )
         )
     keys = [key for key, _, _ in TOOLS if any(key in g["tools"] for _, g in groups)]
     fig, axes = plt.subplots(2, 1, figsize=(13, 9), constrained_layout=True)

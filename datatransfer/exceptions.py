@@ -1,9 +1,27 @@
 """Errors of the export and import engines; the commands turn them into one-line messages."""
 
+import unicodedata
+
 # The exit statuses of the commands: 0 when all went well, and these.
 EXIT_ROWS_FAILED = 1  # rows failed (the other rows were loaded), or the database differs
 EXIT_REFUSED = 2  # a file-level or option error: nothing was written
 EXIT_CONFLICTS = 3  # no row failed, but rows were skipped as conflicts
+
+QUOTED_LIMIT = 80
+
+
+def quoted(value, limit: int = QUOTED_LIMIT) -> str:
+    """`value` between single quotes for a one-line message: control, format and line
+    separator characters escaped (`\\n`, `\\x1b`, `\\u2028`), cut after `limit` characters."""
+    text = str(value)
+    cut = len(text) > limit
+    text = "".join(
+        char
+        if char != "\\" and unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp", "Cs")
+        else char.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for char in text[:limit]
+    )
+    return f"'{text}{'...' if cut else ''}'"
 
 
 class DataTransferError(Exception):

@@ -31,7 +31,7 @@ import ijson
 import orjson
 from django.db import models
 
-from datatransfer.exceptions import FileFormatError
+from datatransfer.exceptions import FileFormatError, quoted
 from datatransfer.manifest import TableDigest
 
 FORMAT_NAME = "domain-export"
@@ -580,10 +580,27 @@ def _parse_error(path, error) -> FileFormatError:
 
 
 class _OpenFile:
-    """What both readers share: the open (maybe compressed) file, `with`, and the version."""
+    """What both readers share: the open (maybe compressed) file, `with`, the version, and
+    the refusal of a table key that repeats."""
 
     path: str
     metadata: dict
+    _table_keys: set
+
+    def _repeated_in_metadata(self, key) -> FileFormatError:
+        return FileFormatError(
+            f"{self.path}: the key {quoted(key)} appears twice in one object of its metadata."
+        )
+
+    def _new_table(self, key) -> None:
+        """Note the table `key`; raise FileFormatError when the file named it already (a
+        reader could take either copy, and the manifest check only one)."""
+        if key in self._table_keys:
+            raise FileFormatError(
+                f"{self.path}: the table {quoted(key)} appears twice in its data; "
+                "a file lists each table once."
+            )
+        self._table_keys.add(key)
 
     def _open(self, source: Path):
         compression = compression_of(self.path)
@@ -621,6 +638,8 @@ class ExportReader(_OpenFile):
         self._events = _exact_numbers(ijson.parse(self._handle, use_float=False))
         self.metadata = {}
         self._started_tables = False
+        self._table_keys = set()
+        self._top_keys = set()
         try:
             self._read_head()
         except FileFormatError:
@@ -635,14 +654,26 @@ class ExportReader(_OpenFile):
             f'{self.path} is not a domain export: expected {{"metadata": ..., "data": {{...}}}}.'
         )
 
+    def _top_key(self, key) -> None:
+        """Note a key of the top-level object; raise FileFormatError when it repeats."""
+        if key in self._top_keys:
+            raise FileFormatError(
+                f"{self.path}: the key {quoted(key)} appears twice at its top level; "
+                "a file has one metadata and one data."
+            )
+        self._top_keys.add(key)
+
     def _read_head(self) -> None:
         """Read up to the start of `data`, keeping `metadata`."""
         first = next(self._events, None)
         if first is None or first[1] != "start_map":
             raise self._shape_error()
         for prefix, event, value in self._events:
+            if prefix == "" and event == "map_key":
+                self._top_key(value)
             if prefix == "" and event == "map_key" and value == "metadata":
-                self.metadata = next(ijson.items(self._value_events("metadata"), "metadata"))
+                events = _unique_keys(self._value_events("metadata"), self._repeated_in_metadata)
+                self.metadata = next(ijson.items(events, "metadata"))
                 if not isinstance(self.metadata, dict):
                     raise FileFormatError(f"{self.path}: metadata must be an object.")
             elif prefix == "" and event == "map_key" and value == "data":
@@ -688,6 +719,7 @@ class ExportReader(_OpenFile):
                     return
                 if event != "map_key":
                     raise self._shape_error()
+                self._new_table(key)
                 rows = self._rows(key)
                 yield key, rows
                 for _ in rows:  # what the caller left unread
@@ -700,6 +732,7 @@ class ExportReader(_OpenFile):
         the end of the file, so a file cut just after its data is not taken as whole."""
         for prefix, event, value in self._events:
             if prefix == "" and event == "map_key":
+                self._top_key(value)
                 for _ in self._value_events(value):
                     pass
             elif prefix == "" and event == "end_map":
@@ -728,6 +761,23 @@ class ExportReader(_OpenFile):
             raise _parse_error(self.path, error) from None
 
 
+def _unique_keys(events, error):
+    """Pass the ijson `events` through; raise `error(key)` for a key that repeats in one
+    object."""
+    objects = []
+    for event in events:
+        kind = event[1]
+        if kind == "map_key":
+            if event[2] in objects[-1]:
+                raise error(event[2])
+            objects[-1].add(event[2])
+        elif kind in ("start_map", "start_array"):
+            objects.append(set() if kind == "start_map" else frozenset())
+        elif kind in ("end_map", "end_array"):
+            objects.pop()
+        yield event
+
+
 def _chain_first(first, rest):
     yield first
     yield from rest
@@ -754,6 +804,7 @@ class LayoutReader(_OpenFile):
         source = Path(path)
         self.size = source.stat().st_size
         self._handle = self._open(source)
+        self._table_keys = set()
         try:
             self.metadata = self._read_head()
         except BaseException:
@@ -780,11 +831,38 @@ class LayoutReader(_OpenFile):
                 if not line.startswith(b"    "):
                     raise LayoutMismatch
                 lines.append(line)
-            metadata = _loads(b"".join(lines) + b"}")
+            metadata = self._metadata(b"".join(lines) + b"}")
             line = self._line()
         if line != b'  "data": {\n' or not isinstance(metadata, dict):
             raise LayoutMismatch
         return metadata
+
+    def _metadata(self, data: bytes):
+        """The metadata object parsed from `data`; FileFormatError when a key repeats in
+        one of its objects (orjson keeps the last copy silently)."""
+        metadata = _loads(data)
+
+        def unique(pairs):
+            keys = set()
+            for key, _ in pairs:
+                if key in keys:
+                    raise self._repeated_in_metadata(key)
+                keys.add(key)
+            return None
+
+        try:
+            json.loads(data, object_pairs_hook=unique)
+        except (ValueError, RecursionError):
+            raise LayoutMismatch from None
+        return metadata
+
+    def _table_key(self, data: bytes) -> str:
+        """The table key spelled by `data` (a JSON string), noted as seen."""
+        key = _loads(data)
+        if not isinstance(key, str):
+            raise LayoutMismatch
+        self._new_table(key)
+        return key
 
     def tables(self):
         while True:
@@ -802,12 +880,13 @@ class LayoutReader(_OpenFile):
                 raise LayoutMismatch
             head = line.rstrip(b",\n")
             if head.endswith(b": []"):
-                yield _loads(head[4:-4]), iter(())
+                yield self._table_key(head[4:-4]), iter(())
                 continue
             if not head.endswith(b": ["):
                 raise LayoutMismatch
+            key = self._table_key(head[4:-3])
             rows = self._rows()
-            yield _loads(head[4:-3]), rows
+            yield key, rows
             for _ in rows:
                 pass
 

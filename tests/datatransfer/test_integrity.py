@@ -1,0 +1,141 @@
+"""Nothing lost, nothing leaked, never a traceback: what is checked is exactly what is
+loaded, a hostile file is refused in one line before any write, and a bad value is a
+failed row, never a crash."""
+
+import io
+import json
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+
+from core.models import Organization, User
+from datatransfer.exceptions import FileFormatError
+from datatransfer.fileformat import LayoutReader
+from tests.snapshots import database_snapshot
+
+pytestmark = pytest.mark.django_db
+
+ATTACKER_ID = "ckattacker000000000000001"
+
+
+def empty_domain(using="platform"):
+    """Delete every domain row (the owner cycle first)."""
+    Organization._base_manager.using(using).update(owner=None)
+    User._base_manager.using(using).update(organization=None)
+    for model in reversed(list(apps.get_app_config("core").get_models())):
+        model._base_manager.using(using).all().delete()
+
+
+@pytest.fixture
+def export(node_file, tmp_path):
+    """A 2.0 export (with its manifest) of the Node.js file's data; the database emptied."""
+    call_command("loaddomain", node_file, stdout=io.StringIO())
+    path = tmp_path / "export.json"
+    call_command("dumpdomain", str(path), "-v", "0")
+    empty_domain()
+    return path
+
+
+def load(path, *args):
+    """Run loaddomain; return (exit status, the error's one line or None, stdout)."""
+    out = io.StringIO()
+    try:
+        call_command("loaddomain", str(path), *args, stdout=out, stderr=io.StringIO())
+    except CommandError as error:
+        return error.returncode, str(error), out.getvalue()
+    return 0, None, out.getvalue()
+
+
+def assert_refused(path, *args, match):
+    """The file is refused in one line, exit 2, and the database is left as it was."""
+    before = database_snapshot("platform")
+    status, message, _ = load(path, *args)
+    assert status == 2, message
+    assert match in message, message
+    assert "\n" not in message and "Traceback" not in message
+    assert database_snapshot("platform") == before
+    return message
+
+
+def indented_block(key, rows) -> str:
+    """`key: rows` as a table of a file laid out with two spaces, ending with a comma."""
+    text = json.dumps({key: rows}, indent=2, ensure_ascii=False)
+    lines = text.splitlines()[1:-1]
+    return "\n".join("  " + line for line in lines) + ",\n"
+
+
+def attacker_row(export_path) -> dict:
+    document = json.loads(export_path.read_text(encoding="utf-8"))
+    return {
+        **document["data"]["users"][0],
+        "id": ATTACKER_ID,
+        "email": "attacker@example.org",
+        "role": "SUPERADMIN",
+    }
+
+
+# ---------------------------------------------------------------------------- 1. repeated keys
+
+
+def test_a_repeated_table_before_the_real_one_is_refused_in_the_tools_layout(export):
+    text = export.read_text(encoding="utf-8")
+    real = '    "users": [\n'
+    assert real in text
+    forged = text.replace(real, indented_block("users", [attacker_row(export)]) + real, 1)
+    path = export.with_name("forged.json")
+    path.write_text(forged, encoding="utf-8")
+    with pytest.raises(FileFormatError, match="'users' appears twice"):  # the fast reader itself
+        with LayoutReader(str(path)) as reader:
+            for _, rows in reader.tables():
+                list(rows)
+    assert_refused(path, match="'users' appears twice")
+    assert not User.objects.filter(pk=ATTACKER_ID).exists()
+
+
+def test_a_repeated_table_is_refused_in_any_layout(export):
+    document = json.loads(export.read_text(encoding="utf-8"))
+    compact = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    extra = json.dumps([attacker_row(export)], separators=(",", ":"), ensure_ascii=False)
+    forged = compact.replace('"data":{', '"data":{"users":' + extra + ",", 1)
+    path = export.with_name("forged.json")
+    path.write_text(forged, encoding="utf-8")
+    assert_refused(path, match="'users' appears twice")
+    assert_refused(path, "--no-verify", match="'users' appears twice")
+
+
+@pytest.mark.parametrize("key", ["metadata", "data"])
+def test_a_repeated_metadata_or_data_key_is_refused(export, key):
+    document = json.loads(export.read_text(encoding="utf-8"))
+    compact = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    body = compact[1:-1]
+    head = (
+        '"metadata":{"version":"2.0"},'
+        if key == "metadata"
+        else '"data":{"users":' + json.dumps([attacker_row(export)]) + "},"
+    )
+    path = export.with_name("forged.json")
+    path.write_text("{" + head + body + "}", encoding="utf-8")
+    assert_refused(path, match=f"'{key}' appears twice")
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_a_key_repeated_inside_the_metadata_is_refused(export, indent):
+    text = export.read_text(encoding="utf-8")
+    document = json.loads(text)
+    manifest = json.dumps(document["metadata"]["manifest"], indent=indent, ensure_ascii=False)
+    if indent:  # the two-space layout of the tools, so that the fast reader reads it
+        lines = text.split("\n")
+        at = lines.index('  "data": {') - 2  # the last line inside the metadata
+        lines[at] = lines[at] + ',\n    "manifest": ' + manifest.replace("\n", "\n    ")
+        forged = "\n".join(lines)
+    else:
+        forged = json.dumps(document, separators=(",", ":"), ensure_ascii=False).replace(
+            '"metadata":{', '"metadata":{"manifest":' + manifest + ",", 1
+        )
+    path = export.with_name("forged.json")
+    path.write_text(forged, encoding="utf-8")
+    if indent:
+        with pytest.raises(FileFormatError, match="'manifest' appears twice"):
+            LayoutReader(str(path))
+    assert_refused(path, match="'manifest' appears twice in one object of its metadata")

@@ -41,6 +41,10 @@ class FileFormatError(DataTransferError):
     """The file is missing, not JSON, cut short, or not shaped like a domain export."""
 
 
+class FileChangedError(FileFormatError):
+    """The file's bytes changed between two reads of one import (rewritten in place)."""
+
+
 class UnknownTableError(FileFormatError):
     """The file names a table (or a field) that the target's models do not have."""
 

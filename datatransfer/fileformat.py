@@ -14,12 +14,14 @@ import contextlib
 import datetime as dt
 import functools
 import gzip
+import hashlib
 import io
 import json
 import lzma
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import zlib
@@ -31,7 +33,7 @@ import ijson
 import orjson
 from django.db import models
 
-from datatransfer.exceptions import FileFormatError, quoted
+from datatransfer.exceptions import FileChangedError, FileFormatError, quoted
 from datatransfer.manifest import TableDigest
 
 FORMAT_NAME = "domain-export"
@@ -579,6 +581,87 @@ def _parse_error(path, error) -> FileFormatError:
     return FileFormatError(f"Cannot read {path}: {error or type(error).__name__}")
 
 
+class ExportSource:
+    """The export file, opened once: every read of one import reads these same bytes.
+
+    Each read has its own position on the one descriptor (`pread`), so a file renamed over
+    the path once it is open is never seen. Each complete read hashes what it read;
+    `end_read` raises FileChangedError when that differs from the first complete read
+    (the file was rewritten in place, or grew or shrank). Use it in a `with` block.
+    """
+
+    BUFFER_SIZE = 1 << 18
+
+    def __init__(self, path):
+        self.path = str(path)
+        try:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise FileFormatError(f"No such file: {self.path}") from None
+        except OSError as error:
+            raise FileFormatError(f"Cannot read {self.path}: {error.strerror or error}.") from None
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(fd)
+            raise FileFormatError(f"{self.path} is not a regular file.")
+        self._fd = fd
+        self.size = status.st_size
+        self.sha256 = None  # of the first complete read
+
+    def open(self) -> "_SourceRead":
+        """A new read of the file from its first byte (a raw binary stream)."""
+        return _SourceRead(self._fd)
+
+    def end_read(self, read: "_SourceRead") -> None:
+        """Hash what is left of `read`, to the end of the file; raise FileChangedError when
+        the whole differs from the first complete read."""
+        digest = read.finish()
+        if self.sha256 is None:
+            self.sha256 = digest
+        elif digest != self.sha256:
+            raise FileChangedError(
+                f"{self.path} changed while it was read: it is no longer the file that was "
+                "checked; nothing was written."
+            )
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class _SourceRead(io.RawIOBase):
+    """One read of an ExportSource: its own position, and the SHA-256 of what it read."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._position = 0
+        self._digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = os.preadv(self._fd, [buffer], self._position)
+        self._position += count
+        self._digest.update(memoryview(buffer)[:count])
+        return count
+
+    def finish(self) -> str:
+        """Read (and hash) the rest of the file; return the hex SHA-256 of all of it."""
+        block = bytearray(1 << 20)
+        while self.readinto(block):
+            pass
+        return self._digest.hexdigest()
+
+
 class _OpenFile:
     """What both readers share: the open (maybe compressed) file, `with`, the version, and
     the refusal of a table key that repeats."""
@@ -602,12 +685,27 @@ class _OpenFile:
             )
         self._table_keys.add(key)
 
-    def _open(self, source: Path):
+    def _open(self, source) -> None:
+        """Open `source` (an ExportSource, or a path opened for this reader alone): set
+        `path`, `size` and `_handle`, the binary stream to parse (decompressed when the name
+        asks for it: `.gz`, `.bz2`, `.xz`)."""
+        self._own_source = not isinstance(source, ExportSource)
+        self._source = ExportSource(source) if self._own_source else source
+        self.path, self.size = self._source.path, self._source.size
+        self._read = self._source.open()
+        self._buffered = io.BufferedReader(self._read, ExportSource.BUFFER_SIZE)
         compression = compression_of(self.path)
-        return compression.open(source, "rb") if compression else open(source, "rb")
+        self._handle = compression.open(self._buffered, "rb") if compression else self._buffered
+
+    def _end_of_file(self) -> None:
+        """The whole document was read: make sure it is the file every other read saw."""
+        self._source.end_read(self._read)
 
     def close(self) -> None:
         self._handle.close()
+        self._buffered.close()
+        if self._own_source:
+            self._source.close()
 
     def __enter__(self):
         return self
@@ -628,13 +726,8 @@ class ExportReader(_OpenFile):
     opening or while iterating.
     """
 
-    def __init__(self, path: str):
-        self.path = str(path)
-        source = Path(path)
-        if not source.is_file():
-            raise FileFormatError(f"No such file: {path}")
-        self.size = source.stat().st_size
-        self._handle = self._open(source)
+    def __init__(self, source):
+        self._open(source)
         self._events = _exact_numbers(ijson.parse(self._handle, use_float=False))
         self.metadata = {}
         self._started_tables = False
@@ -738,6 +831,7 @@ class ExportReader(_OpenFile):
             elif prefix == "" and event == "end_map":
                 for _ in self._events:  # yajl reports anything after the document
                     raise self._shape_error()
+                self._end_of_file()
                 return
             else:
                 raise self._shape_error()
@@ -799,11 +893,8 @@ class LayoutReader(_OpenFile):
     ROW_ENDS = (b"      }\n", b"      },\n")
     TABLE_ENDS = (b"    ]\n", b"    ],\n")
 
-    def __init__(self, path: str):
-        self.path = str(path)
-        source = Path(path)
-        self.size = source.stat().st_size
-        self._handle = self._open(source)
+    def __init__(self, source):
+        self._open(source)
         self._table_keys = set()
         try:
             self.metadata = self._read_head()
@@ -875,6 +966,7 @@ class LayoutReader(_OpenFile):
                     raise LayoutMismatch from None
                 if tail not in (b"}", b"}\n"):
                     raise LayoutMismatch
+                self._end_of_file()
                 return
             if not line.startswith(b'    "'):
                 raise LayoutMismatch
@@ -925,16 +1017,18 @@ def _loads(data: bytes):
         raise LayoutMismatch from None
 
 
-def open_export(path, *, fast_layout=False):
-    """Open an export file for streaming; use it in a `with` block.
+def open_export(source, *, fast_layout=False):
+    """Open an export file (a path, or an ExportSource that several reads share) for
+    streaming; use it in a `with` block.
 
     With `fast_layout`, a file laid out as the tools write it gets the LayoutReader,
     whose iteration may raise LayoutMismatch; otherwise (or when the file starts
-    otherwise) the ExportReader, which reads any JSON.
+    otherwise) the ExportReader, which reads any JSON. Raises FileFormatError for a
+    missing or unreadable file.
     """
-    if fast_layout and Path(path).is_file():
+    if fast_layout:
         try:
-            return LayoutReader(path)
+            return LayoutReader(source)
         except LayoutMismatch:
             pass
-    return ExportReader(path)
+    return ExportReader(source)

@@ -15,6 +15,7 @@ from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
 from datatransfer.exceptions import DataTransferError, FileFormatError, UnknownTableError
 from datatransfer.fileformat import (
+    ExportSource,
     LayoutMismatch,
     dumps_json,
     excluded_table_keys,
@@ -139,21 +140,25 @@ def import_domain(
     )
     if match not in ("id", "natural"):
         raise DataTransferError(f"Unknown match '{match}' (use id or natural).")
-    try:
-        return _import(path, fast_layout=True, **options)
-    except LayoutMismatch:
-        # Rolled back: start over with the reader that takes any JSON layout.
-        return _import(path, fast_layout=False, **options)
+    # Opened once: the check, the natural-key scan and the load read the same bytes.
+    with ExportSource(path) as source:
+        try:
+            return _import(source, fast_layout=True, **options)
+        except LayoutMismatch:
+            # Rolled back: start over with the reader that takes any JSON layout.
+            return _import(source, fast_layout=False, **options)
 
 
-def check_file(path, by_key, *, fast_layout=False, ignore_unknown=False) -> list[str]:
-    """Read the whole file without writing: refuse it (FileFormatError) when a table does
-    not match its manifest, or when it names tables or fields the models lack (all of
-    them in one message) unless `ignore_unknown`. Return notes for the report."""
+def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> list[str]:
+    """Read the whole file (a path or an ExportSource) without writing: refuse it
+    (FileFormatError) when a table does not match its manifest, or when it names tables or
+    fields the models lack (all of them in one message) unless `ignore_unknown`. Return
+    notes for the report."""
     notes = []
     unknown = {}
     digests = {}
-    with open_export(path, fast_layout=fast_layout) as reader:
+    with open_export(source, fast_layout=fast_layout) as reader:
+        path = reader.path
         manifest = reader.metadata.get("manifest")
         for key, rows in reader.tables():
             digest = digests[key] = TableDigest()
@@ -209,7 +214,7 @@ def _schema_notes(schema, by_key) -> list[str]:
 
 
 def match_natural_keys(
-    path, tables, *, expected, exclude, fast_layout, using, batch_size
+    source, tables, *, expected, exclude, fast_layout, using, batch_size
 ) -> NaturalKeyMatcher:
     """Read the file's tables that have a natural key, in dependency order (a key holding
     a link needs that link's table first), and return the matcher holding the id mapping."""
@@ -218,7 +223,7 @@ def match_natural_keys(
     by_key = {t.key: t for t in wanted}
     expected_keys = [k for k in expected if k in by_key]
     scheduler = TableScheduler(matcher.scan_table, wanted, expected_keys=expected_keys)
-    with open_export(path, fast_layout=fast_layout) as reader:
+    with open_export(source, fast_layout=fast_layout) as reader:
         for key, rows in reader.tables():
             if key in by_key:
                 scheduler.offer(by_key[key], rows)
@@ -227,7 +232,7 @@ def match_natural_keys(
 
 
 def _import(
-    path,
+    source,
     *,
     fast_layout,
     using,
@@ -250,14 +255,14 @@ def _import(
     if unknown_excluded:
         raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
     notes = (
-        check_file(path, by_key, fast_layout=fast_layout, ignore_unknown=ignore_unknown)
+        check_file(source, by_key, fast_layout=fast_layout, ignore_unknown=ignore_unknown)
         if verify
         else [
             "Not verified (--no-verify): the manifest and the schema were not checked "
             "before writing."
         ]
     )
-    with open_export(path, fast_layout=fast_layout) as reader:
+    with open_export(source, fast_layout=fast_layout) as reader:
         listed = reader.metadata.get("tables")
         expected = list(listed) if isinstance(listed, dict) else list(by_key)
         # Tables left out of the export are empty lists that say nothing: not loaded.
@@ -271,7 +276,7 @@ def _import(
             )
         connection = open_connection(using)
         report = ImportReport(
-            file=str(path),
+            file=source.path,
             database=using,
             dry_run=dry_run,
             file_size=reader.size,
@@ -305,7 +310,7 @@ def _import(
         with import_lock(connection, wait=wait), transaction.atomic(using=using):
             if match == "natural":
                 matcher = match_natural_keys(
-                    path,
+                    source,
                     tables,
                     expected=expected,
                     exclude=skipped_tables,

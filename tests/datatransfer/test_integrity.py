@@ -139,3 +139,57 @@ def test_a_key_repeated_inside_the_metadata_is_refused(export, indent):
         with pytest.raises(FileFormatError, match="'manifest' appears twice"):
             LayoutReader(str(path))
     assert_refused(path, match="'manifest' appears twice in one object of its metadata")
+
+
+# ---------------------------------------------------------------------------- 2. checked = loaded
+
+
+def edited_hash(path):
+    """The file's text with the first user's password hash changed (same length), and
+    both hashes."""
+    text = path.read_text(encoding="utf-8")
+    original = json.loads(text)["data"]["users"][0]["passwordHash"]
+    edited = original[:-8] + "ATTACKER"
+    assert len(edited) == len(original) and text.count(original) == 1
+    return text.replace(original, edited), original, edited
+
+
+def swap_after_check(monkeypatch, swap):
+    """Make `swap()` run once the file has been checked, before it is loaded."""
+    import datatransfer.importer as importer
+
+    real = importer.check_file
+
+    def check_then_swap(*args, **kwargs):
+        notes = real(*args, **kwargs)
+        swap()
+        return notes
+
+    monkeypatch.setattr(importer, "check_file", check_then_swap)
+
+
+def test_a_file_replaced_between_the_check_and_the_load_is_not_what_is_loaded(export, monkeypatch):
+    forged, original, edited = edited_hash(export)
+    replacement = export.with_name("replacement.json")
+    replacement.write_text(forged, encoding="utf-8")
+    swap_after_check(monkeypatch, lambda: replacement.replace(export))
+    status, message, _ = load(export)
+    assert status == 0, message
+    assert User.objects.filter(password_hash=original).count() == 1
+    assert not User.objects.filter(password_hash=edited).exists()
+
+
+@pytest.mark.parametrize("match", ["id", "natural"])
+def test_a_file_rewritten_in_place_between_the_check_and_the_load_is_refused(
+    export, monkeypatch, match
+):
+    forged, _, edited = edited_hash(export)
+
+    def rewrite():
+        with open(export, "r+b") as file:
+            file.write(forged.encode())
+
+    swap_after_check(monkeypatch, rewrite)
+    message = assert_refused(export, "--match", match, match="changed while it was read")
+    assert not User.objects.filter(password_hash=edited).exists()
+    assert "nothing was written" in message

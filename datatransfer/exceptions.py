@@ -10,18 +10,26 @@ EXIT_CONFLICTS = 3  # no row failed, but rows were skipped as conflicts
 QUOTED_LIMIT = 80
 
 
-def quoted(value, limit: int = QUOTED_LIMIT) -> str:
-    """`value` between single quotes for a one-line message: control, format and line
-    separator characters escaped (`\\n`, `\\x1b`, `\\u2028`), cut after `limit` characters."""
+_UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp", "Cs")
+
+
+def escaped(value, limit: int = QUOTED_LIMIT) -> str:
+    """`value` as text fit for a one-line message: control, format and line separator
+    characters (and backslashes) escaped (`\\n`, `\\x1b`, `\\u2028`), cut after `limit`
+    characters with `...`."""
     text = str(value)
-    cut = len(text) > limit
-    text = "".join(
-        char
-        if char != "\\" and unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp", "Cs")
-        else char.encode("unicode_escape", "backslashreplace").decode("ascii")
+    shown = "".join(
+        char.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if char == "\\" or unicodedata.category(char) in _UNPRINTABLE
+        else char
         for char in text[:limit]
     )
-    return f"'{text}{'...' if cut else ''}'"
+    return shown + ("..." if len(text) > limit else "")
+
+
+def quoted(value, limit: int = QUOTED_LIMIT) -> str:
+    """`value` escaped (see `escaped`) between single quotes."""
+    return f"'{escaped(value, limit)}'"
 
 
 class DataTransferError(Exception):
@@ -39,6 +47,12 @@ class GraphError(DataTransferError):
 
 class FileFormatError(DataTransferError):
     """The file is missing, not JSON, cut short, or not shaped like a domain export."""
+
+
+class VerificationError(FileFormatError):
+    """The file cannot be trusted as it is: its rows do not match its manifest, a format
+    2 file has no manifest (or a damaged one), or its format version is not one this tool
+    reads. The command line can load it anyway when told to."""
 
 
 class FileChangedError(FileFormatError):

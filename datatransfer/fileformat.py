@@ -33,12 +33,20 @@ import ijson
 import orjson
 from django.db import models
 
-from datatransfer.exceptions import FileChangedError, FileFormatError, quoted
+from datatransfer.exceptions import (
+    FileChangedError,
+    FileFormatError,
+    VerificationError,
+    escaped,
+    quoted,
+)
 from datatransfer.manifest import TableDigest
 
 FORMAT_NAME = "domain-export"
 FORMAT_VERSION = "2.0"
 READABLE_MAJOR_VERSIONS = ("1", "2")
+# Files of format 1 (the Node.js tool) carry no manifest; from 2 on every file has one.
+UNVERIFIABLE_MAJOR_VERSIONS = ("1",)
 
 
 class RowError(ValueError):
@@ -717,6 +725,23 @@ class _OpenFile:
     def version(self) -> str:
         return str(self.metadata.get("version", "1.0"))
 
+    @property
+    def major_version(self) -> str:
+        return self.version.split(".")[0]
+
+    @property
+    def version_supported(self) -> bool:
+        return self.major_version in READABLE_MAJOR_VERSIONS
+
+    def _check_version(self, any_version: bool) -> None:
+        """Raise VerificationError for a format version this tool does not read, unless
+        `any_version` (the file is then read as the current format)."""
+        if not any_version and not self.version_supported:
+            raise VerificationError(
+                f"{self.path} has format version {escaped(self.version)}; "
+                "this tool reads versions 1.x and 2.x."
+            )
+
 
 class ExportReader(_OpenFile):
     """Reads an export file (`.gz` too) as a stream: `metadata` first, then `tables()`
@@ -726,8 +751,9 @@ class ExportReader(_OpenFile):
     opening or while iterating.
     """
 
-    def __init__(self, source):
+    def __init__(self, source, *, any_version=False):
         self._open(source)
+        self._any_version = any_version
         self._events = _exact_numbers(ijson.parse(self._handle, use_float=False))
         self.metadata = {}
         self._started_tables = False
@@ -781,11 +807,7 @@ class ExportReader(_OpenFile):
                 raise self._shape_error()
         else:
             raise self._shape_error()
-        version = self.version
-        if version.split(".")[0] not in READABLE_MAJOR_VERSIONS:
-            raise FileFormatError(
-                f"{self.path} has format version {version}; this tool reads versions 1.x and 2.x."
-            )
+        self._check_version(self._any_version)
 
     def _value_events(self, prefix):
         """Yield the events of the value at `prefix` that starts with the next event."""
@@ -893,11 +915,12 @@ class LayoutReader(_OpenFile):
     ROW_ENDS = (b"      }\n", b"      },\n")
     TABLE_ENDS = (b"    ]\n", b"    ],\n")
 
-    def __init__(self, source):
+    def __init__(self, source, *, any_version=False):
         self._open(source)
         self._table_keys = set()
         try:
             self.metadata = self._read_head()
+            self._check_version(any_version)
         except BaseException:
             self.close()
             raise
@@ -1017,18 +1040,19 @@ def _loads(data: bytes):
         raise LayoutMismatch from None
 
 
-def open_export(source, *, fast_layout=False):
+def open_export(source, *, fast_layout=False, any_version=False):
     """Open an export file (a path, or an ExportSource that several reads share) for
     streaming; use it in a `with` block.
 
     With `fast_layout`, a file laid out as the tools write it gets the LayoutReader,
     whose iteration may raise LayoutMismatch; otherwise (or when the file starts
     otherwise) the ExportReader, which reads any JSON. Raises FileFormatError for a
-    missing or unreadable file.
+    missing or unreadable file, VerificationError for a format version this tool does not
+    read, unless `any_version`.
     """
     if fast_layout:
         try:
-            return LayoutReader(source)
+            return LayoutReader(source, any_version=any_version)
         except LayoutMismatch:
             pass
-    return ExportReader(source)
+    return ExportReader(source, any_version=any_version)

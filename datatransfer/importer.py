@@ -13,8 +13,15 @@ from django.db import IntegrityError, transaction
 
 from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
-from datatransfer.exceptions import DataTransferError, FileFormatError, UnknownTableError
+from datatransfer.exceptions import (
+    DataTransferError,
+    UnknownTableError,
+    VerificationError,
+    escaped,
+)
 from datatransfer.fileformat import (
+    FORMAT_VERSION,
+    UNVERIFIABLE_MAJOR_VERSIONS,
     ExportSource,
     LayoutMismatch,
     dumps_json,
@@ -174,16 +181,15 @@ def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> li
                     )
         if unknown and not ignore_unknown:
             raise UnknownTableError(_unknown_message(path, list(unknown)))
-        if manifest is None:
-            notes.append(
-                "Format 1.0 file (the Node.js tool): it carries no checksums to verify."
-                if reader.version.startswith("1.")
-                else "The file has no manifest: its rows could not be verified."
+        if manifest is None and reader.major_version in UNVERIFIABLE_MAJOR_VERSIONS:
+            notes.append("Format 1.0 file (the Node.js tool): it carries no checksums to verify.")
+        elif manifest is None:
+            raise VerificationError(
+                f"{path} has format version {escaped(reader.version)} but no manifest: its rows "
+                "cannot be verified; nothing was written."
             )
         elif not isinstance(manifest, dict):
-            raise FileFormatError(
-                f"{path}: its manifest is damaged; use --no-verify to load it anyway."
-            )
+            raise VerificationError(f"{path}: its manifest is damaged; nothing was written.")
         else:
             check_digests(path, manifest, {key: d.as_dict() for key, d in digests.items()})
             schema = manifest.get("schema")
@@ -223,7 +229,7 @@ def match_natural_keys(
     by_key = {t.key: t for t in wanted}
     expected_keys = [k for k in expected if k in by_key]
     scheduler = TableScheduler(matcher.scan_table, wanted, expected_keys=expected_keys)
-    with open_export(source, fast_layout=fast_layout) as reader:
+    with open_export(source, fast_layout=fast_layout, any_version=True) as reader:
         for key, rows in reader.tables():
             if key in by_key:
                 scheduler.offer(by_key[key], rows)
@@ -262,7 +268,12 @@ def _import(
             "before writing."
         ]
     )
-    with open_export(source, fast_layout=fast_layout) as reader:
+    with open_export(source, fast_layout=fast_layout, any_version=not verify) as reader:
+        if not reader.version_supported:
+            notes.append(
+                f"The file has format version {escaped(reader.version)}, which this tool does "
+                f"not read: it was read as version {FORMAT_VERSION} (--no-verify)."
+            )
         listed = reader.metadata.get("tables")
         expected = list(listed) if isinstance(listed, dict) else list(by_key)
         # Tables left out of the export are empty lists that say nothing: not loaded.

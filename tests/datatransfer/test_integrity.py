@@ -193,3 +193,45 @@ def test_a_file_rewritten_in_place_between_the_check_and_the_load_is_refused(
     message = assert_refused(export, "--match", match, match="changed while it was read")
     assert not User.objects.filter(password_hash=edited).exists()
     assert "nothing was written" in message
+
+
+# ---------------------------------------------------------------------------- 3. versions
+
+
+def rewritten(export, change, *, indent=2):
+    """The export with `change(document)` applied, written in the tools' layout (indent 2,
+    which the fast reader reads) or compact."""
+    document = json.loads(export.read_text(encoding="utf-8"))
+    change(document)
+    path = export.with_name("changed.json")
+    text = json.dumps(document, indent=indent, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_a_2_0_file_without_its_manifest_is_refused_unless_no_verify(export, indent):
+    path = rewritten(export, lambda d: d["metadata"].pop("manifest"), indent=indent)
+    message = assert_refused(path, match="format version 2.0 but no manifest")
+    assert "--no-verify" in message
+    status, message, out = load(path, "--no-verify")
+    assert status == 0, message
+    assert "Not verified (--no-verify)" in out
+    assert User.objects.count() == 2
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_a_file_of_an_unknown_version_is_refused_by_both_readers_unless_no_verify(export, indent):
+    path = rewritten(export, lambda d: d["metadata"].update(version="3.0"), indent=indent)
+    message = assert_refused(path, match="format version 3.0")
+    assert "--no-verify" in message
+    status, message, out = load(path, "--no-verify")
+    assert status == 0, message
+    assert "format version 3.0" in out
+
+
+def test_format_1_0_files_of_the_node_tool_still_load_with_a_note(node_file):
+    status, message, out = load(node_file)
+    assert status == 0, message
+    assert "Format 1.0 file (the Node.js tool)" in out
+    assert User.objects.count() == 2

@@ -3,7 +3,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
-from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, DataTransferError
+from datatransfer.exceptions import (
+    EXIT_CONFLICTS,
+    EXIT_ROWS_FAILED,
+    DataTransferError,
+    VerificationError,
+)
 from datatransfer.importer import import_domain
 from datatransfer.management.options import (
     add_database_option,
@@ -18,6 +23,20 @@ from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.media import import_archive, is_archive, render_media_import
 from datatransfer.registry import domain_tables
 from datatransfer.reports import render_import, render_issues
+
+# What the command line can do about an engine error, by its class.
+HINTS = {VerificationError: "use --no-verify to load it anyway"}
+
+
+def with_hint(error: DataTransferError) -> str:
+    """The error's one-line message, with the hint of its class in parentheses before the
+    final period."""
+    message = str(error)
+    hint = next((text for kind, text in HINTS.items() if isinstance(error, kind)), None)
+    if hint is None:
+        return message
+    body, period = (message[:-1], ".") if message.endswith(".") else (message, "")
+    return f"{body} ({hint}){period}"
 
 
 class Command(BaseCommand):
@@ -122,7 +141,7 @@ class Command(BaseCommand):
                 if options["file"] == "-":
                     report.file = "standard input"
         except DataTransferError as error:
-            raise CommandError(str(error), returncode=error.exit_code) from None
+            raise CommandError(with_hint(error), returncode=error.exit_code) from None
         save_report(
             options,
             report.as_dict() | ({"media": media.as_dict()} if media else {}),

@@ -55,6 +55,11 @@ class VerificationError(FileFormatError):
     reads. The command line can load it anyway when told to."""
 
 
+class SignatureError(FileFormatError):
+    """A signing key is set and the file is not signed with it (unsigned, or its signature
+    does not match)."""
+
+
 class FileChangedError(FileFormatError):
     """The file's bytes changed between two reads of one import (rewritten in place)."""
 

@@ -41,6 +41,7 @@ from datatransfer.exceptions import (
     quoted,
 )
 from datatransfer.manifest import TableDigest
+from datatransfer.signing import signed
 
 FORMAT_NAME = "domain-export"
 FORMAT_VERSION = "2.0"
@@ -408,8 +409,9 @@ class ExportWriter:
     def end_table(self) -> None:
         self._spool.write("]" if self._first_row else self._newline(2) + "]")
 
-    def finish(self, metadata: dict) -> None:
-        """Write `metadata` (with `manifest` filled in) and the rows to the stream."""
+    def finish(self, metadata: dict, *, signing_key: str = "") -> None:
+        """Write `metadata` (with `manifest` filled in, and signed when there is a
+        `signing_key`: see signing.py) and the rows to the stream."""
         metadata = {
             **metadata,
             "manifest": {
@@ -417,6 +419,8 @@ class ExportWriter:
                 "tables": {key: digest.as_dict() for key, digest in self.manifest.items()},
             },
         }
+        if signing_key:
+            metadata = signed(metadata, signing_key)
         sep = ": " if self.indent is not None else ":"
         self.stream.write(
             "{"

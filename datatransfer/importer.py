@@ -36,6 +36,7 @@ from datatransfer.matching import NaturalKeyMatcher, matchable
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ImportReport
 from datatransfer.routers import domain_database
+from datatransfer.signing import check_signature, signing_key
 
 
 def _unknown_fields(table, raw) -> list[str]:
@@ -121,7 +122,9 @@ def import_domain(
     dry run. `engine` is "batch" (default) or "rows" (the per-row reference); both give
     the same outcome for every row. Unless `verify` is false, the whole file is read
     once before anything is written: its manifest must match its rows, and every table
-    and field it names must exist (all of them listed at once). `match` is "id" (default:
+    and field it names must exist (all of them listed at once). With a signing key set
+    (settings), the file must carry a valid signature, `verify` or not (signing.py).
+    `match` is "id" (default:
     rows are the target's rows with the same id) or "natural": a row whose id is not in the
     target but whose natural key is updates that row, and links to it follow (matching.py;
     the file is read once more, first).
@@ -158,14 +161,16 @@ def import_domain(
 
 def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> list[str]:
     """Read the whole file (a path or an ExportSource) without writing: refuse it
-    (FileFormatError) when a table does not match its manifest, or when it names tables or
-    fields the models lack (all of them in one message) unless `ignore_unknown`. Return
-    notes for the report."""
+    (FileFormatError) when a signing key is set and it is not signed with it (first, from
+    its head), when a table does not match its manifest, or when it names tables or fields
+    the models lack (all of them in one message) unless `ignore_unknown`. Return notes for
+    the report."""
     notes = []
     unknown = {}
     digests = {}
     with open_export(source, fast_layout=fast_layout) as reader:
         path = reader.path
+        notes += check_signature(path, reader.metadata, signing_key())
         manifest = reader.metadata.get("manifest")
         for key, rows in reader.tables():
             digest = digests[key] = TableDigest()
@@ -269,6 +274,8 @@ def _import(
         ]
     )
     with open_export(source, fast_layout=fast_layout, any_version=not verify) as reader:
+        if not verify:
+            notes[:0] = check_signature(reader.path, reader.metadata, signing_key())
         if not reader.version_supported:
             notes.append(
                 f"The file has format version {escaped(reader.version)}, which this tool does "

@@ -2,8 +2,13 @@
 loaded, a hostile file is refused in one line before any write, and a bad value is a
 failed row, never a crash."""
 
+import hashlib
+import hmac
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from django.apps import apps
@@ -235,3 +240,106 @@ def test_format_1_0_files_of_the_node_tool_still_load_with_a_note(node_file):
     assert status == 0, message
     assert "Format 1.0 file (the Node.js tool)" in out
     assert User.objects.count() == 2
+
+
+# ---------------------------------------------------------------------------- 4. signatures
+
+KEY = "correct horse battery staple"
+
+
+def metadata_of(path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))["metadata"]
+
+
+def expected_signature(metadata: dict, key: str) -> str:
+    """The documented recipe, computed here independently: HMAC-SHA256 keyed with the key's
+    UTF-8 bytes, over the metadata without its signature as compact JSON, keys sorted."""
+    unsigned = {name: value for name, value in metadata.items() if name != "signature"}
+    text = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def signed_export(export, settings, tmp_path):
+    """The export, signed with KEY (dumped again with the key set); the database emptied,
+    and no key set."""
+    call_command("loaddomain", str(export), stdout=io.StringIO())
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    path = tmp_path / "signed.json"
+    call_command("dumpdomain", str(path), "-v", "0")
+    settings.DATATRANSFER_SIGNING_KEY = ""
+    empty_domain()
+    return path
+
+
+def test_the_signing_key_is_read_from_the_environment():
+    code = "from config import settings; print(repr(settings.DATATRANSFER_SIGNING_KEY))"
+    env = {**os.environ, "ENV_FILE": os.devnull}
+    env.pop("DATATRANSFER_SIGNING_KEY", None)
+    unset = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    env["DATATRANSFER_SIGNING_KEY"] = KEY
+    set_ = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert (unset.stdout.strip(), set_.stdout.strip()) == ("''", repr(KEY)), unset.stderr
+
+
+def test_with_a_key_dumpdomain_signs_the_metadata_and_its_manifest(signed_export, export):
+    metadata = metadata_of(signed_export)
+    assert metadata["signature"] == {
+        "algorithm": "HMAC-SHA256",
+        "value": expected_signature(metadata, KEY),
+    }
+    assert "signature" not in metadata_of(export)  # no key, no signature
+
+
+def test_with_the_key_a_signed_file_loads(signed_export, settings):
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    status, message, _ = load(signed_export)
+    assert status == 0, message
+    assert User.objects.count() == 2
+
+
+def test_with_the_key_an_unsigned_file_is_refused_before_any_write(export, node_file, settings):
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    for path in (export, node_file):
+        for args in ((), ("--no-verify",)):
+            assert_refused(path, *args, match="is not signed")
+
+
+def test_with_the_key_a_file_signed_with_another_key_is_refused(export, settings, tmp_path):
+    call_command("loaddomain", str(export), stdout=io.StringIO())
+    settings.DATATRANSFER_SIGNING_KEY = "another key"
+    path = tmp_path / "other.json"
+    call_command("dumpdomain", str(path), "-v", "0")
+    empty_domain()
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    assert_refused(path, match="signature does not match")
+
+
+def test_with_the_key_a_signed_file_whose_rows_and_manifest_were_edited_is_refused(
+    signed_export, settings
+):
+    """Someone without the key edits a row and recomputes the manifest: the manifest
+    matches the rows again, the signature does not."""
+    from datatransfer.manifest import TableDigest
+
+    def change(document):
+        document["data"]["users"][0]["role"] = "SUPERADMIN"
+        digest = TableDigest()
+        for row in document["data"]["users"]:
+            digest.add(row)
+        document["metadata"]["manifest"]["tables"]["users"] = digest.as_dict()
+
+    path = rewritten(signed_export, change)
+    status, message, _ = load(path, "--dry-run")  # the manifest alone is satisfied
+    assert status == 0, message
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    assert_refused(path, match="signature does not match")
+
+
+def test_without_a_key_signatures_are_not_checked_and_the_report_says_so(signed_export):
+    def change(document):
+        document["metadata"]["signature"]["value"] = "0" * 64
+
+    status, message, out = load(rewritten(signed_export, change))
+    assert status == 0, message
+    assert "signature was not checked" in out

@@ -7,6 +7,7 @@ from datatransfer.exceptions import (
     EXIT_CONFLICTS,
     EXIT_ROWS_FAILED,
     DataTransferError,
+    SignatureError,
     VerificationError,
 )
 from datatransfer.importer import import_domain
@@ -25,7 +26,10 @@ from datatransfer.registry import domain_tables
 from datatransfer.reports import render_import, render_issues
 
 # What the command line can do about an engine error, by its class.
-HINTS = {VerificationError: "use --no-verify to load it anyway"}
+HINTS = {
+    VerificationError: "use --no-verify to load it anyway",
+    SignatureError: "DATATRANSFER_SIGNING_KEY is set: only files signed with it load",
+}
 
 
 def with_hint(error: DataTransferError) -> str:

@@ -15,9 +15,11 @@ from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
 from datatransfer.exceptions import (
     DataTransferError,
+    FileFormatError,
     UnknownTableError,
     VerificationError,
     escaped,
+    quoted,
 )
 from datatransfer.fileformat import (
     FORMAT_VERSION,
@@ -29,6 +31,7 @@ from datatransfer.fileformat import (
     loads_json,
     open_export,
     reference_ids,
+    value_decoder,
 )
 from datatransfer.locking import import_lock
 from datatransfer.manifest import TableDigest, check_digests, schema_of
@@ -159,6 +162,74 @@ def import_domain(
             return _import(source, fast_layout=False, **options)
 
 
+class TableIds:
+    """The ids of one table's rows, to refuse a table where an id repeats (it would be
+    loaded last-wins and counted twice) or is empty (it would make a row). Keeps the
+    table's ids in memory while it is read: one table at a time."""
+
+    SHOWN = 10
+
+    def __init__(self, table):
+        self.table = table
+        self._key = table.pk.key
+        self._decode = value_decoder(table.pk.field)
+        self._seen = set()
+        self.rows = 0
+        self.repeated = {}  # id -> None, in file order
+        self.empty_rows = []  # row numbers, from 1
+
+    def add(self, raw: dict) -> None:
+        self.rows += 1
+        value = raw.get(self._key)
+        if isinstance(value, str) and not value.strip():
+            self.empty_rows.append(self.rows)
+            return
+        try:
+            pk = self._decode(value)  # 17 and "17" are one integer key
+        except (ValueError, TypeError, OverflowError):
+            return  # not an id at all: the row fails on its own, with its message
+        if pk in self._seen:
+            self.repeated[pk] = None
+        self._seen.add(pk)
+
+    def problems(self) -> list[str]:
+        """What is wrong with the table's ids, one phrase each (none when all is well)."""
+        found = []
+        key = quoted(self.table.key)
+        if self.repeated:
+            shown = ", ".join(quoted(pk) for pk in list(self.repeated)[: self.SHOWN])
+            more = len(self.repeated) - self.SHOWN
+            ids = "ids" if len(self.repeated) > 1 else "id"
+            found.append(
+                f"table {key} repeats the {ids} {shown}" + (f" and {more} more" if more > 0 else "")
+            )
+        if self.empty_rows:
+            rows = ", ".join(str(n) for n in self.empty_rows[: self.SHOWN])
+            more = len(self.empty_rows) - self.SHOWN
+            found.append(
+                f"table {key} has a row with an empty id (row {rows}"
+                + (f" and {more} more)" if more > 0 else ")")
+            )
+        return found
+
+
+def _ids_error(path, problems) -> FileFormatError:
+    return FileFormatError(
+        f"{path}: each row needs an id of its own: {'; '.join(problems)}; nothing was written."
+    )
+
+
+def _unique_ids(path, table, rows):
+    """The rows, raising FileFormatError at the end of the table when an id repeats or is
+    empty (for a load that was not checked first: the transaction is rolled back)."""
+    ids = TableIds(table)
+    for raw in rows:
+        ids.add(raw)
+        yield raw
+    if problems := ids.problems():
+        raise _ids_error(path, problems)
+
+
 def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> list[str]:
     """Read the whole file (a path or an ExportSource) without writing: refuse it
     (FileFormatError) when a signing key is set and it is not signed with it (first, from
@@ -168,6 +239,7 @@ def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> li
     notes = []
     unknown = {}
     digests = {}
+    id_problems = []
     with open_export(source, fast_layout=fast_layout) as reader:
         path = reader.path
         notes += check_signature(path, reader.metadata, signing_key())
@@ -178,14 +250,20 @@ def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> li
             if table is None:
                 unknown[f"table '{key}'"] = None
             known = table.field_keys() if table else None
+            ids = TableIds(table) if table else None
             for raw in rows:
                 digest.add(raw)
+                if ids is not None:
+                    ids.add(raw)
                 if known is not None and not known.issuperset(raw):
                     unknown.update(
                         (f"field '{key}.{name}'", None) for name in _unknown_fields(table, raw)
                     )
+            id_problems += ids.problems() if ids else []
         if unknown and not ignore_unknown:
             raise UnknownTableError(_unknown_message(path, list(unknown)))
+        if id_problems:
+            raise _ids_error(path, id_problems)
         if manifest is None and reader.major_version in UNVERIFIABLE_MAJOR_VERSIONS:
             notes.append("Format 1.0 file (the Node.js tool): it carries no checksums to verify.")
         elif manifest is None:
@@ -320,6 +398,8 @@ def _import(
                 else None
             )
             rows = _checked_rows(reader.path, table, rows, ignore_unknown)
+            if not verify:  # otherwise check_file refused repeated ids before any write
+                rows = _unique_ids(reader.path, table, rows)
             writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
 
         scheduler = TableScheduler(

@@ -343,3 +343,51 @@ def test_without_a_key_signatures_are_not_checked_and_the_report_says_so(signed_
     status, message, out = load(rewritten(signed_export, change))
     assert status == 0, message
     assert "signature was not checked" in out
+
+
+# ---------------------------------------------------------------------------- 5. ids
+
+
+def node_document(node_file) -> dict:
+    with open(node_file, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def written(tmp_path, document, name="ids.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("engine", ["batch", "rows"])
+def test_the_same_id_twice_in_a_table_is_refused_naming_the_table_and_the_id(
+    node_file, tmp_path, engine
+):
+    document = node_document(node_file)
+    users = document["data"]["users"]
+    users.append({**users[0], "email": "second.copy@example.org"})
+    logs = document["data"]["auditLogs"]
+    logs.append({**logs[0], "id": str(logs[0]["id"])})  # 17 and "17": the same key
+    path = written(tmp_path, document)
+    message = assert_refused(path, "--engine", engine, match="table 'users' repeats the id")
+    assert "'ckuser0000000000000000001'" in message
+    assert "table 'auditLogs' repeats the id '17'" in message
+    assert_refused(path, "--engine", engine, "--no-verify", match="'ckuser0000000000000000001'")
+
+
+def test_many_repeated_ids_are_listed_up_to_a_limit(node_file, tmp_path):
+    document = node_document(node_file)
+    messages = document["data"]["contactMessages"]
+    template = messages[0]
+    messages[:] = [{**template, "id": f"ckmsg{n:020d}"} for n in range(30)] * 2
+    message = assert_refused(written(tmp_path, document), match="table 'contactMessages'")
+    assert "'ckmsg00000000000000000000'" in message and "and 20 more" in message
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_id_is_refused(node_file, tmp_path, empty):
+    document = node_document(node_file)
+    document["data"]["contactMessages"][0]["id"] = empty
+    path = written(tmp_path, document)
+    assert_refused(path, match="table 'contactMessages' has a row with an empty id (row 1)")
+    assert_refused(path, "--no-verify", match="table 'contactMessages' has a row with an empty id")

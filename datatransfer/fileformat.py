@@ -46,6 +46,10 @@ from datatransfer.signing import signed
 FORMAT_NAME = "domain-export"
 FORMAT_VERSION = "2.0"
 READABLE_MAJOR_VERSIONS = ("1", "2")
+# How deep the file's JSON may nest, the document's own object counting as level 1: the
+# data, a table and a row take three more, so a JSON value in a row may nest 96 deep.
+# Deeper is refused: no export comes near it, and it costs recursion and memory.
+MAX_DEPTH = 100
 # Files of format 1 (the Node.js tool) carry no manifest; from 2 on every file has one.
 UNVERIFIABLE_MAJOR_VERSIONS = ("1",)
 
@@ -584,13 +588,89 @@ _PARSE_ERRORS = (
 )
 
 
+def _error_text(error) -> str:
+    """The first line of an error's message, escaped; yajl's messages are sometimes bytes,
+    which must not come out as a Python bytes literal."""
+    detail = error.args[0] if len(error.args) == 1 else str(error)
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    lines = str(detail).strip().splitlines()
+    return escaped(lines[0], 120) if lines else ""
+
+
 def _parse_error(path, error) -> FileFormatError:
     if isinstance(error, ijson.IncompleteJSONError | ijson.JSONError):
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unexpected end"
+        reason = _error_text(error) or "unexpected end"
         return FileFormatError(f"{path} is not valid JSON ({reason}); is the file complete?")
     if isinstance(error, UnicodeDecodeError):
         return FileFormatError(f"{path} is not UTF-8 text.")
     return FileFormatError(f"Cannot read {path}: {error or type(error).__name__}")
+
+
+# How far the start of a file is looked at for signs that it is not UTF-8 JSON text.
+SNIFF_SIZE = 4096
+_BYTE_ORDER_MARKS = (
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\xfe\xff", "UTF-16"),
+    (b"\xff\xfe", "UTF-16"),
+)
+
+
+def text_problem(head: bytes) -> str:
+    """Why a file starting with `head` cannot be UTF-8 JSON text, or '': a byte order mark,
+    UTF-16 or UTF-32 (by their marks, or the NUL bytes of their ASCII), or binary data."""
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            return f"is {encoding} text (export files are UTF-8)"
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "starts with a byte order mark (export files are UTF-8 without one)"
+    if b"\x00" not in head:
+        return ""
+    # JSON text starts with two ASCII characters: their NUL bytes tell the encoding.
+    zeros = tuple(byte == 0 for byte in head[:4])
+    if zeros in ((True, True, True, False), (False, True, True, True)):
+        return "is UTF-32 text (export files are UTF-8)"
+    if zeros in ((True, False, True, False), (False, True, False, True)):
+        return "is UTF-16 text (export files are UTF-8)"
+    return "holds binary data (NUL bytes), not JSON text"
+
+
+def _too_deep(path) -> FileFormatError:
+    return FileFormatError(
+        f"{path}: its JSON nests deeper than {MAX_DEPTH} levels, far more than an export does."
+    )
+
+
+def _depth_limited(events, error):
+    """Pass the ijson `events` through; raise `error()` once containers nest deeper than
+    MAX_DEPTH."""
+    depth = 0
+    for event in events:
+        kind = event[1]
+        if kind == "start_map" or kind == "start_array":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise error()
+        elif kind == "end_map" or kind == "end_array":
+            depth -= 1
+        yield event
+
+
+def nesting(value) -> int:
+    """How deep containers nest in `value`: 0 for a scalar, 1 for `[]` or `{"a": 1}`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 class ExportSource:
@@ -755,10 +835,15 @@ class ExportReader(_OpenFile):
     opening or while iterating.
     """
 
+    # yajl makes the events of one buffer at once, each with its full prefix: a small
+    # buffer bounds what a deeply nested file costs before the depth limit stops it.
+    PARSE_BUFFER = 4096
+
     def __init__(self, source, *, any_version=False):
         self._open(source)
         self._any_version = any_version
-        self._events = _exact_numbers(ijson.parse(self._handle, use_float=False))
+        events = ijson.parse(self._handle, use_float=False, buf_size=self.PARSE_BUFFER)
+        self._events = _depth_limited(_exact_numbers(events), lambda: _too_deep(self.path))
         self.metadata = {}
         self._started_tables = False
         self._table_keys = set()
@@ -788,6 +873,9 @@ class ExportReader(_OpenFile):
 
     def _read_head(self) -> None:
         """Read up to the start of `data`, keeping `metadata`."""
+        problem = text_problem(self._handle.peek(SNIFF_SIZE)[:SNIFF_SIZE])
+        if problem:
+            raise FileFormatError(f"{self.path} {problem}.")
         first = next(self._events, None)
         if first is None or first[1] != "start_map":
             raise self._shape_error()
@@ -872,10 +960,12 @@ class ExportReader(_OpenFile):
         try:
             first = next(events)
             if first[1] != "start_array":
-                raise FileFormatError(f"Table '{key}' in {self.path} is not a list of rows.")
+                raise FileFormatError(f"Table {quoted(key)} in {self.path} is not a list of rows.")
             for row in ijson.items(_chain_first(first, events), f"{prefix}.item"):
                 if not isinstance(row, dict):
-                    raise FileFormatError(f"Table '{key}' in {self.path} is not a list of rows.")
+                    raise FileFormatError(
+                        f"Table {quoted(key)} in {self.path} is not a list of rows."
+                    )
                 yield row
         except _PARSE_ERRORS as error:
             raise _parse_error(self.path, error) from None
@@ -918,6 +1008,11 @@ class LayoutReader(_OpenFile):
     ROW_START = b"      {\n"
     ROW_ENDS = (b"      }\n", b"      },\n")
     TABLE_ENDS = (b"    ]\n", b"    ],\n")
+    # The longest line it reads (a value of several megabytes, or a file on one line,
+    # goes to ExportReader, which streams it) instead of reading a line whole.
+    MAX_LINE = 1 << 20
+    # A row (or the metadata) with this many brackets may nest too deep: measure it.
+    _BRACKETS_TO_MEASURE = MAX_DEPTH - 4
 
     def __init__(self, source, *, any_version=False):
         self._open(source)
@@ -931,12 +1026,21 @@ class LayoutReader(_OpenFile):
 
     def _line(self) -> bytes:
         try:
-            line = self._handle.readline()
+            line = self._handle.readline(self.MAX_LINE)
         except _PARSE_ERRORS:
             raise LayoutMismatch from None
         if not line.endswith(b"\n"):
-            raise LayoutMismatch
+            raise LayoutMismatch  # the end of the file, or a line longer than MAX_LINE
         return line
+
+    def _check_depth(self, data: bytes, value, levels_above: int) -> None:
+        """Raise FileFormatError when `value` (parsed from `data`), held `levels_above`
+        levels down in the document, nests deeper than MAX_DEPTH. Counting brackets is
+        cheap and rules out almost every row before measuring."""
+        if data.count(b"[") + data.count(b"{") <= self._BRACKETS_TO_MEASURE:
+            return
+        if levels_above + nesting(value) > MAX_DEPTH:
+            raise _too_deep(self.path)
 
     def _read_head(self) -> dict:
         if self._line() != b"{\n":
@@ -959,6 +1063,7 @@ class LayoutReader(_OpenFile):
         """The metadata object parsed from `data`; FileFormatError when a key repeats in
         one of its objects (orjson keeps the last copy silently)."""
         metadata = _loads(data)
+        self._check_depth(data, metadata, 1)
 
         def unique(pairs):
             keys = set()
@@ -1010,10 +1115,10 @@ class LayoutReader(_OpenFile):
                 pass
 
     def _rows(self):
-        handle, row_ends = self._handle, self.ROW_ENDS
+        readline, row_ends, limit = self._handle.readline, self.ROW_ENDS, self.MAX_LINE
         try:
             while True:
-                line = handle.readline()
+                line = readline(limit)
                 if line in self.TABLE_ENDS:
                     return
                 if line != self.ROW_START:
@@ -1022,16 +1127,16 @@ class LayoutReader(_OpenFile):
                         continue
                     raise LayoutMismatch
                 lines = [line]
-                for line in handle:
-                    if line in row_ends:
-                        break
+                while (line := readline(limit)) not in row_ends:
+                    if not line.endswith(b"\n"):
+                        raise LayoutMismatch  # the file ends inside a row, or a line is too long
                     lines.append(line)
-                else:
-                    raise LayoutMismatch  # the file ends inside a row
                 lines.append(b"}")
-                row = _loads(b"".join(lines))
+                data = b"".join(lines)
+                row = _loads(data)
                 if not isinstance(row, dict):
                     raise LayoutMismatch
+                self._check_depth(data, row, 3)
                 yield row
         except _PARSE_ERRORS:
             raise LayoutMismatch from None

@@ -248,7 +248,7 @@ def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> li
             digest = digests[key] = TableDigest()
             table = by_key.get(key)
             if table is None:
-                unknown[f"table '{key}'"] = None
+                unknown[f"table {quoted(key)}"] = None
             known = table.field_keys() if table else None
             ids = TableIds(table) if table else None
             for raw in rows:
@@ -257,7 +257,8 @@ def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> li
                     ids.add(raw)
                 if known is not None and not known.issuperset(raw):
                     unknown.update(
-                        (f"field '{key}.{name}'", None) for name in _unknown_fields(table, raw)
+                        (f"field {quoted(f'{key}.{name}')}", None)
+                        for name in _unknown_fields(table, raw)
                     )
             id_problems += ids.problems() if ids else []
         if unknown and not ignore_unknown:
@@ -368,7 +369,7 @@ def _import(
         unknown = [key for key in expected if key not in by_key]
         if unknown and not ignore_unknown:
             raise UnknownTableError(
-                _unknown_message(reader.path, [f"table '{k}'" for k in unknown])
+                _unknown_message(reader.path, [f"table {quoted(k)}" for k in unknown])
             )
         connection = open_connection(using)
         report = ImportReport(
@@ -422,9 +423,11 @@ def _import(
             for key, rows in reader.tables():
                 if key not in by_key:
                     if not ignore_unknown:
-                        raise UnknownTableError(_unknown_message(reader.path, [f"table '{key}'"]))
+                        raise UnknownTableError(
+                            _unknown_message(reader.path, [f"table {quoted(key)}"])
+                        )
                     report.notes.append(
-                        f"Table '{key}' is not in the models: skipped (--ignore-unknown)."
+                        f"Table {quoted(key)} is not in the models: skipped (--ignore-unknown)."
                     )
                 elif key in left_out:
                     not_loaded.append(key)
@@ -466,7 +469,9 @@ def _checked_rows(path, table, rows, ignore_unknown):
     for raw in rows:
         if not known.issuperset(raw):
             if not ignore_unknown:
-                fields = [f"field '{table.key}.{name}'" for name in _unknown_fields(table, raw)]
+                fields = [
+                    f"field {quoted(f'{table.key}.{name}')}" for name in _unknown_fields(table, raw)
+                ]
                 raise UnknownTableError(_unknown_message(path, fields))
             raw = {name: value for name, value in raw.items() if name in known}
         yield raw

@@ -11,6 +11,7 @@ needs to seek to its central directory at the end.
 
 import contextlib
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -27,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 
-from datatransfer.exceptions import DataTransferError, FileFormatError
+from datatransfer.exceptions import DataTransferError, FileFormatError, escaped, quoted
 from datatransfer.fileformat import atomic_file, open_export
 from datatransfer.history import ExportRun, default_output, export_to_file, file_digest
 from datatransfer.importer import import_domain
@@ -100,15 +101,38 @@ def is_archive_name(path: str) -> bool:
     return str(path).lower().endswith(ARCHIVE_SUFFIXES)
 
 
+def _first_block(path: str) -> bytes:
+    """The first 512 bytes of the file, decompressed when it is gzip; b'' when unreadable."""
+    try:
+        with open(path, "rb") as raw:
+            if raw.read(2) != b"\x1f\x8b":
+                raw.seek(0)
+                return raw.read(tarfile.BLOCKSIZE)
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                return unzipped.read(tarfile.BLOCKSIZE)
+    except (*_TAR_ERRORS, gzip.BadGzipFile):
+        return b""
+
+
+def has_tar_header(block: bytes) -> bool:
+    """Whether `block` is a tar header: the POSIX or GNU magic and a right checksum (a
+    block of zeros, which tarfile takes for an empty archive, is not)."""
+    if len(block) < tarfile.BLOCKSIZE or block[257:262] != b"ustar":
+        return False
+    try:
+        tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
+        return False
+    return True
+
+
 def is_archive(path: str) -> bool:
-    """True when `path` is a tar archive, by its name or, for any other name, its content."""
+    """True when `path` is a tar archive: by its name, or, for any other name, by the
+    header of its first member (the file gzip-compressed or not). Reads one block."""
     if is_archive_name(path):
         return True
-    source = Path(path)
-    try:
-        return source.is_file() and tarfile.is_tarfile(source)
-    except _TAR_ERRORS:
-        return False
+    return Path(path).is_file() and has_tar_header(_first_block(path))
 
 
 def media_path(value: str) -> str | None:
@@ -347,9 +371,9 @@ def _read_manifest(path: str, stream) -> dict:
                 or not isinstance(size, int)
                 or not _SHA256.fullmatch(str(digest))
             ):
-                raise ValueError(f"bad entry {relative!r}")
+                raise ValueError(f"bad entry {quoted(relative)}")
             entries[relative] = {"path": relative, "size": size, "sha256": digest}
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise FileFormatError(
             f"{path}: {MANIFEST_MEMBER} is not a media manifest ({error})."
         ) from None
@@ -371,9 +395,9 @@ def read_archive(path: str, work: str) -> _Contents:
                     "appears twice" if member.name in seen else ""
                 )
                 if problem:
-                    name = member.name
+                    name = quoted(member.name)
                     raise FileFormatError(
-                        f"Refused {path}: its member '{name}' {problem}; nothing was written."
+                        f"Refused {path}: its member {name} {problem}; nothing was written."
                     )
                 seen.add(member.name)
                 if member.name == EXPORT_MEMBER:
@@ -386,7 +410,7 @@ def read_archive(path: str, work: str) -> _Contents:
                     media[member.name[len(MEDIA_PREFIX) :]] = member.size
     except _TAR_ERRORS as error:
         raise FileFormatError(
-            f"{path} is not a readable tar archive ({error or type(error).__name__})."
+            f"{path} is not a readable tar archive ({escaped(error or type(error).__name__)})."
         ) from None
     if export_path is None or manifest is None:
         missing = EXPORT_MEMBER if export_path is None else MANIFEST_MEMBER
@@ -396,13 +420,14 @@ def read_archive(path: str, work: str) -> _Contents:
     for relative in sorted(set(media) ^ set(manifest)):
         where = "not listed in" if relative in media else "missing from the archive but listed in"
         raise FileFormatError(
-            f"Refused {path}: media/{relative} is {where} {MANIFEST_MEMBER}; nothing was written."
+            f"Refused {path}: {quoted(MEDIA_PREFIX + relative)} is {where} {MANIFEST_MEMBER}; "
+            "nothing was written."
         )
     for relative, size in media.items():
         if manifest[relative]["size"] != size:
             raise FileFormatError(
-                f"Refused {path}: media/{relative} has {size} bytes, the manifest says "
-                f"{manifest[relative]['size']}; nothing was written."
+                f"Refused {path}: {quoted(MEDIA_PREFIX + relative)} has {size} bytes, the "
+                f"manifest says {manifest[relative]['size']}; nothing was written."
             )
     return _Contents(export_path=export_path, manifest=manifest)
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from datatransfer.databases import open_connection
-from datatransfer.exceptions import DataTransferError, UnknownTableError
+from datatransfer.exceptions import DataTransferError, UnknownTableError, quoted
 from datatransfer.fileformat import (
     SECRET_NOT_SHOWN,
     LayoutMismatch,
@@ -334,10 +334,10 @@ def verify_domain(
                 if table is None:
                     if not ignore_unknown:
                         raise UnknownTableError(
-                            f"Unknown table '{key}' in {reader.path} "
+                            f"Unknown table {quoted(key)} in {reader.path} "
                             "(use --ignore-unknown to skip it)."
                         )
-                    report.notes.append(f"Table '{key}' is not in the models: not compared.")
+                    report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
                     continue
                 if key in exclude or key in left_out:
                     continue
@@ -412,7 +412,9 @@ def _checked_rows(path, table, rows, ignore_unknown):
     for raw in rows:
         if not known.issuperset(raw):
             if not ignore_unknown:
-                names = ", ".join(f"'{table.key}.{name}'" for name in sorted(set(raw) - known))
+                names = ", ".join(
+                    quoted(f"{table.key}.{name}") for name in sorted(set(raw) - known)
+                )
                 raise UnknownTableError(
                     f"Unknown field {names} in {path} (use --ignore-unknown to skip it)."
                 )

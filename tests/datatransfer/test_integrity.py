@@ -2,6 +2,7 @@
 loaded, a hostile file is refused in one line before any write, and a bad value is a
 failed row, never a crash."""
 
+import gzip
 import hashlib
 import hmac
 import io
@@ -9,14 +10,18 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
+from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.db import connections
 
 from core.models import Organization, User
 from datatransfer.exceptions import FileFormatError
-from datatransfer.fileformat import LayoutReader
+from datatransfer.fileformat import MAX_DEPTH, LayoutReader
+from datatransfer.media import is_archive
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -391,3 +396,176 @@ def test_an_empty_id_is_refused(node_file, tmp_path, empty):
     path = written(tmp_path, document)
     assert_refused(path, match="table 'contactMessages' has a row with an empty id (row 1)")
     assert_refused(path, "--no-verify", match="table 'contactMessages' has a row with an empty id")
+
+
+# ---------------------------------------------------------------------------- 6. hostile input
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def nested(depth: int):
+    value = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def with_configuration_value(node_file, tmp_path, text: str, *, indent=2):
+    """The Node.js file with the configuration's JSON value spelled `text`, in the tools'
+    layout (read by the fast reader) or compact (the generic reader)."""
+    document = node_document(node_file)
+    document["data"]["configurations"][0]["value"] = "@VALUE@"
+    spelled = json.dumps(document, indent=indent, ensure_ascii=False)
+    path = tmp_path / f"deep-{indent}.json"
+    path.write_text(spelled.replace('"@VALUE@"', text, 1) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("indent", [2, None])
+@pytest.mark.parametrize("depth", [120, 2000])
+def test_json_nested_too_deep_is_refused_in_one_line(node_file, tmp_path, indent, depth):
+    text = "[" * depth + "]" * depth
+    path = with_configuration_value(node_file, tmp_path, text, indent=indent)
+    assert_refused(path, match=f"nests deeper than {MAX_DEPTH} levels")
+    assert_refused(path, "--no-verify", match=f"nests deeper than {MAX_DEPTH} levels")
+
+
+def test_json_nested_just_within_the_limit_loads(node_file, tmp_path):
+    value = nested(MAX_DEPTH - 4)  # the document, data, the table and the row hold it
+    path = with_configuration_value(node_file, tmp_path, json.dumps(value))
+    status, message, _ = load(path)
+    assert status == 0, message
+
+
+def manage(*args, timeout=120):
+    """Run manage.py in a process of its own; return (exit status, stderr, peak RSS in MB)."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stderr = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        process.stderr.close()
+        process.returncode = 0  # waited for above
+    return os.waitstatus_to_exitcode(status), stderr, usage.ru_maxrss / 1024
+
+
+def test_a_file_nested_30000_deep_is_refused_in_little_memory(make_database, tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text(
+        '{"metadata": {}, "data": {"configurations": [{"id": "x", "value": '
+        + "[" * 30000
+        + "]" * 30000
+        + "}]}}",
+        encoding="utf-8",
+    )
+    target = make_database("sqlite")
+    name = connections.settings[target]["NAME"]
+    os.environ["DATABASE_URL_DEEP"] = f"sqlite:///{name}"
+    try:
+        status, stderr, peak = manage("loaddomain", str(path), "--database", "deep")
+    finally:
+        del os.environ["DATABASE_URL_DEEP"]
+    assert status == 2 and "Traceback" not in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "nests deeper" in stderr, stderr
+    assert peak < 400, f"{peak:.0f} MB"
+
+
+def test_a_line_longer_than_the_bound_leaves_the_fast_reader_after_reading_little(
+    node_file, tmp_path, monkeypatch
+):
+    from datatransfer import fileformat
+
+    document = node_document(node_file)
+    document["data"]["contactMessages"][0]["message"] = "long line " * 500_000  # 5 MB
+    path = written(tmp_path, document, "long.json")
+    expected_status, expected_message, expected = load(path)
+    assert expected_status == 0, expected_message
+    empty_domain()
+
+    monkeypatch.setattr(fileformat.LayoutReader, "MAX_LINE", 1000)
+    read = []
+    real = fileformat._SourceRead.readinto
+
+    def counting(self, buffer):
+        count = real(self, buffer)
+        read.append(count)
+        return count
+
+    monkeypatch.setattr(fileformat._SourceRead, "readinto", counting)
+    with pytest.raises(fileformat.LayoutMismatch), fileformat.LayoutReader(str(path)) as reader:
+        for _, rows in reader.tables():
+            list(rows)
+    assert sum(read) < 1 << 20, "the fast reader read far past its line bound"
+    status, message, out = load(path)  # the generic reader takes over: same result
+    assert (status, out.split("\n\n")[0]) == (0, expected.split("\n\n")[0]), message
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("utf-16", "UTF-16"),
+        ("utf-16-be", "UTF-16"),
+        ("utf-32", "UTF-32"),
+        ("utf-8-sig", "byte order mark"),
+        ("binary", "binary"),
+        ("random", "not valid JSON"),
+    ],
+)
+def test_binary_or_utf16_input_is_refused_in_one_readable_line(
+    node_file, tmp_path, content, reason
+):
+    text = Path(node_file).read_text(encoding="utf-8")
+    data = {
+        "binary": bytes(range(256)) * 64,
+        "random": bytes((n * 7919 + 13) % 255 + 1 for n in range(20000)),  # no NUL
+    }.get(content) or text.encode(content)
+    path = tmp_path / "input.json"
+    path.write_bytes(data)
+    message = assert_refused(path, match=reason)
+    assert "b'" not in message and "\\x" not in message, message
+
+
+def test_a_zero_filled_json_file_is_not_taken_for_a_tar_archive(tmp_path):
+    path = tmp_path / "zeros.json"
+    path.write_bytes(bytes(20 << 20))
+    assert not is_archive(str(path))
+    assert_refused(path, match="binary")
+
+
+@pytest.mark.parametrize("name", ["archive.bin", "archive.bin.gz"])
+def test_a_tar_archive_under_another_name_is_still_recognised(tmp_path, name):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("export.json")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"{}"))
+    data = buffer.getvalue()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    assert is_archive(str(path))
+
+
+def test_keys_with_control_characters_are_escaped_in_refusals(node_file, tmp_path):
+    document = node_document(node_file)
+    document["data"]["bad\nkey\x1b[2J"] = []
+    document["data"]["users"][0]["nick\u2028name"] = "x"
+    message = assert_refused(written(tmp_path, document), match="Unknown")
+    assert "bad\\nkey\\x1b[2J" in message and "nick\\u2028name" in message, message
+
+
+def test_archive_member_names_with_control_characters_are_escaped(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("\x1b[31mevil\nname.pdf")  # not under media/
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"evil"))
+    path = tmp_path / "hostile.tar"
+    path.write_bytes(buffer.getvalue())
+    message = assert_refused(path, match="evil")
+    assert "'\\x1b[31mevil\\nname.pdf' is not under media/" in message, message

@@ -346,6 +346,10 @@ def decode_row(table, raw: dict) -> DecodedRow:
         keys = raw[spec.key]
         if not isinstance(keys, list) or not all(isinstance(k, str | int) for k in keys):
             raise RowError(f"{spec.key}: expected a list of keys")
+        for key in keys:
+            # PostgreSQL refuses a NUL in any text: a query for it would fail the import.
+            if isinstance(key, str) and "\x00" in key:
+                raise RowError(f"{spec.key} {_short(key)}: contains a NUL character")
         m2m[spec.key] = keys
     return DecodedRow(pk=values[pk_spec.attname], values=values, many_to_many=m2m)
 

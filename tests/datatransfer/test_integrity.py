@@ -569,3 +569,30 @@ def test_archive_member_names_with_control_characters_are_escaped(tmp_path):
     path.write_bytes(buffer.getvalue())
     message = assert_refused(path, match="evil")
     assert "'\\x1b[31mevil\\nname.pdf' is not under media/" in message, message
+
+
+# ---------------------------------------------------------------------------- 7. NUL in keys
+
+
+@pytest.mark.parametrize("engine", ["batch", "rows"])
+@pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
+def test_a_nul_inside_permission_keys_fails_its_row_naming_the_field(
+    make_database, node_file, tmp_path, engine, vendor
+):
+    target = make_database(vendor)
+    document = node_document(node_file)
+    user = document["data"]["users"][0]
+    user["permissionKeys"] = ["users.read\x00; DROP TABLE"]
+    report = tmp_path / "report.json"
+    path = written(tmp_path, document)
+    status, message, out = load(
+        path, "--database", target, "--engine", engine, "--report", str(report)
+    )
+    assert status == 1, message  # the user's row, and the rows that need it, failed
+    assert message.endswith("row(s) failed; the other rows were loaded.")
+    errors = json.loads(report.read_text())["errors"]
+    [error] = [e for e in errors if e["table"] == "users"]
+    assert (error["id"], error["kind"]) == (user["id"], "error")
+    assert error["message"].startswith("permissionKeys"), error["message"]
+    assert "NUL" in error["message"]
+    assert not User.objects.using(target).filter(pk=user["id"]).exists()

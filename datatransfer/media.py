@@ -34,6 +34,7 @@ from datatransfer.history import ExportRun, default_output, export_to_file, file
 from datatransfer.importer import import_domain
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ImportReport, human_size
+from datatransfer.signing import require_signature, signed, signing_key
 
 EXPORT_MEMBER = "export.json"
 MANIFEST_MEMBER = "media-manifest.json"
@@ -209,7 +210,8 @@ def _write_archive(
     mode = "w:gz" if compress else "w"
     with tarfile.open(fileobj=raw, mode=mode, format=tarfile.PAX_FORMAT) as tar:
         with open(export_path, "rb") as handle:
-            _add_file(tar, EXPORT_MEMBER, handle)
+            size, digest = _add_file(tar, EXPORT_MEMBER, handle)
+        manifest["export"] = {"size": size, "sha256": digest}
         for value in paths:
             relative = media_path(value)
             source = (root / relative).resolve() if relative else None
@@ -234,6 +236,8 @@ def _write_archive(
                     tar, MEDIA_PREFIX + relative, handle, os.fstat(handle.fileno()).st_mode
                 )
             manifest["files"].append({"path": relative, "size": size, "sha256": digest})
+        if key := signing_key():
+            manifest = signed(manifest, key)
         data = json.dumps(manifest, ensure_ascii=False, indent=2).encode() + b"\n"
         tar.addfile(_tar_info(MANIFEST_MEMBER, len(data)), io.BytesIO(data))
     return manifest
@@ -360,9 +364,23 @@ def _member_problem(member: tarfile.TarInfo) -> str:
     return ""
 
 
-def _read_manifest(path: str, stream) -> dict:
+def _read_manifest(path: str, stream) -> tuple[dict, dict | None]:
+    """The media manifest's entries ({relative path: entry}) and the export it names (size
+    and SHA-256, or None in an archive written before it did). With a signing key set,
+    raises SignatureError unless the manifest is signed with it."""
     try:
         document = json.load(stream)
+        if not isinstance(document, dict):
+            raise ValueError("not an object")
+        if key := signing_key():
+            require_signature(f"{path}:{MANIFEST_MEMBER}", document, key)
+        export = document.get("export")
+        if export is not None and (
+            not isinstance(export, dict)
+            or not isinstance(export.get("size"), int)
+            or not _SHA256.fullmatch(str(export.get("sha256")))
+        ):
+            raise ValueError("bad export entry")
         entries = {}
         for entry in document["files"]:
             relative, size, digest = entry["path"], entry["size"], entry["sha256"]
@@ -377,7 +395,9 @@ def _read_manifest(path: str, stream) -> dict:
         raise FileFormatError(
             f"{path}: {MANIFEST_MEMBER} is not a media manifest ({error})."
         ) from None
-    return entries
+    if export is None and signing_key():
+        raise FileFormatError(f"{path}: {MANIFEST_MEMBER} does not name its export.")
+    return entries, export
 
 
 def read_archive(path: str, work: str) -> _Contents:
@@ -385,9 +405,11 @@ def read_archive(path: str, work: str) -> _Contents:
 
     Raises FileFormatError, before anything is written, for an unreadable archive, a
     member that is a link or a device, leaves the archive's folder or is not under
-    `media/`, a missing export or manifest, or files that do not match the manifest.
+    `media/`, a missing export or manifest, files or an export that do not match the
+    manifest, and (SignatureError) with a signing key set, a manifest not signed with it.
     """
-    export_path, manifest, media, seen = None, None, {}, set()
+    export_path, manifest, named_export, media, seen = None, None, None, {}, set()
+    export_digest, export_size = hashlib.sha256(), 0
     try:
         with tarfile.open(path, "r|*") as tar:
             for member in tar:
@@ -403,9 +425,10 @@ def read_archive(path: str, work: str) -> _Contents:
                 if member.name == EXPORT_MEMBER:
                     export_path = os.path.join(work, EXPORT_MEMBER)
                     with open(export_path, "wb") as out:
-                        _copy(tar.extractfile(member), out)
+                        _copy(tar.extractfile(member), out, export_digest)
+                    export_size = member.size
                 elif member.name == MANIFEST_MEMBER:
-                    manifest = _read_manifest(path, tar.extractfile(member))
+                    manifest, named_export = _read_manifest(path, tar.extractfile(member))
                 elif member.isreg():
                     media[member.name[len(MEDIA_PREFIX) :]] = member.size
     except _TAR_ERRORS as error:
@@ -416,6 +439,14 @@ def read_archive(path: str, work: str) -> _Contents:
         missing = EXPORT_MEMBER if export_path is None else MANIFEST_MEMBER
         raise FileFormatError(
             f"{path} has no {missing}: it was not written by dumpdomain --with-media."
+        )
+    if named_export is not None and (export_size, export_digest.hexdigest()) != (
+        named_export["size"],
+        named_export["sha256"],
+    ):
+        raise FileFormatError(
+            f"Refused {path}: {EXPORT_MEMBER} is not the export {MANIFEST_MEMBER} names "
+            "(its size or SHA-256 differs); nothing was written."
         )
     for relative in sorted(set(media) ^ set(manifest)):
         where = "not listed in" if relative in media else "missing from the archive but listed in"

@@ -7,7 +7,9 @@ file's `metadata` object without its `signature` member. The metadata holds the 
 (each table's row count and the SHA-256 of its rows, and the schema), so the signature
 vouches for the rows through the manifest, which the import checks against them. It is
 written into the metadata as `"signature": {"algorithm": "HMAC-SHA256", "value": "<64
-hex digits>"}`.
+hex digits>"}`. An archive of `--with-media` signs its `media-manifest.json` the same way
+(over the manifest without its signature), and that manifest names the export's size and
+SHA-256, so the files and the export travel together.
 
 Without a key, nothing is signed, and on loading a signature is not checked (the report
 says so): the manifest alone protects against accidents, not against someone who edits
@@ -31,30 +33,25 @@ def signing_key() -> str:
     return getattr(settings, "DATATRANSFER_SIGNING_KEY", "") or ""
 
 
-def signature_of(metadata: dict, key: str) -> str:
-    """The hex HMAC-SHA256 of `metadata` (less its signature) under `key`."""
-    unsigned = {name: value for name, value in metadata.items() if name != SIGNATURE}
+def signature_of(document: dict, key: str) -> str:
+    """The hex HMAC-SHA256 of `document` (the metadata, or an archive's media manifest),
+    less its signature, under `key`."""
+    unsigned = {name: value for name, value in document.items() if name != SIGNATURE}
     return hmac.new(key.encode("utf-8"), canonical_json(unsigned), hashlib.sha256).hexdigest()
 
 
-def signed(metadata: dict, key: str) -> dict:
-    """`metadata` with its signature under `key` added."""
-    return {**metadata, SIGNATURE: {"algorithm": ALGORITHM, "value": signature_of(metadata, key)}}
+def signed(document: dict, key: str) -> dict:
+    """`document` with its signature under `key` added."""
+    return {**document, SIGNATURE: {"algorithm": ALGORITHM, "value": signature_of(document, key)}}
 
 
-def check_signature(path, metadata: dict, key: str) -> list[str]:
-    """With a `key`, raise SignatureError unless `metadata` carries a valid signature under
-    it; without one, check nothing. Return the notes for the report."""
-    signature = metadata.get(SIGNATURE)
-    if not key:
-        return (
-            ["The file is signed, but no signing key is set: its signature was not checked."]
-            if signature is not None
-            else []
-        )
+def require_signature(name: str, document: dict, key: str) -> None:
+    """Raise SignatureError unless `document` (named `name` in the message) carries a valid
+    signature under `key`."""
+    signature = document.get(SIGNATURE)
     if signature is None:
         raise SignatureError(
-            f"{path} is not signed, and only signed files load here; nothing was written."
+            f"{name} is not signed, and only signed files load here; nothing was written."
         )
     value = signature.get("value") if isinstance(signature, dict) else None
     if (
@@ -62,11 +59,21 @@ def check_signature(path, metadata: dict, key: str) -> list[str]:
         or signature.get("algorithm") != ALGORITHM
         or not isinstance(value, str)
         or not hmac.compare_digest(
-            value.encode("utf-8", "replace"), signature_of(metadata, key).encode()
+            value.encode("utf-8", "replace"), signature_of(document, key).encode()
         )
     ):
         raise SignatureError(
-            f"{path}: its signature does not match (the file was changed after it was signed, "
+            f"{name}: its signature does not match (the file was changed after it was signed, "
             "or signed with another key); nothing was written."
         )
+
+
+def check_signature(path, metadata: dict, key: str) -> list[str]:
+    """With a `key`, raise SignatureError unless `metadata` carries a valid signature under
+    it; without one, check nothing. Return the notes for the report."""
+    if key:
+        require_signature(str(path), metadata, key)
+        return []
+    if metadata.get(SIGNATURE) is not None:
+        return ["The file is signed, but no signing key is set: its signature was not checked."]
     return []

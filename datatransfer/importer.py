@@ -358,7 +358,7 @@ def _import(
         if not reader.version_supported:
             notes.append(
                 f"The file has format version {escaped(reader.version)}, which this tool does "
-                f"not read: it was read as version {FORMAT_VERSION} (--no-verify)."
+                f"not read: it was read as version {FORMAT_VERSION}, unverified."
             )
         listed = reader.metadata.get("tables")
         expected = list(listed) if isinstance(listed, dict) else list(by_key)

@@ -83,8 +83,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-verify",
             action="store_true",
-            help="Load even a file whose rows do not match its manifest (an edited file), "
-            "saying so.",
+            help="Load even a file whose rows do not match its manifest (an edited file), a "
+            "format 2.0 file without its manifest, or a file of a format version this tool does "
+            "not read, saying so. A signing key is still enforced.",
         )
         parser.add_argument(
             "--overwrite-media",

@@ -125,15 +125,17 @@ def import_domain(
     dry run. `engine` is "batch" (default) or "rows" (the per-row reference); both give
     the same outcome for every row. Unless `verify` is false, the whole file is read
     once before anything is written: its manifest must match its rows, and every table
-    and field it names must exist (all of them listed at once). With a signing key set
-    (settings), the file must carry a valid signature, `verify` or not (signing.py).
-    `match` is "id" (default:
-    rows are the target's rows with the same id) or "natural": a row whose id is not in the
-    target but whose natural key is updates that row, and links to it follow (matching.py;
-    the file is read once more, first).
+    and field it names must exist (all of them listed at once), and no id may repeat in a
+    table or be empty. With a signing key set (settings), the file must carry a valid
+    signature, `verify` or not (signing.py). The file is opened once, and every read of
+    it reads the same bytes (fileformat.ExportSource). `match` is "id" (default: rows are
+    the target's rows with the same id) or "natural": a row whose id is not in the target
+    but whose natural key is updates that row, and links to it follow (matching.py; the
+    file is read once more, first).
     `on_table(key, expected_rows)` is called before each
     table and returns a callback taking a number of rows done (for progress), or None.
-    Raises DataTransferError (nothing written) for a bad file, an unknown table or
+    Raises DataTransferError (nothing written) for a bad file (VerificationError for
+    what `verify` false lifts, SignatureError, FileChangedError), an unknown table or
     field, an unreachable database, another import running into the same PostgreSQL
     database (unless `wait`), or a failed row under `strict`.
     """

@@ -1149,8 +1149,8 @@ class LayoutReader(_OpenFile):
 def _loads(data: bytes):
     try:
         return loads_json(data)
-    except ValueError:
-        raise LayoutMismatch from None
+    except (ValueError, RecursionError):  # too deep for the standard library's parser:
+        raise LayoutMismatch from None  # ExportReader refuses it at its depth limit
 
 
 def open_export(source, *, fast_layout=False, any_version=False):

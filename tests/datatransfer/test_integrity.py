@@ -422,9 +422,12 @@ def with_configuration_value(node_file, tmp_path, text: str, *, indent=2):
 
 
 @pytest.mark.parametrize("indent", [2, None])
-@pytest.mark.parametrize("depth", [120, 2000])
-def test_json_nested_too_deep_is_refused_in_one_line(node_file, tmp_path, indent, depth):
-    text = "[" * depth + "]" * depth
+@pytest.mark.parametrize(
+    ("depth", "inside"), [(120, ""), (2000, ""), (2000, "12345678901234567890")]
+)
+def test_json_nested_too_deep_is_refused_in_one_line(node_file, tmp_path, indent, depth, inside):
+    # An integer beyond 64 bits sends the fast reader to the standard library's parser.
+    text = "[" * depth + inside + "]" * depth
     path = with_configuration_value(node_file, tmp_path, text, indent=indent)
     assert_refused(path, match=f"nests deeper than {MAX_DEPTH} levels")
     assert_refused(path, "--no-verify", match=f"nests deeper than {MAX_DEPTH} levels")

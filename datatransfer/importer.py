@@ -232,19 +232,22 @@ def _unique_ids(path, table, rows):
         raise _ids_error(path, problems)
 
 
-def check_file(source, by_key, *, fast_layout=False, ignore_unknown=False) -> list[str]:
+def check_file(
+    source, by_key, *, fast_layout=False, ignore_unknown=False, signatures=False
+) -> list[str]:
     """Read the whole file (a path or an ExportSource) without writing: refuse it
-    (FileFormatError) when a signing key is set and it is not signed with it (first, from
-    its head), when a table does not match its manifest, or when it names tables or fields
-    the models lack (all of them in one message) unless `ignore_unknown`. Return notes for
-    the report."""
+    (FileFormatError) when, with `signatures`, a signing key is set and the file is not
+    signed with it (first, from its head), when an id repeats in a table or is empty, when
+    a table does not match its manifest, or when it names tables or fields the models lack
+    (all of them in one message) unless `ignore_unknown`. Return notes for the report."""
     notes = []
     unknown = {}
     digests = {}
     id_problems = []
     with open_export(source, fast_layout=fast_layout) as reader:
         path = reader.path
-        notes += check_signature(path, reader.metadata, signing_key())
+        if signatures:
+            notes += check_signature(path, reader.metadata, signing_key())
         manifest = reader.metadata.get("manifest")
         for key, rows in reader.tables():
             digest = digests[key] = TableDigest()
@@ -308,8 +311,9 @@ def _schema_notes(schema, by_key) -> list[str]:
 def match_natural_keys(
     source, tables, *, expected, exclude, fast_layout, using, batch_size
 ) -> NaturalKeyMatcher:
-    """Read the file's tables that have a natural key, in dependency order (a key holding
-    a link needs that link's table first), and return the matcher holding the id mapping."""
+    """Read the file's tables that have a natural key (`source`: a path or an
+    ExportSource), in dependency order (a key holding a link needs that link's table
+    first), and return the matcher holding the id mapping."""
     matcher = NaturalKeyMatcher(using=using, batch_size=batch_size)
     wanted = [t for t in tables if matchable(t) and t.key not in exclude]
     by_key = {t.key: t for t in wanted}
@@ -347,7 +351,13 @@ def _import(
     if unknown_excluded:
         raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
     notes = (
-        check_file(source, by_key, fast_layout=fast_layout, ignore_unknown=ignore_unknown)
+        check_file(
+            source,
+            by_key,
+            fast_layout=fast_layout,
+            ignore_unknown=ignore_unknown,
+            signatures=True,
+        )
         if verify
         else [
             "Not verified (--no-verify): the manifest and the schema were not checked "

@@ -599,3 +599,40 @@ def test_a_nul_inside_permission_keys_fails_its_row_naming_the_field(
     assert error["message"].startswith("permissionKeys"), error["message"]
     assert "NUL" in error["message"]
     assert not User.objects.using(target).filter(pk=user["id"]).exists()
+
+
+# ---------------------------------------------------------------------------- verifydomain
+
+
+def test_verifydomain_names_the_flag_for_an_altered_file_and_reads_it_once(export, monkeypatch):
+    import datatransfer.verifier as verifier
+
+    call_command("loaddomain", str(export), stdout=io.StringIO())
+    forged, _, _ = edited_hash(export)
+    altered = export.with_name("altered.json")
+    altered.write_text(forged, encoding="utf-8")
+    with pytest.raises(CommandError) as raised:
+        call_command("verifydomain", str(altered), stdout=io.StringIO())
+    assert raised.value.returncode == 2
+    assert str(raised.value).endswith("(use --no-verify to compare it anyway).")
+
+    real = verifier.check_file
+
+    def check_then_rewrite(*args, **kwargs):
+        notes = real(*args, **kwargs)
+        with open(export, "r+b") as file:
+            file.write(forged.encode())
+        return notes
+
+    monkeypatch.setattr(verifier, "check_file", check_then_rewrite)
+    with pytest.raises(CommandError, match="changed while it was read") as raised:
+        call_command("verifydomain", str(export), stdout=io.StringIO())
+    assert raised.value.returncode == 2
+
+
+def test_verifydomain_does_not_ask_for_a_signature(export, settings):
+    call_command("loaddomain", str(export), stdout=io.StringIO())
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    out = io.StringIO()
+    call_command("verifydomain", str(export), stdout=out)
+    assert "The database agrees with the file." in out.getvalue()

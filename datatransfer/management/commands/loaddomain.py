@@ -16,6 +16,7 @@ from datatransfer.management.options import (
     add_exclude_options,
     add_report_option,
     check_report_path,
+    error_line,
     excluded_tables,
     save_report,
 )
@@ -30,17 +31,6 @@ HINTS = {
     VerificationError: "use --no-verify to load it anyway",
     SignatureError: "DATATRANSFER_SIGNING_KEY is set: only files signed with it load",
 }
-
-
-def with_hint(error: DataTransferError) -> str:
-    """The error's one-line message, with the hint of its class in parentheses before the
-    final period."""
-    message = str(error)
-    hint = next((text for kind, text in HINTS.items() if isinstance(error, kind)), None)
-    if hint is None:
-        return message
-    body, period = (message[:-1], ".") if message.endswith(".") else (message, "")
-    return f"{body} ({hint}){period}"
 
 
 class Command(BaseCommand):
@@ -146,7 +136,7 @@ class Command(BaseCommand):
                 if options["file"] == "-":
                     report.file = "standard input"
         except DataTransferError as error:
-            raise CommandError(with_hint(error), returncode=error.exit_code) from None
+            raise CommandError(error_line(error, HINTS), returncode=error.exit_code) from None
         save_report(
             options,
             report.as_dict() | ({"media": media.as_dict()} if media else {}),

@@ -13,15 +13,27 @@ QUOTED_LIMIT = 80
 _UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp", "Cs")
 
 
+def _escape(char: str) -> str:
+    return char.encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
+def one_line(text: str) -> str:
+    """`text` with its control, format and line separator characters escaped (`\\n`,
+    `\\x1b`, `\\u2028`): it prints on one line and cannot drive a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        _escape(char) if unicodedata.category(char) in _UNPRINTABLE else char for char in text
+    )
+
+
 def escaped(value, limit: int = QUOTED_LIMIT) -> str:
     """`value` as text fit for a one-line message: control, format and line separator
     characters (and backslashes) escaped (`\\n`, `\\x1b`, `\\u2028`), cut after `limit`
     characters with `...`."""
     text = str(value)
     shown = "".join(
-        char.encode("unicode_escape", "backslashreplace").decode("ascii")
-        if char == "\\" or unicodedata.category(char) in _UNPRINTABLE
-        else char
+        _escape(char) if char == "\\" or unicodedata.category(char) in _UNPRINTABLE else char
         for char in text[:limit]
     )
     return shown + ("..." if len(text) > limit else "")

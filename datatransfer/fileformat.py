@@ -38,6 +38,7 @@ from datatransfer.exceptions import (
     FileFormatError,
     VerificationError,
     escaped,
+    one_line,
     quoted,
 )
 from datatransfer.manifest import TableDigest
@@ -575,7 +576,9 @@ def reference_ids(path, metadata: dict, by_key: dict) -> dict[str, set]:
         try:
             decoded[key] = {decode(value) for value in ids}
         except (ValueError, TypeError) as error:
-            raise FileFormatError(f"{path}: metadata.references.{key}: {error}.") from None
+            raise FileFormatError(
+                f"{path}: metadata.references.{escaped(key)}: {one_line(str(error))}."
+            ) from None
     return decoded
 
 

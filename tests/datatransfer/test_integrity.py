@@ -636,3 +636,17 @@ def test_verifydomain_does_not_ask_for_a_signature(export, settings):
     out = io.StringIO()
     call_command("verifydomain", str(export), stdout=out)
     assert "The database agrees with the file." in out.getvalue()
+
+
+def test_ids_and_values_with_control_characters_are_escaped_in_printed_lines(node_file, tmp_path):
+    document = node_document(node_file)
+    message = document["data"]["contactMessages"][0]
+    message["id"] = "ckmsg\x1b[2J\nforged line"
+    message["email"] = None  # fails the row: the email is required
+    path = written(tmp_path, document)
+    status, error, out = load(path)
+    assert status == 1, error
+    assert "contactMessages ckmsg\\x1b[2J\\nforged line: email null: null is not allowed" in out
+    assert "\x1b" not in out
+    status, error, _ = load(path, "--strict")
+    assert status == 1 and "\n" not in error and "ckmsg\\x1b[2J\\nforged line" in error

@@ -88,6 +88,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# With a key, dumpdomain signs its files (HMAC-SHA256) and loaddomain loads only files
+# signed with it; empty: nothing is signed and signatures are not checked.
+DATATRANSFER_SIGNING_KEY = env.str("DATATRANSFER_SIGNING_KEY", default="")
+
 # Where exports land by default, and where uploaded documents live.
 EXPORTS_DIR = Path(env.str("EXPORTS_DIR", default=str(BASE_DIR / "exports")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "uploads")))

@@ -15,7 +15,7 @@ import orjson
 import psycopg.types.json
 from django.db import DatabaseError, connections, models, transaction
 
-from datatransfer.exceptions import StrictModeFailure
+from datatransfer.exceptions import StrictModeFailure, escaped, one_line
 from datatransfer.fileformat import (
     SECRET_NOT_SHOWN,
     RowError,
@@ -48,7 +48,7 @@ def _row_label(raw, table, number):
 
 def _strict_failure(table, row_id, message) -> StrictModeFailure:
     return StrictModeFailure(
-        f"{table.key} {row_id}: {message}. "
+        f"{table.key} {escaped(row_id)}: {one_line(message)}. "
         "With --strict the import was rolled back: nothing was written."
     )
 

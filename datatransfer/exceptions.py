@@ -1,9 +1,47 @@
 """Errors of the export and import engines; the commands turn them into one-line messages."""
 
+import unicodedata
+
 # The exit statuses of the commands: 0 when all went well, and these.
 EXIT_ROWS_FAILED = 1  # rows failed (the other rows were loaded), or the database differs
 EXIT_REFUSED = 2  # a file-level or option error: nothing was written
 EXIT_CONFLICTS = 3  # no row failed, but rows were skipped as conflicts
+
+QUOTED_LIMIT = 80
+
+
+_UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp", "Cs")
+
+
+def _escape(char: str) -> str:
+    return char.encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
+def one_line(text: str) -> str:
+    """`text` with its control, format and line separator characters escaped (`\\n`,
+    `\\x1b`, `\\u2028`): it prints on one line and cannot drive a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        _escape(char) if unicodedata.category(char) in _UNPRINTABLE else char for char in text
+    )
+
+
+def escaped(value, limit: int = QUOTED_LIMIT) -> str:
+    """`value` as text fit for a one-line message: control, format and line separator
+    characters (and backslashes) escaped (`\\n`, `\\x1b`, `\\u2028`), cut after `limit`
+    characters with `...`."""
+    text = str(value)
+    shown = "".join(
+        _escape(char) if char == "\\" or unicodedata.category(char) in _UNPRINTABLE else char
+        for char in text[:limit]
+    )
+    return shown + ("..." if len(text) > limit else "")
+
+
+def quoted(value, limit: int = QUOTED_LIMIT) -> str:
+    """`value` escaped (see `escaped`) between single quotes."""
+    return f"'{escaped(value, limit)}'"
 
 
 class DataTransferError(Exception):
@@ -21,6 +59,21 @@ class GraphError(DataTransferError):
 
 class FileFormatError(DataTransferError):
     """The file is missing, not JSON, cut short, or not shaped like a domain export."""
+
+
+class VerificationError(FileFormatError):
+    """The file cannot be trusted as it is: its rows do not match its manifest, a format
+    2 file has no manifest (or a damaged one), or its format version is not one this tool
+    reads. The command line can load it anyway when told to."""
+
+
+class SignatureError(FileFormatError):
+    """A signing key is set and the file is not signed with it (unsigned, or its signature
+    does not match)."""
+
+
+class FileChangedError(FileFormatError):
+    """The file's bytes changed between two reads of one import (rewritten in place)."""
 
 
 class UnknownTableError(FileFormatError):

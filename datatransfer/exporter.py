@@ -18,6 +18,7 @@ from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
+from datatransfer.signing import signing_key
 
 CHUNK_SIZE = 2000
 
@@ -118,7 +119,8 @@ def export_domain(
     written, in order: a table left out (`exclude`d or by `scope`) is an empty list, named
     in the metadata's `excludedTables`.
     `on_table(key, count)` is called before each table and may return a callback taking
-    a number of rows written (for progress).
+    a number of rows written (for progress). With a signing key (settings), the metadata
+    is signed (signing.py).
     Raises DataTransferError for a bad option or an unreachable database.
     """
     using = using or domain_database()
@@ -170,7 +172,8 @@ def export_domain(
                 "tables": dict(report.tables),
                 "manifest": {"schema": schema, "schemaFingerprint": schema_fingerprint(schema)},
                 **(scope.metadata() if hasattr(scope, "metadata") else {}),
-            }
+            },
+            signing_key=signing_key(),
         )
     report.duration = time.monotonic() - started
     return report

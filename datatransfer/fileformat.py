@@ -14,12 +14,14 @@ import contextlib
 import datetime as dt
 import functools
 import gzip
+import hashlib
 import io
 import json
 import lzma
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import zlib
@@ -31,12 +33,26 @@ import ijson
 import orjson
 from django.db import models
 
-from datatransfer.exceptions import FileFormatError
+from datatransfer.exceptions import (
+    FileChangedError,
+    FileFormatError,
+    VerificationError,
+    escaped,
+    one_line,
+    quoted,
+)
 from datatransfer.manifest import TableDigest
+from datatransfer.signing import signed
 
 FORMAT_NAME = "domain-export"
 FORMAT_VERSION = "2.0"
 READABLE_MAJOR_VERSIONS = ("1", "2")
+# How deep the file's JSON may nest, the document's own object counting as level 1: the
+# data, a table and a row take three more, so a JSON value in a row may nest 96 deep.
+# Deeper is refused: no export comes near it, and it costs recursion and memory.
+MAX_DEPTH = 100
+# Files of format 1 (the Node.js tool) carry no manifest; from 2 on every file has one.
+UNVERIFIABLE_MAJOR_VERSIONS = ("1",)
 
 
 class RowError(ValueError):
@@ -331,6 +347,10 @@ def decode_row(table, raw: dict) -> DecodedRow:
         keys = raw[spec.key]
         if not isinstance(keys, list) or not all(isinstance(k, str | int) for k in keys):
             raise RowError(f"{spec.key}: expected a list of keys")
+        for key in keys:
+            # PostgreSQL refuses a NUL in any text: a query for it would fail the import.
+            if isinstance(key, str) and "\x00" in key:
+                raise RowError(f"{spec.key} {_short(key)}: contains a NUL character")
         m2m[spec.key] = keys
     return DecodedRow(pk=values[pk_spec.attname], values=values, many_to_many=m2m)
 
@@ -398,8 +418,9 @@ class ExportWriter:
     def end_table(self) -> None:
         self._spool.write("]" if self._first_row else self._newline(2) + "]")
 
-    def finish(self, metadata: dict) -> None:
-        """Write `metadata` (with `manifest` filled in) and the rows to the stream."""
+    def finish(self, metadata: dict, *, signing_key: str = "") -> None:
+        """Write `metadata` (with `manifest` filled in, and signed when there is a
+        `signing_key`: see signing.py) and the rows to the stream."""
         metadata = {
             **metadata,
             "manifest": {
@@ -407,6 +428,8 @@ class ExportWriter:
                 "tables": {key: digest.as_dict() for key, digest in self.manifest.items()},
             },
         }
+        if signing_key:
+            metadata = signed(metadata, signing_key)
         sep = ": " if self.indent is not None else ":"
         self.stream.write(
             "{"
@@ -553,7 +576,9 @@ def reference_ids(path, metadata: dict, by_key: dict) -> dict[str, set]:
         try:
             decoded[key] = {decode(value) for value in ids}
         except (ValueError, TypeError) as error:
-            raise FileFormatError(f"{path}: metadata.references.{key}: {error}.") from None
+            raise FileFormatError(
+                f"{path}: metadata.references.{escaped(key)}: {one_line(str(error))}."
+            ) from None
     return decoded
 
 
@@ -570,27 +595,216 @@ _PARSE_ERRORS = (
 )
 
 
+def _error_text(error) -> str:
+    """The first line of an error's message, escaped; yajl's messages are sometimes bytes,
+    which must not come out as a Python bytes literal."""
+    detail = error.args[0] if len(error.args) == 1 else str(error)
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    lines = str(detail).strip().splitlines()
+    return escaped(lines[0], 120) if lines else ""
+
+
 def _parse_error(path, error) -> FileFormatError:
     if isinstance(error, ijson.IncompleteJSONError | ijson.JSONError):
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unexpected end"
+        reason = _error_text(error) or "unexpected end"
         return FileFormatError(f"{path} is not valid JSON ({reason}); is the file complete?")
     if isinstance(error, UnicodeDecodeError):
         return FileFormatError(f"{path} is not UTF-8 text.")
     return FileFormatError(f"Cannot read {path}: {error or type(error).__name__}")
 
 
+# How far the start of a file is looked at for signs that it is not UTF-8 JSON text.
+SNIFF_SIZE = 4096
+_BYTE_ORDER_MARKS = (
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\xfe\xff", "UTF-16"),
+    (b"\xff\xfe", "UTF-16"),
+)
+
+
+def text_problem(head: bytes) -> str:
+    """Why a file starting with `head` cannot be UTF-8 JSON text, or '': a byte order mark,
+    UTF-16 or UTF-32 (by their marks, or the NUL bytes of their ASCII), or binary data."""
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            return f"is {encoding} text (export files are UTF-8)"
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "starts with a byte order mark (export files are UTF-8 without one)"
+    if b"\x00" not in head:
+        return ""
+    # JSON text starts with two ASCII characters: their NUL bytes tell the encoding.
+    zeros = tuple(byte == 0 for byte in head[:4])
+    if zeros in ((True, True, True, False), (False, True, True, True)):
+        return "is UTF-32 text (export files are UTF-8)"
+    if zeros in ((True, False, True, False), (False, True, False, True)):
+        return "is UTF-16 text (export files are UTF-8)"
+    return "holds binary data (NUL bytes), not JSON text"
+
+
+def _too_deep(path) -> FileFormatError:
+    return FileFormatError(
+        f"{path}: its JSON nests deeper than {MAX_DEPTH} levels, far more than an export does."
+    )
+
+
+def _depth_limited(events, error):
+    """Pass the ijson `events` through; raise `error()` once containers nest deeper than
+    MAX_DEPTH."""
+    depth = 0
+    for event in events:
+        kind = event[1]
+        if kind == "start_map" or kind == "start_array":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise error()
+        elif kind == "end_map" or kind == "end_array":
+            depth -= 1
+        yield event
+
+
+def nesting(value) -> int:
+    """How deep containers nest in `value`: 0 for a scalar, 1 for `[]` or `{"a": 1}`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class ExportSource:
+    """The export file, opened once: every read of one import reads these same bytes.
+
+    Each read has its own position on the one descriptor (`pread`), so a file renamed over
+    the path once it is open is never seen. Each complete read hashes what it read;
+    `end_read` raises FileChangedError when that differs from the first complete read
+    (the file was rewritten in place, or grew or shrank). Use it in a `with` block.
+    """
+
+    BUFFER_SIZE = 1 << 18
+
+    def __init__(self, path):
+        self.path = str(path)
+        try:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise FileFormatError(f"No such file: {self.path}") from None
+        except OSError as error:
+            raise FileFormatError(f"Cannot read {self.path}: {error.strerror or error}.") from None
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(fd)
+            raise FileFormatError(f"{self.path} is not a regular file.")
+        self._fd = fd
+        self.size = status.st_size
+        self.sha256 = None  # of the first complete read
+
+    def open(self) -> "_SourceRead":
+        """A new read of the file from its first byte (a raw binary stream)."""
+        return _SourceRead(self._fd)
+
+    def end_read(self, read: "_SourceRead") -> None:
+        """Hash what is left of `read`, to the end of the file; raise FileChangedError when
+        the whole differs from the first complete read."""
+        digest = read.finish()
+        if self.sha256 is None:
+            self.sha256 = digest
+        elif digest != self.sha256:
+            raise FileChangedError(
+                f"{self.path} changed while it was read: it is no longer the file that was "
+                "checked; nothing was written."
+            )
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class _SourceRead(io.RawIOBase):
+    """One read of an ExportSource: its own position, and the SHA-256 of what it read."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._position = 0
+        self._digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = os.preadv(self._fd, [buffer], self._position)
+        self._position += count
+        self._digest.update(memoryview(buffer)[:count])
+        return count
+
+    def finish(self) -> str:
+        """Read (and hash) the rest of the file; return the hex SHA-256 of all of it."""
+        block = bytearray(1 << 20)
+        while self.readinto(block):
+            pass
+        return self._digest.hexdigest()
+
+
 class _OpenFile:
-    """What both readers share: the open (maybe compressed) file, `with`, and the version."""
+    """What both readers share: the open (maybe compressed) file, `with`, the version, and
+    the refusal of a table key that repeats."""
 
     path: str
     metadata: dict
+    _table_keys: set
 
-    def _open(self, source: Path):
+    def _repeated_in_metadata(self, key) -> FileFormatError:
+        return FileFormatError(
+            f"{self.path}: the key {quoted(key)} appears twice in one object of its metadata."
+        )
+
+    def _new_table(self, key) -> None:
+        """Note the table `key`; raise FileFormatError when the file named it already (a
+        reader could take either copy, and the manifest check only one)."""
+        if key in self._table_keys:
+            raise FileFormatError(
+                f"{self.path}: the table {quoted(key)} appears twice in its data; "
+                "a file lists each table once."
+            )
+        self._table_keys.add(key)
+
+    def _open(self, source) -> None:
+        """Open `source` (an ExportSource, or a path opened for this reader alone): set
+        `path`, `size` and `_handle`, the binary stream to parse (decompressed when the name
+        asks for it: `.gz`, `.bz2`, `.xz`)."""
+        self._own_source = not isinstance(source, ExportSource)
+        self._source = ExportSource(source) if self._own_source else source
+        self.path, self.size = self._source.path, self._source.size
+        self._read = self._source.open()
+        self._buffered = io.BufferedReader(self._read, ExportSource.BUFFER_SIZE)
         compression = compression_of(self.path)
-        return compression.open(source, "rb") if compression else open(source, "rb")
+        self._handle = compression.open(self._buffered, "rb") if compression else self._buffered
+
+    def _end_of_file(self) -> None:
+        """The whole document was read: make sure it is the file every other read saw."""
+        self._source.end_read(self._read)
 
     def close(self) -> None:
         self._handle.close()
+        self._buffered.close()
+        if self._own_source:
+            self._source.close()
 
     def __enter__(self):
         return self
@@ -602,6 +816,23 @@ class _OpenFile:
     def version(self) -> str:
         return str(self.metadata.get("version", "1.0"))
 
+    @property
+    def major_version(self) -> str:
+        return self.version.split(".")[0]
+
+    @property
+    def version_supported(self) -> bool:
+        return self.major_version in READABLE_MAJOR_VERSIONS
+
+    def _check_version(self, any_version: bool) -> None:
+        """Raise VerificationError for a format version this tool does not read, unless
+        `any_version` (the file is then read as the current format)."""
+        if not any_version and not self.version_supported:
+            raise VerificationError(
+                f"{self.path} has format version {escaped(self.version)}; "
+                "this tool reads versions 1.x and 2.x."
+            )
+
 
 class ExportReader(_OpenFile):
     """Reads an export file (`.gz` too) as a stream: `metadata` first, then `tables()`
@@ -611,16 +842,19 @@ class ExportReader(_OpenFile):
     opening or while iterating.
     """
 
-    def __init__(self, path: str):
-        self.path = str(path)
-        source = Path(path)
-        if not source.is_file():
-            raise FileFormatError(f"No such file: {path}")
-        self.size = source.stat().st_size
-        self._handle = self._open(source)
-        self._events = _exact_numbers(ijson.parse(self._handle, use_float=False))
+    # yajl makes the events of one buffer at once, each with its full prefix: a small
+    # buffer bounds what a deeply nested file costs before the depth limit stops it.
+    PARSE_BUFFER = 4096
+
+    def __init__(self, source, *, any_version=False):
+        self._open(source)
+        self._any_version = any_version
+        events = ijson.parse(self._handle, use_float=False, buf_size=self.PARSE_BUFFER)
+        self._events = _depth_limited(_exact_numbers(events), lambda: _too_deep(self.path))
         self.metadata = {}
         self._started_tables = False
+        self._table_keys = set()
+        self._top_keys = set()
         try:
             self._read_head()
         except FileFormatError:
@@ -635,14 +869,29 @@ class ExportReader(_OpenFile):
             f'{self.path} is not a domain export: expected {{"metadata": ..., "data": {{...}}}}.'
         )
 
+    def _top_key(self, key) -> None:
+        """Note a key of the top-level object; raise FileFormatError when it repeats."""
+        if key in self._top_keys:
+            raise FileFormatError(
+                f"{self.path}: the key {quoted(key)} appears twice at its top level; "
+                "a file has one metadata and one data."
+            )
+        self._top_keys.add(key)
+
     def _read_head(self) -> None:
         """Read up to the start of `data`, keeping `metadata`."""
+        problem = text_problem(self._handle.peek(SNIFF_SIZE)[:SNIFF_SIZE])
+        if problem:
+            raise FileFormatError(f"{self.path} {problem}.")
         first = next(self._events, None)
         if first is None or first[1] != "start_map":
             raise self._shape_error()
         for prefix, event, value in self._events:
+            if prefix == "" and event == "map_key":
+                self._top_key(value)
             if prefix == "" and event == "map_key" and value == "metadata":
-                self.metadata = next(ijson.items(self._value_events("metadata"), "metadata"))
+                events = _unique_keys(self._value_events("metadata"), self._repeated_in_metadata)
+                self.metadata = next(ijson.items(events, "metadata"))
                 if not isinstance(self.metadata, dict):
                     raise FileFormatError(f"{self.path}: metadata must be an object.")
             elif prefix == "" and event == "map_key" and value == "data":
@@ -657,11 +906,7 @@ class ExportReader(_OpenFile):
                 raise self._shape_error()
         else:
             raise self._shape_error()
-        version = self.version
-        if version.split(".")[0] not in READABLE_MAJOR_VERSIONS:
-            raise FileFormatError(
-                f"{self.path} has format version {version}; this tool reads versions 1.x and 2.x."
-            )
+        self._check_version(self._any_version)
 
     def _value_events(self, prefix):
         """Yield the events of the value at `prefix` that starts with the next event."""
@@ -688,6 +933,7 @@ class ExportReader(_OpenFile):
                     return
                 if event != "map_key":
                     raise self._shape_error()
+                self._new_table(key)
                 rows = self._rows(key)
                 yield key, rows
                 for _ in rows:  # what the caller left unread
@@ -700,11 +946,13 @@ class ExportReader(_OpenFile):
         the end of the file, so a file cut just after its data is not taken as whole."""
         for prefix, event, value in self._events:
             if prefix == "" and event == "map_key":
+                self._top_key(value)
                 for _ in self._value_events(value):
                     pass
             elif prefix == "" and event == "end_map":
                 for _ in self._events:  # yajl reports anything after the document
                     raise self._shape_error()
+                self._end_of_file()
                 return
             else:
                 raise self._shape_error()
@@ -719,13 +967,32 @@ class ExportReader(_OpenFile):
         try:
             first = next(events)
             if first[1] != "start_array":
-                raise FileFormatError(f"Table '{key}' in {self.path} is not a list of rows.")
+                raise FileFormatError(f"Table {quoted(key)} in {self.path} is not a list of rows.")
             for row in ijson.items(_chain_first(first, events), f"{prefix}.item"):
                 if not isinstance(row, dict):
-                    raise FileFormatError(f"Table '{key}' in {self.path} is not a list of rows.")
+                    raise FileFormatError(
+                        f"Table {quoted(key)} in {self.path} is not a list of rows."
+                    )
                 yield row
         except _PARSE_ERRORS as error:
             raise _parse_error(self.path, error) from None
+
+
+def _unique_keys(events, error):
+    """Pass the ijson `events` through; raise `error(key)` for a key that repeats in one
+    object."""
+    objects = []
+    for event in events:
+        kind = event[1]
+        if kind == "map_key":
+            if event[2] in objects[-1]:
+                raise error(event[2])
+            objects[-1].add(event[2])
+        elif kind in ("start_map", "start_array"):
+            objects.append(set() if kind == "start_map" else frozenset())
+        elif kind in ("end_map", "end_array"):
+            objects.pop()
+        yield event
 
 
 def _chain_first(first, rest):
@@ -748,26 +1015,39 @@ class LayoutReader(_OpenFile):
     ROW_START = b"      {\n"
     ROW_ENDS = (b"      }\n", b"      },\n")
     TABLE_ENDS = (b"    ]\n", b"    ],\n")
+    # The longest line it reads (a value of several megabytes, or a file on one line,
+    # goes to ExportReader, which streams it) instead of reading a line whole.
+    MAX_LINE = 1 << 20
+    # A row (or the metadata) with this many brackets may nest too deep: measure it.
+    _BRACKETS_TO_MEASURE = MAX_DEPTH - 4
 
-    def __init__(self, path: str):
-        self.path = str(path)
-        source = Path(path)
-        self.size = source.stat().st_size
-        self._handle = self._open(source)
+    def __init__(self, source, *, any_version=False):
+        self._open(source)
+        self._table_keys = set()
         try:
             self.metadata = self._read_head()
+            self._check_version(any_version)
         except BaseException:
             self.close()
             raise
 
     def _line(self) -> bytes:
         try:
-            line = self._handle.readline()
+            line = self._handle.readline(self.MAX_LINE)
         except _PARSE_ERRORS:
             raise LayoutMismatch from None
         if not line.endswith(b"\n"):
-            raise LayoutMismatch
+            raise LayoutMismatch  # the end of the file, or a line longer than MAX_LINE
         return line
+
+    def _check_depth(self, data: bytes, value, levels_above: int) -> None:
+        """Raise FileFormatError when `value` (parsed from `data`), held `levels_above`
+        levels down in the document, nests deeper than MAX_DEPTH. Counting brackets is
+        cheap and rules out almost every row before measuring."""
+        if data.count(b"[") + data.count(b"{") <= self._BRACKETS_TO_MEASURE:
+            return
+        if levels_above + nesting(value) > MAX_DEPTH:
+            raise _too_deep(self.path)
 
     def _read_head(self) -> dict:
         if self._line() != b"{\n":
@@ -780,11 +1060,39 @@ class LayoutReader(_OpenFile):
                 if not line.startswith(b"    "):
                     raise LayoutMismatch
                 lines.append(line)
-            metadata = _loads(b"".join(lines) + b"}")
+            metadata = self._metadata(b"".join(lines) + b"}")
             line = self._line()
         if line != b'  "data": {\n' or not isinstance(metadata, dict):
             raise LayoutMismatch
         return metadata
+
+    def _metadata(self, data: bytes):
+        """The metadata object parsed from `data`; FileFormatError when a key repeats in
+        one of its objects (orjson keeps the last copy silently)."""
+        metadata = _loads(data)
+        self._check_depth(data, metadata, 1)
+
+        def unique(pairs):
+            keys = set()
+            for key, _ in pairs:
+                if key in keys:
+                    raise self._repeated_in_metadata(key)
+                keys.add(key)
+            return None
+
+        try:
+            json.loads(data, object_pairs_hook=unique)
+        except (ValueError, RecursionError):
+            raise LayoutMismatch from None
+        return metadata
+
+    def _table_key(self, data: bytes) -> str:
+        """The table key spelled by `data` (a JSON string), noted as seen."""
+        key = _loads(data)
+        if not isinstance(key, str):
+            raise LayoutMismatch
+        self._new_table(key)
+        return key
 
     def tables(self):
         while True:
@@ -797,25 +1105,27 @@ class LayoutReader(_OpenFile):
                     raise LayoutMismatch from None
                 if tail not in (b"}", b"}\n"):
                     raise LayoutMismatch
+                self._end_of_file()
                 return
             if not line.startswith(b'    "'):
                 raise LayoutMismatch
             head = line.rstrip(b",\n")
             if head.endswith(b": []"):
-                yield _loads(head[4:-4]), iter(())
+                yield self._table_key(head[4:-4]), iter(())
                 continue
             if not head.endswith(b": ["):
                 raise LayoutMismatch
+            key = self._table_key(head[4:-3])
             rows = self._rows()
-            yield _loads(head[4:-3]), rows
+            yield key, rows
             for _ in rows:
                 pass
 
     def _rows(self):
-        handle, row_ends = self._handle, self.ROW_ENDS
+        readline, row_ends, limit = self._handle.readline, self.ROW_ENDS, self.MAX_LINE
         try:
             while True:
-                line = handle.readline()
+                line = readline(limit)
                 if line in self.TABLE_ENDS:
                     return
                 if line != self.ROW_START:
@@ -824,16 +1134,16 @@ class LayoutReader(_OpenFile):
                         continue
                     raise LayoutMismatch
                 lines = [line]
-                for line in handle:
-                    if line in row_ends:
-                        break
+                while (line := readline(limit)) not in row_ends:
+                    if not line.endswith(b"\n"):
+                        raise LayoutMismatch  # the file ends inside a row, or a line is too long
                     lines.append(line)
-                else:
-                    raise LayoutMismatch  # the file ends inside a row
                 lines.append(b"}")
-                row = _loads(b"".join(lines))
+                data = b"".join(lines)
+                row = _loads(data)
                 if not isinstance(row, dict):
                     raise LayoutMismatch
+                self._check_depth(data, row, 3)
                 yield row
         except _PARSE_ERRORS:
             raise LayoutMismatch from None
@@ -842,20 +1152,23 @@ class LayoutReader(_OpenFile):
 def _loads(data: bytes):
     try:
         return loads_json(data)
-    except ValueError:
-        raise LayoutMismatch from None
+    except (ValueError, RecursionError):  # too deep for the standard library's parser:
+        raise LayoutMismatch from None  # ExportReader refuses it at its depth limit
 
 
-def open_export(path, *, fast_layout=False):
-    """Open an export file for streaming; use it in a `with` block.
+def open_export(source, *, fast_layout=False, any_version=False):
+    """Open an export file (a path, or an ExportSource that several reads share) for
+    streaming; use it in a `with` block.
 
     With `fast_layout`, a file laid out as the tools write it gets the LayoutReader,
     whose iteration may raise LayoutMismatch; otherwise (or when the file starts
-    otherwise) the ExportReader, which reads any JSON.
+    otherwise) the ExportReader, which reads any JSON. Raises FileFormatError for a
+    missing or unreadable file, VerificationError for a format version this tool does not
+    read, unless `any_version`.
     """
-    if fast_layout and Path(path).is_file():
+    if fast_layout:
         try:
-            return LayoutReader(path)
+            return LayoutReader(source, any_version=any_version)
         except LayoutMismatch:
             pass
-    return ExportReader(path)
+    return ExportReader(source, any_version=any_version)

@@ -13,14 +13,25 @@ from django.db import IntegrityError, transaction
 
 from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
-from datatransfer.exceptions import DataTransferError, FileFormatError, UnknownTableError
+from datatransfer.exceptions import (
+    DataTransferError,
+    FileFormatError,
+    UnknownTableError,
+    VerificationError,
+    escaped,
+    quoted,
+)
 from datatransfer.fileformat import (
+    FORMAT_VERSION,
+    UNVERIFIABLE_MAJOR_VERSIONS,
+    ExportSource,
     LayoutMismatch,
     dumps_json,
     excluded_table_keys,
     loads_json,
     open_export,
     reference_ids,
+    value_decoder,
 )
 from datatransfer.locking import import_lock
 from datatransfer.manifest import TableDigest, check_digests, schema_of
@@ -28,6 +39,7 @@ from datatransfer.matching import NaturalKeyMatcher, matchable
 from datatransfer.registry import domain_tables
 from datatransfer.reports import ImportReport
 from datatransfer.routers import domain_database
+from datatransfer.signing import check_signature, signing_key
 
 
 def _unknown_fields(table, raw) -> list[str]:
@@ -113,13 +125,17 @@ def import_domain(
     dry run. `engine` is "batch" (default) or "rows" (the per-row reference); both give
     the same outcome for every row. Unless `verify` is false, the whole file is read
     once before anything is written: its manifest must match its rows, and every table
-    and field it names must exist (all of them listed at once). `match` is "id" (default:
-    rows are the target's rows with the same id) or "natural": a row whose id is not in the
-    target but whose natural key is updates that row, and links to it follow (matching.py;
-    the file is read once more, first).
+    and field it names must exist (all of them listed at once), and no id may repeat in a
+    table or be empty. With a signing key set (settings), the file must carry a valid
+    signature, `verify` or not (signing.py). The file is opened once, and every read of
+    it reads the same bytes (fileformat.ExportSource). `match` is "id" (default: rows are
+    the target's rows with the same id) or "natural": a row whose id is not in the target
+    but whose natural key is updates that row, and links to it follow (matching.py; the
+    file is read once more, first).
     `on_table(key, expected_rows)` is called before each
     table and returns a callback taking a number of rows done (for progress), or None.
-    Raises DataTransferError (nothing written) for a bad file, an unknown table or
+    Raises DataTransferError (nothing written) for a bad file (VerificationError for
+    what `verify` false lifts, SignatureError, FileChangedError), an unknown table or
     field, an unreachable database, another import running into the same PostgreSQL
     database (unless `wait`), or a failed row under `strict`.
     """
@@ -139,46 +155,130 @@ def import_domain(
     )
     if match not in ("id", "natural"):
         raise DataTransferError(f"Unknown match '{match}' (use id or natural).")
-    try:
-        return _import(path, fast_layout=True, **options)
-    except LayoutMismatch:
-        # Rolled back: start over with the reader that takes any JSON layout.
-        return _import(path, fast_layout=False, **options)
+    # Opened once: the check, the natural-key scan and the load read the same bytes.
+    with ExportSource(path) as source:
+        try:
+            return _import(source, fast_layout=True, **options)
+        except LayoutMismatch:
+            # Rolled back: start over with the reader that takes any JSON layout.
+            return _import(source, fast_layout=False, **options)
 
 
-def check_file(path, by_key, *, fast_layout=False, ignore_unknown=False) -> list[str]:
-    """Read the whole file without writing: refuse it (FileFormatError) when a table does
-    not match its manifest, or when it names tables or fields the models lack (all of
-    them in one message) unless `ignore_unknown`. Return notes for the report."""
+class TableIds:
+    """The ids of one table's rows, to refuse a table where an id repeats (it would be
+    loaded last-wins and counted twice) or is empty (it would make a row). Keeps the
+    table's ids in memory while it is read: one table at a time."""
+
+    SHOWN = 10
+
+    def __init__(self, table):
+        self.table = table
+        self._key = table.pk.key
+        self._decode = value_decoder(table.pk.field)
+        self._seen = set()
+        self.rows = 0
+        self.repeated = {}  # id -> None, in file order
+        self.empty_rows = []  # row numbers, from 1
+
+    def add(self, raw: dict) -> None:
+        self.rows += 1
+        value = raw.get(self._key)
+        if isinstance(value, str) and not value.strip():
+            self.empty_rows.append(self.rows)
+            return
+        try:
+            pk = self._decode(value)  # 17 and "17" are one integer key
+        except (ValueError, TypeError, OverflowError):
+            return  # not an id at all: the row fails on its own, with its message
+        if pk in self._seen:
+            self.repeated[pk] = None
+        self._seen.add(pk)
+
+    def problems(self) -> list[str]:
+        """What is wrong with the table's ids, one phrase each (none when all is well)."""
+        found = []
+        key = quoted(self.table.key)
+        if self.repeated:
+            shown = ", ".join(quoted(pk) for pk in list(self.repeated)[: self.SHOWN])
+            more = len(self.repeated) - self.SHOWN
+            ids = "ids" if len(self.repeated) > 1 else "id"
+            found.append(
+                f"table {key} repeats the {ids} {shown}" + (f" and {more} more" if more > 0 else "")
+            )
+        if self.empty_rows:
+            rows = ", ".join(str(n) for n in self.empty_rows[: self.SHOWN])
+            more = len(self.empty_rows) - self.SHOWN
+            found.append(
+                f"table {key} has a row with an empty id (row {rows}"
+                + (f" and {more} more)" if more > 0 else ")")
+            )
+        return found
+
+
+def _ids_error(path, problems) -> FileFormatError:
+    return FileFormatError(
+        f"{path}: each row needs an id of its own: {'; '.join(problems)}; nothing was written."
+    )
+
+
+def _unique_ids(path, table, rows):
+    """The rows, raising FileFormatError at the end of the table when an id repeats or is
+    empty (for a load that was not checked first: the transaction is rolled back)."""
+    ids = TableIds(table)
+    for raw in rows:
+        ids.add(raw)
+        yield raw
+    if problems := ids.problems():
+        raise _ids_error(path, problems)
+
+
+def check_file(
+    source, by_key, *, fast_layout=False, ignore_unknown=False, signatures=False
+) -> list[str]:
+    """Read the whole file (a path or an ExportSource) without writing: refuse it
+    (FileFormatError) when, with `signatures`, a signing key is set and the file is not
+    signed with it (first, from its head), when an id repeats in a table or is empty, when
+    a table does not match its manifest, or when it names tables or fields the models lack
+    (all of them in one message) unless `ignore_unknown`. Return notes for the report."""
     notes = []
     unknown = {}
     digests = {}
-    with open_export(path, fast_layout=fast_layout) as reader:
+    id_problems = []
+    with open_export(source, fast_layout=fast_layout) as reader:
+        path = reader.path
+        if signatures:
+            notes += check_signature(path, reader.metadata, signing_key())
         manifest = reader.metadata.get("manifest")
         for key, rows in reader.tables():
             digest = digests[key] = TableDigest()
             table = by_key.get(key)
             if table is None:
-                unknown[f"table '{key}'"] = None
+                unknown[f"table {quoted(key)}"] = None
             known = table.field_keys() if table else None
+            ids = TableIds(table) if table else None
             for raw in rows:
                 digest.add(raw)
+                if ids is not None:
+                    ids.add(raw)
                 if known is not None and not known.issuperset(raw):
                     unknown.update(
-                        (f"field '{key}.{name}'", None) for name in _unknown_fields(table, raw)
+                        (f"field {quoted(f'{key}.{name}')}", None)
+                        for name in _unknown_fields(table, raw)
                     )
+            id_problems += ids.problems() if ids else []
         if unknown and not ignore_unknown:
             raise UnknownTableError(_unknown_message(path, list(unknown)))
-        if manifest is None:
-            notes.append(
-                "Format 1.0 file (the Node.js tool): it carries no checksums to verify."
-                if reader.version.startswith("1.")
-                else "The file has no manifest: its rows could not be verified."
+        if id_problems:
+            raise _ids_error(path, id_problems)
+        if manifest is None and reader.major_version in UNVERIFIABLE_MAJOR_VERSIONS:
+            notes.append("Format 1.0 file (the Node.js tool): it carries no checksums to verify.")
+        elif manifest is None:
+            raise VerificationError(
+                f"{path} has format version {escaped(reader.version)} but no manifest: its rows "
+                "cannot be verified; nothing was written."
             )
         elif not isinstance(manifest, dict):
-            raise FileFormatError(
-                f"{path}: its manifest is damaged; use --no-verify to load it anyway."
-            )
+            raise VerificationError(f"{path}: its manifest is damaged; nothing was written.")
         else:
             check_digests(path, manifest, {key: d.as_dict() for key, d in digests.items()})
             schema = manifest.get("schema")
@@ -209,16 +309,17 @@ def _schema_notes(schema, by_key) -> list[str]:
 
 
 def match_natural_keys(
-    path, tables, *, expected, exclude, fast_layout, using, batch_size
+    source, tables, *, expected, exclude, fast_layout, using, batch_size
 ) -> NaturalKeyMatcher:
-    """Read the file's tables that have a natural key, in dependency order (a key holding
-    a link needs that link's table first), and return the matcher holding the id mapping."""
+    """Read the file's tables that have a natural key (`source`: a path or an
+    ExportSource), in dependency order (a key holding a link needs that link's table
+    first), and return the matcher holding the id mapping."""
     matcher = NaturalKeyMatcher(using=using, batch_size=batch_size)
     wanted = [t for t in tables if matchable(t) and t.key not in exclude]
     by_key = {t.key: t for t in wanted}
     expected_keys = [k for k in expected if k in by_key]
     scheduler = TableScheduler(matcher.scan_table, wanted, expected_keys=expected_keys)
-    with open_export(path, fast_layout=fast_layout) as reader:
+    with open_export(source, fast_layout=fast_layout, any_version=True) as reader:
         for key, rows in reader.tables():
             if key in by_key:
                 scheduler.offer(by_key[key], rows)
@@ -227,7 +328,7 @@ def match_natural_keys(
 
 
 def _import(
-    path,
+    source,
     *,
     fast_layout,
     using,
@@ -250,14 +351,27 @@ def _import(
     if unknown_excluded:
         raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
     notes = (
-        check_file(path, by_key, fast_layout=fast_layout, ignore_unknown=ignore_unknown)
+        check_file(
+            source,
+            by_key,
+            fast_layout=fast_layout,
+            ignore_unknown=ignore_unknown,
+            signatures=True,
+        )
         if verify
         else [
             "Not verified (--no-verify): the manifest and the schema were not checked "
             "before writing."
         ]
     )
-    with open_export(path, fast_layout=fast_layout) as reader:
+    with open_export(source, fast_layout=fast_layout, any_version=not verify) as reader:
+        if not verify:
+            notes[:0] = check_signature(reader.path, reader.metadata, signing_key())
+        if not reader.version_supported:
+            notes.append(
+                f"The file has format version {escaped(reader.version)}, which this tool does "
+                f"not read: it was read as version {FORMAT_VERSION}, unverified."
+            )
         listed = reader.metadata.get("tables")
         expected = list(listed) if isinstance(listed, dict) else list(by_key)
         # Tables left out of the export are empty lists that say nothing: not loaded.
@@ -267,11 +381,11 @@ def _import(
         unknown = [key for key in expected if key not in by_key]
         if unknown and not ignore_unknown:
             raise UnknownTableError(
-                _unknown_message(reader.path, [f"table '{k}'" for k in unknown])
+                _unknown_message(reader.path, [f"table {quoted(k)}" for k in unknown])
             )
         connection = open_connection(using)
         report = ImportReport(
-            file=str(path),
+            file=source.path,
             database=using,
             dry_run=dry_run,
             file_size=reader.size,
@@ -297,6 +411,8 @@ def _import(
                 else None
             )
             rows = _checked_rows(reader.path, table, rows, ignore_unknown)
+            if not verify:  # otherwise check_file refused repeated ids before any write
+                rows = _unique_ids(reader.path, table, rows)
             writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
 
         scheduler = TableScheduler(
@@ -305,7 +421,7 @@ def _import(
         with import_lock(connection, wait=wait), transaction.atomic(using=using):
             if match == "natural":
                 matcher = match_natural_keys(
-                    path,
+                    source,
                     tables,
                     expected=expected,
                     exclude=skipped_tables,
@@ -319,9 +435,11 @@ def _import(
             for key, rows in reader.tables():
                 if key not in by_key:
                     if not ignore_unknown:
-                        raise UnknownTableError(_unknown_message(reader.path, [f"table '{key}'"]))
+                        raise UnknownTableError(
+                            _unknown_message(reader.path, [f"table {quoted(key)}"])
+                        )
                     report.notes.append(
-                        f"Table '{key}' is not in the models: skipped (--ignore-unknown)."
+                        f"Table {quoted(key)} is not in the models: skipped (--ignore-unknown)."
                     )
                 elif key in left_out:
                     not_loaded.append(key)
@@ -363,7 +481,9 @@ def _checked_rows(path, table, rows, ignore_unknown):
     for raw in rows:
         if not known.issuperset(raw):
             if not ignore_unknown:
-                fields = [f"field '{table.key}.{name}'" for name in _unknown_fields(table, raw)]
+                fields = [
+                    f"field {quoted(f'{table.key}.{name}')}" for name in _unknown_fields(table, raw)
+                ]
                 raise UnknownTableError(_unknown_message(path, fields))
             raw = {name: value for name, value in raw.items() if name in known}
         yield raw

@@ -8,7 +8,7 @@ import json
 
 import orjson
 
-from datatransfer.exceptions import FileFormatError
+from datatransfer.exceptions import VerificationError, escaped, quoted
 
 
 def canonical_json(value) -> bytes:
@@ -55,29 +55,29 @@ def schema_fingerprint(schema: dict) -> str:
 
 
 def check_digests(path, manifest: dict, digests: dict) -> None:
-    """Raise FileFormatError naming every table whose rows do not match the manifest."""
+    """Raise VerificationError naming every table whose rows do not match the manifest."""
     listed = manifest.get("tables")
     if not isinstance(listed, dict):
-        raise FileFormatError(
-            f"{path}: its manifest is damaged (no table list); use --no-verify to load it anyway."
-        )
+        raise VerificationError(f"{path}: its manifest is damaged (no table list).")
     problems = []
     for key in sorted(set(listed) | set(digests), key=lambda k: (k not in listed, k)):
         expected = listed.get(key)
         found = digests.get(key)
         if found is None:
-            problems.append(f"'{key}' is missing")
+            problems.append(f"{quoted(key)} is missing")
         elif not isinstance(expected, dict):
-            problems.append(f"'{key}' is not in the manifest")
+            problems.append(f"{quoted(key)} is not in the manifest")
         elif expected.get("rows") != found["rows"]:
+            rows = escaped(expected.get("rows"))
             problems.append(
-                f"'{key}' has {found['rows']} rows where the manifest says {expected.get('rows')}"
+                f"{quoted(key)} has {found['rows']} rows where the manifest says {rows}"
             )
         elif expected.get("sha256") != found["sha256"]:
-            problems.append(f"'{key}' has rows that differ from the export (checksum mismatch)")
+            problems.append(
+                f"{quoted(key)} has rows that differ from the export (checksum mismatch)"
+            )
     if problems:
-        raise FileFormatError(
+        raise VerificationError(
             f"{path} does not match its manifest: table {'; table '.join(problems)}. "
-            "The file was altered or cut; nothing was written "
-            "(use --no-verify to load it anyway)."
+            "The file was altered or cut; nothing was written."
         )

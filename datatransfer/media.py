@@ -11,6 +11,7 @@ needs to seek to its central directory at the end.
 
 import contextlib
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -27,12 +28,13 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 
-from datatransfer.exceptions import DataTransferError, FileFormatError
+from datatransfer.exceptions import DataTransferError, FileFormatError, escaped, quoted
 from datatransfer.fileformat import atomic_file, open_export
 from datatransfer.history import ExportRun, default_output, export_to_file, file_digest
 from datatransfer.importer import import_domain
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ImportReport, human_size
+from datatransfer.signing import require_signature, signed, signing_key
 
 EXPORT_MEMBER = "export.json"
 MANIFEST_MEMBER = "media-manifest.json"
@@ -100,15 +102,38 @@ def is_archive_name(path: str) -> bool:
     return str(path).lower().endswith(ARCHIVE_SUFFIXES)
 
 
+def _first_block(path: str) -> bytes:
+    """The first 512 bytes of the file, decompressed when it is gzip; b'' when unreadable."""
+    try:
+        with open(path, "rb") as raw:
+            if raw.read(2) != b"\x1f\x8b":
+                raw.seek(0)
+                return raw.read(tarfile.BLOCKSIZE)
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                return unzipped.read(tarfile.BLOCKSIZE)
+    except (*_TAR_ERRORS, gzip.BadGzipFile):
+        return b""
+
+
+def has_tar_header(block: bytes) -> bool:
+    """Whether `block` is a tar header: the POSIX or GNU magic and a right checksum (a
+    block of zeros, which tarfile takes for an empty archive, is not)."""
+    if len(block) < tarfile.BLOCKSIZE or block[257:262] != b"ustar":
+        return False
+    try:
+        tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
+        return False
+    return True
+
+
 def is_archive(path: str) -> bool:
-    """True when `path` is a tar archive, by its name or, for any other name, its content."""
+    """True when `path` is a tar archive: by its name, or, for any other name, by the
+    header of its first member (the file gzip-compressed or not). Reads one block."""
     if is_archive_name(path):
         return True
-    source = Path(path)
-    try:
-        return source.is_file() and tarfile.is_tarfile(source)
-    except _TAR_ERRORS:
-        return False
+    return Path(path).is_file() and has_tar_header(_first_block(path))
 
 
 def media_path(value: str) -> str | None:
@@ -185,7 +210,8 @@ def _write_archive(
     mode = "w:gz" if compress else "w"
     with tarfile.open(fileobj=raw, mode=mode, format=tarfile.PAX_FORMAT) as tar:
         with open(export_path, "rb") as handle:
-            _add_file(tar, EXPORT_MEMBER, handle)
+            size, digest = _add_file(tar, EXPORT_MEMBER, handle)
+        manifest["export"] = {"size": size, "sha256": digest}
         for value in paths:
             relative = media_path(value)
             source = (root / relative).resolve() if relative else None
@@ -210,6 +236,8 @@ def _write_archive(
                     tar, MEDIA_PREFIX + relative, handle, os.fstat(handle.fileno()).st_mode
                 )
             manifest["files"].append({"path": relative, "size": size, "sha256": digest})
+        if key := signing_key():
+            manifest = signed(manifest, key)
         data = json.dumps(manifest, ensure_ascii=False, indent=2).encode() + b"\n"
         tar.addfile(_tar_info(MANIFEST_MEMBER, len(data)), io.BytesIO(data))
     return manifest
@@ -336,9 +364,23 @@ def _member_problem(member: tarfile.TarInfo) -> str:
     return ""
 
 
-def _read_manifest(path: str, stream) -> dict:
+def _read_manifest(path: str, stream) -> tuple[dict, dict | None]:
+    """The media manifest's entries ({relative path: entry}) and the export it names (size
+    and SHA-256, or None in an archive written before it did). With a signing key set,
+    raises SignatureError unless the manifest is signed with it."""
     try:
         document = json.load(stream)
+        if not isinstance(document, dict):
+            raise ValueError("not an object")
+        if key := signing_key():
+            require_signature(f"{path}:{MANIFEST_MEMBER}", document, key)
+        export = document.get("export")
+        if export is not None and (
+            not isinstance(export, dict)
+            or not isinstance(export.get("size"), int)
+            or not _SHA256.fullmatch(str(export.get("sha256")))
+        ):
+            raise ValueError("bad export entry")
         entries = {}
         for entry in document["files"]:
             relative, size, digest = entry["path"], entry["size"], entry["sha256"]
@@ -347,13 +389,15 @@ def _read_manifest(path: str, stream) -> dict:
                 or not isinstance(size, int)
                 or not _SHA256.fullmatch(str(digest))
             ):
-                raise ValueError(f"bad entry {relative!r}")
+                raise ValueError(f"bad entry {quoted(relative)}")
             entries[relative] = {"path": relative, "size": size, "sha256": digest}
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise FileFormatError(
             f"{path}: {MANIFEST_MEMBER} is not a media manifest ({error})."
         ) from None
-    return entries
+    if export is None and signing_key():
+        raise FileFormatError(f"{path}: {MANIFEST_MEMBER} does not name its export.")
+    return entries, export
 
 
 def read_archive(path: str, work: str) -> _Contents:
@@ -361,9 +405,11 @@ def read_archive(path: str, work: str) -> _Contents:
 
     Raises FileFormatError, before anything is written, for an unreadable archive, a
     member that is a link or a device, leaves the archive's folder or is not under
-    `media/`, a missing export or manifest, or files that do not match the manifest.
+    `media/`, a missing export or manifest, files or an export that do not match the
+    manifest, and (SignatureError) with a signing key set, a manifest not signed with it.
     """
-    export_path, manifest, media, seen = None, None, {}, set()
+    export_path, manifest, named_export, media, seen = None, None, None, {}, set()
+    export_digest, export_size = hashlib.sha256(), 0
     try:
         with tarfile.open(path, "r|*") as tar:
             for member in tar:
@@ -371,38 +417,48 @@ def read_archive(path: str, work: str) -> _Contents:
                     "appears twice" if member.name in seen else ""
                 )
                 if problem:
-                    name = member.name
+                    name = quoted(member.name)
                     raise FileFormatError(
-                        f"Refused {path}: its member '{name}' {problem}; nothing was written."
+                        f"Refused {path}: its member {name} {problem}; nothing was written."
                     )
                 seen.add(member.name)
                 if member.name == EXPORT_MEMBER:
                     export_path = os.path.join(work, EXPORT_MEMBER)
                     with open(export_path, "wb") as out:
-                        _copy(tar.extractfile(member), out)
+                        _copy(tar.extractfile(member), out, export_digest)
+                    export_size = member.size
                 elif member.name == MANIFEST_MEMBER:
-                    manifest = _read_manifest(path, tar.extractfile(member))
+                    manifest, named_export = _read_manifest(path, tar.extractfile(member))
                 elif member.isreg():
                     media[member.name[len(MEDIA_PREFIX) :]] = member.size
     except _TAR_ERRORS as error:
         raise FileFormatError(
-            f"{path} is not a readable tar archive ({error or type(error).__name__})."
+            f"{path} is not a readable tar archive ({escaped(error or type(error).__name__)})."
         ) from None
     if export_path is None or manifest is None:
         missing = EXPORT_MEMBER if export_path is None else MANIFEST_MEMBER
         raise FileFormatError(
             f"{path} has no {missing}: it was not written by dumpdomain --with-media."
         )
+    if named_export is not None and (export_size, export_digest.hexdigest()) != (
+        named_export["size"],
+        named_export["sha256"],
+    ):
+        raise FileFormatError(
+            f"Refused {path}: {EXPORT_MEMBER} is not the export {MANIFEST_MEMBER} names "
+            "(its size or SHA-256 differs); nothing was written."
+        )
     for relative in sorted(set(media) ^ set(manifest)):
         where = "not listed in" if relative in media else "missing from the archive but listed in"
         raise FileFormatError(
-            f"Refused {path}: media/{relative} is {where} {MANIFEST_MEMBER}; nothing was written."
+            f"Refused {path}: {quoted(MEDIA_PREFIX + relative)} is {where} {MANIFEST_MEMBER}; "
+            "nothing was written."
         )
     for relative, size in media.items():
         if manifest[relative]["size"] != size:
             raise FileFormatError(
-                f"Refused {path}: media/{relative} has {size} bytes, the manifest says "
-                f"{manifest[relative]['size']}; nothing was written."
+                f"Refused {path}: {quoted(MEDIA_PREFIX + relative)} has {size} bytes, the "
+                f"manifest says {manifest[relative]['size']}; nothing was written."
             )
     return _Contents(export_path=export_path, manifest=manifest)
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datatransfer.exceptions import escaped, one_line
 from datatransfer.fileformat import atomic_file
 
 
@@ -29,7 +30,9 @@ class RowIssue:
         return {"table": self.table, "id": self.id, "kind": self.kind, "message": self.message}
 
     def __str__(self) -> str:
-        return f"{self.table} {self.id}: {self.message}"
+        """One printed line: ids and values from the file have their control characters
+        escaped (the JSON report keeps them as they are)."""
+        return f"{self.table} {escaped(self.id)}: {one_line(self.message)}"
 
 
 @dataclass

@@ -11,9 +11,10 @@ from decimal import Decimal
 from django.db import transaction
 
 from datatransfer.databases import open_connection
-from datatransfer.exceptions import DataTransferError, UnknownTableError
+from datatransfer.exceptions import DataTransferError, UnknownTableError, quoted
 from datatransfer.fileformat import (
     SECRET_NOT_SHOWN,
+    ExportSource,
     LayoutMismatch,
     RowError,
     decode_row,
@@ -306,14 +307,22 @@ def verify_domain(
         raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
     if match not in ("id", "natural"):
         raise DataTransferError(f"Unknown match '{match}' (use id or natural).")
+    # Opened once: the check, the natural-key scan and the comparison read the same bytes.
+    with ExportSource(path) as source:
+        return _verify(source, by_key, using, exclude, ignore_unknown, match, verify, started)
+
+
+def _verify(source, by_key, using, exclude, ignore_unknown, match, verify, started):
+    """verify_domain's work, every read of the file through the ExportSource `source`;
+    return the VerifyReport."""
     notes = (
-        _checked_file(path, by_key, ignore_unknown)
+        _checked_file(source, by_key, ignore_unknown)
         if verify
         else ["Not verified: the file was compared without checking it against its manifest."]
     )
-    with open_export(path) as reader:
+    with open_export(source, any_version=not verify) as reader:
         connection = open_connection(using)
-        report = VerifyReport(file=str(path), database=using, file_size=reader.size, notes=notes)
+        report = VerifyReport(file=source.path, database=using, file_size=reader.size, notes=notes)
         skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
         left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
         references = reference_ids(reader.path, reader.metadata, by_key)
@@ -323,7 +332,7 @@ def verify_domain(
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             matcher = (
-                _natural_matcher(path, reader.metadata, exclude | left_out, using)
+                _natural_matcher(source, reader.metadata, exclude | left_out, using)
                 if match == "natural"
                 else None
             )
@@ -334,10 +343,10 @@ def verify_domain(
                 if table is None:
                     if not ignore_unknown:
                         raise UnknownTableError(
-                            f"Unknown table '{key}' in {reader.path} "
+                            f"Unknown table {quoted(key)} in {reader.path} "
                             "(use --ignore-unknown to skip it)."
                         )
-                    report.notes.append(f"Table '{key}' is not in the models: not compared.")
+                    report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
                     continue
                 if key in exclude or key in left_out:
                     continue
@@ -382,22 +391,22 @@ def verify_domain(
     return report
 
 
-def _checked_file(path, by_key, ignore_unknown) -> list[str]:
+def _checked_file(source, by_key, ignore_unknown) -> list[str]:
     """The import's check of the file against its manifest (importer.check_file), with the
     fast reader when the file's layout allows it; return its notes."""
     try:
-        return check_file(path, by_key, fast_layout=True, ignore_unknown=ignore_unknown)
+        return check_file(source, by_key, fast_layout=True, ignore_unknown=ignore_unknown)
     except LayoutMismatch:
-        return check_file(path, by_key, fast_layout=False, ignore_unknown=ignore_unknown)
+        return check_file(source, by_key, fast_layout=False, ignore_unknown=ignore_unknown)
 
 
-def _natural_matcher(path, metadata, skipped_tables, using):
+def _natural_matcher(source, metadata, skipped_tables, using):
     """The natural-key matcher of the file's rows against the database (read only)."""
     listed = metadata.get("tables")
     tables = list(tables_by_key().values())
     expected = list(listed) if isinstance(listed, dict) else [t.key for t in tables]
     return match_natural_keys(
-        path,
+        source,
         tables,
         expected=expected,
         exclude=skipped_tables,
@@ -412,7 +421,9 @@ def _checked_rows(path, table, rows, ignore_unknown):
     for raw in rows:
         if not known.issuperset(raw):
             if not ignore_unknown:
-                names = ", ".join(f"'{table.key}.{name}'" for name in sorted(set(raw) - known))
+                names = ", ".join(
+                    quoted(f"{table.key}.{name}") for name in sorted(set(raw) - known)
+                )
                 raise UnknownTableError(
                     f"Unknown field {names} in {path} (use --ignore-unknown to skip it)."
                 )

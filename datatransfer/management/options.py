@@ -86,3 +86,14 @@ def save_report(options, document: dict, *, returncode: int, after: str = "") ->
             f"Cannot write the report {path}: {error.strerror or error}{after}.",
             returncode=returncode,
         ) from None
+
+
+def error_line(error, hints: dict) -> str:
+    """The engine error's one-line message, with the command's hint for its class (from
+    `hints`, {exception class: text}) in parentheses before the final period."""
+    message = str(error)
+    hint = next((text for kind, text in hints.items() if isinstance(error, kind)), None)
+    if hint is None:
+        return message
+    body, period = (message[:-1], ".") if message.endswith(".") else (message, "")
+    return f"{body} ({hint}){period}"

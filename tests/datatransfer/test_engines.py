@@ -41,7 +41,8 @@ def troubled(demo_file, tmp_path):
     data["demandePartages"][9]["code"] = data["demandePartages"][8]["code"]
     data["payments"][2]["amount"] = "12.345"
     data["users"].append(dict(data["users"][0], id="cduplicateuser00000000001"))
-    document["metadata"] = {"version": "2.0"}
+    # No manifest to match the edited rows: a format 1.0 file (a 2.0 file needs its manifest).
+    document["metadata"] = {"version": "1.0"}
     path = tmp_path / "troubled.json"
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     return path

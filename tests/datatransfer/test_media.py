@@ -260,7 +260,13 @@ def test_a_file_whose_checksum_does_not_match_is_not_written(archive, target, se
 
 
 def test_a_broken_export_inside_is_named_in_the_archive(archive, target, settings, tmp_path):
-    broken = rewrite(archive, tmp_path, export=b'{"metadata": {}, "data": {"users": [')
+    # A manifest that does not name its export (as before it did), so the export is read.
+    broken = rewrite(
+        archive,
+        tmp_path,
+        export=b'{"metadata": {}, "data": {"users": [',
+        edit_manifest=lambda manifest: manifest.pop("export"),
+    )
     settings.MEDIA_ROOT = root = tmp_path / "target-uploads"
 
     with pytest.raises(CommandError) as raised:
@@ -311,3 +317,71 @@ def test_staff_without_the_permission_get_no_archive(client, documents):
         reverse("admin:datatransfer_exportrecord_export"), {"confirm": "yes", "include_media": "1"}
     )
     assert response.status_code == 403
+
+
+# ---------------------------------------------------------------------------- signed archives
+
+KEY = "media signing key"
+
+
+@pytest.fixture
+def signed_archive(documents, settings, tmp_path):
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    path = tmp_path / "exports" / "signed.tar"
+    run("dumpdomain", str(path), "--with-media")
+    return path
+
+
+def test_with_a_key_the_media_manifest_is_signed_and_names_the_export(signed_archive):
+    content = members(signed_archive)
+    manifest = json.loads(content[MANIFEST_MEMBER])
+    assert manifest["export"] == {
+        "size": len(content["export.json"]),
+        "sha256": sha256(content["export.json"]),
+    }
+    assert manifest["signature"]["algorithm"] == "HMAC-SHA256"
+    assert len(manifest["signature"]["value"]) == 64
+
+
+def test_with_the_key_a_signed_archive_loads(signed_archive, target, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "target-uploads"
+    output = run("loaddomain", str(signed_archive), "--database", target)
+    assert "2 created" in output and files_under(settings.MEDIA_ROOT) == FILES
+
+
+def _refused(path, target, settings, tmp_path, match):
+    settings.MEDIA_ROOT = root = tmp_path / "target-uploads"
+    with pytest.raises(CommandError) as raised:
+        run("loaddomain", str(path), "--database", target)
+    assert raised.value.returncode == 2 and match in str(raised.value), str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert DocumentPartage.objects.using(target).count() == 0
+    assert not root.exists()
+
+
+def test_with_the_key_an_edited_media_manifest_is_refused_before_any_write(
+    signed_archive, target, settings, tmp_path
+):
+    """Someone without the key swaps a file and its size and checksum in the manifest."""
+    planted = b"planted content"
+
+    def plant(manifest):
+        entry = next(e for e in manifest["files"] if e["path"] == UNICODE_NAME)
+        entry["size"], entry["sha256"] = len(planted), sha256(planted)
+
+    edited = rewrite(signed_archive, tmp_path, edit_manifest=plant)
+    _refused(edited, target, settings, tmp_path, "media-manifest.json: its signature does not")
+
+
+def test_with_the_key_an_unsigned_archive_is_refused(archive, target, settings, tmp_path):
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    _refused(archive, target, settings, tmp_path, "is not signed")
+
+
+def test_an_archive_whose_export_is_not_the_one_its_manifest_names_is_refused(
+    signed_archive, target, settings, tmp_path
+):
+    other = tmp_path / "other.json"
+    run("dumpdomain", str(other))  # signed too, but another file
+    swapped = rewrite(signed_archive, tmp_path, export=other.read_bytes())
+    _refused(swapped, target, settings, tmp_path, "export.json is not the export")

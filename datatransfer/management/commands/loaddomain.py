@@ -3,13 +3,20 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
-from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, DataTransferError
+from datatransfer.exceptions import (
+    EXIT_CONFLICTS,
+    EXIT_ROWS_FAILED,
+    DataTransferError,
+    SignatureError,
+    VerificationError,
+)
 from datatransfer.importer import import_domain
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
     add_report_option,
     check_report_path,
+    error_line,
     excluded_tables,
     save_report,
 )
@@ -18,6 +25,12 @@ from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.media import import_archive, is_archive, render_media_import
 from datatransfer.registry import domain_tables
 from datatransfer.reports import render_import, render_issues
+
+# What the command line can do about an engine error, by its class.
+HINTS = {
+    VerificationError: "use --no-verify to load it anyway",
+    SignatureError: "DATATRANSFER_SIGNING_KEY is set: only files signed with it load",
+}
 
 
 class Command(BaseCommand):
@@ -60,8 +73,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-verify",
             action="store_true",
-            help="Load even a file whose rows do not match its manifest (an edited file), "
-            "saying so.",
+            help="Load even a file whose rows do not match its manifest (an edited file), a "
+            "format 2.0 file without its manifest, or a file of a format version this tool does "
+            "not read, saying so. A signing key is still enforced.",
         )
         parser.add_argument(
             "--overwrite-media",
@@ -122,7 +136,7 @@ class Command(BaseCommand):
                 if options["file"] == "-":
                     report.file = "standard input"
         except DataTransferError as error:
-            raise CommandError(str(error), returncode=error.exit_code) from None
+            raise CommandError(error_line(error, HINTS), returncode=error.exit_code) from None
         save_report(
             options,
             report.as_dict() | ({"media": media.as_dict()} if media else {}),

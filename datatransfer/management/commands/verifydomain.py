@@ -2,18 +2,23 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
+from datatransfer.exceptions import EXIT_REFUSED, DataTransferError, VerificationError
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
     add_report_option,
     check_report_path,
+    error_line,
     excluded_tables,
     save_report,
 )
 from datatransfer.verifier import difference_lines, render_verify, verify_domain
 
 SHOWN_DIFFERENCES = 20
+
+
+# What the command line can do about an engine error, by its class.
+HINTS = {VerificationError: "use --no-verify to compare it anyway"}
 
 
 class Command(BaseCommand):
@@ -58,7 +63,7 @@ class Command(BaseCommand):
                 verify=not options["no_verify"],
             )
         except DataTransferError as error:
-            raise CommandError(str(error), returncode=error.exit_code) from None
+            raise CommandError(error_line(error, HINTS), returncode=error.exit_code) from None
         save_report(options, report.as_dict(), returncode=EXIT_REFUSED)
         verbosity = options["verbosity"]
         if verbosity >= 1:

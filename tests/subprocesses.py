@@ -1,8 +1,15 @@
-"""Real `manage.py` runs for the tests: the URL of a test database, and the command."""
+"""Real `manage.py` runs for the tests: the URL of a test database, the command, and a
+command left running (a server, a worker) for the length of a test."""
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,3 +40,51 @@ def run_manage(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
         text=True,
         timeout=timeout,
     )
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered, with an error status
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_manage(*args, env=None, ready_url=None, timeout=60):
+    """Start `python manage.py ARGS` in the background (output in a temporary file) and yield
+    the process once `ready_url` answers, if given; stop it at the end (SIGTERM, SIGKILL after
+    10 s). Raises AssertionError, with the output, when it exits or never answers."""
+    with tempfile.TemporaryFile(mode="w+") as output:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while ready_url and not _answers(ready_url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output.seek(0)
+                    raise AssertionError(f"manage.py {args[0]} did not start:\n{output.read()}")
+                time.sleep(0.2)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

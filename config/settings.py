@@ -34,6 +34,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The tasks framework (Django 6's, backported) and its database backend: admin exports
+    # run in `python manage.py db_worker`, not in the HTTP request.
+    "django_tasks",
+    "django_tasks_db",
     "core",
     "datatransfer",
 ]
@@ -100,6 +104,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # With a key, dumpdomain signs its files (HMAC-SHA256) and loaddomain loads only files
 # signed with it; empty: nothing is signed and signatures are not checked.
 DATATRANSFER_SIGNING_KEY = env.str("DATATRANSFER_SIGNING_KEY", default="")
+
+# Background tasks (admin exports): queued in the project's database (`default`), run by
+# `python manage.py db_worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Where exports land by default, and where uploaded documents live.
 EXPORTS_DIR = Path(env.str("EXPORTS_DIR", default=str(BASE_DIR / "exports")))

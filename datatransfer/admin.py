@@ -1,7 +1,9 @@
 """Exports from the admin: an action on organizations, a whole-database export, and the
-history of every export with links to download its file. All of them run
+history of every export with its state and a link to download its file. The exports are
+queued and run by the worker (`python manage.py db_worker`, see tasks.py) with
 `history.export_to_file`, the code path of `dumpdomain`."""
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -13,18 +15,23 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from datatransfer.exceptions import DataTransferError
-from datatransfer.history import default_output, export_to_file
-from datatransfer.media import default_archive_output, export_with_media
 from datatransfer.models import ExportRecord
 from datatransfer.reports import human_size
 from datatransfer.subset import subset_counts
+from datatransfer.tasks import queue_export
 
 PERMISSION = "datatransfer.export_domain"
+# The history reloads itself this often while an export is queued or running.
+REFRESH_SECONDS = 3
+# A queued export still waiting after this long: the history asks whether a worker runs.
+WORKER_SUSPECTED_AFTER = dt.timedelta(minutes=1)
 CONFIRMATION_TEMPLATE = "admin/datatransfer/export_confirmation.html"
 
 
@@ -64,30 +71,31 @@ def open_as_recorded(record: ExportRecord, file: Path):
     return handle
 
 
-def _export(request, modeladmin, *, organizations=()):
-    """Run the export the confirmation page asked for; return the file (a tar archive with
-    the uploaded files when asked), or None after an error message (a DataTransferError is
-    the user's to read, never a 500)."""
-    options = dict(
-        organizations=organizations,
-        exclude_secrets=bool(request.POST.get("exclude_secrets")),
-        user=request.user,
-    )
+def _queue(request, modeladmin, *, organizations=()) -> HttpResponseRedirect:
+    """Queue the export the confirmation page asked for (the worker runs it) and go to the
+    history, where it shows its state and, once done, its file. A DataTransferError is the
+    user's to read, never a 500."""
     try:
-        if request.POST.get("include_media"):
-            output = default_archive_output()
-            run = export_with_media(output, **options).run
-        else:
-            output = default_output()
-            run = export_to_file(output, **options)
+        queue_export(
+            user=request.user,
+            organizations=organizations,
+            exclude_secrets=bool(request.POST.get("exclude_secrets")),
+            with_media=bool(request.POST.get("include_media")),
+        )
     except DataTransferError as error:
         modeladmin.message_user(
             request, gettext("The export failed: %(error)s") % {"error": error}, messages.ERROR
         )
-        return None
-    if run.warning:
-        modeladmin.message_user(request, run.warning, messages.WARNING)
-    return _download(Path(output))
+    else:
+        modeladmin.message_user(
+            request,
+            gettext(
+                "The export is queued: it runs in the background, and its file is here once "
+                "it is done."
+            ),
+            messages.SUCCESS,
+        )
+    return HttpResponseRedirect(reverse("admin:datatransfer_exportrecord_changelist"))
 
 
 def _subset_counts(request, modeladmin, organizations):
@@ -122,10 +130,13 @@ def _confirmation(request, modeladmin, *, title, intro, organizations=(), action
     description=_("Export selected organizations with their data"), permissions=["export_domain"]
 )
 def export_domain(modeladmin, request, queryset):
-    """Ask for confirmation (the file holds secrets), then download the organizations'
-    subset: their rows and every row those reference."""
+    """Ask for confirmation (the file holds secrets), then queue the export of the
+    organizations' subset (their rows and every row those reference) and go to the history.
+
+    Queued like the whole database: a subset can be most of it (a large organization), and a
+    download that waits on the export is cut by any proxy's timeout."""
     if request.POST.get("confirm") == "yes":
-        return _export(
+        return _queue(
             request, modeladmin, organizations=list(queryset.values_list("slug", flat=True))
         )
     return _confirmation(
@@ -157,7 +168,7 @@ class ExportRecordAdmin(admin.ModelAdmin):
     change_list_template = "admin/datatransfer/exportrecord/change_list.html"
     list_display = (
         "started_at",
-        "status",
+        "state",
         "scope_column",
         "launched_by",
         "rows",
@@ -184,6 +195,23 @@ class ExportRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("state"), ordering="status")
+    def state(self, record):
+        """The status; while running, the progress; when failed, the error on hover."""
+        text = record.get_status_display()
+        if record.status == ExportRecord.Status.RUNNING and record.progress_table:
+            text = gettext("running: %(rows)s rows written, table %(number)s (%(table)s)") % {
+                "rows": number_format(record.progress_rows, force_grouping=True),
+                "number": record.progress_tables,
+                "table": record.progress_table,
+            }
+        return format_html(
+            '<span class="export-state export-{}" title="{}">{}</span>',
+            record.status,
+            record.error,
+            text,
+        )
 
     @admin.display(description=_("scope"))
     def scope_column(self, record):
@@ -217,7 +245,7 @@ class ExportRecordAdmin(admin.ModelAdmin):
     def download(self, record):
         if downloadable(record):
             url = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
-            return format_html('<a href="{}">{}</a>', url, record.file_name)
+            return format_html('<a href="{}" class="export-download">{}</a>', url, record.file_name)
         return record.file_name or "-"
 
     def get_urls(self):
@@ -233,18 +261,26 @@ class ExportRecordAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_export": can_export(request.user)}
+        """The list, refreshed every few seconds while an export is queued or running, with
+        a warning when one has waited long enough to suspect that no worker runs."""
+        in_progress = ExportRecord.objects.filter(status__in=ExportRecord.IN_PROGRESS)
+        waiting_since = timezone.now() - WORKER_SUSPECTED_AFTER
+        extra_context = {
+            **(extra_context or {}),
+            "can_export": can_export(request.user),
+            "refresh_seconds": REFRESH_SECONDS if in_progress.exists() else None,
+            "worker_missing": in_progress.filter(
+                status=ExportRecord.Status.QUEUED, queued_at__lt=waiting_since
+            ).exists(),
+        }
         return super().changelist_view(request, extra_context)
 
     def export_view(self, request):
-        """GET: the confirmation page; POST: the whole database as a download."""
+        """GET: the confirmation page; POST: queue the whole database and go to the history."""
         if not can_export(request.user):
             raise PermissionDenied
         if request.method == "POST" and request.POST.get("confirm") == "yes":
-            response = _export(request, self)
-            return response or HttpResponseRedirect(
-                reverse("admin:datatransfer_exportrecord_changelist")
-            )
+            return _queue(request, self)
         return _confirmation(
             request,
             self,

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.utils import timezone
 
+from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import export_domain
 from datatransfer.fileformat import check_output_path, open_output
@@ -66,6 +67,15 @@ def _system_user() -> str:
         return ""
 
 
+def _description(alias: str) -> str:
+    """Where `alias` points, without secrets; '' for an unknown alias (the export then fails
+    saying so)."""
+    try:
+        return describe(alias)
+    except KeyError:
+        return ""
+
+
 def _save(record: ExportRecord) -> str:
     """Save `record` in `default`; return '' or why it could not be saved.
 
@@ -91,25 +101,27 @@ def export_to_file(
     user=None,
     command: str = "",
     on_table=None,
+    record: ExportRecord | None = None,
 ) -> ExportRun:
     """Write the whole database, or the `organizations`' subset (slugs), to `output` (a path,
-    or `-` for `stdout`) and record the run, succeeded or failed.
+    or `-` for `stdout`) and record the run, succeeded or failed: in `record` when given (a
+    queued export's), otherwise in a new ExportRecord.
 
     Raises DataTransferError (after recording it) for a bad option, an unknown slug, an
     unreachable database or a file that cannot be written.
     """
     using = using or domain_database()
-    record = ExportRecord(
-        started_at=timezone.now(),
-        user=user if user is not None and user.pk else None,
-        command=command,
-        system_user=_system_user() if command else "",
-        database=using,
-        organizations=sorted(set(organizations)),
-        excluded_tables=sorted(exclude),
-        secrets_excluded=exclude_secrets,
-        file_path=output,
-    )
+    record = record if record is not None else ExportRecord()
+    record.started_at = timezone.now()
+    record.user = user if user is not None and user.pk else None
+    record.command = command
+    record.system_user = _system_user() if command else ""
+    record.database = using
+    record.database_description = _description(using)
+    record.organizations = sorted(set(organizations))
+    record.excluded_tables = sorted(exclude)
+    record.secrets_excluded = exclude_secrets
+    record.file_path = output
     started = time.monotonic()
     try:
         check_output_path(output)

@@ -6,13 +6,23 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ExportRecord(models.Model):
-    """Who or what ran an export, when, of what, and the file it wrote (or why it failed)."""
+    """Who or what ran an export, when, of what, and the file it wrote (or why it failed).
+
+    An export asked for in the admin is queued first (a task run by `db_worker`), then
+    running, with its progress; a command-line run is recorded once done."""
 
     class Status(models.TextChoices):
-        SUCCEEDED = "succeeded", _("succeeded")
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("done")
         FAILED = "failed", _("failed")
 
+    IN_PROGRESS = (Status.QUEUED, Status.RUNNING)
+
+    # For a queued export, when it was asked for until it starts.
     started_at = models.DateTimeField(_("started at"), db_index=True)
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    task_id = models.CharField(_("task"), max_length=64, blank=True)
     duration = models.DurationField(_("duration"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     error = models.TextField(_("error"), blank=True)
@@ -27,10 +37,17 @@ class ExportRecord(models.Model):
     command = models.CharField(_("command"), max_length=200, blank=True)
     system_user = models.CharField(_("system user"), max_length=150, blank=True)
     database = models.CharField(_("database"), max_length=100)
+    # Where the alias pointed at the time, without secrets: `postgresql host:5432/name`.
+    database_description = models.CharField(_("database server"), max_length=500, blank=True)
     # Empty: the whole database; otherwise the slugs of the organizations exported.
     organizations = models.JSONField(_("organizations"), default=list, blank=True)
     excluded_tables = models.JSONField(_("excluded tables"), default=list, blank=True)
     secrets_excluded = models.BooleanField(_("secrets excluded"), default=False)
+    with_media = models.BooleanField(_("uploaded files included"), default=False)
+    # While running: the table being written, how many tables were started, rows written.
+    progress_table = models.CharField(_("current table"), max_length=100, blank=True)
+    progress_tables = models.PositiveIntegerField(_("tables started"), default=0)
+    progress_rows = models.BigIntegerField(_("rows written"), default=0)
     table_counts = models.JSONField(_("rows per table"), default=dict, blank=True)
     total_rows = models.BigIntegerField(_("rows"), default=0)
     file_path = models.CharField(_("file"), max_length=1000, blank=True)

@@ -18,7 +18,9 @@ def test_make_demo_runs_every_command_on_its_own_sqlite_files():
         env={**os.environ, "DATABASE_URL": "postgres://app@prod.example.fr/platform"},
         check=True,
     ).stdout
-    commands = [line for line in plan.splitlines() if "manage.py" in line]
+    commands = [
+        line for line in plan.splitlines() if "manage.py" in line and not line.startswith("echo")
+    ]
     assert len(commands) >= 6
     for command in commands:
         assert command.startswith("ENV_FILE=/dev/null ")
@@ -41,3 +43,10 @@ def test_make_test_checks_the_server_not_the_named_database():
         pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
     assert main("postgres://postgres@127.0.0.1:5432/no_such_database_here") == 0
     assert main("postgres://postgres@127.0.0.1:9/postgres?connect_timeout=2") == 1
+
+
+def test_make_demo_ends_saying_how_to_start_the_admin_worker():
+    result = subprocess.run(["make", "-s", "-n", "demo"], cwd=ROOT, capture_output=True, text=True)
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("echo") and last.rstrip('"').endswith("manage.py db_worker")
+    assert "ENV_FILE=/dev/null" in last

@@ -1,6 +1,11 @@
+import io
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.db import connections
+
+from tests.subprocesses import database_url, run_manage
 
 DATA = Path(__file__).parent / "data"
 
@@ -10,3 +15,54 @@ def node_file():
     """A format 1.0 file as the Node.js tool writes it: all 16 tables, the owner cycle,
     a block pointing forward to a later block, dates at midnight, big integers as strings."""
     return str(DATA / "node-export-1.0.json")
+
+
+@pytest.fixture
+def run_worker():
+    """Return a function that runs every queued task in this process, as `db_worker --batch`
+    does (its own Worker, claiming then running each task), and returns how many it ran.
+
+    Not the worker's loop itself: it closes the database connections between tasks, and a
+    test's transaction would not survive that. tests/datatransfer/test_worker.py runs the
+    real command."""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    def run() -> int:
+        worker = Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="pytest",
+            excluded_queue_names=[],
+        )
+        count = 0
+        while (result := DBTaskResult.objects.ready().first()) is not None:
+            result.claim(worker.worker_id)
+            worker.run_task(result)
+            count += 1
+        return count
+
+    return run
+
+
+@pytest.fixture
+def site(make_database, tmp_path):
+    """The environment of `manage.py` subprocesses for a project as deployed (a server, a
+    worker): its own migrated project database (an SQLite file), a platform database of
+    this run's vendor with the demo data, and an exports folder. Nothing is shared with
+    the test process but these databases."""
+    vendor = "postgresql" if connections["platform"].vendor == "postgresql" else "sqlite"
+    platform = make_database(vendor)
+    call_command("seeddemo", "--scale", "1", "--database", platform, stdout=io.StringIO())
+    env = {
+        "PROJECT_DATABASE_URL": f"sqlite:///{tmp_path / 'project.sqlite3'}",
+        "DATABASE_URL": database_url(platform),
+        "EXPORTS_DIR": str(tmp_path / "exports"),
+    }
+    result = run_manage("migrate", "--verbosity", "0", env=env)
+    assert result.returncode == 0, result.stderr
+    return env

@@ -1,20 +1,28 @@
-"""Exports from the admin, through the Django test client: the action on organizations, the
-whole-database export, the history and its downloads, and who may use them."""
+"""Exports from the admin, through the Django test client: the action on organizations and
+the whole-database export queue a task, the worker runs it (in this process: see
+`run_worker`; test_worker.py runs the real command), the history shows its state and its
+file to download; and who may use them."""
 
+import datetime as dt
 import hashlib
 import io
 import json
 import re
+import tarfile
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
+from django.db import DatabaseError
 from django.http import FileResponse
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from core.models import Organization
+from datatransfer import tasks
 from datatransfer.models import ExportRecord
+from datatransfer.tasks import PROGRESS_INTERVAL, ExportProgress, _start, queue_export, run_export
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +56,20 @@ def run_action(client, organizations, *, follow=False, headers=None, **extra):
     return client.post(ORGANIZATIONS, data, follow=follow, headers=headers)
 
 
+def queued(response) -> ExportRecord:
+    """The export a confirmed form queued: the response goes to the history, which says so."""
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == HISTORY
+    assert "The export is queued" in response.content.decode()
+    record = ExportRecord.objects.get()
+    assert record.status == ExportRecord.Status.QUEUED and record.task_id
+    assert DBTaskResult.objects.get(pk=record.task_id).status == "READY"
+    return record
+
+
+def download_url(record) -> str:
+    return reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
+
+
 def content(response) -> bytes:
     """The streamed file; reading it to the end closes the response (and the file)."""
     assert isinstance(response, FileResponse)
@@ -59,18 +81,30 @@ def test_the_action_asks_first_and_warns_about_secrets(admin_client, seeded):
     assert response.status_code == 200
     page = response.content.decode()
     assert "password hashes" in page and "invitation tokens" in page
-    assert 'name="exclude_secrets"' in page
+    assert 'name="exclude_secrets"' in page and "runs in the background" in page
     assert all(o.slug in page for o in seeded)
-    assert not ExportRecord.objects.exists()
+    assert not ExportRecord.objects.exists() and not DBTaskResult.objects.exists()
 
 
-def test_a_superuser_downloads_organizations_that_load_alone(
-    admin_client, admin_user, seeded, make_database, tmp_path, exports_dir
+def test_organizations_are_queued_then_downloaded_from_the_history_and_load_alone(
+    admin_client, admin_user, seeded, make_database, tmp_path, exports_dir, run_worker
 ):
-    response = run_action(admin_client, seeded, confirm="yes")
-    assert response.status_code == 200
+    record = queued(run_action(admin_client, seeded, confirm="yes", follow=True))
+    assert record.user == admin_user and record.command == ""
+    assert record.organizations == sorted(o.slug for o in seeded)
+    assert not exports_dir.exists() or not any(exports_dir.iterdir())  # nothing ran yet
+    page = admin_client.get(HISTORY).content.decode()
+    assert 'class="export-state export-queued"' in page and 'http-equiv="refresh"' in page
+
+    assert run_worker() == 1
+    record.refresh_from_db()
+    assert record.status == ExportRecord.Status.SUCCEEDED
+    assert DBTaskResult.objects.get(pk=record.task_id).status == "SUCCESSFUL"
+    page = admin_client.get(HISTORY).content.decode()
+    assert download_url(record) in page and 'http-equiv="refresh"' not in page
+    response = admin_client.get(download_url(record))
     disposition = response["Content-Disposition"]
-    assert disposition.startswith("attachment; filename=") and "export-" in disposition
+    assert disposition.startswith("attachment; filename=") and record.file_name in disposition
     data = content(response)
     document = json.loads(data)
     assert {o.slug for o in seeded} <= {row["slug"] for row in document["data"]["organizations"]}
@@ -85,70 +119,121 @@ def test_a_superuser_downloads_organizations_that_load_alone(
     assert {o.pk for o in seeded} <= set(loaded["core.Organization"])
     assert len(loaded["core.User"]) == len(document["data"]["users"])
 
-    [record] = ExportRecord.objects.all()
-    assert record.user == admin_user and record.command == ""
-    assert record.status == ExportRecord.Status.SUCCEEDED
-    assert record.organizations == sorted(o.slug for o in seeded)
     assert record.table_counts == {
         key: len(rows)
         for key, rows in document["data"].items()
         if key not in document["metadata"]["excludedTables"]
     }
     assert record.total_rows == sum(record.table_counts.values())
-    assert record.file_size == len(data)
+    assert record.progress_tables == len(record.table_counts)
+    assert record.file_size == len(data) and record.duration is not None
     assert record.checksum == hashlib.sha256(data).hexdigest()
-    assert record.file_name in disposition and record.duration is not None
     assert (exports_dir / record.file_name).is_file()
 
 
-def test_secrets_can_be_left_out(admin_client, seeded):
-    document = json.loads(
-        content(run_action(admin_client, seeded, confirm="yes", exclude_secrets="1"))
-    )
+def test_secrets_can_be_left_out(admin_client, seeded, run_worker):
+    queued(run_action(admin_client, seeded, confirm="yes", exclude_secrets="1", follow=True))
+    run_worker()
+    record = ExportRecord.objects.get()
+    assert record.secrets_excluded is True
+    document = json.loads(content(admin_client.get(download_url(record))))
     assert {row["passwordHash"] for row in document["data"]["users"]} == {""}
     assert {row["token"] for row in document["data"]["organizationInvites"]} <= {""}
-    assert ExportRecord.objects.get().secrets_excluded is True
 
 
-def test_staff_without_the_permission_gets_no_file(client, seeded, exports_dir):
+def test_uploaded_files_come_in_an_archive(admin_client, seeded, run_worker):
+    queued(run_action(admin_client, seeded, confirm="yes", include_media="1", follow=True))
+    run_worker()
+    record = ExportRecord.objects.get()
+    assert record.with_media and record.status == ExportRecord.Status.SUCCEEDED
+    assert record.file_name.endswith(".tar")
+    with tarfile.open(fileobj=io.BytesIO(content(admin_client.get(download_url(record))))) as tar:
+        assert "export.json" in tar.getnames() and "media-manifest.json" in tar.getnames()
+
+
+def test_staff_without_the_permission_queues_nothing(client, seeded, exports_dir):
     staff(client, "view_organization")
     page = client.get(ORGANIZATIONS)
     assert page.status_code == 200
     assert "export_domain" not in page.content.decode()
     response = run_action(client, seeded, confirm="yes")
     assert not isinstance(response, FileResponse)
-    assert not exports_dir.exists() or not any(exports_dir.iterdir())
     assert client.get(WHOLE).status_code == 403
     assert client.post(WHOLE, {"confirm": "yes"}).status_code == 403
     assert client.get(HISTORY).status_code == 403
-    assert not ExportRecord.objects.exists()
+    assert not ExportRecord.objects.exists() and not DBTaskResult.objects.exists()
+    assert not exports_dir.exists() or not any(exports_dir.iterdir())
 
 
-def test_staff_with_the_permission_exports(client, seeded):
+def test_staff_with_the_permission_exports(client, seeded, run_worker):
     user = staff(client, "view_organization", "export_domain")
     assert "export_domain" in client.get(ORGANIZATIONS).content.decode()
-    assert json.loads(content(run_action(client, seeded, confirm="yes")))["data"]["organizations"]
-    assert ExportRecord.objects.get().user == user
+    record = queued(run_action(client, seeded, confirm="yes", follow=True))
+    assert record.user == user
+    run_worker()
+    record.refresh_from_db()
+    assert json.loads(content(client.get(download_url(record))))["data"]["organizations"]
 
 
-def test_whole_database_export_from_the_history(admin_client, seeded, exports_dir):
+def test_whole_database_export_from_the_history(admin_client, seeded, exports_dir, run_worker):
     page = admin_client.get(HISTORY).content.decode()
     assert WHOLE in page
     confirmation = admin_client.get(WHOLE)
     assert confirmation.status_code == 200 and "password hashes" in confirmation.content.decode()
-    data = content(admin_client.post(WHOLE, {"confirm": "yes"}))
+    record = queued(admin_client.post(WHOLE, {"confirm": "yes"}, follow=True))
+    assert record.organizations == [] and record.scope == "whole database"
+    run_worker()
+    record.refresh_from_db()
+    data = content(admin_client.get(download_url(record)))
     document = json.loads(data)
     assert len(document["data"]) == 16
-    record = ExportRecord.objects.get()
-    assert record.organizations == [] and record.scope == "whole database"
     assert record.table_counts == {key: len(rows) for key, rows in document["data"].items()}
 
-    download = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
-    assert download in admin_client.get(HISTORY).content.decode()
-    assert content(admin_client.get(download)) == data
+    assert download_url(record) in admin_client.get(HISTORY).content.decode()
     (exports_dir / record.file_name).unlink()
-    assert admin_client.get(download).status_code == 404
-    assert download not in admin_client.get(HISTORY).content.decode()
+    assert admin_client.get(download_url(record)).status_code == 404
+    assert download_url(record) not in admin_client.get(HISTORY).content.decode()
+
+
+def test_the_history_shows_a_running_export_with_its_progress(admin_client, seeded):
+    record = queue_export(user=None)
+    assert _start(record.pk) is not None
+    progress = ExportProgress(record)
+    progress("permissions", 20)
+    progress("organizations", 10)
+    on_rows = progress("users", 5000)
+    on_rows(1000)  # within PROGRESS_INTERVAL of the table's start: not written yet
+    record.refresh_from_db()
+    assert (record.status, record.progress_table, record.progress_tables) == (
+        "running",
+        "users",
+        3,
+    )
+    assert record.progress_rows == 30
+    progress.saved_at -= PROGRESS_INTERVAL
+    on_rows(1000)
+    record.refresh_from_db()
+    assert record.progress_rows == 2030
+    page = admin_client.get(HISTORY).content.decode()
+    assert "running: 2,030 rows written, table 3 (users)" in page
+    assert 'http-equiv="refresh"' in page
+
+
+def test_a_queued_task_runs_once(seeded, run_worker):
+    record = queue_export(user=None)
+    run_worker()
+    assert run_export.call(record.pk) == "not queued"
+    assert ExportRecord.objects.get().status == ExportRecord.Status.SUCCEEDED
+
+
+def test_a_long_wait_asks_whether_the_worker_runs(admin_client):
+    record = queue_export(user=None)
+    assert "is the worker running" not in admin_client.get(HISTORY).content.decode()
+    ExportRecord.objects.filter(pk=record.pk).update(
+        queued_at=record.queued_at - dt.timedelta(minutes=2)
+    )
+    page = admin_client.get(HISTORY).content.decode()
+    assert "is the worker running" in page and "python manage.py db_worker" in page
 
 
 def test_a_file_outside_the_exports_folder_is_not_served(admin_client, tmp_path):
@@ -162,7 +247,7 @@ def test_a_file_outside_the_exports_folder_is_not_served(admin_client, tmp_path)
         system_user="deploy",
         file_path=str(outside),
     )
-    url = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
+    url = download_url(record)
     page = admin_client.get(HISTORY).content.decode()
     assert "dumpdomain (deploy)" in page and url not in page
     assert admin_client.get(url).status_code == 404
@@ -174,15 +259,44 @@ def test_a_file_outside_the_exports_folder_is_not_served(admin_client, tmp_path)
     )
 
 
-def test_a_data_transfer_error_is_an_admin_message(admin_client, seeded, settings, tmp_path):
+def test_a_failed_export_shows_failed_with_its_error(
+    admin_client, seeded, settings, tmp_path, run_worker
+):
     settings.EXPORTS_DIR = tmp_path / "a-file"
     settings.EXPORTS_DIR.write_text("not a folder")
-    response = run_action(admin_client, seeded, confirm="yes", follow=True)
-    assert response.status_code == 200
-    assert "The export failed" in response.content.decode()
+    queued(run_action(admin_client, seeded, confirm="yes", follow=True))
+    run_worker()
+    record = ExportRecord.objects.get()
+    assert record.status == ExportRecord.Status.FAILED and "Cannot write" in record.error
+    # An expected failure is the record's to tell; the task itself ended normally.
+    assert DBTaskResult.objects.get(pk=record.task_id).status == "SUCCESSFUL"
+    page = admin_client.get(HISTORY).content.decode()
+    assert 'class="export-state export-failed"' in page and "Cannot write" in page
+
+
+def test_an_export_the_queue_refuses_is_an_admin_message(admin_client, seeded, monkeypatch):
+    class Refusing:
+        def enqueue(self, *args):
+            raise DatabaseError("no such table: django_tasks_database_dbtaskresult")
+
+    monkeypatch.setattr(tasks, "run_export", Refusing())
     response = admin_client.post(WHOLE, {"confirm": "yes"}, follow=True)
-    assert response.status_code == 200 and "The export failed" in response.content.decode()
-    assert set(ExportRecord.objects.values_list("status", flat=True)) == {"failed"}
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The export failed: The export could not be queued" in page
+    assert not ExportRecord.objects.exists()
+
+
+def test_a_crash_in_the_worker_marks_the_export_failed(seeded, monkeypatch, run_worker):
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tasks, "export_to_file", crash)
+    record = queue_export(user=None)
+    run_worker()
+    record.refresh_from_db()
+    assert record.status == ExportRecord.Status.FAILED and "Interrupted" in record.error
+    assert DBTaskResult.objects.get(pk=record.task_id).status == "FAILED"
 
 
 def test_labels_are_in_french(admin_client, seeded):
@@ -190,15 +304,18 @@ def test_labels_are_in_french(admin_client, seeded):
     assert "Exporter les organisations sélectionnées avec leurs données" in page
     confirmation = run_action(admin_client, seeded, headers={"accept-language": "fr"})
     assert "Laisser les secrets de côté" in confirmation.content.decode()
+    assert "Lancer l’export" in confirmation.content.decode()
 
 
 @pytest.fixture
-def whole_export(admin_client, seeded, exports_dir):
-    """A whole-database export from the admin: its record, file and download URL."""
-    data = content(admin_client.post(WHOLE, {"confirm": "yes"}))
+def whole_export(admin_client, seeded, exports_dir, run_worker):
+    """A whole-database export from the admin, run: its record, file, content and download
+    URL."""
+    admin_client.post(WHOLE, {"confirm": "yes"})
+    run_worker()
     record = ExportRecord.objects.get()
-    url = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
-    return record, exports_dir / record.file_name, data, url
+    url = download_url(record)
+    return record, exports_dir / record.file_name, content(admin_client.get(url)), url
 
 
 def refused(admin_client, url) -> str:
@@ -248,11 +365,15 @@ def confirmation_counts(page: str) -> dict:
     }
 
 
-def test_the_confirmation_counts_the_rows_and_those_of_other_organizations(admin_client, seeded):
+def test_the_confirmation_counts_the_rows_and_those_of_other_organizations(
+    admin_client, seeded, run_worker
+):
     page = run_action(admin_client, seeded).content.decode()
     counts = confirmation_counts(page)
     assert "of other organizations" in page and "without their secrets" in page
-    document = json.loads(content(run_action(admin_client, seeded, confirm="yes")))
+    run_action(admin_client, seeded, confirm="yes")
+    run_worker()
+    document = json.loads(content(admin_client.get(download_url(ExportRecord.objects.get()))))
     data = document["data"]
     assert counts == {key: (len(rows), counts[key][1]) for key, rows in data.items() if rows}, (
         "every table that goes out, with its number of rows"

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from core.models import DocumentPartage
 from datatransfer.media import MANIFEST_MEMBER
+from datatransfer.models import ExportRecord
 from tests.factories import DocumentPartageFactory
 
 # The domain's database (the platform's), where these tests load and read rows.
@@ -289,12 +290,17 @@ def test_with_media_needs_a_tar_name(documents, tmp_path):
         run("dumpdomain", str(tmp_path / "x.json"), "--with-media")
 
 
-def test_the_admin_checkbox_downloads_a_tar_with_the_files(admin_client, documents):
+def test_the_admin_checkbox_gives_a_tar_with_the_files(admin_client, documents, run_worker):
     whole = reverse("admin:datatransfer_exportrecord_export")
     page = admin_client.get(whole).content.decode()
     assert 'name="include_media"' in page and "Include uploaded files" in page
 
-    response = admin_client.post(whole, {"confirm": "yes", "include_media": "1"})
+    admin_client.post(whole, {"confirm": "yes", "include_media": "1"})
+    assert run_worker() == 1
+    record = ExportRecord.objects.get()
+    response = admin_client.get(
+        reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
+    )
     assert isinstance(response, FileResponse)
     assert ".tar" in response["Content-Disposition"]
     content = members(io.BytesIO(b"".join(response.streaming_content)))

@@ -17,10 +17,12 @@ from django.core.management import call_command
 from django.db import DatabaseError
 from django.http import FileResponse
 from django.urls import reverse
+from django.utils import translation
 from django_tasks_db.models import DBTaskResult
 
 from core.models import Organization
 from datatransfer import tasks
+from datatransfer.admin import human_duration
 from datatransfer.models import ExportRecord
 from datatransfer.tasks import PROGRESS_INTERVAL, ExportProgress, _start, queue_export, run_export
 from tests.snapshots import database_snapshot
@@ -297,6 +299,71 @@ def test_a_crash_in_the_worker_marks_the_export_failed(seeded, monkeypatch, run_
     record.refresh_from_db()
     assert record.status == ExportRecord.Status.FAILED and "Interrupted" in record.error
     assert DBTaskResult.objects.get(pk=record.task_id).status == "FAILED"
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0.285937, "0.3 s"),
+        (12.44, "12.4 s"),
+        (59.96, "1 min 00 s"),
+        (125.4, "2 min 05 s"),
+        (3599.6, "1 h 00 min"),
+        (3725, "1 h 02 min"),
+    ],
+)
+def test_durations_are_written_for_people(seconds, text):
+    assert human_duration(seconds) == text
+
+
+def test_durations_use_the_language_s_decimal_separator():
+    with translation.override("fr"):
+        assert human_duration(0.285937) == "0,3 s"
+
+
+def test_the_history_shows_the_database_and_durations_for_people(admin_client, seeded, exports_dir):
+    call_command("dumpdomain", str(exports_dir / "all.json"), stdout=io.StringIO())
+    record = ExportRecord.objects.get()
+    page = admin_client.get(HISTORY).content.decode()
+    results = page[page.index('id="result_list"') :]
+    header = results[: results.index("</thead>")]
+    assert "Database" in header and "Duration" in header
+    row = results[results.index("<tbody>") : results.index("</tbody>")]
+    assert 'title="sqlite ' in row or 'title="postgresql ' in row
+    assert ">platform</span>" in row
+    assert human_duration(record.duration.total_seconds()) in row
+    assert not re.search(r"\d:\d\d:\d\d\.\d", row)  # not 0:00:00.285937
+    # The file's column comes before the wide ones.
+    assert row.index("export-download") < row.index(">platform</span>")
+
+
+def test_the_detail_page_has_rows_per_table_as_a_table_and_one_file_row(
+    admin_client, seeded, exports_dir
+):
+    call_command("dumpdomain", str(exports_dir / "all.json"), stdout=io.StringIO())
+    record = ExportRecord.objects.get()
+    page = admin_client.get(
+        reverse("admin:datatransfer_exportrecord_change", args=[record.pk])
+    ).content.decode()
+    assert page.count("<label>File:</label>") == 1
+    assert f'href="{download_url(record)}"' in page
+    assert 'class="export-table-counts"' in page
+    for key, count in record.table_counts.items():
+        assert f'<td>{key}</td><td class="numeric">{count:,}</td>' in page
+    assert '{"permissions"' not in page and "&quot;permissions&quot;" not in page
+    assert "datatransfer/admin.css" in page
+
+
+def test_a_long_scope_is_cut_in_the_list_and_whole_on_the_detail_page(admin_client):
+    slugs = [f"organization-{number}" for number in range(5)]
+    record = ExportRecord.objects.create(
+        started_at="2025-01-01T00:00:00Z", status="failed", database="platform", organizations=slugs
+    )
+    page = admin_client.get(HISTORY).content.decode()
+    assert "organization-0, organization-1, organization-2 and 2 more" in page
+    assert "organization-4" not in page
+    detail = admin_client.get(reverse("admin:datatransfer_exportrecord_change", args=[record.pk]))
+    assert ", ".join(slugs) in detail.content.decode()
 
 
 def test_labels_are_in_french(admin_client, seeded):

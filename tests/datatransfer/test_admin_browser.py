@@ -194,6 +194,18 @@ def worker(site):
     )
 
 
+def in_sight(driver, element) -> bool:
+    """Whether `element` is whole within the window's width and its scrolling container's
+    (the admin's result table scrolls sideways when too wide), with no scrolling."""
+    return driver.execute_script(
+        """const box = arguments[0].getBoundingClientRect();
+        const frame = arguments[0].closest(".results").getBoundingClientRect();
+        return box.width > 0 && box.left >= Math.max(0, frame.left)
+            && box.right <= Math.min(document.documentElement.clientWidth, frame.right);""",
+        element,
+    )
+
+
 def history_row(driver, number=1):
     """The history's `number`th row (newest first)."""
     return wait_for(driver, f"#result_list tbody tr:nth-child({number})")
@@ -237,7 +249,8 @@ def test_a_superuser_queues_two_organizations_and_downloads_them_once_done(
     with worker(site):
         row = wait_for_state(browser, "succeeded")
     link = row.find_element(By.CSS_SELECTOR, "a.export-download")
-    assert link.is_displayed()
+    assert browser.execute_script("return window.innerWidth") == WIDTH
+    assert link.is_displayed() and in_sight(browser, link)
     link.click()
 
     path = downloaded_file(downloads)

@@ -112,3 +112,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Where exports land by default, and where uploaded documents live.
 EXPORTS_DIR = Path(env.str("EXPORTS_DIR", default=str(BASE_DIR / "exports")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "uploads")))
+
+# Export files older than this many days are deleted by `python manage.py pruneexports`
+# (their history rows stay); 0 keeps them forever.
+DATATRANSFER_EXPORT_RETENTION_DAYS = env.int("DATATRANSFER_EXPORT_RETENTION_DAYS", default=30)

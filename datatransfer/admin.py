@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -24,10 +23,13 @@ from django.utils.translation import gettext_lazy as _
 from datatransfer.exceptions import DataTransferError
 from datatransfer.models import ExportRecord
 from datatransfer.reports import human_size
+from datatransfer.retention import delete_export_file, export_file
 from datatransfer.subset import subset_counts
 from datatransfer.tasks import queue_export
 
 PERMISSION = "datatransfer.export_domain"
+DELETE_PERMISSION = "datatransfer.delete_export_file"
+DELETE_CONFIRMATION_TEMPLATE = "admin/datatransfer/exportrecord/delete_file_confirmation.html"
 # The history's list names this many organizations of a subset export, then how many more.
 SCOPE_SHOWN = 3
 # The history reloads itself this often while an export is queued or running.
@@ -42,6 +44,11 @@ def can_export(user) -> bool:
     return user.is_active and user.is_staff and user.has_perm(PERMISSION)
 
 
+def can_delete_files(user) -> bool:
+    """Superusers, and active staff holding `datatransfer.delete_export_file`."""
+    return user.is_active and user.is_staff and user.has_perm(DELETE_PERMISSION)
+
+
 def human_duration(seconds: float) -> str:
     """A duration as people write it: `0.3 s`, `12.4 s`, `2 min 05 s`, `1 h 02 min` (the
     decimal separator of the active language)."""
@@ -52,16 +59,6 @@ def human_duration(seconds: float) -> str:
         return f"{whole // 60} min {whole % 60:02d} s"
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-def downloadable(record: ExportRecord) -> Path | None:
-    """The record's file when it still exists under EXPORTS_DIR (a command may have written
-    anywhere; only the exports folder is served)."""
-    if record.status != ExportRecord.Status.SUCCEEDED or not record.file_path:
-        return None
-    folder = Path(settings.EXPORTS_DIR).resolve()
-    file = Path(record.file_path).resolve()
-    return file if file.is_relative_to(folder) and file.is_file() else None
 
 
 def _download(file: Path) -> FileResponse:
@@ -175,11 +172,69 @@ class ExportDomainActionMixin:
         return can_export(request.user)
 
 
+def _delete_files(request, modeladmin, records) -> None:
+    """Delete the records' files (those the admin may delete) and say how many, and which
+    could not be deleted."""
+    who = f"admin: {request.user.get_username()}"  # stored: never translated
+    deleted, failed = 0, []
+    for record in records:
+        try:
+            deleted += delete_export_file(record, by=who)
+        except OSError as error:
+            failed.append(f"{record.file_name}: {error.strerror or error}")
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "Deleted %(count)s export file; its history stays.",
+            "Deleted %(count)s export files; their history stays.",
+            deleted,
+        )
+        % {"count": deleted},
+        messages.SUCCESS,
+    )
+    if failed:
+        modeladmin.message_user(
+            request,
+            gettext("Not deleted: %(files)s") % {"files": "; ".join(failed)},
+            messages.ERROR,
+        )
+
+
+def _delete_confirmation(request, modeladmin, records, *, action=""):
+    """The page asking to confirm the deletion of the records' files (those that exist)."""
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": gettext("Delete export files"),
+        "opts": opts,
+        "records": [record for record in records if export_file(record)],
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "cancel_url": reverse("admin:datatransfer_exportrecord_changelist"),
+    }
+    return TemplateResponse(request, DELETE_CONFIRMATION_TEMPLATE, context)
+
+
+@admin.action(
+    description=_("Delete the selected exports' files"), permissions=["delete_export_file"]
+)
+def delete_files(modeladmin, request, queryset):
+    """Ask for confirmation, then delete the files of the selected exports; their history
+    rows stay, marked."""
+    if request.POST.get("confirm") == "yes":
+        _delete_files(request, modeladmin, queryset)
+        return None
+    return _delete_confirmation(request, modeladmin, queryset, action="delete_files")
+
+
 @admin.register(ExportRecord)
 class ExportRecordAdmin(admin.ModelAdmin):
-    """The history of exports, read-only; a button runs a whole-database export."""
+    """The history of exports, read-only; a button queues a whole-database export, an
+    action (and a button on each export's page) deletes export files."""
 
     change_list_template = "admin/datatransfer/exportrecord/change_list.html"
+    change_form_template = "admin/datatransfer/exportrecord/change_form.html"
+    actions = [delete_files]
     # The file comes third: its download link stays in sight on a laptop's screen.
     list_display = (
         "started",
@@ -244,6 +299,9 @@ class ExportRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_delete_export_file_permission(self, request):
+        return can_delete_files(request.user)
 
     @admin.display(description=_("state"), ordering="status")
     def state(self, record):
@@ -348,10 +406,30 @@ class ExportRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("file"))
     def download(self, record):
-        if downloadable(record):
+        """A link to download the file; its name alone when it is not served (elsewhere than
+        EXPORTS_DIR, or gone); when deleted, when and by whom. The full path on hover."""
+        if export_file(record):
             url = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
-            return format_html('<a href="{}" class="export-download">{}</a>', url, record.file_name)
-        return record.file_name or "-"
+            return format_html(
+                '<a href="{}" class="export-download" title="{}">{}</a>',
+                url,
+                record.file_path,
+                record.file_name,
+            )
+        if record.file_deleted_at:
+            deleted = gettext("deleted on %(date)s by %(who)s") % {
+                "date": date_format(timezone.localtime(record.file_deleted_at), "Y-m-d H:i"),
+                "who": record.file_deleted_by,
+            }
+            return format_html(
+                '<span class="export-deleted" title="{}">{} ({})</span>',
+                record.file_path,
+                record.file_name,
+                deleted,
+            )
+        if not record.file_name:
+            return "-"
+        return format_html('<span title="{}">{}</span>', record.file_path, record.file_name)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -361,6 +439,11 @@ class ExportRecordAdmin(admin.ModelAdmin):
                 "<int:pk>/download/",
                 wrap(self.download_view),
                 name="datatransfer_exportrecord_download",
+            ),
+            path(
+                "<int:pk>/delete-file/",
+                wrap(self.delete_file_view),
+                name="datatransfer_exportrecord_delete_file",
             ),
             *super().get_urls(),
         ]
@@ -393,13 +476,35 @@ class ExportRecordAdmin(admin.ModelAdmin):
             intro=_("Every table of the domain will be written to one file."),
         )
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        record = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "can_delete_file": bool(
+                record and can_delete_files(request.user) and export_file(record)
+            ),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_file_view(self, request, pk):
+        """GET: the confirmation page; POST: delete this export's file, back to its page."""
+        if not can_delete_files(request.user):
+            raise PermissionDenied
+        record = get_object_or_404(ExportRecord, pk=pk)
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            _delete_files(request, self, [record])
+            return HttpResponseRedirect(
+                reverse("admin:datatransfer_exportrecord_change", args=[record.pk])
+            )
+        return _delete_confirmation(request, self, [record])
+
     def download_view(self, request, pk):
         """The record's file, once checked against the size and SHA-256 recorded when it
         was written; a file changed since is refused with an error message."""
         if not can_export(request.user):
             raise PermissionDenied
         record = get_object_or_404(ExportRecord, pk=pk)
-        file = downloadable(record)
+        file = export_file(record)
         if file is None:
             raise Http404(gettext("This export's file no longer exists."))
         handle = open_as_recorded(record, file)

@@ -53,12 +53,18 @@ class ExportRecord(models.Model):
     file_path = models.CharField(_("file"), max_length=1000, blank=True)
     file_size = models.BigIntegerField(_("size in bytes"), null=True, blank=True)
     checksum = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    # The file is deleted past the retention, or by hand; the record stays.
+    file_deleted_at = models.DateTimeField(_("file deleted at"), null=True, blank=True)
+    file_deleted_by = models.CharField(_("file deleted by"), max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("export")
         verbose_name_plural = _("exports")
         ordering = ("-started_at", "-id")
-        permissions = [("export_domain", _("Can export domain data"))]
+        permissions = [
+            ("export_domain", _("Can export domain data")),
+            ("delete_export_file", _("Can delete export files")),
+        ]
 
     def __str__(self):
         return f"{self.file_name or '-'} ({self.started_at:%Y-%m-%d %H:%M:%S})"

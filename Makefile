@@ -12,7 +12,7 @@ DEMO_ENV := ENV_FILE=/dev/null \
 	DATABASE_URL=sqlite:///$(CURDIR)/demo-platform.sqlite3 \
 	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/demo-target.sqlite3
 
-.PHONY: install demo test test-sqlite test-postgres bench lint clean
+.PHONY: install demo test test-sqlite test-postgres bench lint messages clean
 
 install: $(VENV)/.installed
 
@@ -68,6 +68,14 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# The French catalogues: extract the strings, then (once translated) compile them. Needs GNU
+# gettext (apt-get install gettext); the compiled .mo files are committed, so nothing else does.
+messages: install
+	for app in core datatransfer; do \
+		(cd $$app && ENV_FILE=/dev/null ../$(PY) ../manage.py makemessages -l fr --no-location \
+			&& ENV_FILE=/dev/null ../$(PY) ../manage.py compilemessages -l fr) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATABASES)

@@ -9,6 +9,8 @@ Secrets (`User.password_hash`, `OrganizationInvite.token`) are shown masked, nev
 import secrets
 
 from django.contrib import admin
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core import models
 from datatransfer.admin import ExportDomainActionMixin
@@ -16,7 +18,9 @@ from datatransfer.admin import ExportDomainActionMixin
 
 def masked(value: str | None) -> str:
     """Whether a secret is set, without any of its characters."""
-    return f"•••••••• (set, {len(value)} characters)" if value else "(not set)"
+    if not value:
+        return gettext("(not set)")
+    return gettext("•••••••• (set, %(count)s characters)") % {"count": len(value)}
 
 
 class DomainAdmin(admin.ModelAdmin):
@@ -55,7 +59,7 @@ class UserAdmin(DomainAdmin):
     exclude = ("password_hash",)
     readonly_fields = (*DomainAdmin.readonly_fields, "password")
 
-    @admin.display(description="password hash")
+    @admin.display(description=_("password hash"))
     def password(self, user):
         return masked(user.password_hash)
 
@@ -86,7 +90,7 @@ class OrganizationInviteAdmin(DomainAdmin):
     exclude = ("token",)
     readonly_fields = (*DomainAdmin.readonly_fields, "masked_token")
 
-    @admin.display(description="token")
+    @admin.display(description=_("token"))
     def masked_token(self, invite):
         return masked(invite.token)
 

@@ -19,6 +19,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.models import DBTaskResult
 
 from datatransfer.exceptions import DataTransferError
 from datatransfer.models import ExportRecord
@@ -225,6 +226,12 @@ def delete_files(modeladmin, request, queryset):
         _delete_files(request, modeladmin, queryset)
         return None
     return _delete_confirmation(request, modeladmin, queryset, action="delete_files")
+
+
+# The task queue's own admin page (django-tasks-db) is left out: the history shows each
+# export's state, the worker's log has the tracebacks, and its labels have no translation.
+if admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)
 
 
 @admin.register(ExportRecord)

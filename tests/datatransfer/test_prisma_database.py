@@ -17,6 +17,7 @@ from django.urls import reverse
 from core.demo import seed_demo
 from core.models import AuditLog, BlockchainBlock, DocumentPartage, Organization, User
 from datatransfer.importer import import_domain
+from datatransfer.models import ExportRecord
 from datatransfer.verifier import verify_domain
 from tests.subprocesses import database_url, run_manage
 
@@ -166,7 +167,7 @@ def test_media_archive_and_verify(prisma_platform, make_database, settings, tmp_
 
 
 def test_the_admin_exports_from_a_prisma_made_database(
-    prisma_platform, admin_client, settings, tmp_path
+    prisma_platform, admin_client, settings, tmp_path, run_worker
 ):
     settings.EXPORTS_DIR = tmp_path / "exports"
     organizations = list(Organization.objects.order_by("slug")[:2])
@@ -175,8 +176,14 @@ def test_the_admin_exports_from_a_prisma_made_database(
         ACTION_CHECKBOX_NAME: [o.pk for o in organizations],
         "confirm": "yes",
     }
-    response = admin_client.post(reverse("admin:core_organization_changelist"), data)
-    assert response.status_code == 200
+    admin_client.post(reverse("admin:core_organization_changelist"), data)
+    assert run_worker() == 1
+    record = ExportRecord.objects.get()
+    assert record.status == ExportRecord.Status.SUCCEEDED, record.error
+    assert record.database == prisma_platform
+    response = admin_client.get(
+        reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
+    )
     document = json.loads(b"".join(response.streaming_content))
     assert {o.slug for o in organizations} <= {r["slug"] for r in document["data"]["organizations"]}
     assert AuditLog.objects.exists() and User.objects.exists()

@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
@@ -31,6 +32,8 @@ from datatransfer.tasks import queue_export
 PERMISSION = "datatransfer.export_domain"
 DELETE_PERMISSION = "datatransfer.delete_export_file"
 DELETE_CONFIRMATION_TEMPLATE = "admin/datatransfer/exportrecord/delete_file_confirmation.html"
+# The history's list shows this many characters of a failed export's error (all on hover).
+ERROR_SHOWN = 160
 # The history's list names this many organizations of a subset export, then how many more.
 SCOPE_SHOWN = 3
 # The history reloads itself this often while an export is queued or running.
@@ -242,16 +245,16 @@ class ExportRecordAdmin(admin.ModelAdmin):
     change_list_template = "admin/datatransfer/exportrecord/change_list.html"
     change_form_template = "admin/datatransfer/exportrecord/change_form.html"
     actions = [delete_files]
-    # The file comes third: its download link stays in sight on a laptop's screen.
+    # The file comes third, with its size: its download link stays in sight on a laptop's
+    # screen (the page also leaves the navigation sidebar out: see changelist_view).
     list_display = (
         "started",
         "state",
-        "download",
+        "file_column",
         "scope_column",
         "database_column",
         "launched_by",
         "rows",
-        "size",
         "duration_column",
     )
     list_filter = ("status", "database", "secrets_excluded")
@@ -320,6 +323,9 @@ class ExportRecordAdmin(admin.ModelAdmin):
                 "number": record.progress_tables,
                 "table": record.progress_table,
             }
+        if record.status == ExportRecord.Status.FAILED and record.error:
+            short = Truncator(record.error.splitlines()[0]).chars(ERROR_SHOWN)
+            text = format_html("{}<br><small>{}</small>", text, short)
         return format_html(
             '<span class="export-state export-{}" title="{}">{}</span>',
             record.status,
@@ -414,7 +420,8 @@ class ExportRecordAdmin(admin.ModelAdmin):
     @admin.display(description=_("file"))
     def download(self, record):
         """A link to download the file; its name alone when it is not served (elsewhere than
-        EXPORTS_DIR, or gone); when deleted, when and by whom. The full path on hover."""
+        EXPORTS_DIR, or gone); when deleted, when and by whom; `-` when none was written. The
+        full path on hover."""
         if export_file(record):
             url = reverse("admin:datatransfer_exportrecord_download", args=[record.pk])
             return format_html(
@@ -429,14 +436,25 @@ class ExportRecordAdmin(admin.ModelAdmin):
                 "who": record.file_deleted_by,
             }
             return format_html(
-                '<span class="export-deleted" title="{}">{} ({})</span>',
+                '<span class="export-deleted" title="{}">{}<br><small>{}</small></span>',
                 record.file_path,
                 record.file_name,
                 deleted,
             )
-        if not record.file_name:
-            return "-"
-        return format_html('<span title="{}">{}</span>', record.file_path, record.file_name)
+        if record.status != ExportRecord.Status.SUCCEEDED or not record.file_name:
+            return "-"  # no file was written (or not yet)
+        return format_html(
+            '<span class="export-file" title="{}">{}</span>', record.file_path, record.file_name
+        )
+
+    @admin.display(description=_("file"), ordering="file_size")
+    def file_column(self, record):
+        """The file (see `download`) and, while it exists, its size."""
+        if record.file_size is None or record.file_deleted_at:
+            return self.download(record)
+        return format_html(
+            "{}<br><small>{}</small>", self.download(record), human_size(record.file_size)
+        )
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -462,6 +480,8 @@ class ExportRecordAdmin(admin.ModelAdmin):
         waiting_since = timezone.now() - WORKER_SUSPECTED_AFTER
         extra_context = {
             **(extra_context or {}),
+            # A wide table: the whole window's width for it, and no sideways scrolling.
+            "is_nav_sidebar_enabled": False,
             "can_export": can_export(request.user),
             "refresh_seconds": REFRESH_SECONDS if in_progress.exists() else None,
             "worker_missing": in_progress.filter(

@@ -1,12 +1,17 @@
-"""The admin export in a real browser: Selenium drives Debian's headless Chromium.
+"""The admin export in a real browser: Selenium drives Debian's headless Chromium, in a
+window 1,400 px wide (a laptop's screen).
 
 The export flow runs against the project as deployed: `manage.py runserver` with DEBUG off
-and `manage.py db_worker`, each in a process of its own, on their own project and platform
-databases (the `site` fixture). A superuser ticks two organizations, runs "Export selected
-organizations with their data", confirms, lands on the history where the export is queued,
-the worker runs it, the history shows it done with its file, and the file Chromium
-downloads loads alone into an empty database. A staff member without
-`datatransfer.export_domain` does not see the action (pytest-django's live server).
+(its CSS served by WhiteNoise) and `manage.py db_worker`, each in a process of its own, on
+their own project and platform databases (the `site` fixture). A superuser queues a
+whole-database export that a misconfigured worker fails; then ticks two organizations, runs
+"Export selected organizations with their data", confirms, and lands on the history where
+the export is queued; the worker runs it, the history (refreshing itself) shows it done with
+its file in sight, the file Chromium downloads loads alone into an empty database, the
+export's page shows its rows per table, and its file is deleted from there. A staff member
+without `datatransfer.export_domain` does not see the action (pytest-django's live server).
+
+`SCREENSHOTS_DIR=docs` saves the README's screenshots (docs/admin-export-*.png) on the way.
 
 Chromium and its driver come from Debian's packages `chromium` and `chromium-driver`; `.ci/run`
 installs them. Without them the module is skipped, except under CI=true, where it fails.
@@ -14,6 +19,7 @@ installs them. Without them the module is skipped, except under CI=true, where i
 
 import io
 import os
+import re
 import time
 from pathlib import Path
 
@@ -206,6 +212,20 @@ def in_sight(driver, element) -> bool:
     )
 
 
+def screenshot(driver, name: str) -> None:
+    """Save the whole page as `name` in SCREENSHOTS_DIR, when it is set (the README's images:
+    SCREENSHOTS_DIR=docs)."""
+    folder = os.environ.get("SCREENSHOTS_DIR")
+    if not folder:
+        return
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(WIDTH, min(max(height, 400), 2000))
+    try:
+        driver.save_screenshot(str(Path(folder) / name))
+    finally:
+        driver.set_window_size(WIDTH, HEIGHT)
+
+
 def history_row(driver, number=1):
     """The history's `number`th row (newest first)."""
     return wait_for(driver, f"#result_list tbody tr:nth-child({number})")
@@ -224,7 +244,23 @@ def test_a_superuser_queues_two_organizations_and_downloads_them_once_done(
     server, site, browser, downloads, make_database
 ):
     browser.set_window_size(WIDTH, HEIGHT)
+    assert browser.execute_script("return window.innerWidth") == WIDTH
     log_in(browser, server, *SUPERUSER)
+    # First the whole database, from the history's button, which a worker given a wrong
+    # DATABASE_URL fails: the history shows the error.
+    browser.get(server + reverse("admin:datatransfer_exportrecord_changelist"))
+    wait_for(browser, "a.export-whole-database").click()
+    wait_for(browser, "body.export-confirmation")
+    browser.find_element(By.CSS_SELECTOR, 'form input[type="submit"]').click()
+    wait_for(browser, "body.model-exportrecord.change-list")
+    assert history_row(browser).find_elements(By.CSS_SELECTOR, ".export-queued")
+    unreachable = {**site, "DATABASE_URL": "postgres://app@127.0.0.1:9/platform_prod"}
+    result = run_manage("db_worker", "--batch", "--no-startup-delay", env=unreachable)
+    assert result.returncode == 0, result.stderr
+    state = wait_for_state(browser, "failed").find_element(By.CSS_SELECTOR, ".export-failed")
+    assert "Cannot connect to database 'platform'" in state.get_attribute("title")
+    assert "Cannot connect to database 'platform'" in state.text
+
     open_organizations(browser, server)
     boxes = browser.find_elements(By.CSS_SELECTOR, "input.action-select")[:2]
     ticked = {box.get_attribute("value") for box in boxes}
@@ -239,6 +275,7 @@ def test_a_superuser_queues_two_organizations_and_downloads_them_once_done(
     assert len(listed.splitlines()) == 2
     assert "password hashes" in browser.page_source
     assert not browser.find_element(By.ID, "id_exclude_secrets").is_selected()
+    screenshot(browser, "admin-export-confirmation.png")
     browser.find_element(By.CSS_SELECTOR, 'form input[type="submit"]').click()
 
     # The history: queued, until a worker runs; then done, with its file, the page refreshing
@@ -246,11 +283,23 @@ def test_a_superuser_queues_two_organizations_and_downloads_them_once_done(
     wait_for(browser, "body.model-exportrecord.change-list")
     assert "The export is queued" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert history_row(browser).find_elements(By.CSS_SELECTOR, ".export-queued")
+    assert history_row(browser, 2).find_elements(By.CSS_SELECTOR, ".export-failed")
+    screenshot(browser, "admin-export-history-queued.png")
     with worker(site):
         row = wait_for_state(browser, "succeeded")
+    browser.refresh()  # without the message of the queued export
+    row = wait_for_state(browser, "succeeded")
+    assert not row.find_elements(By.CSS_SELECTOR, ".export-running")
     link = row.find_element(By.CSS_SELECTOR, "a.export-download")
-    assert browser.execute_script("return window.innerWidth") == WIDTH
     assert link.is_displayed() and in_sight(browser, link)
+    assert browser.execute_script(
+        'const table = document.querySelector(".results");'
+        "return table.scrollWidth <= table.clientWidth;"
+    ), "the history's table scrolls sideways"
+    assert re.fullmatch(
+        r"\d+\.\d s", row.find_element(By.CSS_SELECTOR, ".field-duration_column").text
+    )
+    screenshot(browser, "admin-export-history.png")
     link.click()
 
     path = downloaded_file(downloads)
@@ -261,6 +310,24 @@ def test_a_superuser_queues_two_organizations_and_downloads_them_once_done(
     loaded = database_snapshot(target)
     assert ticked <= set(loaded["core.Organization"])
     assert loaded["core.User"], "the organizations' users are in the file"
+
+    # The export's page: one line per fact, the rows per table as a table, one File line.
+    row.find_element(By.CSS_SELECTOR, "th.field-started a").click()
+    wait_for(browser, "body.change-form .export-table-counts")
+    labels = [label.text for label in browser.find_elements(By.CSS_SELECTOR, ".form-row label")]
+    assert labels.count("File:") == 1
+    counts = browser.find_elements(By.CSS_SELECTOR, ".export-table-counts tbody tr")
+    assert len(counts) >= 10
+    screenshot(browser, "admin-export-detail.png")
+
+    # Its file deleted from there, after a confirmation; the history keeps the export.
+    browser.find_element(By.CSS_SELECTOR, "a.delete-export-file").click()
+    wait_for(browser, "body.delete-export-files")
+    assert path.name in browser.find_element(By.CSS_SELECTOR, "ul.export-files").text
+    browser.find_element(By.CSS_SELECTOR, 'form input[type="submit"]').click()
+    wait_for(browser, "body.change-form .export-deleted")
+    assert "deleted on" in browser.find_element(By.CSS_SELECTOR, ".export-deleted").text
+    assert not any(Path(site["EXPORTS_DIR"]).glob("export-*.json"))
 
 
 def test_staff_without_the_permission_does_not_see_the_action(live_server, browser, seeded):

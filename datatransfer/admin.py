@@ -296,10 +296,14 @@ class ExportRecordAdmin(admin.ModelAdmin):
         css = {"all": ["datatransfer/admin.css"]}
 
     def has_view_permission(self, request, obj=None):
-        return can_export(request.user) or super().has_view_permission(request, obj)
+        user = request.user
+        return (
+            can_export(user) or can_delete_files(user) or super().has_view_permission(request, obj)
+        )
 
     def has_module_permission(self, request):
-        return can_export(request.user) or super().has_module_permission(request)
+        user = request.user
+        return can_export(user) or can_delete_files(user) or super().has_module_permission(request)
 
     def has_add_permission(self, request):
         return False

@@ -118,7 +118,7 @@ def delete_action(client, records, **extra):
 
 def test_staff_with_the_permission_delete_files_from_the_history(client, exports, exports_dir):
     old, new = exports
-    staff(client, "export_domain", "delete_export_file")
+    staff(client, "delete_export_file")  # the history is theirs to see, not to export
     assert 'value="delete_files"' in client.get(HISTORY).content.decode()
 
     confirmation = delete_action(client, [old, new]).content.decode()
@@ -132,7 +132,8 @@ def test_staff_with_the_permission_delete_files_from_the_history(client, exports
     assert set(ExportRecord.objects.values_list("file_deleted_by", flat=True)) == {"admin: agent"}
     assert 'class="export-deleted"' in page and "by admin: agent" in page
     download = reverse("admin:datatransfer_exportrecord_download", args=[old.pk])
-    assert client.get(download).status_code == 404
+    assert client.get(download).status_code == 403  # deleting is not downloading
+    assert reverse("admin:datatransfer_exportrecord_export") not in page
 
 
 def test_the_export_s_page_has_a_button_to_delete_its_file(admin_client, exports, exports_dir):
@@ -146,6 +147,8 @@ def test_the_export_s_page_has_a_button_to_delete_its_file(admin_client, exports
     assert "Deleted 1 export file; its history stays." in response.content.decode()
     assert not (exports_dir / "old.json").exists()
     assert button not in response.content.decode()  # nothing left to delete
+    download = reverse("admin:datatransfer_exportrecord_download", args=[old.pk])
+    assert admin_client.get(download).status_code == 404
 
 
 def test_staff_without_the_permission_delete_nothing(client, exports, exports_dir):

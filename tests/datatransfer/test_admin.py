@@ -36,6 +36,7 @@ WHOLE = reverse("admin:datatransfer_exportrecord_export")
 @pytest.fixture(autouse=True)
 def exports_dir(settings, tmp_path):
     settings.EXPORTS_DIR = tmp_path / "exports"
+    settings.EXPORTS_DIR.mkdir()
     return settings.EXPORTS_DIR
 
 

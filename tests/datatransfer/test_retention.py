@@ -20,6 +20,7 @@ HISTORY = reverse("admin:datatransfer_exportrecord_changelist")
 @pytest.fixture(autouse=True)
 def exports_dir(settings, tmp_path):
     settings.EXPORTS_DIR = tmp_path / "exports"
+    settings.EXPORTS_DIR.mkdir()
     return settings.EXPORTS_DIR
 
 

@@ -99,7 +99,9 @@ def _queue(request, modeladmin, *, organizations=()) -> HttpResponseRedirect:
         )
     except DataTransferError as error:
         modeladmin.message_user(
-            request, gettext("The export failed: %(error)s") % {"error": error}, messages.ERROR
+            request,
+            gettext("The export could not be queued: %(error)s") % {"error": error},
+            messages.ERROR,
         )
     else:
         modeladmin.message_user(

@@ -93,7 +93,7 @@ def queue_export(
             record.task_id = str(run_export.enqueue(record.pk).id)
             record.save(using=DEFAULT_DB_ALIAS, update_fields=["task_id"])
     except DatabaseError as error:
-        raise DataTransferError(f"The export could not be queued: {error}") from error
+        raise DataTransferError(str(error) or type(error).__name__) from error
     return record
 
 

@@ -286,7 +286,7 @@ def test_an_export_the_queue_refuses_is_an_admin_message(admin_client, seeded, m
     response = admin_client.post(WHOLE, {"confirm": "yes"}, follow=True)
     assert response.status_code == 200
     page = response.content.decode()
-    assert "The export failed: The export could not be queued" in page
+    assert "The export could not be queued: no such table" in page
     assert not ExportRecord.objects.exists()
 
 

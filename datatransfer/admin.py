@@ -65,11 +65,6 @@ def human_duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def _download(file: Path) -> FileResponse:
-    # FileResponse streams the file in blocks: a large export never sits in memory.
-    return FileResponse(open(file, "rb"), as_attachment=True, filename=file.name)
-
-
 def open_as_recorded(record: ExportRecord, file: Path):
     """The open file when its size and SHA-256 are those the history recorded, else None
     (closed). The handle that was checked is the one served, so a file swapped after the

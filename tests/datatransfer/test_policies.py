@@ -1,0 +1,266 @@
+"""Write policies declared on the models (`transfer_policy`): audit logs are append-only,
+blockchain blocks immutable; and a refused row whose id the target holds does not carry
+its dependants down. Every test runs with both engines."""
+
+import json
+
+import pytest
+from django.db import connections
+
+from core.models import AuditLog, BlockchainBlock, Department, Organization, User
+from datatransfer.engines import ENGINES
+from datatransfer.importer import import_domain
+from tests.snapshots import database_snapshot
+
+pytestmark = pytest.mark.django_db
+
+ENGINE_NAMES = sorted(ENGINES)
+UFHB = "ckorga0000000000000000001"
+AMINATA = "ckuser0000000000000000001"
+
+
+def edited(node_file, tmp_path, change, name="edited.json"):
+    """A copy of the Node.js file with `change(data)` applied."""
+    document = json.loads(open(node_file, encoding="utf-8").read())
+    change(document["data"])
+    path = tmp_path / name
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+def audit_row(pk, action, created_at, user=None, details=None):
+    return {
+        "id": pk,
+        "userId": user,
+        "action": action,
+        "entity": "User",
+        "entityId": user,
+        "details": details,
+        "ipAddress": "10.0.0.9",
+        "userAgent": "curl/8",
+        "createdAt": created_at,
+    }
+
+
+def contents():
+    """The audit rows of the target as (action, createdAt) pairs, by id."""
+    return {
+        log.pk: (log.action, log.created_at.isoformat())
+        for log in AuditLog.objects.order_by("pk")
+    }
+
+
+# ---------------------------------------------------------------------------- append-only
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_audit_logs_are_appended_under_new_ids_and_never_overwrite_the_targets(
+    node_file, tmp_path, engine
+):
+    import_domain(node_file, exclude={"auditLogs"}, engine=engine)
+    # Production's own events, numbered by its own sequence.
+    first = AuditLog.objects.create(
+        action="PROD_LOGIN", entity="User", created_at="2025-02-01T08:00:00Z"
+    )
+    second = AuditLog.objects.create(
+        action="PROD_EXPORT",
+        entity="User",
+        entity_id=AMINATA,
+        user_id=AMINATA,
+        ip_address="10.0.0.9",
+        user_agent="curl/8",
+        created_at="2025-02-02T08:00:00Z",
+    )
+    before = contents()
+    # Development's events carry ids of their own: the same numbers mean other events.
+    path = edited(
+        node_file,
+        tmp_path,
+        lambda data: data.update(
+            auditLogs=[
+                audit_row(first.pk, "DEV_LOGIN", "2025-01-20T09:00:00.000Z"),
+                # The very event production already holds (imported before): the same content.
+                audit_row(second.pk, "PROD_EXPORT", "2025-02-02T08:00:00.000Z", user=AMINATA),
+                audit_row(second.pk + 1, "DEV_LOGOUT", "2025-01-20T10:00:00.000Z"),
+            ]
+        ),
+    )
+    report = import_domain(path, engine=engine)
+    counts = report.tables["auditLogs"]
+    assert (counts["appended"], counts["unchanged"]) == (2, 1), counts
+    assert counts["created"] == counts["updated"] == counts["skipped"] == counts["failed"] == 0
+    after = contents()
+    assert {pk: after[pk] for pk in before} == before  # production's rows untouched
+    new = {pk: value for pk, value in after.items() if pk not in before}
+    # New ids, the target's next ones, in the file's order.
+    assert new == {
+        second.pk + 1: ("DEV_LOGIN", "2025-01-20T09:00:00+00:00"),
+        second.pk + 2: ("DEV_LOGOUT", "2025-01-20T10:00:00+00:00"),
+    }
+    # The sequence is where the new rows left it: the platform's next event does not collide.
+    assert AuditLog.objects.create(action="NEXT", entity="User").pk == second.pk + 3
+
+    again = import_domain(path, engine=engine).tables["auditLogs"]
+    assert (again["appended"], again["unchanged"]) == (0, 3), again
+    assert AuditLog.objects.count() == 5
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_rows_of_the_same_content_are_one_event_and_links_are_checked(
+    node_file, tmp_path, engine
+):
+    details = {"a": 1, "b": [1, 2]}
+    path = edited(
+        node_file,
+        tmp_path,
+        lambda data: data.update(
+            auditLogs=[
+                audit_row(1, "LOGIN", "2025-01-20T09:00:00.000Z", user=AMINATA, details=details),
+                # The same event again, spelled otherwise: another id, keys in another order.
+                audit_row(
+                    2, "LOGIN", "2025-01-20T09:00:00Z", user=AMINATA, details={"b": [1, 2], "a": 1}
+                ),
+                audit_row(3, "LOGIN", "2025-01-20T09:00:00.000Z", user="cnobody"),
+                audit_row(4, "LOGIN", "2025-01-20T09:00:00.000Z", user=AMINATA, details={"a": 2}),
+                # And once more, in the next batch.
+                audit_row(5, "LOGIN", "2025-01-20T09:00:00.000Z", user=AMINATA, details=details),
+            ]
+        ),
+    )
+    report = import_domain(path, engine=engine, batch_size=3)
+    counts = report.tables["auditLogs"]
+    assert (counts["appended"], counts["unchanged"], counts["failed"]) == (2, 2, 1), counts
+    [issue] = [i for i in report.issues if i.table == "auditLogs"]
+    assert issue.id == "3" and "userId 'cnobody' exists neither" in issue.message
+    assert AuditLog.objects.count() == 2
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_dry_run_reports_the_appended_rows_and_leaves_the_next_id_alone(
+    node_file, tmp_path, engine
+):
+    import_domain(node_file, exclude={"auditLogs"}, engine=engine)
+    before = AuditLog.objects.create(action="PROD", entity="User").pk
+    path = edited(
+        node_file,
+        tmp_path,
+        lambda data: data.update(
+            auditLogs=[audit_row(10000, "DEV", "2025-01-20T09:00:00.000Z"), *data["auditLogs"]]
+        ),
+    )
+    snapshot = database_snapshot("platform")
+    report = import_domain(path, engine=engine, dry_run=True)
+    assert report.tables["auditLogs"]["appended"] == 3
+    assert database_snapshot("platform") == snapshot
+    assert AuditLog.objects.create(action="NEXT", entity="User").pk == before + 1
+
+
+def sequence_state(alias):
+    with connections[alias].cursor() as cursor:
+        cursor.execute('SELECT last_value, is_called FROM "AuditLog_id_seq"')
+        return cursor.fetchone()
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_dry_run_never_moves_a_postgresql_sequence(make_database, node_file, tmp_path, engine):
+    target = make_database("postgresql")
+    path = edited(
+        node_file,
+        tmp_path,
+        lambda data: data.update(
+            auditLogs=[audit_row(10000, "DEV", "2025-01-20T09:00:00.000Z"), *data["auditLogs"]]
+        ),
+    )
+    assert sequence_state(target) == (1, False)
+    dry = import_domain(path, using=target, engine=engine, dry_run=True)
+    assert sequence_state(target) == (1, False)
+    assert not any(database_snapshot(target).values())
+    real = import_domain(path, using=target, engine=engine)
+    assert dry.as_dict()["tables"] == real.as_dict()["tables"]
+    assert real.tables["auditLogs"]["appended"] == 3
+    assert sequence_state(target) == (3, True)  # three new ids from the sequence, no jump
+    AuditLog.objects.using(target).create(action="PROD", entity="User")
+    before = sequence_state(target)
+    import_domain(path, using=target, engine=engine, dry_run=True)
+    assert sequence_state(target) == before == (4, True)
+
+
+# ---------------------------------------------------------------------------- immutable
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_an_existing_block_is_never_changed_and_a_different_one_is_a_conflict(
+    node_file, engine
+):
+    import_domain(node_file, engine=engine)
+    BlockchainBlock.objects.filter(index=1).update(nonce=7)  # the target's own, different block
+    BlockchainBlock.objects.filter(index=2).delete()
+    before = database_snapshot("platform")["core.BlockchainBlock"]
+
+    report = import_domain(node_file, engine=engine)
+    counts = report.tables["blockchainBlocks"]
+    assert (counts["skipped"], counts["created"], counts["updated"]) == (1, 1, 0), counts
+    [issue] = [i for i in report.issues if i.table == "blockchainBlocks"]
+    assert issue.kind == "conflict" and issue.id == "ckbloc0000000000000000001"
+    assert "immutable" in issue.message and "nonce" in issue.message
+    assert BlockchainBlock.objects.get(index=1).nonce == 7
+    # The block that links to the refused one still comes in: its parent is there.
+    second = BlockchainBlock.objects.get(index=2)
+    assert second.previous_block_id == "ckbloc0000000000000000001"
+    after = database_snapshot("platform")["core.BlockchainBlock"]
+    assert after["ckbloc0000000000000000001"] == before["ckbloc0000000000000000001"]
+
+    # The same block, identical: unchanged, as any other row.
+    BlockchainBlock.objects.filter(index=1).update(nonce=42)
+    assert import_domain(node_file, engine=engine).tables["blockchainBlocks"]["unchanged"] == 2
+
+
+# ---------------------------------------------------------------------------- cascades
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_conflict_on_a_row_the_target_holds_does_not_skip_its_dependants(
+    node_file, tmp_path, engine
+):
+    import_domain(node_file, engine=engine)
+    # The target renamed UFHB, and another organization took its old slug since.
+    Organization.objects.filter(pk=UFHB).update(slug="ufhb-historique")
+    Organization.objects.create(id="cprodorg0000000000000001", name="X", slug="ufhb", type="AUTRE")
+    Department.objects.filter(pk="ckdept0000000000000000001").update(name="Ancien nom")
+    path = edited(
+        node_file,
+        tmp_path,
+        lambda data: data["departments"].append(
+            dict(data["departments"][0], id="ckdept0000000000000000002", code="PHYS")
+        ),
+    )
+    report = import_domain(path, engine=engine)
+    assert report.totals["skipped"] == 1, [str(i) for i in report.issues]
+    [issue] = report.issues
+    assert issue.table == "organizations" and "slug 'ufhb' already belongs to" in issue.message
+    assert report.tables["departments"]["created"] == report.tables["departments"]["updated"] == 1
+    assert report.tables["users"]["unchanged"] == 2
+    assert Department.objects.get(pk="ckdept0000000000000000002").organization_id == UFHB
+    assert Organization.objects.get(pk=UFHB).slug == "ufhb-historique"
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_failed_row_the_target_holds_does_not_fail_its_dependants(node_file, tmp_path, engine):
+    import_domain(node_file, engine=engine)
+    path = edited(node_file, tmp_path, lambda data: data["organizations"][0].update(type="NOPE"))
+    report = import_domain(path, engine=engine)
+    assert report.totals["failed"] == 1 and report.totals["skipped"] == 0, [
+        str(i) for i in report.issues
+    ]
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_conflict_on_a_row_the_target_lacks_still_skips_its_dependants(node_file, engine):
+    Organization.objects.create(id="cprodorg0000000000000001", name="X", slug="ufhb", type="AUTRE")
+    report = import_domain(node_file, engine=engine)
+    assert report.tables["organizations"]["skipped"] == 1
+    assert report.tables["departments"]["skipped"] == 1
+    assert report.tables["users"]["skipped"] == 1  # Aminata, a member of UFHB
+    messages = [i.message for i in report.issues if i.table == "users"]
+    assert messages == [f"organizationId '{UFHB}': organizations '{UFHB}' was skipped"]
+    assert not User.objects.filter(pk=AMINATA).exists()

@@ -8,7 +8,10 @@ spellings. A Prisma `String` is `TEXT` unless it says `@db.VarChar(n)`; `DateTim
 `created_at` defaults to now and `updated_at` is refreshed by `save()`, as Prisma Client
 does; bulk writes keep the values they are given, which is how an import preserves the
 file's timestamps. `natural_key_fields` names what identifies a row across databases
-whatever its id (`loaddomain --match natural`).
+whatever its id (`loaddomain --match natural`). `transfer_policy` says how an import may
+write a model's rows (datatransfer/registry.py): "upsert" by default, "append-only" for
+the audit log (an event is never rewritten; one the target lacks gets a new id there),
+"immutable" for the blockchain (a block is never changed once written).
 """
 
 from django.db import models
@@ -280,6 +283,8 @@ class DocumentPartage(TimestampedModel):
 
 
 class BlockchainBlock(models.Model):
+    transfer_policy = "immutable"
+
     id = cuid_field()
     index = models.IntegerField(unique=True)
     document_partage = foreign_key(
@@ -444,6 +449,8 @@ class SiteSettings(TimestampedModel):
 
 
 class AuditLog(models.Model):
+    transfer_policy = "append-only"
+
     id = models.AutoField(primary_key=True)
     user = foreign_key(User, "userId", null=True, related_name="audit_logs")
     action = models.CharField(max_length=100)

@@ -17,7 +17,7 @@ Models may declare `secret_fields` (emptied by `--exclude-secrets`),
   (an event log, whose integer ids mean nothing across databases). The model needs an
   auto-incrementing key, and no model may link to it (its ids change on the way).
 - `"immutable"`: a row is inserted when its id is new; an existing row is never changed,
-  and a file row that differs from it is a conflict.
+  and a file row that differs from it is a conflict. The model has no many-to-many.
 """
 
 from dataclasses import dataclass
@@ -172,18 +172,24 @@ def natural_key_names(model) -> tuple[str, ...]:
 
 def transfer_policy(model, model_list=()) -> str:
     """The model's `transfer_policy` (default "upsert"), checked against `model_list`, the
-    models travelling with it. Raises ImproperlyConfigured for an unknown policy, or an
-    append-only model whose rows cannot take new ids: a key that is not auto-incrementing,
-    a many-to-many, a natural key, or a model of `model_list` linking to it."""
+    models travelling with it. Raises ImproperlyConfigured for an unknown policy, an
+    immutable model with a many-to-many, or an append-only model whose rows cannot take
+    new ids: a key that is not auto-incrementing, a many-to-many, a natural key, or a
+    model of `model_list` linking to it."""
     policy = getattr(model, "transfer_policy", UPSERT)
     label = model._meta.label
     if policy not in POLICIES:
         raise ImproperlyConfigured(
             f"{label}.transfer_policy '{policy}' is not one of {', '.join(POLICIES)}."
         )
+    meta = model._meta
+    if policy == IMMUTABLE and meta.local_many_to_many:
+        raise ImproperlyConfigured(
+            f"{label}.transfer_policy 'immutable': its many-to-many links would change "
+            "with the file's; an immutable model cannot have any."
+        )
     if policy != APPEND_ONLY:
         return policy
-    meta = model._meta
     if not isinstance(meta.pk, AutoFieldMixin):
         problem = "its primary key is not an auto-incrementing integer"
     elif meta.local_many_to_many:

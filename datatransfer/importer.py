@@ -399,6 +399,7 @@ def _import(
             excluded=skipped_tables,
             batch_size=batch_size,
             references=references,
+            dry_run=dry_run,
         )
         loaded = []
         matcher = None

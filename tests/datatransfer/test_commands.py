@@ -64,7 +64,7 @@ def test_gzip_files_go_both_ways(node_file, tmp_path):
         == "ufhb"
     )
     out, _ = run("loaddomain", str(target))
-    assert re.search(r"^total\s+0\s+0\s+21\s+0\s+0$", out, re.M)
+    assert re.search(r"^total\s+0\s+0\s+0\s+21\s+0\s+0$", out, re.M)
 
 
 def test_loaddomain_prints_statistics_and_writes_the_report(node_file, tmp_path):
@@ -85,6 +85,7 @@ def test_loaddomain_prints_statistics_and_writes_the_report(node_file, tmp_path)
     )
     assert report["tables"]["organizations"] == {
         "created": 1,
+        "appended": 0,
         "updated": 0,
         "unchanged": 0,
         "skipped": 1,

@@ -3,13 +3,16 @@ blockchain blocks immutable; and a refused row whose id the target holds does no
 its dependants down. Every test runs with both engines."""
 
 import json
+import types
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 from core.models import AuditLog, BlockchainBlock, Department, Organization, User
 from datatransfer.engines import ENGINES
 from datatransfer.importer import import_domain
+from datatransfer.registry import domain_models, domain_tables, transfer_policy
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +48,7 @@ def audit_row(pk, action, created_at, user=None, details=None):
 def contents():
     """The audit rows of the target as (action, createdAt) pairs, by id."""
     return {
-        log.pk: (log.action, log.created_at.isoformat())
-        for log in AuditLog.objects.order_by("pk")
+        log.pk: (log.action, log.created_at.isoformat()) for log in AuditLog.objects.order_by("pk")
     }
 
 
@@ -106,9 +108,7 @@ def test_audit_logs_are_appended_under_new_ids_and_never_overwrite_the_targets(
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
-def test_rows_of_the_same_content_are_one_event_and_links_are_checked(
-    node_file, tmp_path, engine
-):
+def test_rows_of_the_same_content_are_one_event_and_links_are_checked(node_file, tmp_path, engine):
     details = {"a": 1, "b": [1, 2]}
     path = edited(
         node_file,
@@ -189,9 +189,7 @@ def test_a_dry_run_never_moves_a_postgresql_sequence(make_database, node_file, t
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
-def test_an_existing_block_is_never_changed_and_a_different_one_is_a_conflict(
-    node_file, engine
-):
+def test_an_existing_block_is_never_changed_and_a_different_one_is_a_conflict(node_file, engine):
     import_domain(node_file, engine=engine)
     BlockchainBlock.objects.filter(index=1).update(nonce=7)  # the target's own, different block
     BlockchainBlock.objects.filter(index=2).delete()
@@ -264,3 +262,44 @@ def test_a_conflict_on_a_row_the_target_lacks_still_skips_its_dependants(node_fi
     messages = [i.message for i in report.issues if i.table == "users"]
     assert messages == [f"organizationId '{UFHB}': organizations '{UFHB}' was skipped"]
     assert not User.objects.filter(pk=AMINATA).exists()
+
+
+# ---------------------------------------------------------------------------- declarations
+
+
+def test_the_policies_are_read_from_the_models():
+    policies = {table.key: table.policy for table in domain_tables()}
+    assert policies.pop("auditLogs") == "append-only"
+    assert policies.pop("blockchainBlocks") == "immutable"
+    assert set(policies.values()) == {"upsert"}
+
+
+@pytest.mark.parametrize(
+    "model, policy, message",
+    [
+        (Department, "keep", "'keep' is not one of upsert, append-only, immutable"),
+        (User, "immutable", "its many-to-many links would change"),
+        (Organization, "append-only", "its primary key is not an auto-incrementing integer"),
+        (User, "append-only", "its primary key is not an auto-incrementing integer"),
+    ],
+)
+def test_a_policy_the_engines_cannot_honour_is_refused(monkeypatch, model, policy, message):
+    monkeypatch.setattr(model, "transfer_policy", policy, raising=False)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        transfer_policy(model, domain_models())
+
+
+def test_an_append_only_model_must_not_be_linked_to(monkeypatch):
+    monkeypatch.setattr(AuditLog, "natural_key_fields", ("id",), raising=False)
+    with pytest.raises(ImproperlyConfigured, match="natural_key_fields"):
+        transfer_policy(AuditLog, domain_models())
+    monkeypatch.delattr(AuditLog, "natural_key_fields")
+    linking = types.SimpleNamespace(
+        _meta=types.SimpleNamespace(
+            label="core.Note",
+            concrete_fields=[types.SimpleNamespace(is_relation=True, related_model=AuditLog)],
+            local_many_to_many=[],
+        )
+    )
+    with pytest.raises(ImproperlyConfigured, match="core.Note link"):
+        transfer_policy(AuditLog, [*domain_models(), linking])

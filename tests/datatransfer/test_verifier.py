@@ -294,3 +294,22 @@ def test_an_altered_file_is_refused_like_loaddomain_refuses_it(exported, tmp_pat
 def test_a_node_file_has_no_manifest_to_check_and_says_so(loaded):
     status, out = verify(loaded)
     assert status == 0 and "Note: Format 1.0 file (the Node.js tool)" in out
+
+
+def test_audit_logs_are_compared_by_content_whatever_their_ids(node_file):
+    own = AuditLog.objects.create(action="PROD", entity="User")  # the target's own event
+    call_command("loaddomain", node_file, stdout=io.StringIO())
+    # The file's audit logs 17 and 18 came in under the target's next ids; one changed since.
+    AuditLog.objects.filter(action="EXPORT").update(entity="Autre")
+    status, out = verify(node_file)
+    assert status == 1
+    assert summary(out, "auditLogs") == {
+        "in file": 2,
+        "matching": 1,
+        "missing": 1,
+        "differing": 0,
+        "extra": 2,
+        "invalid": 0,
+    }
+    assert "missing: auditLogs 18: in the file, not in the database (compared by content)" in out
+    assert f"extra: auditLogs {own.pk}: in the database, not in the file" in out

@@ -96,7 +96,8 @@ class TableScheduler:
 
 
 def _reset_sequences(connection, model_list):
-    """After explicit integer keys, move sequences past them (as loaddata does)."""
+    """After explicit integer keys, move sequences past them (as loaddata does). Never in
+    a dry run: a sequence moved by setval stays moved through a rollback."""
     statements = connection.ops.sequence_reset_sql(no_style(), model_list)
     if statements:
         with connection.cursor() as cursor:
@@ -458,7 +459,9 @@ def _import(
                     "other organizations, or shared ones, that its rows link to) were already in "
                     "the database: left as they are, counted unchanged."
                 )
-            _reset_sequences(connection, [t.model for t in loaded])
+            if not dry_run:
+                # Append-only tables took their new ids from their sequences already.
+                _reset_sequences(connection, [t.model for t in loaded if not t.append_only])
             try:
                 connection.check_constraints(table_names=[t.model._meta.db_table for t in loaded])
             except IntegrityError as error:

@@ -90,6 +90,13 @@ class StrictModeFailure(DataTransferError):
     exit_code = EXIT_ROWS_FAILED
 
 
+class Interrupted(DataTransferError):
+    """A Ctrl-C came when part of the work was already done for good (an archive's files,
+    after the database committed); the message says what."""
+
+    exit_code = 130
+
+
 class ImportLockedError(DataTransferError):
     """Another import into the same database holds the import lock."""
 

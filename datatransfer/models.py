@@ -6,15 +6,17 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ExportRecord(models.Model):
-    """Who or what ran an export, when, of what, and the file it wrote (or why it failed)."""
+    """Who or what ran an export, when, of what, and the file it wrote (or why it failed, or
+    that it was interrupted)."""
 
     class Status(models.TextChoices):
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
+        INTERRUPTED = "interrupted", _("interrupted")
 
     started_at = models.DateTimeField(_("started at"), db_index=True)
     duration = models.DurationField(_("duration"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
     error = models.TextField(_("error"), blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

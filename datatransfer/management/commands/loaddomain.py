@@ -11,6 +11,7 @@ from datatransfer.exceptions import (
     VerificationError,
 )
 from datatransfer.importer import import_domain
+from datatransfer.management.interrupts import ctrl_c
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
@@ -31,6 +32,8 @@ HINTS = {
     VerificationError: "use --no-verify to load it anyway",
     SignatureError: "DATATRANSFER_SIGNING_KEY is set: only files signed with it load",
 }
+
+INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
 
 
 class Command(BaseCommand):
@@ -106,6 +109,7 @@ class Command(BaseCommand):
         media = None
         try:
             with (
+                ctrl_c(INTERRUPTED),
                 file_or_stdin(options["file"], stdin=options.get("stdin")) as path,
                 TableProgress(
                     self.stderr._out,

@@ -1,10 +1,14 @@
 """Ctrl-C and locks held by other sessions: one line, a known exit status, nothing written,
 never a traceback, never a wait without end."""
 
+import contextlib
 import io
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -17,7 +21,13 @@ import datatransfer.exporter as exporter
 import datatransfer.media as media
 from datatransfer.engines import ENGINES
 from datatransfer.models import ExportRecord
-from tests.datatransfer.test_safety import NODE_FILE, _waiting_on_lock, database_url, manage
+from tests.datatransfer.test_safety import (
+    NODE_FILE,
+    ROOT,
+    _waiting_on_lock,
+    database_url,
+    manage,
+)
 from tests.snapshots import database_snapshot
 
 ENGINE_NAMES = sorted(ENGINES)
@@ -245,3 +255,148 @@ def test_sigint_to_a_real_export_is_one_line_exit_130_and_recorded(make_database
     assert_one_line(stderr, "Interrupted (Ctrl-C): no file was written.")
     assert list(folder.iterdir()) == []
     assert history_record(output) == ("interrupted", "Interrupted (Ctrl-C).")
+
+
+# ---------------------------------------------------------------------------- locks of others
+
+
+@contextlib.contextmanager
+def held(alias, statement, *, release_after=15):
+    """Another session running `statement` (a lock) in an open transaction, released when
+    the block ends, or after `release_after` seconds at the latest: an import that would
+    wait without end then goes on, and the test fails instead of hanging."""
+    blocker = connect(alias)
+    blocker.execute(statement)
+    timer = threading.Timer(release_after, blocker.rollback)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        blocker.close()
+
+
+def load_while_locked(target, path, statement, *args):
+    """(CommandError, seconds it took) of a loaddomain of `path` into `target` while another
+    session holds `statement`'s lock."""
+    connections[target].close()
+    with held(target, statement):
+        started = time.monotonic()
+        try:
+            call_command(
+                "loaddomain",
+                str(path),
+                "--database",
+                target,
+                *args,
+                stdout=io.StringIO(),
+                stderr=io.StringIO(),
+            )
+        except CommandError as error:
+            return error, time.monotonic() - started
+    pytest.fail(f"the import went through after {time.monotonic() - started:.1f} s")
+
+
+@pytest.fixture
+def loaded_target(make_database):
+    target = make_database("postgresql")
+    call_command("loaddomain", str(NODE_FILE), "--database", target, "-v", "0")
+    return target
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_table_locked_by_another_session_fails_after_the_lock_timeout(
+    loaded_target, changed_file, engine
+):
+    before = database_snapshot(loaded_target)
+    error, seconds = load_while_locked(
+        loaded_target,
+        changed_file,
+        'LOCK TABLE "Configuration" IN ACCESS EXCLUSIVE MODE',
+        "--engine",
+        engine,
+        "--lock-timeout",
+        "1",
+    )
+    assert seconds < 10
+    assert error.returncode == 2
+    message = str(error)
+    assert "\n" not in message
+    assert message.startswith(
+        f"Database '{loaded_target}': another session held a lock that loading configurations "
+        "needed for more than 1 s: the import was rolled back, nothing was written."
+    ), message
+    assert "--lock-timeout" in message  # the command's hint
+    assert database_snapshot(loaded_target) == before
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_row_locked_by_another_session_is_not_a_failed_row_but_the_same_error(
+    loaded_target, changed_file, engine
+):
+    before = database_snapshot(loaded_target)
+    error, seconds = load_while_locked(
+        loaded_target,
+        changed_file,
+        'SELECT * FROM "Organization" FOR UPDATE',
+        "--engine",
+        engine,
+        "--lock-timeout",
+        "0.5",
+    )
+    assert seconds < 10 and error.returncode == 2
+    assert "another session held a lock that loading organizations needed for more than 0.5 s" in (
+        str(error)
+    )
+    assert database_snapshot(loaded_target) == before
+
+
+def test_the_lock_timeout_defaults_to_the_setting(settings, loaded_target, changed_file):
+    settings.DATATRANSFER_LOCK_TIMEOUT = 1
+    error, seconds = load_while_locked(
+        loaded_target, changed_file, 'LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE'
+    )
+    assert seconds < 10 and error.returncode == 2
+    assert "loading auditLogs needed for more than 1 s" in str(error)
+
+
+def test_a_lock_timeout_of_0_waits_as_long_as_it_takes(loaded_target, changed_file):
+    connections[loaded_target].close()
+    with held(loaded_target, 'LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE', release_after=3):
+        started = time.monotonic()
+        call_command(
+            "loaddomain",
+            str(changed_file),
+            "--database",
+            loaded_target,
+            "--lock-timeout",
+            "0",
+            stdout=io.StringIO(),
+        )
+    assert time.monotonic() - started >= 2.5
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "soon"])
+def test_a_bad_lock_timeout_is_refused_in_one_line(value, node_file):
+    with pytest.raises(CommandError) as raised:
+        call_command("loaddomain", node_file, "--lock-timeout", value, stdout=io.StringIO())
+    assert str(raised.value) == (
+        f"Error: argument --lock-timeout: '{value}' is not a number of seconds, 0 or more"
+    )
+
+
+@pytest.mark.parametrize(("environment", "expected"), [(None, "30.0"), ("2.5", "2.5")])
+def test_the_setting_comes_from_the_environment(environment, expected):
+    env = {key: value for key, value in os.environ.items() if key != "DATATRANSFER_LOCK_TIMEOUT"}
+    if environment is not None:
+        env["DATATRANSFER_LOCK_TIMEOUT"] = environment
+    code = "from django.conf import settings; print(settings.DATATRANSFER_LOCK_TIMEOUT)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == expected

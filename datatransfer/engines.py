@@ -33,6 +33,7 @@ from datatransfer.fileformat import (
     row_encoders,
     value_decoder,
 )
+from datatransfer.locking import is_lock_timeout
 from datatransfer.manifest import canonical_json
 from datatransfer.registry import table_key
 from datatransfer.reports import ImportReport, Outcome
@@ -430,6 +431,8 @@ class RowEngine:
             self._refuse(table, row_id, Outcome.FAILED, str(error))
             return
         except (DatabaseError, ValueError, TypeError) as error:
+            if is_lock_timeout(error):
+                raise  # the whole import gives up (importer.py), not this row
             message = f"could not be written: {first_line(error)}"
             self._refuse(table, row_id, Outcome.FAILED, message)
             return
@@ -463,6 +466,8 @@ class RowEngine:
             with transaction.atomic(using=self.using):
                 self._insert_new(table, [row.values])
         except (DatabaseError, ValueError, TypeError) as error:
+            if is_lock_timeout(error):
+                raise
             message = f"could not be written: {first_line(error)}"
             self._settle(table, row.pk, Outcome.FAILED, message)
             return
@@ -602,7 +607,9 @@ class BatchEngine(RowEngine):
         try:
             with transaction.atomic(using=self.using):
                 self._write_plan(table, plan)
-        except (DatabaseError, ValueError, TypeError):
+        except (DatabaseError, ValueError, TypeError) as error:
+            if is_lock_timeout(error):
+                raise
             for number, raw in batch:  # replay: exactly the bad rows fail, with their message
                 self.load_row(table, raw, number)
             return

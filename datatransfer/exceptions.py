@@ -97,6 +97,11 @@ class Interrupted(DataTransferError):
     exit_code = 130
 
 
+class LockTimeoutError(DataTransferError):
+    """Another session held a lock the import needed for longer than the lock timeout; the
+    import was rolled back."""
+
+
 class ImportLockedError(DataTransferError):
     """Another import into the same database holds the import lock."""
 

@@ -399,4 +399,4 @@ def test_the_setting_comes_from_the_environment(environment, expected):
         text=True,
         check=True,
     )
-    assert result.stdout.strip() == expected
+    assert result.stdout.strip().splitlines()[-1] == expected

@@ -1,5 +1,8 @@
 """`manage.py loaddomain`: upsert an export file into a database, in one transaction."""
 
+import argparse
+import math
+
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
@@ -7,6 +10,7 @@ from datatransfer.exceptions import (
     EXIT_CONFLICTS,
     EXIT_ROWS_FAILED,
     DataTransferError,
+    LockTimeoutError,
     SignatureError,
     VerificationError,
 )
@@ -29,11 +33,23 @@ from datatransfer.reports import render_import, render_issues
 
 # What the command line can do about an engine error, by its class.
 HINTS = {
+    LockTimeoutError: "run it again later, or wait longer with --lock-timeout SECONDS",
     VerificationError: "use --no-verify to load it anyway",
     SignatureError: "DATATRANSFER_SIGNING_KEY is set: only files signed with it load",
 }
 
 INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
+
+
+def seconds(value: str) -> float:
+    """An argparse type: a number of seconds, 0 or more."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 0):
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number of seconds, 0 or more")
+    return number
 
 
 class Command(BaseCommand):
@@ -99,6 +115,14 @@ class Command(BaseCommand):
             help="If another import is running into the same PostgreSQL database, wait for it "
             "instead of failing.",
         )
+        parser.add_argument(
+            "--lock-timeout",
+            type=seconds,
+            metavar="SECONDS",
+            help="On PostgreSQL, give up (exit 2, nothing written) when another session holds "
+            "a lock the import needs for longer than this (default: DATATRANSFER_LOCK_TIMEOUT, "
+            "30; 0: no limit).",
+        )
 
     def handle(self, *args, **options):
         exclude = excluded_tables(options)
@@ -132,6 +156,7 @@ class Command(BaseCommand):
                     wait=options["wait"],
                     verify=not options["no_verify"],
                     match=options["match"],
+                    lock_timeout=options["lock_timeout"],
                     on_table=progress,
                     **extra,
                 )

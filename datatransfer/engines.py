@@ -124,11 +124,12 @@ def immutable_problem(table, current, values):
     changed = changed_values(table, current, values)
     if not changed:
         return None
-    keys = ", ".join(spec.key for spec in table.fields if spec.attname in changed)
+    keys = [spec.key for spec in table.fields if spec.attname in changed]
+    verb = "differs" if len(keys) == 1 else "differ"
     return (
         Outcome.SKIPPED,
-        f"the target holds another version of this row ({keys} differ) and {table.key} "
-        "rows are immutable: it was left as it is",
+        f"the target holds another version of this row ({', '.join(keys)} {verb}) and "
+        f"{table.key} rows are immutable: it was left as it is",
     )
 
 
@@ -451,8 +452,8 @@ class RowEngine:
         """Append `row` under a new id unless the target holds its content already."""
         problem = self._dependency_problem(table, row.values)
         if not problem:
-            key = content_key(table, row.values, self.connection)
-            if key in self._content_held(table, [row.values]):
+            key = content_key(table, row.values)
+            if key in self._content_held(table, [row.values], {key}):
                 self.report.record(table.key, Outcome.UNCHANGED, row.pk)
                 return
             conflict = self._conflict(table, row, any_row=True)
@@ -473,9 +474,9 @@ class RowEngine:
             return
         self.report.record(table.key, Outcome.APPENDED, row.pk)
 
-    def _content_held(self, table, rows: list) -> set:
-        """The content keys of `rows` (model values) that the target holds (one query)."""
-        return set(contents_held(table, rows, using=self.using, connection=self.connection))
+    def _content_held(self, table, rows: list, keys: set) -> set:
+        """The content `keys` of `rows` (model values) that the target holds (one query)."""
+        return set(contents_held(table, rows, keys, using=self.using))
 
     def _insert_new(self, table, rows: list):
         """Insert `rows` (model values) under new ids: the database's own, or in a dry run
@@ -749,7 +750,8 @@ class BatchEngine(RowEngine):
             plan.append({"id": row.pk, "row": row})
             rows.append(row)
         exists = self._existence(table, rows)
-        held = self._content_held(table, [row.values for row in rows])
+        keys = {id(row): content_key(table, row.values) for row in rows}
+        held = self._content_held(table, [row.values for row in rows], set(keys.values()))
         holders = self._holders(table, rows)
         for entry in plan:
             row = entry.pop("row", None)
@@ -758,7 +760,7 @@ class BatchEngine(RowEngine):
             else:
                 problem = self._dependency_problem(table, row.values, exists=exists)
             if row is not None and not problem:
-                key = content_key(table, row.values, self.connection)
+                key = keys[id(row)]
                 if key in held:
                     entry["outcome"] = Outcome.UNCHANGED
                     continue

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connections, transaction
+from django.db import transaction
 
 from datatransfer.contents import content_key, contents_held
 from datatransfer.databases import open_connection
@@ -280,12 +280,10 @@ class _TableVerifier:
     def _compare_contents(self, rows) -> None:
         """An append-only table: a row matches when the database holds its content, under
         whatever id; the database's rows holding it are not extra."""
-        connection = connections[self.using]
-        held = contents_held(
-            self.table, [row.values for row in rows], using=self.using, connection=connection
-        )
-        for row in rows:
-            pks = held.get(content_key(self.table, row.values, connection))
+        keys = [content_key(self.table, row.values) for row in rows]
+        held = contents_held(self.table, [row.values for row in rows], set(keys), using=self.using)
+        for row, key in zip(rows, keys, strict=True):
+            pks = held.get(key)
             if pks:
                 self.comparison.matching += 1
                 self.seen.update(pks)

@@ -185,6 +185,25 @@ def test_a_dry_run_never_moves_a_postgresql_sequence(make_database, node_file, t
     assert sequence_state(target) == before == (4, True)
 
 
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_second_import_appends_nothing_whatever_postgresql_does_to_json_numbers(
+    make_database, node_file, tmp_path, engine
+):
+    target = make_database("postgresql")
+    details = {"big": 4.309306827795753e16, "hundred": 1e2, "half": 0.5, "list": [1.0, True]}
+    path = edited(
+        node_file,
+        tmp_path,
+        lambda data: data["auditLogs"].append(
+            audit_row(19, "PAY", "2025-01-20T09:00:00.123456Z", details=details)
+        ),
+    )
+    first = import_domain(path, using=target, engine=engine)
+    assert first.tables["auditLogs"]["appended"] == 3
+    again = import_domain(path, using=target, engine=engine)
+    assert (again.tables["auditLogs"]["appended"], again.tables["auditLogs"]["unchanged"]) == (0, 3)
+
+
 # ---------------------------------------------------------------------------- immutable
 
 

@@ -400,3 +400,36 @@ def test_the_setting_comes_from_the_environment(environment, expected):
         check=True,
     )
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_a_second_ctrl_c_does_not_cut_the_cleanup_short():
+    from datatransfer.management.interrupts import ctrl_c
+
+    cleaned = []
+    with pytest.raises(CommandError) as raised:
+        with ctrl_c("Interrupted."):
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # interrupted at once
+            finally:
+                os.kill(os.getpid(), signal.SIGINT)  # impatient: ignored while cleaning up
+                time.sleep(0.2)
+                cleaned.append(True)
+    assert cleaned == [True]
+    assert raised.value.returncode == 130 and str(raised.value) == "Interrupted."
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_wait_still_queues_behind_another_import_beyond_the_lock_timeout(
+    settings, loaded_target, node_file
+):
+    from datatransfer.locking import LOCK_KEY
+
+    settings.DATATRANSFER_LOCK_TIMEOUT = 0.5
+    connections[loaded_target].close()
+    with held(loaded_target, f"SELECT pg_advisory_xact_lock({LOCK_KEY})", release_after=2):
+        started = time.monotonic()
+        call_command(
+            "loaddomain", node_file, "--database", loaded_target, "--wait", stdout=io.StringIO()
+        )
+    assert time.monotonic() - started >= 1.5

@@ -8,6 +8,7 @@ import types
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditLog, BlockchainBlock, Department, Organization, User
 from datatransfer.engines import ENGINES
@@ -153,6 +154,33 @@ def test_a_dry_run_reports_the_appended_rows_and_leaves_the_next_id_alone(
     assert report.tables["auditLogs"]["appended"] == 3
     assert database_snapshot("platform") == snapshot
     assert AuditLog.objects.create(action="NEXT", entity="User").pk == before + 1
+
+
+def test_a_batch_of_audit_logs_is_matched_with_one_query(node_file, tmp_path):
+    rows = [audit_row(n, "LOGIN", f"2025-01-20T09:00:{n:02}.000Z") for n in range(1, 41)]
+    path = edited(node_file, tmp_path, lambda data: data.update(auditLogs=rows))
+    import_domain(path, exclude={"auditLogs"})
+    with CaptureQueriesContext(connections["platform"]) as queries:
+        report = import_domain(path, batch_size=20)
+    assert report.tables["auditLogs"]["appended"] == 40
+    reads = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"AuditLog"' in q["sql"]
+    ]
+    assert len(reads) == 1 + 2, reads  # is the table empty; then one lookup per batch
+
+
+def test_a_table_with_an_integer_key_that_upserts_has_its_sequence_moved_past_the_file_ids(
+    monkeypatch, node_file
+):
+    monkeypatch.setattr(AuditLog, "transfer_policy", "upsert")
+    domain_tables.cache_clear()
+    try:
+        report = import_domain(node_file)
+    finally:
+        monkeypatch.undo()
+        domain_tables.cache_clear()
+    assert report.tables["auditLogs"]["created"] == 2
+    assert AuditLog.objects.create(action="NEXT", entity="User").pk == 19
 
 
 def sequence_state(alias):

@@ -149,6 +149,7 @@ def test_ctrl_c_during_an_export_leaves_no_file_and_is_recorded_as_interrupted(
     interrupt = Interrupt(exporter._rows, after=5)
     monkeypatch.setattr(exporter, "_rows", interrupt)
     output = tmp_path / "out" / "x.json"
+    output.parent.mkdir()
     error = interrupted("dumpdomain", str(output))
     assert error.returncode == 130
     assert str(error) == "Interrupted (Ctrl-C): no file was written."

@@ -56,8 +56,8 @@ class Command(BaseCommand):
     help = (
         "Upsert an export file (this tool's or the Node.js tool's, .gz too) into a database by "
         "primary key, in one transaction. Exit 0: every row loaded; 1: rows failed; 2: the file "
-        "or the options are wrong (nothing written); 3: no row failed but rows were skipped as "
-        "conflicts."
+        "or the options are wrong, or another session held a lock too long (nothing written); "
+        "3: no row failed but rows were skipped as conflicts; 130: interrupted (nothing written)."
     )
 
     def add_arguments(self, parser):

@@ -109,6 +109,10 @@ DATATRANSFER_SIGNING_KEY = env.str("DATATRANSFER_SIGNING_KEY", default="")
 # `python manage.py db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# How long (seconds) an import waits for a lock another session holds on PostgreSQL before
+# it gives up, rolled back (`loaddomain --lock-timeout` for one run); 0: as long as it takes.
+DATATRANSFER_LOCK_TIMEOUT = env.float("DATATRANSFER_LOCK_TIMEOUT", default=30.0)
+
 # Where exports land by default, and where uploaded documents live.
 EXPORTS_DIR = Path(env.str("EXPORTS_DIR", default=str(BASE_DIR / "exports")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "uploads")))

@@ -12,6 +12,10 @@ whatever its id (`loaddomain --match natural`).
 
 Every model, field and choice has a verbose name for the admin, translated (core/locale);
 they are Python-side only: the migration that carries them changes nothing in a database.
+`transfer_policy` says how an import may write a model's rows (datatransfer/registry.py):
+"upsert" by default, "append-only" for the audit log (an event is never rewritten; one
+the target lacks gets a new id there), "immutable" for the blockchain (a block is never
+changed once written).
 """
 
 from django.db import models
@@ -350,6 +354,8 @@ class DocumentPartage(TimestampedModel):
 
 
 class BlockchainBlock(models.Model):
+    transfer_policy = "immutable"
+
     id = cuid_field()
     index = models.IntegerField(_("index"), unique=True)
     document_partage = foreign_key(
@@ -558,6 +564,8 @@ class SiteSettings(TimestampedModel):
 
 
 class AuditLog(models.Model):
+    transfer_policy = "append-only"
+
     id = models.AutoField(_("ID"), primary_key=True)
     user = foreign_key(User, "userId", _("user"), null=True, related_name="audit_logs")
     action = models.CharField(_("action"), max_length=100)

@@ -5,8 +5,16 @@ its own savepoint. `BatchEngine` (the default) gets the same outcomes with a few
 per batch of rows: one for the existing rows, one per foreign key and per unique key,
 then one bulk insert and bulk updates; a batch the database refuses is replayed row by
 row, so exactly the bad rows fail, with their precise message.
+
+Both follow each table's write policy (registry.py): upsert; append-only, where a row is
+judged by its content and, when the target lacks that content, appended under a new id
+from the target's sequence (in a dry run on PostgreSQL, the ids the sequence would give,
+read without moving it); immutable, where an existing row that differs is a conflict.
+A row that is not written (skipped or failed) makes the rows that link to it skip or fail
+only when the target lacks it: when its id is there, their links hold.
 """
 
+import contextlib
 import functools
 import tempfile
 from collections import defaultdict
@@ -15,6 +23,7 @@ import orjson
 import psycopg.types.json
 from django.db import DatabaseError, connections, models, transaction
 
+from datatransfer.contents import content_key, contents_held
 from datatransfer.exceptions import StrictModeFailure, escaped, one_line
 from datatransfer.fileformat import (
     SECRET_NOT_SHOWN,
@@ -24,6 +33,7 @@ from datatransfer.fileformat import (
     row_encoders,
     value_decoder,
 )
+from datatransfer.locking import is_lock_timeout
 from datatransfer.manifest import canonical_json
 from datatransfer.registry import table_key
 from datatransfer.reports import ImportReport, Outcome
@@ -106,6 +116,52 @@ def missing_required(table, values: dict) -> list[str]:
     return [key for key, attname in _required(table.model) if attname not in values]
 
 
+def immutable_problem(table, current, values):
+    """(SKIPPED, message) when `table` is immutable and the target's row `current`
+    differs from the file's `values`; else None."""
+    if not table.immutable or current is None:
+        return None
+    changed = changed_values(table, current, values)
+    if not changed:
+        return None
+    keys = [spec.key for spec in table.fields if spec.attname in changed]
+    verb = "differs" if len(keys) == 1 else "differ"
+    return (
+        Outcome.SKIPPED,
+        f"the target holds another version of this row ({', '.join(keys)} {verb}) and "
+        f"{table.key} rows are immutable: it was left as it is",
+    )
+
+
+class SequenceIds:
+    """The ids a PostgreSQL sequence would give next, read without moving it: what a dry
+    run writes its new rows under (nextval and setval are not undone by a rollback)."""
+
+    def __init__(self, connection, model):
+        quote = connection.ops.quote_name
+        meta = model._meta
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)", [quote(meta.db_table), meta.pk.column]
+            )
+            (sequence,) = cursor.fetchone()
+            if sequence is None:  # no sequence behind the key: past the largest id
+                cursor.execute(f"SELECT max({quote(meta.pk.column)}) FROM {quote(meta.db_table)}")
+                self.next, self.step = (cursor.fetchone()[0] or 0) + 1, 1
+                return
+            cursor.execute(
+                "SELECT seqincrement FROM pg_sequence WHERE seqrelid = %s::regclass", [sequence]
+            )
+            (self.step,) = cursor.fetchone()
+            cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
+            last, called = cursor.fetchone()
+        self.next = last + self.step if called else last
+
+    def take(self) -> int:
+        value, self.next = self.next, self.next + self.step
+        return value
+
+
 def _conflict_message(table, fields, lookup, other) -> str:
     """`slug 'ufhb' already belongs to organizations '<id>'`; a key holding a secret is
     named, never shown."""
@@ -127,8 +183,9 @@ def _missing_keys_message(spec, missing) -> str:
 class RowEngine:
     """Writes rows one at a time with `update_or_create` semantics (the reference engine).
 
-    Keeps, across the import, only the ids of skipped and failed rows (so that their
-    dependants are skipped too); the links written last wait in a temporary file.
+    Keeps, across the import, only the ids of skipped and failed rows that the target
+    lacks (so that their dependants are skipped too); the links written last wait in a
+    temporary file.
     `references` ({table key: primary keys}) are the rows the file carries only as
     references (a subset export's): created when the database lacks them, never changed
     when it has them (counted unchanged, and in `kept_references`).
@@ -143,6 +200,7 @@ class RowEngine:
         excluded: set,
         batch_size=None,
         references=None,
+        dry_run=False,
     ):
         self.report = report
         self.using = using
@@ -151,29 +209,36 @@ class RowEngine:
         self.batch_size = batch_size or DEFAULT_BATCH_SIZE
         self.references = references or {}
         self.kept_references = 0
+        self.dry_run = dry_run
+        # Rows not written that the target lacks: the rows linking to them cannot come in.
         self.skipped = defaultdict(set)
         self.failed = defaultdict(set)
         self._links = tempfile.TemporaryFile()
         self._tables = {}
+        self._sequences = {}
         self.connection = connections[using]
 
     # -- outcomes
 
-    def _fail(self, table, row_id, message):
-        self.failed[table.key].add(row_id)
+    def _fail(self, table, row_id, message, *, present=False):
+        if not present:
+            self.failed[table.key].add(row_id)
         self.report.record(table.key, Outcome.FAILED, row_id, message)
         if self.strict:
             raise _strict_failure(table, row_id, message)
 
-    def _skip(self, table, row_id, message):
-        self.skipped[table.key].add(row_id)
+    def _skip(self, table, row_id, message, *, present=False):
+        if not present:
+            self.skipped[table.key].add(row_id)
         self.report.record(table.key, Outcome.SKIPPED, row_id, message)
 
-    def _settle(self, table, row_id, outcome, message=None):
+    def _settle(self, table, row_id, outcome, message=None, *, present=False):
+        """Record a row's outcome. `present`: a row not written whose id the target holds,
+        so that rows linking to it keep their link."""
         if outcome is Outcome.FAILED:
-            self._fail(table, row_id, message)
+            self._fail(table, row_id, message, present=present)
         elif outcome is Outcome.SKIPPED:
-            self._skip(table, row_id, message)
+            self._skip(table, row_id, message, present=present)
         else:
             self.report.record(table.key, outcome, row_id)
 
@@ -185,6 +250,19 @@ class RowEngine:
         self.report.record(table.key, Outcome.UNCHANGED, pk)
         self.kept_references += 1
         return True
+
+    def _refuse(self, table, row_id, outcome, message):
+        """Settle a row that is not written, asking the target whether it holds its id."""
+        present = not table.append_only and self._present(table, row_id)
+        self._settle(table, row_id, outcome, message, present=present)
+
+    def _present(self, table, row_id) -> bool:
+        """Whether the target holds a row with the id `row_id` (as the file spells it)."""
+        try:
+            pk = value_decoder(table.pk.field)(row_id)
+        except (ValueError, TypeError, OverflowError):
+            return False
+        return bool(self._existing(table.model, {pk}))
 
     def _defer(self, table, pk, outcome, links):
         self._tables[table.key] = table
@@ -253,18 +331,17 @@ class RowEngine:
                 return problem
         return None
 
-    def _conflict(self, table, row):
+    def _conflict(self, table, row, *, any_row=False):
+        """A message when another row of the target holds one of the row's unique values
+        (`any_row`: any row at all, for a row that will take a new id)."""
         for fields in unique_sets(table.model):
             if any(row.values.get(f.attname) is None for f in fields):
                 continue
             lookup = {f.attname: row.values[f.attname] for f in fields}
-            other = (
-                self._manager(table.model)
-                .filter(**lookup)
-                .exclude(pk=row.pk)
-                .values_list("pk", flat=True)
-                .first()
-            )
+            rows = self._manager(table.model).filter(**lookup)
+            if not any_row:
+                rows = rows.exclude(pk=row.pk)
+            other = rows.values_list("pk", flat=True).first()
             if other is not None:
                 return _conflict_message(table, fields, lookup.values(), other)
         return None
@@ -332,27 +409,93 @@ class RowEngine:
         try:
             row = decode_row(table, raw)
         except RowError as error:
-            self._fail(table, row_id, str(error))
+            self._refuse(table, row_id, Outcome.FAILED, str(error))
+            return
+        if table.append_only:
+            self._append_row(table, row)
             return
         row_id = row.pk
         if self._keep_reference(table, row_id):
             return
-        problem = self._dependency_problem(table, row.values) or (
-            (Outcome.SKIPPED, conflict) if (conflict := self._conflict(table, row)) else None
+        problem = (
+            self._dependency_problem(table, row.values)
+            or immutable_problem(table, self._current(table, row.pk), row.values)
+            or ((Outcome.SKIPPED, conflict) if (conflict := self._conflict(table, row)) else None)
         )
         if problem:
-            self._settle(table, row_id, *problem)
+            self._refuse(table, row_id, *problem)
             return
         try:
             with transaction.atomic(using=self.using):
                 outcome = self._write(table, row)
         except RowError as error:
-            self._fail(table, row_id, str(error))
+            self._refuse(table, row_id, Outcome.FAILED, str(error))
             return
         except (DatabaseError, ValueError, TypeError) as error:
-            self._fail(table, row_id, f"could not be written: {first_line(error)}")
+            if is_lock_timeout(error):
+                raise  # the whole import gives up (importer.py), not this row
+            message = f"could not be written: {first_line(error)}"
+            self._refuse(table, row_id, Outcome.FAILED, message)
             return
         self.report.record(table.key, outcome, row_id)
+
+    def _current(self, table, pk):
+        """The target's row `pk` as {attribute: value}, when an immutable table holds it."""
+        if not table.immutable:
+            return None
+        attnames = [spec.attname for spec in table.fields]
+        return self._manager(table.model).filter(pk=pk).values(*attnames).first()
+
+    # -- append-only tables
+
+    def _append_row(self, table, row):
+        """Append `row` under a new id unless the target holds its content already."""
+        problem = self._dependency_problem(table, row.values)
+        if not problem:
+            key = content_key(table, row.values)
+            if key in self._content_held(table, [row.values], {key}):
+                self.report.record(table.key, Outcome.UNCHANGED, row.pk)
+                return
+            conflict = self._conflict(table, row, any_row=True)
+            problem = (Outcome.SKIPPED, conflict) if conflict else None
+        if not problem and (missing := missing_required(table, row.values)):
+            problem = Outcome.FAILED, f"missing required field(s) {', '.join(missing)}"
+        if problem:
+            self._settle(table, row.pk, *problem)
+            return
+        try:
+            with transaction.atomic(using=self.using):
+                self._insert_new(table, [row.values])
+        except (DatabaseError, ValueError, TypeError) as error:
+            if is_lock_timeout(error):
+                raise
+            message = f"could not be written: {first_line(error)}"
+            self._settle(table, row.pk, Outcome.FAILED, message)
+            return
+        self.report.record(table.key, Outcome.APPENDED, row.pk)
+
+    def _content_held(self, table, rows: list, keys: set) -> set:
+        """The content `keys` of `rows` (model values) that the target holds (one query)."""
+        return set(contents_held(table, rows, keys, using=self.using))
+
+    def _insert_new(self, table, rows: list):
+        """Insert `rows` (model values) under new ids: the database's own, or in a dry run
+        on PostgreSQL the ones its sequence would give, taken without moving it."""
+        model, pk = table.model, table.pk.attname
+        rows = [{n: v for n, v in values.items() if n != pk} for values in rows]
+        if self.dry_run and self.connection.vendor == "postgresql":
+            ids = self._sequences.get(table.key)
+            if ids is None:
+                ids = self._sequences[table.key] = SequenceIds(self.connection, model)
+            for values in rows:
+                values[pk] = ids.take()
+        if self.connection.vendor == "postgresql":
+            fields = table.fields if rows and pk in rows[0] else table.content
+            copy_rows(self.connection, table, rows, fields=fields)
+        else:
+            self._manager(model).bulk_create(
+                [model(**values) for values in rows], batch_size=self.batch_size
+            )
 
     def _write(self, table, row) -> Outcome:
         model = table.model
@@ -461,16 +604,24 @@ class BatchEngine(RowEngine):
                 on_rows(len(batch))
 
     def _load_batch(self, table, batch):
-        plan = self._plan(table, batch)
+        plan = self._plan_append(table, batch) if table.append_only else self._plan(table, batch)
         try:
             with transaction.atomic(using=self.using):
                 self._write_plan(table, plan)
-        except (DatabaseError, ValueError, TypeError):
+        except (DatabaseError, ValueError, TypeError) as error:
+            if is_lock_timeout(error):
+                raise
             for number, raw in batch:  # replay: exactly the bad rows fail, with their message
                 self.load_row(table, raw, number)
             return
         for entry in plan:
-            self._settle(table, entry["id"], entry["outcome"], entry.get("message"))
+            self._settle(
+                table,
+                entry["id"],
+                entry["outcome"],
+                entry.get("message"),
+                present=entry.get("present", False),
+            )
             self.kept_references += bool(entry.get("kept"))
             if entry.get("links"):
                 self._defer(table, entry["id"], entry["outcome"], entry["links"])
@@ -520,7 +671,10 @@ class BatchEngine(RowEngine):
             spec: self._current_many_to_many(spec, list(current)) for spec in table.many_to_many
         }
         linkable = self._linkable(table, rows)
-        settled = {}  # (table key, pk) -> outcome, for rows of this batch that will not be written
+        present = self._presence(table, batch, current)
+        # (table key, pk) -> outcome, for the rows of this batch that will not be written
+        # and that the target lacks
+        settled = {}
         for entry in plan:
             if entry.get("kept"):
                 continue
@@ -530,12 +684,14 @@ class BatchEngine(RowEngine):
                     table, entry.pop("values"), exists=_ALWAYS, pending=settled
                 )
             elif row is None:
-                settled[(table.key, entry["id"])] = entry["outcome"]
+                entry["present"] = present(entry["id"])
+                if not entry["present"]:
+                    settled[(table.key, entry["id"])] = entry["outcome"]
                 continue
             else:
                 problem = self._dependency_problem(
                     table, row.values, exists=exists, pending=settled
-                )
+                ) or immutable_problem(table, current.get(row.pk), row.values)
                 if not problem:
                     conflict = self._claim(table, row, holders, current.get(row.pk))
                     problem = (Outcome.SKIPPED, conflict) if conflict else None
@@ -547,9 +703,78 @@ class BatchEngine(RowEngine):
                         linkable.written.add(row.pk)
             if problem:
                 entry["outcome"], entry["message"] = problem
-                settled[(table.key, entry["id"])] = entry["outcome"]
+                entry["present"] = present(entry["id"])
+                if not entry["present"]:
+                    settled[(table.key, entry["id"])] = entry["outcome"]
                 if self.strict and entry["outcome"] is Outcome.FAILED:
                     self._fail(table, entry["id"], entry["message"])
+        return plan
+
+    def _presence(self, table, batch, current):
+        """present(row id): whether the target holds that id, for rows not written. From
+        `current` (the batch's rows the target holds), or, in a table that was empty when
+        the import began, from one query at the first need (a row repeated in the file)."""
+        decode = value_decoder(table.pk.field)
+        found = None
+
+        def present(row_id) -> bool:
+            nonlocal found
+            try:
+                pk = decode(row_id)
+            except (ValueError, TypeError, OverflowError):
+                return False
+            if not self._fresh:
+                return pk in current
+            if found is None:
+                pks = set()
+                for _, raw in batch:
+                    with contextlib.suppress(ValueError, TypeError, OverflowError):
+                        pks.add(decode(raw.get(table.pk.key)))
+                found = self._existing(table.model, pks - {None})
+            return pk in found
+
+        return present
+
+    def _plan_append(self, table, batch) -> list[dict]:
+        """Classify the rows of an append-only table as RowEngine would: unchanged when
+        the target holds their content (or an earlier row of the file brought it), else
+        appended; one query for the links, one for the content, one per unique key."""
+        plan, rows = [], []
+        for number, raw in batch:
+            try:
+                row = decode_row(table, raw)
+            except RowError as error:
+                label = _row_label(raw, table, number)
+                plan.append({"id": label, "outcome": Outcome.FAILED, "message": str(error)})
+                continue
+            plan.append({"id": row.pk, "row": row})
+            rows.append(row)
+        exists = self._existence(table, rows)
+        keys = {id(row): content_key(table, row.values) for row in rows}
+        held = self._content_held(table, [row.values for row in rows], set(keys.values()))
+        holders = self._holders(table, rows)
+        for entry in plan:
+            row = entry.pop("row", None)
+            if row is None:
+                problem = entry["outcome"], entry["message"]
+            else:
+                problem = self._dependency_problem(table, row.values, exists=exists)
+            if row is not None and not problem:
+                key = keys[id(row)]
+                if key in held:
+                    entry["outcome"] = Outcome.UNCHANGED
+                    continue
+                conflict = self._claim(table, row, holders, None, any_row=True)
+                problem = (Outcome.SKIPPED, conflict) if conflict else None
+                if not problem and (missing := missing_required(table, row.values)):
+                    problem = Outcome.FAILED, f"missing required field(s) {', '.join(missing)}"
+                if not problem:
+                    held.add(key)
+                    entry["outcome"], entry["append"] = Outcome.APPENDED, row.values
+                    continue
+            entry["outcome"], entry["message"] = problem
+            if self.strict and entry["outcome"] is Outcome.FAILED:
+                self._fail(table, entry["id"], entry["message"])
         return plan
 
     def _current_rows(self, table, batch) -> dict:
@@ -636,9 +861,10 @@ class BatchEngine(RowEngine):
                     holders[(fields, found[:-1])] = found[-1]
         return holders
 
-    def _claim(self, table, row, holders, current):
-        """A conflict message when another row holds one of the row's unique values; else
-        take the values for this row (and free the ones it gives up)."""
+    def _claim(self, table, row, holders, current, *, any_row=False):
+        """A conflict message when another row holds one of the row's unique values (with
+        `any_row`, any row at all: the row takes a new id); else take the values for this
+        row (and free the ones it gives up)."""
         claims = []
         for fields in unique_sets(table.model):
             names = [f.attname for f in fields]
@@ -646,7 +872,7 @@ class BatchEngine(RowEngine):
             if None in value:
                 continue
             holder = holders.get((fields, value))
-            if holder is not None and holder != row.pk:
+            if holder is not None and (any_row or holder != row.pk):
                 return _conflict_message(table, fields, value, holder)
             claims.append((fields, names, value))
         for fields, names, value in claims:
@@ -717,6 +943,9 @@ class BatchEngine(RowEngine):
     def _write_plan(self, table, plan):
         model = table.model
         manager = self._manager(model)
+        appends = [entry["append"] for entry in plan if "append" in entry]
+        if appends:
+            self._insert_new(table, appends)
         creates = [entry["create"] for entry in plan if "create" in entry]
         if creates and self.connection.vendor == "postgresql":
             copy_rows(self.connection, table, creates)
@@ -742,13 +971,15 @@ def _json_dumps(value) -> str:
     return dumps_json(value).decode()
 
 
-def copy_rows(connection, table, rows: list[dict]) -> None:
+def copy_rows(connection, table, rows: list[dict], *, fields=None) -> None:
     """Insert new rows with PostgreSQL's COPY, the database's own bulk path.
 
-    `rows` hold model values by attribute name; absent fields take their default.
-    Database errors come out as Django's DatabaseError, as from any other query.
+    `rows` hold model values by attribute name; absent fields take their default. Only
+    the columns of `fields` (FieldSpecs, default all) are written: the others take the
+    database's default (a sequence's next value). Database errors come out as Django's
+    DatabaseError, as from any other query.
     """
-    fields = [spec.field for spec in table.fields]
+    fields = [spec.field for spec in (table.fields if fields is None else fields)]
     json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"COPY {connection.ops.quote_name(table.model._meta.db_table)} ({columns}) FROM STDIN"

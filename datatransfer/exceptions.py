@@ -90,6 +90,18 @@ class StrictModeFailure(DataTransferError):
     exit_code = EXIT_ROWS_FAILED
 
 
+class Interrupted(DataTransferError):
+    """A Ctrl-C came when part of the work was already done for good (an archive's files,
+    after the database committed); the message says what."""
+
+    exit_code = 130
+
+
+class LockTimeoutError(DataTransferError):
+    """Another session held a lock the import needed for longer than the lock timeout; the
+    import was rolled back."""
+
+
 class ImportLockedError(DataTransferError):
     """Another import into the same database holds the import lock."""
 

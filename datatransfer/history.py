@@ -24,6 +24,7 @@ from datatransfer.routers import domain_database
 from datatransfer.subset import organization_scope
 
 logger = logging.getLogger(__name__)
+INTERRUPTED = "Interrupted (Ctrl-C)."
 
 
 def default_output() -> str:
@@ -104,8 +105,9 @@ def export_to_file(
     record: ExportRecord | None = None,
 ) -> ExportRun:
     """Write the whole database, or the `organizations`' subset (slugs), to `output` (a path,
-    or `-` for `stdout`) and record the run, succeeded or failed: in `record` when given (a
-    queued export's), otherwise in a new ExportRecord.
+    or `-` for `stdout`) and record the run, succeeded, failed or interrupted (Ctrl-C, then
+    raised again): in `record` when given (a queued export's), otherwise in a new
+    ExportRecord.
 
     Raises DataTransferError (after recording it) for a bad option, an unknown slug, an
     unreachable database or a file that cannot be written.
@@ -143,9 +145,12 @@ def export_to_file(
         if output != "-":
             report.file_size, record.checksum = file_digest(output)
             record.file_size = report.file_size
-    except Exception as error:
-        record.status = ExportRecord.Status.FAILED
-        record.error = str(error) or type(error).__name__
+    except (Exception, KeyboardInterrupt) as error:
+        if isinstance(error, KeyboardInterrupt):
+            record.status, record.error = ExportRecord.Status.INTERRUPTED, INTERRUPTED
+        else:
+            record.status = ExportRecord.Status.FAILED
+            record.error = str(error) or type(error).__name__
         record.duration = dt.timedelta(seconds=time.monotonic() - started)
         warning = _save(record)
         if warning:

@@ -9,13 +9,14 @@ import tempfile
 import time
 
 from django.core.management.color import no_style
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from datatransfer.databases import open_connection
 from datatransfer.engines import ENGINES, first_line
 from datatransfer.exceptions import (
     DataTransferError,
     FileFormatError,
+    LockTimeoutError,
     UnknownTableError,
     VerificationError,
     escaped,
@@ -33,7 +34,12 @@ from datatransfer.fileformat import (
     reference_ids,
     value_decoder,
 )
-from datatransfer.locking import import_lock
+from datatransfer.locking import (
+    import_lock,
+    is_lock_timeout,
+    limit_lock_waits,
+    lock_timeout_setting,
+)
 from datatransfer.manifest import TableDigest, check_digests, schema_of
 from datatransfer.matching import NaturalKeyMatcher, matchable
 from datatransfer.registry import domain_tables
@@ -96,7 +102,8 @@ class TableScheduler:
 
 
 def _reset_sequences(connection, model_list):
-    """After explicit integer keys, move sequences past them (as loaddata does)."""
+    """After explicit integer keys, move sequences past them (as loaddata does). Never in
+    a dry run: a sequence moved by setval stays moved through a rollback."""
     statements = connection.ops.sequence_reset_sql(no_style(), model_list)
     if statements:
         with connection.cursor() as cursor:
@@ -117,6 +124,7 @@ def import_domain(
     wait=False,
     verify=True,
     match="id",
+    lock_timeout=None,
     on_table=None,
 ) -> ImportReport:
     """Upsert the file at `path` into the database `using`; return an ImportReport.
@@ -132,14 +140,24 @@ def import_domain(
     the target's rows with the same id) or "natural": a row whose id is not in the target
     but whose natural key is updates that row, and links to it follow (matching.py; the
     file is read once more, first).
+    On PostgreSQL, a wait for a lock another session holds gives up after `lock_timeout`
+    seconds (default: settings.DATATRANSFER_LOCK_TIMEOUT, 30; 0: no limit) and the import
+    is rolled back (LockTimeoutError).
     `on_table(key, expected_rows)` is called before each
     table and returns a callback taking a number of rows done (for progress), or None.
     Raises DataTransferError (nothing written) for a bad file (VerificationError for
     what `verify` false lifts, SignatureError, FileChangedError), an unknown table or
     field, an unreachable database, another import running into the same PostgreSQL
-    database (unless `wait`), or a failed row under `strict`.
+    database (unless `wait`), a lock held too long by another session, or a failed row
+    under `strict`.
     """
     using = using or domain_database()
+    if lock_timeout is None:
+        lock_timeout = lock_timeout_setting()
+        if not 0 <= lock_timeout < float("inf"):
+            raise DataTransferError(
+                f"DATATRANSFER_LOCK_TIMEOUT is {lock_timeout}: it must be 0 or more seconds."
+            )
     options = dict(
         using=using,
         dry_run=dry_run,
@@ -151,6 +169,7 @@ def import_domain(
         wait=wait,
         verify=verify,
         match=match,
+        lock_timeout=lock_timeout,
         on_table=on_table,
     )
     if match not in ("id", "natural"):
@@ -341,6 +360,7 @@ def _import(
     wait,
     verify,
     match,
+    lock_timeout,
     on_table,
 ):
     started = time.monotonic()
@@ -399,11 +419,14 @@ def _import(
             excluded=skipped_tables,
             batch_size=batch_size,
             references=references,
+            dry_run=dry_run,
         )
         loaded = []
         matcher = None
+        doing = ["starting"]  # what the import is at, for a lock timeout's message
 
         def load(table, rows):
+            doing[0] = f"loading {table.key}"
             loaded.append(table)
             on_rows = (
                 on_table(table.key, listed.get(table.key) if isinstance(listed, dict) else None)
@@ -418,55 +441,71 @@ def _import(
         scheduler = TableScheduler(
             load, tables, expected_keys=[k for k in expected if k not in skipped_tables]
         )
-        with import_lock(connection, wait=wait), transaction.atomic(using=using):
-            if match == "natural":
-                matcher = match_natural_keys(
-                    source,
-                    tables,
-                    expected=expected,
-                    exclude=skipped_tables,
-                    fast_layout=fast_layout,
-                    using=using,
-                    batch_size=batch_size,
-                )
-                report.id_mapping = matcher.mapping
-                writer.references = matcher.translated(references)
-            not_loaded = []
-            for key, rows in reader.tables():
-                if key not in by_key:
-                    if not ignore_unknown:
-                        raise UnknownTableError(
-                            _unknown_message(reader.path, [f"table {quoted(key)}"])
-                        )
-                    report.notes.append(
-                        f"Table {quoted(key)} is not in the models: skipped (--ignore-unknown)."
+        try:
+            with import_lock(connection, wait=wait), transaction.atomic(using=using):
+                limit_lock_waits(connection, lock_timeout)
+                if match == "natural":
+                    doing[0] = "matching natural keys"
+                    matcher = match_natural_keys(
+                        source,
+                        tables,
+                        expected=expected,
+                        exclude=skipped_tables,
+                        fast_layout=fast_layout,
+                        using=using,
+                        batch_size=batch_size,
                     )
-                elif key in left_out:
-                    not_loaded.append(key)
-                elif key not in exclude:
-                    scheduler.offer(by_key[key], rows)
-            if not_loaded:
-                report.notes.append(
-                    f"Left out of the export, so not loaded: {', '.join(not_loaded)}."
-                )
-            scheduler.finish()
-            writer.set_deferred_links()
-            if writer.kept_references:
-                report.notes.append(
-                    f"{writer.kept_references:,} rows in the file only as references (rows of "
-                    "other organizations, or shared ones, that its rows link to) were already in "
-                    "the database: left as they are, counted unchanged."
-                )
-            _reset_sequences(connection, [t.model for t in loaded])
-            try:
-                connection.check_constraints(table_names=[t.model._meta.db_table for t in loaded])
-            except IntegrityError as error:
-                raise DataTransferError(
-                    f"The import would break a foreign key ({first_line(error)}); "
-                    "it was rolled back."
-                ) from None
-            if dry_run:
-                transaction.set_rollback(True, using=using)
+                    report.id_mapping = matcher.mapping
+                    writer.references = matcher.translated(references)
+                not_loaded = []
+                for key, rows in reader.tables():
+                    if key not in by_key:
+                        if not ignore_unknown:
+                            raise UnknownTableError(
+                                _unknown_message(reader.path, [f"table {quoted(key)}"])
+                            )
+                        report.notes.append(
+                            f"Table {quoted(key)} is not in the models: skipped (--ignore-unknown)."
+                        )
+                    elif key in left_out:
+                        not_loaded.append(key)
+                    elif key not in exclude:
+                        scheduler.offer(by_key[key], rows)
+                if not_loaded:
+                    report.notes.append(
+                        f"Left out of the export, so not loaded: {', '.join(not_loaded)}."
+                    )
+                scheduler.finish()
+                doing[0] = "setting the links written last"
+                writer.set_deferred_links()
+                if writer.kept_references:
+                    report.notes.append(
+                        f"{writer.kept_references:,} rows in the file only as references (rows "
+                        "of other organizations, or shared ones, that its rows link to) were "
+                        "already in the database: left as they are, counted unchanged."
+                    )
+                if not dry_run:
+                    # Append-only tables took their new ids from their sequences already.
+                    _reset_sequences(connection, [t.model for t in loaded if not t.append_only])
+                doing[0] = "checking the foreign keys"
+                try:
+                    connection.check_constraints(
+                        table_names=[t.model._meta.db_table for t in loaded]
+                    )
+                except IntegrityError as error:
+                    raise DataTransferError(
+                        f"The import would break a foreign key ({first_line(error)}); "
+                        "it was rolled back."
+                    ) from None
+                if dry_run:
+                    transaction.set_rollback(True, using=using)
+        except DatabaseError as error:
+            if not is_lock_timeout(error):
+                raise
+            raise LockTimeoutError(
+                f"Database '{using}': another session held a lock that {doing[0]} needed for "
+                f"more than {lock_timeout:g} s: the import was rolled back, nothing was written."
+            ) from None
     report.duration = time.monotonic() - started
     return report
 

@@ -1,4 +1,5 @@
 """One import at a time per database: a PostgreSQL advisory lock held for the import.
+And a limit to how long an import waits for the locks of other sessions (lock_timeout).
 
 SQLite needs none: its own write lock already serialises writers.
 """
@@ -6,6 +7,7 @@ SQLite needs none: its own write lock already serialises writers.
 import contextlib
 import hashlib
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from datatransfer.exceptions import ImportLockedError
@@ -14,6 +16,36 @@ LOCK_NAME = "datatransfer.import_domain"
 # Advisory locks live in one database's lock space, so a fixed key locks imports into
 # this database only. A signed 64-bit integer, as pg_advisory_lock(bigint) takes.
 LOCK_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
+DEFAULT_LOCK_TIMEOUT = 30.0
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
+
+
+def lock_timeout_setting() -> float:
+    """settings.DATATRANSFER_LOCK_TIMEOUT, in seconds (default 30)."""
+    return float(getattr(settings, "DATATRANSFER_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+
+
+def limit_lock_waits(connection, seconds: float) -> None:
+    """In the current transaction of `connection`, give up any wait for a lock (a table's,
+    a row's) after `seconds` (0: no limit) with an error (is_lock_timeout); on PostgreSQL,
+    where the import's own advisory lock is taken before, so `--wait` still waits."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # set_config(..., true): SET LOCAL, which takes no query parameter.
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true)", [f"{round(seconds * 1000)}ms"]
+        )
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """Whether a database error (Django's, or the driver's behind it) is a lock wait that
+    ran out of time."""
+    while error is not None:
+        if getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return True
+        error = error.__cause__
+    return False
 
 
 @contextlib.contextmanager

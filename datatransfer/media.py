@@ -28,9 +28,21 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 
-from datatransfer.exceptions import DataTransferError, FileFormatError, escaped, quoted
+from datatransfer.exceptions import (
+    DataTransferError,
+    FileFormatError,
+    Interrupted,
+    escaped,
+    quoted,
+)
 from datatransfer.fileformat import atomic_file, open_export
-from datatransfer.history import ExportRun, default_output, export_to_file, file_digest
+from datatransfer.history import (
+    INTERRUPTED,
+    ExportRun,
+    default_output,
+    export_to_file,
+    file_digest,
+)
 from datatransfer.importer import import_domain
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ImportReport, human_size
@@ -293,9 +305,11 @@ def export_with_media(output: str, *, media_root=None, **options) -> MediaExport
                     compress=not output.lower().endswith(".tar"),
                 )
         except BaseException as error:
-            _update_record(
-                run.record, status=ExportRecord.Status.FAILED, error=f"Archive not written: {error}"
-            )
+            if isinstance(error, KeyboardInterrupt):
+                status, reason = ExportRecord.Status.INTERRUPTED, INTERRUPTED
+            else:
+                status, reason = ExportRecord.Status.FAILED, f"Archive not written: {error}"
+            _update_record(run.record, status=status, error=reason)
             if isinstance(error, OSError):
                 raise DataTransferError(
                     f"Cannot write {output}: {error.strerror or error}."
@@ -556,7 +570,8 @@ def import_archive(path: str, *, media_root=None, overwrite_media=False, dry_run
     write its files under `media_root` (default MEDIA_ROOT). Return (ImportReport, MediaReport).
 
     Raises FileFormatError (nothing written, database included) for a hostile or broken
-    archive, and whatever `import_domain` raises (no file written then).
+    archive, whatever `import_domain` raises (no file written then), and Interrupted for a
+    Ctrl-C while the files are written (the database committed).
     """
     media_root = Path(media_root or settings.MEDIA_ROOT)
     with tempfile.TemporaryDirectory(prefix="domain-archive-") as work:
@@ -567,9 +582,18 @@ def import_archive(path: str, *, media_root=None, overwrite_media=False, dry_run
             error.args = (str(error).replace(contents.export_path, f"{path}:{EXPORT_MEMBER}"),)
             raise
     report.file, report.file_size = str(path), os.path.getsize(path)
-    media = restore_media(
-        path, contents.manifest, media_root, overwrite=overwrite_media, dry_run=dry_run
-    )
+    try:
+        media = restore_media(
+            path, contents.manifest, media_root, overwrite=overwrite_media, dry_run=dry_run
+        )
+    except KeyboardInterrupt:
+        if dry_run:
+            raise
+        raise Interrupted(
+            f"Interrupted while the uploaded files of {path} were being written: the database "
+            "import is committed, some files may be missing; load the archive again to "
+            "finish them."
+        ) from None
     return report, media
 
 

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ExportRecord(models.Model):
-    """Who or what ran an export, when, of what, and the file it wrote (or why it failed).
+    """Who or what ran an export, when, of what, and the file it wrote (or why it failed, or
+    that it was interrupted).
 
     An export asked for in the admin is queued first (a task run by `db_worker`), then
     running, with its progress; a command-line run is recorded once done."""
@@ -16,6 +17,7 @@ class ExportRecord(models.Model):
         RUNNING = "running", _("running")
         SUCCEEDED = "succeeded", _("done")
         FAILED = "failed", _("failed")
+        INTERRUPTED = "interrupted", _("interrupted")
 
     IN_PROGRESS = (Status.QUEUED, Status.RUNNING)
 
@@ -24,7 +26,7 @@ class ExportRecord(models.Model):
     queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
     task_id = models.CharField(_("task"), max_length=64, blank=True)
     duration = models.DurationField(_("duration"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
     error = models.TextField(_("error"), blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -6,8 +6,18 @@ A table's file key is the model name in camelCase plural (`DemandePartage` ->
 uses. A many-to-many to a model with a natural key travels as the list of those keys
 (`permissionKeys`); its link table (Prisma's `_PermissionToUser`: two foreign keys and
 nothing else) is not a table of the file.
-Models may declare `secret_fields` (emptied by `--exclude-secrets`) and
-`natural_key_fields` (what identifies a row whatever its id, for `--match natural`).
+Models may declare `secret_fields` (emptied by `--exclude-secrets`),
+`natural_key_fields` (what identifies a row whatever its id, for `--match natural`) and
+`transfer_policy`, how an import may write their rows:
+
+- `"upsert"` (the default): `update_or_create` by primary key.
+- `"append-only"`: a row of the target is never changed. A file row is judged by its
+  content (every column but the id): when the target holds the same content it is
+  unchanged, otherwise it is inserted under a new id from the target's own sequence
+  (an event log, whose integer ids mean nothing across databases). The model needs an
+  auto-incrementing key, and no model may link to it (its ids change on the way).
+- `"immutable"`: a row is inserted when its id is new; an existing row is never changed,
+  and a file row that differs from it is a conflict. The model has no many-to-many.
 """
 
 from dataclasses import dataclass
@@ -17,10 +27,13 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
+from django.db.models.fields import AutoFieldMixin
 
 from datatransfer.graph import dependency_order
 
 DEFAULT_APPS = ("core",)
+UPSERT, APPEND_ONLY, IMMUTABLE = "upsert", "append-only", "immutable"
+POLICIES = (UPSERT, APPEND_ONLY, IMMUTABLE)
 
 
 def camel_case(name: str) -> str:
@@ -79,10 +92,24 @@ class TableSpec:
     dependencies: tuple[str, ...]
     secret_fields: tuple[str, ...]
     natural_key: tuple[FieldSpec, ...] = ()
+    policy: str = UPSERT
 
     @cached_property
     def pk(self) -> FieldSpec:
         return next(spec for spec in self.fields if spec.field.primary_key)
+
+    @property
+    def append_only(self) -> bool:
+        return self.policy == APPEND_ONLY
+
+    @property
+    def immutable(self) -> bool:
+        return self.policy == IMMUTABLE
+
+    @cached_property
+    def content(self) -> tuple[FieldSpec, ...]:
+        """The fields that make a row's content: all but the primary key."""
+        return tuple(spec for spec in self.fields if not spec.field.primary_key)
 
     @property
     def label(self) -> str:
@@ -143,6 +170,48 @@ def natural_key_names(model) -> tuple[str, ...]:
     return names
 
 
+def transfer_policy(model, model_list=()) -> str:
+    """The model's `transfer_policy` (default "upsert"), checked against `model_list`, the
+    models travelling with it. Raises ImproperlyConfigured for an unknown policy, an
+    immutable model with a many-to-many, or an append-only model whose rows cannot take
+    new ids: a key that is not auto-incrementing, a many-to-many, a natural key, or a
+    model of `model_list` linking to it."""
+    policy = getattr(model, "transfer_policy", UPSERT)
+    label = model._meta.label
+    if policy not in POLICIES:
+        raise ImproperlyConfigured(
+            f"{label}.transfer_policy '{policy}' is not one of {', '.join(POLICIES)}."
+        )
+    meta = model._meta
+    if policy == IMMUTABLE and meta.local_many_to_many:
+        raise ImproperlyConfigured(
+            f"{label}.transfer_policy 'immutable': its many-to-many links would change "
+            "with the file's; an immutable model cannot have any."
+        )
+    if policy != APPEND_ONLY:
+        return policy
+    if not isinstance(meta.pk, AutoFieldMixin):
+        problem = "its primary key is not an auto-incrementing integer"
+    elif meta.local_many_to_many:
+        problem = "it has a many-to-many field"
+    elif getattr(model, "natural_key_fields", ()):
+        problem = "it declares natural_key_fields (its rows are matched by content)"
+    else:
+        linking = [
+            other._meta.label
+            for other in model_list
+            for field in (*other._meta.concrete_fields, *other._meta.local_many_to_many)
+            if field.is_relation and field.related_model is model
+        ]
+        problem = f"{', '.join(sorted(set(linking)))} link(s) to it" if linking else ""
+    if problem:
+        raise ImproperlyConfigured(
+            f"{label}.transfer_policy 'append-only': {problem}, but its rows take new ids "
+            "in the target."
+        )
+    return policy
+
+
 def _field_spec(field) -> FieldSpec:
     return FieldSpec(key=field.column, field=field)
 
@@ -185,6 +254,7 @@ def domain_models(app_labels=None) -> list[type[models.Model]]:
 
 def build_tables(model_list) -> tuple[TableSpec, ...]:
     """Return the TableSpecs of `model_list` in dependency order."""
+    model_list = list(model_list)
     specs = []
     for node in dependency_order(model_list):
         meta = node.model._meta
@@ -202,6 +272,7 @@ def build_tables(model_list) -> tuple[TableSpec, ...]:
                 dependencies=tuple(table_key(m) for m in node.dependencies),
                 secret_fields=tuple(getattr(node.model, "secret_fields", ())),
                 natural_key=tuple(by_name[name] for name in natural_key_names(node.model)),
+                policy=transfer_policy(node.model, model_list),
             )
         )
     return tuple(specs)

@@ -11,6 +11,7 @@ from datatransfer.fileformat import atomic_file
 
 class Outcome(enum.StrEnum):
     CREATED = "created"
+    APPENDED = "appended"  # an append-only table's row, new to the target: under a new id
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"

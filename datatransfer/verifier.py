@@ -1,6 +1,8 @@
 """Compare an export file with a database, without writing: rows the database lacks, rows
 that differ (field by field), rows the file lacks. Values are compared once decoded, as
 the importer would write them, so a file that was just loaded agrees with its database.
+Rows of append-only tables (registry.py) are compared by content, as the importer matches
+them: their ids are each database's own.
 """
 
 import json
@@ -10,6 +12,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from datatransfer.contents import content_key, contents_held
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import DataTransferError, UnknownTableError, quoted
 from datatransfer.fileformat import (
@@ -90,6 +93,7 @@ class TableComparison:
     differing: list = field(default_factory=list)  # RowDifference
     extra: list = field(default_factory=list)  # ids in the database, not in the file
     invalid: list = field(default_factory=list)  # (id, message): rows the importer would refuse
+    by_content: bool = False  # an append-only table: rows matched by content, not by id
 
     @property
     def agrees(self) -> bool:
@@ -216,7 +220,8 @@ class _TableVerifier:
                     (str(row_id if row_id is not None else f"#{number}"), str(error))
                 )
                 continue
-            self.seen.add(row.pk)
+            if not self.table.append_only:
+                self.seen.add(row.pk)
             batch.append(row)
             if len(batch) == BATCH_SIZE:
                 self._compare(batch)
@@ -226,6 +231,9 @@ class _TableVerifier:
 
     def _compare(self, rows) -> None:
         if not rows:
+            return
+        if self.table.append_only:
+            self._compare_contents(rows)
             return
         ids = [row.pk for row in rows]
         manager = self.table.model._base_manager.using(self.using)
@@ -268,6 +276,19 @@ class _TableVerifier:
         return FieldDifference(
             spec.key, _spelling(spec.field, in_file), _spelling(spec.field, in_database)
         )
+
+    def _compare_contents(self, rows) -> None:
+        """An append-only table: a row matches when the database holds its content, under
+        whatever id; the database's rows holding it are not extra."""
+        keys = [content_key(self.table, row.values) for row in rows]
+        held = contents_held(self.table, [row.values for row in rows], set(keys), using=self.using)
+        for row, key in zip(rows, keys, strict=True):
+            pks = held.get(key)
+            if pks:
+                self.comparison.matching += 1
+                self.seen.update(pks)
+            else:
+                self.comparison.missing.append(str(row.pk))
 
     def _secret_left_empty(self, name, value) -> bool:
         # A file written with --exclude-secrets has them empty; the importer keeps the database's.
@@ -350,7 +371,9 @@ def _verify(source, by_key, using, exclude, ignore_unknown, match, verify, start
                     continue
                 if key in exclude or key in left_out:
                     continue
-                comparison = report.tables.setdefault(key, TableComparison(key))
+                comparison = report.tables.setdefault(
+                    key, TableComparison(key, by_content=table.append_only)
+                )
                 verifier = _TableVerifier(
                     table,
                     comparison,
@@ -469,11 +492,12 @@ def render_verify(report: VerifyReport) -> str:
 def difference_lines(report: VerifyReport):
     """One line per difference: `missing: users ck...: not in the database`, ..."""
     for t in report.tables.values():
+        how = " (compared by content)" if t.by_content else ""
         for row_id in t.missing:
-            yield f"missing: {t.key} {row_id}: in the file, not in the database"
+            yield f"missing: {t.key} {row_id}: in the file, not in the database{how}"
         for difference in t.differing:
             yield f"differs: {t.key} {difference.id}: {difference}"
         for row_id in t.extra:
-            yield f"extra: {t.key} {row_id}: in the database, not in the file"
+            yield f"extra: {t.key} {row_id}: in the database, not in the file{how}"
         for row_id, message in t.invalid:
             yield f"invalid: {t.key} {row_id}: {message}"

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from core.models import Permission, User
+from core.models import AuditLog, BlockchainBlock, Organization, Permission, User
 from datatransfer.importer import import_domain
 from tests.snapshots import database_snapshot
 
@@ -94,8 +94,9 @@ def databases(make_database):
 
 def test_same_outcomes_for_the_demo_data_and_its_second_import(databases, demo_file):
     reports = run_both(databases, demo_file, twice=True)
-    assert reports[0]["totals"]["created"] > 1000
-    assert reports[1]["totals"]["unchanged"] == reports[0]["totals"]["created"]
+    new = reports[0]["totals"]["created"] + reports[0]["totals"]["appended"]
+    assert new > 1000 and reports[0]["tables"]["auditLogs"]["appended"] == 200
+    assert reports[1]["totals"]["unchanged"] == new
 
 
 def test_same_outcomes_for_a_file_with_bad_rows(databases, demo_file, tmp_path):
@@ -120,3 +121,62 @@ def test_same_outcomes_for_a_target_holding_conflicting_rows(databases, demo_fil
     assert report["tables"]["permissions"]["skipped"] == 1
     assert report["tables"]["users"]["skipped"] == 1
     assert report["totals"]["skipped"] > 2  # what depends on the skipped user is skipped too
+
+
+def test_same_outcomes_for_a_conflict_on_a_row_the_target_holds(databases, demo_file):
+    """A refused row whose id the target holds does not carry its dependants down."""
+    organization = json.loads(demo_file.read_text(encoding="utf-8"))["data"]["organizations"][0]
+
+    def prepare(alias):
+        import_domain(str(demo_file), using=alias)
+        # The target renamed the organization, and another one took its slug since.
+        Organization.objects.using(alias).filter(pk=organization["id"]).update(slug="renamed")
+        Organization.objects.using(alias).bulk_create(
+            [
+                Organization(
+                    id="cprodorg0000000000000001",
+                    name="X",
+                    slug=organization["slug"],
+                    type="AUTRE",
+                    created_at=FIXED,
+                    updated_at=FIXED,
+                )
+            ]
+        )
+
+    [report] = run_both(databases, demo_file, prepare=prepare)
+    assert report["totals"]["skipped"] == 1, report["errors"][:5]
+    assert report["totals"]["failed"] == 0
+
+
+def test_same_outcomes_for_append_only_and_immutable_rows(databases, demo_file, tmp_path):
+    """Audit logs are matched by content and appended under new ids, blocks are never
+    changed; duplicates of content in the file, within a batch and across batches."""
+    document = json.loads(demo_file.read_text(encoding="utf-8"))
+    logs = document["data"]["auditLogs"]
+    by_id = {row["id"]: row for row in logs}
+    logs.insert(1, dict(by_id[1], id=100000))  # the same event twice in one batch
+    logs.append(dict(by_id[2], id=100001))  # and across batches
+    logs.append(dict(by_id[51], id=100002))  # an event the target holds
+    document["metadata"] = {"version": "2.0"}
+    path = tmp_path / "policies.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    blocks = sorted(document["data"]["blockchainBlocks"], key=lambda b: b["index"])
+
+    def prepare(alias):
+        import_domain(str(demo_file), using=alias)
+        logs = AuditLog.objects.using(alias)
+        logs.filter(pk__in=range(1, 6)).update(action="PROD_EVENT")  # other events, same ids
+        logs.filter(pk__in=range(6, 9)).delete()
+        chain = BlockchainBlock.objects.using(alias)
+        chain.filter(index=blocks[9]["index"]).update(nonce=1)  # the target's own block 10
+        chain.filter(index=blocks[-1]["index"]).delete()
+
+    first, second = run_both(databases, path, prepare=prepare, twice=True)
+    audit, chain = first["tables"]["auditLogs"], first["tables"]["blockchainBlocks"]
+    assert (audit["appended"], audit["unchanged"], audit["updated"]) == (8, 195, 0), audit
+    assert (chain["skipped"], chain["created"], chain["updated"]) == (1, 1, 0), chain
+    assert chain["unchanged"] == len(blocks) - 2
+    assert second["tables"]["auditLogs"]["appended"] == 0
+    assert second["tables"]["auditLogs"]["unchanged"] == 203
+    assert second["tables"]["blockchainBlocks"]["skipped"] == 1

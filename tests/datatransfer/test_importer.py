@@ -29,7 +29,8 @@ def edited(node_file, tmp_path, change):
 
 def test_a_node_file_loads_with_every_value_kept(node_file):
     report = import_domain(node_file)
-    assert report.totals["created"] == 21 and not report.has_failures
+    assert report.totals["created"] == 19 and not report.has_failures
+    assert report.tables["auditLogs"]["appended"] == 2  # audit logs take the target's ids
     ufhb = Organization.objects.get(slug="ufhb")
     assert ufhb.owner_id == "ckuser0000000000000000001"  # the cycle, closed after users
     assert ufhb.updated_at == dt.datetime(2025, 1, 11, 10, tzinfo=dt.UTC)
@@ -105,7 +106,7 @@ def test_a_reference_found_nowhere_fails_that_row_only_with_a_precise_message(no
     )
     assert report.tables["transactions"]["failed"] == 1
     assert report.tables["payments"]["failed"] == 1  # its payment depends on it
-    assert report.tables["auditLogs"]["created"] == 2
+    assert report.tables["auditLogs"]["appended"] == 2
 
 
 def test_strict_rolls_everything_back_at_the_first_failure(node_file, tmp_path):
@@ -121,9 +122,13 @@ def test_excluded_tables_are_left_alone(node_file):
     assert not AuditLog.objects.exists()
 
 
-def test_sequences_move_past_the_imported_integer_keys(node_file):
+def test_appended_audit_logs_take_the_targets_next_ids_and_the_sequence_follows(node_file):
+    first = AuditLog.objects.create(action="PROD", entity="User").id
     import_domain(node_file)
-    assert AuditLog.objects.create(action="LOGIN", entity="User").id == 19
+    # The file's ids 17 and 18 are development's numbering: here they come next in line.
+    assert sorted(AuditLog.objects.values_list("id", flat=True)) == [first, first + 1, first + 2]
+    assert AuditLog.objects.get(id=first + 1).action == "LOGIN"
+    assert AuditLog.objects.create(action="LOGIN", entity="User").id == first + 3
 
 
 def test_permissions_end_exactly_as_the_file_says(node_file):

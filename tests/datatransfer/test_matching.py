@@ -79,7 +79,7 @@ def test_matched_rows_keep_the_target_ids_and_every_link_follows(admin_file):
         "transactions.read",
     }
     assert DemandePartage.objects.get().user_id == PROD_ADMIN
-    assert AuditLog.objects.get(pk=17).user_id == PROD_ADMIN
+    assert AuditLog.objects.get(action="LOGIN").user_id == PROD_ADMIN
     assert OrganizationInvite.objects.get().invited_by_id == PROD_ADMIN
     assert Organization.objects.get(slug="ufhb").owner_id == PROD_ADMIN  # a link set last
     assert report.matched("users") == 1 and report.matched("permissions") == 1
@@ -92,8 +92,9 @@ def test_matched_rows_keep_the_target_ids_and_every_link_follows(admin_file):
     assert as_dict["totals"]["matched"] == 2
     assert (
         sum(as_dict["totals"][o] for o in ("created", "updated", "unchanged", "skipped", "failed"))
-        == 21
+        == 19
     )
+    assert as_dict["totals"]["appended"] == 2
     assert as_dict["idMapping"] == {
         "permissions": {"ckperm0000000000000000001": PROD_PERMISSION},
         "users": {ADMIN: PROD_ADMIN},
@@ -155,14 +156,17 @@ def test_the_command_shows_matched_rows_and_writes_the_mapping(admin_file, tmp_p
     report_path = tmp_path / "report.json"
     out = run(admin_file, "--match", "natural", "--report", str(report_path))
     assert re.search(
-        r"^table\s+created\s+updated\s+unchanged\s+skipped\s+failed\s+matched$", out, re.M
+        r"^table\s+created\s+appended\s+updated\s+unchanged\s+skipped\s+failed\s+matched$",
+        out,
+        re.M,
     )
-    assert re.search(r"^users\s+1\s+1\s+0\s+0\s+0\s+1$", out, re.M)
-    assert re.search(r"^total\s+19\s+2\s+0\s+0\s+0\s+2$", out, re.M)
+    assert re.search(r"^users\s+1\s+0\s+1\s+0\s+0\s+0\s+1$", out, re.M)
+    assert re.search(r"^total\s+17\s+2\s+2\s+0\s+0\s+0\s+2$", out, re.M)
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["idMapping"]["users"] == {ADMIN: PROD_ADMIN}
     assert report["tables"]["users"] == {
         "created": 1,
+        "appended": 0,
         "updated": 1,
         "unchanged": 0,
         "skipped": 0,
@@ -249,7 +253,7 @@ def test_both_engines_match_alike_and_a_second_run_is_unchanged(databases, demo_
     )
     assert first["idMapping"]["departments"] == {department["id"]: "cproddept0000000000000001"}
     assert second["totals"]["unchanged"] == sum(
-        first["totals"][o] for o in ("created", "updated", "unchanged")
+        first["totals"][o] for o in ("created", "appended", "updated", "unchanged")
     )
     assert second["idMapping"] == first["idMapping"]
 

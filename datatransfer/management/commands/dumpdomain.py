@@ -9,6 +9,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import tables_to_export
 from datatransfer.history import default_output, export_to_file
+from datatransfer.management.interrupts import ctrl_c
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
@@ -90,9 +91,19 @@ class Command(BaseCommand):
                 )
             output = output or (default_archive_output() if with_media else default_output())
             show_progress = options["verbosity"] >= 1 and is_terminal(self.stderr)
-            with TableProgress(
-                self.stderr._out, enabled=show_progress, tables=len(domain_tables()) - len(exclude)
-            ) as progress:
+            interrupted = (
+                "Interrupted (Ctrl-C): what went to stdout is an incomplete export."
+                if output == "-"
+                else "Interrupted (Ctrl-C): no file was written."
+            )
+            with (
+                ctrl_c(interrupted),
+                TableProgress(
+                    self.stderr._out,
+                    enabled=show_progress,
+                    tables=len(domain_tables()) - len(exclude),
+                ) as progress,
+            ):
                 export_options = dict(
                     using=options["database"],
                     organizations=options["organization"],

@@ -1,5 +1,8 @@
 """`manage.py loaddomain`: upsert an export file into a database, in one transaction."""
 
+import argparse
+import math
+
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
@@ -7,10 +10,12 @@ from datatransfer.exceptions import (
     EXIT_CONFLICTS,
     EXIT_ROWS_FAILED,
     DataTransferError,
+    LockTimeoutError,
     SignatureError,
     VerificationError,
 )
 from datatransfer.importer import import_domain
+from datatransfer.management.interrupts import ctrl_c
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
@@ -28,17 +33,31 @@ from datatransfer.reports import render_import, render_issues
 
 # What the command line can do about an engine error, by its class.
 HINTS = {
+    LockTimeoutError: "run it again later, or wait longer with --lock-timeout SECONDS",
     VerificationError: "use --no-verify to load it anyway",
     SignatureError: "DATATRANSFER_SIGNING_KEY is set: only files signed with it load",
 }
+
+INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
+
+
+def seconds(value: str) -> float:
+    """An argparse type: a number of seconds, 0 or more."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 0):
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number of seconds, 0 or more")
+    return number
 
 
 class Command(BaseCommand):
     help = (
         "Upsert an export file (this tool's or the Node.js tool's, .gz too) into a database by "
         "primary key, in one transaction. Exit 0: every row loaded; 1: rows failed; 2: the file "
-        "or the options are wrong (nothing written); 3: no row failed but rows were skipped as "
-        "conflicts."
+        "or the options are wrong, or another session held a lock too long (nothing written); "
+        "3: no row failed but rows were skipped as conflicts; 130: interrupted (nothing written)."
     )
 
     def add_arguments(self, parser):
@@ -96,6 +115,14 @@ class Command(BaseCommand):
             help="If another import is running into the same PostgreSQL database, wait for it "
             "instead of failing.",
         )
+        parser.add_argument(
+            "--lock-timeout",
+            type=seconds,
+            metavar="SECONDS",
+            help="On PostgreSQL, give up (exit 2, nothing written) when another session holds "
+            "a lock the import needs for longer than this (default: DATATRANSFER_LOCK_TIMEOUT, "
+            "30; 0: no limit).",
+        )
 
     def handle(self, *args, **options):
         exclude = excluded_tables(options)
@@ -106,6 +133,7 @@ class Command(BaseCommand):
         media = None
         try:
             with (
+                ctrl_c(INTERRUPTED),
                 file_or_stdin(options["file"], stdin=options.get("stdin")) as path,
                 TableProgress(
                     self.stderr._out,
@@ -128,6 +156,7 @@ class Command(BaseCommand):
                     wait=options["wait"],
                     verify=not options["no_verify"],
                     match=options["match"],
+                    lock_timeout=options["lock_timeout"],
                     on_table=progress,
                     **extra,
                 )

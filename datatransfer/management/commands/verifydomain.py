@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import EXIT_REFUSED, DataTransferError, VerificationError
+from datatransfer.management.interrupts import ctrl_c
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
@@ -54,14 +55,15 @@ class Command(BaseCommand):
         exclude = excluded_tables(options)
         check_report_path(options)
         try:
-            report = verify_domain(
-                options["file"],
-                using=options["database"],
-                exclude=exclude,
-                ignore_unknown=options["ignore_unknown"],
-                match=options["match"],
-                verify=not options["no_verify"],
-            )
+            with ctrl_c("Interrupted (Ctrl-C): nothing was written."):
+                report = verify_domain(
+                    options["file"],
+                    using=options["database"],
+                    exclude=exclude,
+                    ignore_unknown=options["ignore_unknown"],
+                    match=options["match"],
+                    verify=not options["no_verify"],
+                )
         except DataTransferError as error:
             raise CommandError(error_line(error, HINTS), returncode=error.exit_code) from None
         save_report(options, report.as_dict(), returncode=EXIT_REFUSED)

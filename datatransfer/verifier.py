@@ -30,6 +30,7 @@ from datatransfer.importer import check_file, match_natural_keys
 from datatransfer.registry import tables_by_key
 from datatransfer.reports import human_size, render_table
 from datatransfer.routers import domain_database
+from datatransfer.signing import check_signature, signing_key
 
 BATCH_SIZE = 500
 
@@ -342,6 +343,8 @@ def _verify(source, by_key, using, exclude, ignore_unknown, match, verify, start
         else ["Not verified: the file was compared without checking it against its manifest."]
     )
     with open_export(source, any_version=not verify) as reader:
+        if not verify:  # the signature holds all the same, as for an import
+            notes += check_signature(reader.path, reader.metadata, signing_key())
         connection = open_connection(using)
         report = VerifyReport(file=source.path, database=using, file_size=reader.size, notes=notes)
         skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
@@ -415,12 +418,14 @@ def _verify(source, by_key, using, exclude, ignore_unknown, match, verify, start
 
 
 def _checked_file(source, by_key, ignore_unknown) -> list[str]:
-    """The import's check of the file against its manifest (importer.check_file), with the
-    fast reader when the file's layout allows it; return its notes."""
+    """The import's check of the file against its manifest and, with a signing key, its
+    signature (importer.check_file), with the fast reader when the file's layout allows
+    it; return its notes."""
+    options = dict(ignore_unknown=ignore_unknown, signatures=True)
     try:
-        return check_file(source, by_key, fast_layout=True, ignore_unknown=ignore_unknown)
+        return check_file(source, by_key, fast_layout=True, **options)
     except LayoutMismatch:
-        return check_file(source, by_key, fast_layout=False, ignore_unknown=ignore_unknown)
+        return check_file(source, by_key, fast_layout=False, **options)
 
 
 def _natural_matcher(source, metadata, skipped_tables, using):

@@ -630,12 +630,16 @@ def test_verifydomain_names_the_flag_for_an_altered_file_and_reads_it_once(expor
     assert raised.value.returncode == 2
 
 
-def test_verifydomain_does_not_ask_for_a_signature(export, settings):
-    call_command("loaddomain", str(export), stdout=io.StringIO())
+def test_with_the_key_verifydomain_checks_the_signature_too(export, signed_export, settings):
+    call_command("loaddomain", str(signed_export), stdout=io.StringIO())
     settings.DATATRANSFER_SIGNING_KEY = KEY
     out = io.StringIO()
-    call_command("verifydomain", str(export), stdout=out)
+    call_command("verifydomain", str(signed_export), stdout=out)
     assert "The database agrees with the file." in out.getvalue()
+    for args in ((), ("--no-verify",)):
+        with pytest.raises(CommandError, match="is not signed") as refused:
+            call_command("verifydomain", str(export), *args, stdout=io.StringIO())
+        assert refused.value.returncode == 2
 
 
 def test_ids_and_values_with_control_characters_are_escaped_in_printed_lines(node_file, tmp_path):

@@ -158,7 +158,7 @@ def test_same_outcomes_for_append_only_and_immutable_rows(databases, demo_file, 
     logs.insert(1, dict(by_id[1], id=100000))  # the same event twice in one batch
     logs.append(dict(by_id[2], id=100001))  # and across batches
     logs.append(dict(by_id[51], id=100002))  # an event the target holds
-    document["metadata"] = {"version": "2.0"}
+    document["metadata"] = {"version": "1.0"}  # edited: no manifest to match
     path = tmp_path / "policies.json"
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     blocks = sorted(document["data"]["blockchainBlocks"], key=lambda b: b["index"])

@@ -7,15 +7,17 @@ spellings. A Prisma `String` is `TEXT` unless it says `@db.VarChar(n)`; `DateTim
 `TIMESTAMP(3)` in UTC (`TimestampField`); enums are PostgreSQL enum types (`EnumField`).
 `created_at` defaults to now and `updated_at` is refreshed by `save()`, as Prisma Client
 does; bulk writes keep the values they are given, which is how an import preserves the
-file's timestamps. `natural_key_fields` names what identifies a row across databases
-whatever its id (`loaddomain --match natural`).
+file's timestamps.
 
 Every model, field and choice has a verbose name for the admin, translated (core/locale);
 they are Python-side only: the migration that carries them changes nothing in a database.
-`transfer_policy` says how an import may write a model's rows (datatransfer/registry.py):
-"upsert" by default, "append-only" for the audit log (an event is never rewritten; one
-the target lacks gets a new id there), "immutable" for the blockchain (a block is never
-changed once written).
+
+What is special about a model for the transfer is its `transfer` declaration
+(datatransfer/declarations.py): its secrets, its natural key (what identifies a row across
+databases whatever its id), the field naming an uploaded file, the subset's root
+(organizations, by slug), and the write policy: "upsert" by default, "append-only" for
+the audit log (an event is never rewritten; one the target lacks gets a new id there),
+"immutable" for the blockchain (a block is never changed once written).
 """
 
 from django.db import models
@@ -24,6 +26,7 @@ from django.utils.translation import pgettext_lazy
 
 from core.cuid import new_cuid
 from core.fields import EnumField, TimestampField, now_ms
+from datatransfer.declarations import APPEND_ONLY, IMMUTABLE, Transfer
 
 
 def cuid_field():
@@ -74,20 +77,13 @@ def role_field(**kwargs):
     return EnumField(_("role"), enum_name="Role", choices=Role.choices, default=Role.USER, **kwargs)
 
 
-class PermissionManager(models.Manager):
-    def get_by_natural_key(self, key):
-        return self.get(key=key)
-
-
 class Permission(TimestampedModel):
-    natural_key_fields = ("key",)
+    transfer = Transfer(natural_key=("key",))
 
     id = cuid_field()
     key = models.CharField(_("key"), max_length=100, unique=True)
     label = models.CharField(_("label"), max_length=200)
     description = models.TextField(_("description"), null=True, blank=True)
-
-    objects = PermissionManager()
 
     class Meta:
         db_table = "Permission"
@@ -97,12 +93,9 @@ class Permission(TimestampedModel):
     def __str__(self):
         return self.key
 
-    def natural_key(self):
-        return (self.key,)
-
 
 class Organization(TimestampedModel):
-    natural_key_fields = ("slug",)
+    transfer = Transfer(natural_key=("slug",), subset_root="slug")
 
     class Type(models.TextChoices):
         UNIVERSITE = "UNIVERSITE", _("Université")
@@ -136,8 +129,7 @@ class Organization(TimestampedModel):
 class User(TimestampedModel):
     """A user of the document-sharing platform (not a login of this project's admin)."""
 
-    secret_fields = ("password_hash",)
-    natural_key_fields = ("email",)
+    transfer = Transfer(secrets=("password_hash",), natural_key=("email",))
 
     id = cuid_field()
     email = models.CharField(_("email"), max_length=254, unique=True)
@@ -194,7 +186,7 @@ class PermissionToUser(models.Model):
 
 
 class Department(TimestampedModel):
-    natural_key_fields = ("organization", "code")
+    transfer = Transfer(natural_key=("organization", "code"))
 
     id = cuid_field()
     organization = foreign_key(
@@ -218,7 +210,7 @@ class Department(TimestampedModel):
 
 
 class Filiere(TimestampedModel):
-    natural_key_fields = ("department", "code")
+    transfer = Transfer(natural_key=("department", "code"))
 
     id = cuid_field()
     department = foreign_key(Department, "departmentId", _("department"), related_name="filieres")
@@ -246,7 +238,7 @@ class OrganizationInvite(TimestampedModel):
         EXPIRED = "EXPIRED", pgettext_lazy("invitation", "Expired")
         REVOKED = "REVOKED", pgettext_lazy("invitation", "Revoked")
 
-    secret_fields = ("token",)
+    transfer = Transfer(secrets=("token",))
 
     id = cuid_field()
     organization = foreign_key(
@@ -273,7 +265,7 @@ class OrganizationInvite(TimestampedModel):
 
 
 class DemandePartage(TimestampedModel):
-    natural_key_fields = ("code",)
+    transfer = Transfer(natural_key=("code",))
 
     class Status(models.TextChoices):
         EN_ATTENTE = "EN_ATTENTE", _("En attente")
@@ -317,6 +309,9 @@ class DemandePartage(TimestampedModel):
 
 
 class DocumentPartage(TimestampedModel):
+    # `file_path` is the uploaded file's path under MEDIA_ROOT (a column, not a FileField).
+    transfer = Transfer(file_fields=("file_path",))
+
     id = cuid_field()
     demande_partage = foreign_key(
         DemandePartage, "demandePartageId", _("sharing request"), related_name="documents"
@@ -354,7 +349,7 @@ class DocumentPartage(TimestampedModel):
 
 
 class BlockchainBlock(models.Model):
-    transfer_policy = "immutable"
+    transfer = Transfer(policy=IMMUTABLE)
 
     id = cuid_field()
     index = models.IntegerField(_("index"), unique=True)
@@ -421,7 +416,7 @@ class Abonnement(TimestampedModel):
 
 
 class Transaction(TimestampedModel):
-    natural_key_fields = ("reference",)
+    transfer = Transfer(natural_key=("reference",))
 
     class TypePaiement(models.TextChoices):
         MOBILE_MONEY = "MOBILE_MONEY", _("Mobile money")
@@ -466,7 +461,7 @@ class Transaction(TimestampedModel):
 
 
 class Payment(TimestampedModel):
-    natural_key_fields = ("provider", "provider_ref")
+    transfer = Transfer(natural_key=("provider", "provider_ref"))
 
     id = cuid_field()
     transaction = foreign_key(
@@ -524,7 +519,7 @@ class ContactMessage(TimestampedModel):
 
 
 class Configuration(TimestampedModel):
-    natural_key_fields = ("key",)
+    transfer = Transfer(natural_key=("key",))
 
     id = cuid_field()
     key = models.CharField(_("key"), max_length=100, unique=True)
@@ -541,7 +536,7 @@ class Configuration(TimestampedModel):
 
 
 class SiteSettings(TimestampedModel):
-    natural_key_fields = ("id",)  # the one row, id "default"
+    transfer = Transfer(natural_key=("id",))  # the one row, id "default"
 
     id = models.TextField(_("ID"), primary_key=True, default="default")
     site_name = models.TextField(_("site name"), db_column="siteName")
@@ -564,7 +559,7 @@ class SiteSettings(TimestampedModel):
 
 
 class AuditLog(models.Model):
-    transfer_policy = "append-only"
+    transfer = Transfer(policy=APPEND_ONLY, audit_log=True)
 
     id = models.AutoField(_("ID"), primary_key=True)
     user = foreign_key(User, "userId", _("user"), null=True, related_name="audit_logs")

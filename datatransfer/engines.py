@@ -68,22 +68,6 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-@functools.cache
-def unique_sets(model) -> list[tuple[models.Field, ...]]:
-    """The model's unique keys other than the primary key (fields, unique_together,
-    unconditional UniqueConstraints)."""
-    meta = model._meta
-    sets = [(f,) for f in meta.concrete_fields if f.unique and not f.primary_key]
-    names = [tuple(group) for group in meta.unique_together]
-    names += [
-        tuple(c.fields)
-        for c in meta.constraints
-        if isinstance(c, models.UniqueConstraint) and c.fields and c.condition is None
-    ]
-    sets += [tuple(meta.get_field(name) for name in group) for group in names]
-    return sets
-
-
 def same_value(field, current, new) -> bool:
     if isinstance(field, models.JSONField):
         return canonical_json(current) == canonical_json(new)
@@ -334,7 +318,7 @@ class RowEngine:
     def _conflict(self, table, row, *, any_row=False):
         """A message when another row of the target holds one of the row's unique values
         (`any_row`: any row at all, for a row that will take a new id)."""
-        for fields in unique_sets(table.model):
+        for fields in table.unique_sets:
             if any(row.values.get(f.attname) is None for f in fields):
                 continue
             lookup = {f.attname: row.values[f.attname] for f in fields}
@@ -844,7 +828,7 @@ class BatchEngine(RowEngine):
     def _holders(self, table, rows) -> dict:
         """{(unique fields, values): pk} of the database rows holding the batch's unique values."""
         holders = {}
-        for fields in unique_sets(table.model):
+        for fields in table.unique_sets:
             names = [f.attname for f in fields]
             values = [tuple(r.values.get(n) for n in names) for r in rows]
             values = [v for v in values if None not in v]
@@ -866,7 +850,7 @@ class BatchEngine(RowEngine):
         `any_row`, any row at all: the row takes a new id); else take the values for this
         row (and free the ones it gives up)."""
         claims = []
-        for fields in unique_sets(table.model):
+        for fields in table.unique_sets:
             names = [f.attname for f in fields]
             value = tuple(row.values.get(n) for n in names)
             if None in value:

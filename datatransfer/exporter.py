@@ -6,7 +6,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from datatransfer.databases import open_connection
-from datatransfer.exceptions import DataTransferError
 from datatransfer.fileformat import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -15,7 +14,7 @@ from datatransfer.fileformat import (
     format_datetime,
 )
 from datatransfer.manifest import schema_fingerprint, schema_of
-from datatransfer.registry import domain_tables
+from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
 from datatransfer.signing import signing_key
@@ -28,14 +27,8 @@ def tables_to_export(exclude=()) -> list:
 
     Raises DataTransferError for an excluded name that is not a table.
     """
-    tables = domain_tables()
-    unknown = sorted(set(exclude) - {t.key for t in tables})
-    if unknown:
-        known = ", ".join(t.key for t in tables)
-        raise DataTransferError(
-            f"Unknown table(s) to exclude: {', '.join(unknown)} (tables: {known})."
-        )
-    return [t for t in tables if t.key not in exclude]
+    exclude = excluded_keys(exclude)
+    return [t for t in domain_tables() if t.key not in exclude]
 
 
 def _rows(table, queryset, using):

@@ -42,7 +42,7 @@ from datatransfer.locking import (
 )
 from datatransfer.manifest import TableDigest, check_digests, schema_of
 from datatransfer.matching import NaturalKeyMatcher, matchable
-from datatransfer.registry import domain_tables
+from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ImportReport
 from datatransfer.routers import domain_database
 from datatransfer.signing import check_signature, signing_key
@@ -366,10 +366,7 @@ def _import(
     started = time.monotonic()
     tables = domain_tables()
     by_key = {t.key: t for t in tables}
-    exclude = set(exclude)
-    unknown_excluded = sorted(exclude - set(by_key))
-    if unknown_excluded:
-        raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
+    exclude = excluded_keys(exclude)
     notes = (
         check_file(
             source,

@@ -45,6 +45,7 @@ from datatransfer.history import (
 )
 from datatransfer.importer import import_domain
 from datatransfer.models import ExportRecord
+from datatransfer.registry import domain_tables
 from datatransfer.reports import ImportReport, human_size
 from datatransfer.signing import require_signature, signed, signing_key
 
@@ -52,8 +53,6 @@ EXPORT_MEMBER = "export.json"
 MANIFEST_MEMBER = "media-manifest.json"
 MEDIA_PREFIX = "media/"
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
-# Where the file names its uploads: DocumentPartage.file_path, relative to MEDIA_ROOT.
-DOCUMENT_TABLE, FILE_FIELD = "documentPartages", "filePath"
 BLOCK_SIZE = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
@@ -186,14 +185,17 @@ class _HashingReader:
 
 
 def referenced_files(export_path: str) -> list[str]:
-    """The distinct `filePath` values of the documents in an export file, streamed, sorted."""
+    """The distinct paths under MEDIA_ROOT that the rows of an export file name in their
+    file fields (the tables' declared `file_fields`, such as the documents' `filePath`),
+    streamed, sorted."""
+    file_keys = {table.key: [spec.key for spec in table.file_fields] for table in domain_tables()}
     paths = set()
     with open_export(export_path) as reader:
         for key, rows in reader.tables():
-            if key == DOCUMENT_TABLE:
-                paths.update(
-                    row[FILE_FIELD] for row in rows if isinstance(row, dict) and row.get(FILE_FIELD)
-                )
+            keys = file_keys.get(key)
+            for row in rows if keys else ():
+                if isinstance(row, dict):
+                    paths.update(row[name] for name in keys if row.get(name))
     return sorted(paths)
 
 

@@ -1,23 +1,13 @@
-"""What travels: one TableSpec per domain model, derived from its metadata.
+"""What travels: one TableSpec per domain model, derived from its metadata and from its
+transfer declaration (`transfer = Transfer(...)`, datatransfer/declarations.py), which
+this module alone reads and checks: every other module asks the TableSpecs.
 
-A table's file key is the model name in camelCase plural (`DemandePartage` ->
+A table's file key is declared or made from the model name (`DemandePartage` ->
 `demandePartages`); a field's is its column (`passwordHash`, the foreign key
 `targetOrgId`): the models sit on Prisma's tables, whose columns are the names the file
-uses. A many-to-many to a model with a natural key travels as the list of those keys
-(`permissionKeys`); its link table (Prisma's `_PermissionToUser`: two foreign keys and
-nothing else) is not a table of the file.
-Models may declare `secret_fields` (emptied by `--exclude-secrets`),
-`natural_key_fields` (what identifies a row whatever its id, for `--match natural`) and
-`transfer_policy`, how an import may write their rows:
-
-- `"upsert"` (the default): `update_or_create` by primary key.
-- `"append-only"`: a row of the target is never changed. A file row is judged by its
-  content (every column but the id): when the target holds the same content it is
-  unchanged, otherwise it is inserted under a new id from the target's own sequence
-  (an event log, whose integer ids mean nothing across databases). The model needs an
-  auto-incrementing key, and no model may link to it (its ids change on the way).
-- `"immutable"`: a row is inserted when its id is new; an existing row is never changed,
-  and a file row that differs from it is a conflict. The model has no many-to-many.
+uses. A many-to-many to a model with a one-field natural key travels as the list of those
+keys (`permissionKeys`); its link table (Prisma's `_PermissionToUser`: two foreign keys
+and nothing else) is not a table of the file.
 """
 
 from dataclasses import dataclass
@@ -29,11 +19,11 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models.fields import AutoFieldMixin
 
+from datatransfer.declarations import APPEND_ONLY, IMMUTABLE, POLICIES, UPSERT, Transfer
+from datatransfer.exceptions import DataTransferError
 from datatransfer.graph import dependency_order
 
 DEFAULT_APPS = ("core",)
-UPSERT, APPEND_ONLY, IMMUTABLE = "upsert", "append-only", "immutable"
-POLICIES = (UPSERT, APPEND_ONLY, IMMUTABLE)
 
 
 def camel_case(name: str) -> str:
@@ -46,10 +36,25 @@ def lower_first(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+def declaration(model) -> Transfer:
+    """The model's `transfer` declaration, or the default one when it has none."""
+    declared = getattr(model, "transfer", None)
+    if declared is None:
+        return Transfer()
+    if not isinstance(declared, Transfer):
+        raise ImproperlyConfigured(
+            f"{model._meta.label}.transfer is not a datatransfer.declarations.Transfer."
+        )
+    return declared
+
+
 @cache
 def table_key(model) -> str:
-    """The file key of a model's table: `AuditLog` -> `auditLogs`,
-    `SiteSettings` -> `siteSettings`."""
+    """The file key of a model's table: declared (`categories`), else `AuditLog` ->
+    `auditLogs`, `SiteSettings` -> `siteSettings`."""
+    declared = declaration(model).file_key
+    if declared:
+        return declared
     name = lower_first(model.__name__)
     return name if name.endswith("s") else name + "s"
 
@@ -69,7 +74,8 @@ class FieldSpec:
 @dataclass(frozen=True)
 class ManyToManySpec:
     """A many-to-many field, in the file as the list of the related rows' natural keys
-    (`permissionKeys`), or of their ids when the related model has no natural key."""
+    (`permissionKeys`), or of their ids when the related model has no one-field natural
+    key."""
 
     key: str
     field: models.ManyToManyField
@@ -82,7 +88,8 @@ class ManyToManySpec:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table of the export: its model, its fields, and the links written last."""
+    """One table of the export: its model, its fields, the links written last, and what its
+    declaration says (datatransfer/declarations.py), resolved to field specs."""
 
     key: str
     model: type[models.Model]
@@ -90,9 +97,12 @@ class TableSpec:
     many_to_many: tuple[ManyToManySpec, ...]
     deferred: tuple[FieldSpec, ...]
     dependencies: tuple[str, ...]
-    secret_fields: tuple[str, ...]
+    secret_fields: tuple[str, ...] = ()
     natural_key: tuple[FieldSpec, ...] = ()
     policy: str = UPSERT
+    file_fields: tuple[FieldSpec, ...] = ()
+    subset_root: FieldSpec | None = None
+    audit_log: bool = False
 
     @cached_property
     def pk(self) -> FieldSpec:
@@ -120,6 +130,12 @@ class TableSpec:
         """The file keys of the secret fields, whose values are never printed nor reported."""
         return frozenset(spec.key for spec in self.fields if spec.field.name in self.secret_fields)
 
+    @cached_property
+    def unique_sets(self) -> tuple[tuple[models.Field, ...], ...]:
+        """The model's unique keys other than the primary key: unique fields,
+        unique_together, unconditional UniqueConstraints."""
+        return unique_sets(self.model)
+
     def field_keys(self) -> set[str]:
         return {spec.key for spec in self.fields} | {spec.key for spec in self.many_to_many}
 
@@ -129,63 +145,70 @@ class TableSpec:
         return ("created_at", "pk") if "created_at" in names else ("pk",)
 
 
-def _natural_field(model) -> str | None:
-    """The single unique non-key field a model's `natural_key()` returns, if any."""
-    if not hasattr(model, "natural_key"):
-        return None
-    unique = [f.name for f in model._meta.concrete_fields if f.unique and not f.primary_key]
-    return unique[0] if len(unique) == 1 else None
-
-
-def _unique_sets(meta) -> list[set[str]]:
-    sets = [{f.name} for f in meta.concrete_fields if f.unique]
-    sets += [set(group) for group in meta.unique_together]
-    sets += [
-        set(c.fields)
+@cache
+def unique_sets(model) -> tuple[tuple[models.Field, ...], ...]:
+    """The model's unique keys other than the primary key (unique fields, unique_together,
+    unconditional UniqueConstraints), each as its fields."""
+    meta = model._meta
+    sets = [(f,) for f in meta.concrete_fields if f.unique and not f.primary_key]
+    names = [tuple(group) for group in meta.unique_together]
+    names += [
+        tuple(c.fields)
         for c in meta.constraints
         if isinstance(c, models.UniqueConstraint) and c.fields and c.condition is None
     ]
-    return sets
+    sets += [tuple(meta.get_field(name) for name in group) for group in names]
+    return tuple(sets)
 
 
-def natural_key_names(model) -> tuple[str, ...]:
-    """The model's `natural_key_fields`, checked: concrete fields that together are unique.
-    Raises ImproperlyConfigured otherwise (a key matching several rows would be a guess)."""
-    names = tuple(getattr(model, "natural_key_fields", ()))
-    meta = model._meta
+def _declared_fields(model, part: str, names) -> tuple[models.Field, ...]:
+    """The concrete fields `names` of the declaration's `part`; ImproperlyConfigured for a
+    name that is not one."""
+    fields = []
     for name in names:
         try:
-            field = meta.get_field(name)
+            field = model._meta.get_field(name)
         except FieldDoesNotExist:
             field = None
         if field is None or not field.concrete or field.many_to_many:
             raise ImproperlyConfigured(
-                f"{meta.label}.natural_key_fields: '{name}' is not a column of the model."
+                f"{model._meta.label}.transfer {part}: '{name}' is not a column of the model."
             )
-    if names and set(names) not in _unique_sets(meta):
+        fields.append(field)
+    return tuple(fields)
+
+
+def natural_key_names(model) -> tuple[str, ...]:
+    """The model's declared natural key, checked: concrete fields that together are unique
+    (the primary key alone is one too). Raises ImproperlyConfigured otherwise (a key
+    matching several rows would be a guess)."""
+    names = tuple(declaration(model).natural_key)
+    fields = _declared_fields(model, "natural_key", names)
+    unique = {frozenset(group) for group in unique_sets(model)} | {frozenset((model._meta.pk,))}
+    if names and frozenset(fields) not in unique:
         raise ImproperlyConfigured(
-            f"{meta.label}.natural_key_fields {names} is not a unique key of the model "
-            "(add a UniqueConstraint)."
+            f"{model._meta.label}.transfer natural_key {names} is not a unique key of the "
+            "model (add a UniqueConstraint)."
         )
     return names
 
 
 def transfer_policy(model, model_list=()) -> str:
-    """The model's `transfer_policy` (default "upsert"), checked against `model_list`, the
+    """The model's declared policy (default "upsert"), checked against `model_list`, the
     models travelling with it. Raises ImproperlyConfigured for an unknown policy, an
     immutable model with a many-to-many, or an append-only model whose rows cannot take
     new ids: a key that is not auto-incrementing, a many-to-many, a natural key, or a
     model of `model_list` linking to it."""
-    policy = getattr(model, "transfer_policy", UPSERT)
+    policy = declaration(model).policy
     label = model._meta.label
     if policy not in POLICIES:
         raise ImproperlyConfigured(
-            f"{label}.transfer_policy '{policy}' is not one of {', '.join(POLICIES)}."
+            f"{label}.transfer policy '{policy}' is not one of {', '.join(POLICIES)}."
         )
     meta = model._meta
     if policy == IMMUTABLE and meta.local_many_to_many:
         raise ImproperlyConfigured(
-            f"{label}.transfer_policy 'immutable': its many-to-many links would change "
+            f"{label}.transfer policy 'immutable': its many-to-many links would change "
             "with the file's; an immutable model cannot have any."
         )
     if policy != APPEND_ONLY:
@@ -194,8 +217,8 @@ def transfer_policy(model, model_list=()) -> str:
         problem = "its primary key is not an auto-incrementing integer"
     elif meta.local_many_to_many:
         problem = "it has a many-to-many field"
-    elif getattr(model, "natural_key_fields", ()):
-        problem = "it declares natural_key_fields (its rows are matched by content)"
+    elif declaration(model).natural_key:
+        problem = "it declares a natural_key (its rows are matched by content)"
     else:
         linking = [
             other._meta.label
@@ -206,10 +229,31 @@ def transfer_policy(model, model_list=()) -> str:
         problem = f"{', '.join(sorted(set(linking)))} link(s) to it" if linking else ""
     if problem:
         raise ImproperlyConfigured(
-            f"{label}.transfer_policy 'append-only': {problem}, but its rows take new ids "
+            f"{label}.transfer policy 'append-only': {problem}, but its rows take new ids "
             "in the target."
         )
     return policy
+
+
+def _file_fields(model) -> tuple[models.Field, ...]:
+    """The declared file fields, or the model's FileFields when none are declared."""
+    declared = declaration(model).file_fields
+    if declared is None:
+        return tuple(f for f in model._meta.concrete_fields if isinstance(f, models.FileField))
+    return _declared_fields(model, "file_fields", declared)
+
+
+def _subset_root(model) -> models.Field | None:
+    name = declaration(model).subset_root
+    if name is None:
+        return None
+    (field,) = _declared_fields(model, "subset_root", (name,))
+    if not field.unique:
+        raise ImproperlyConfigured(
+            f"{model._meta.label}.transfer subset_root '{name}' is not a unique field: it "
+            "must name one row."
+        )
+    return field
 
 
 def _field_spec(field) -> FieldSpec:
@@ -230,10 +274,18 @@ def travelling_through(field):
     return through if through._meta.auto_created or is_link_table(through) else None
 
 
+def _one_field_natural_key(model) -> str | None:
+    """The name of the model's natural key when it is one field other than the primary key."""
+    names = natural_key_names(model)
+    if len(names) == 1 and not model._meta.get_field(names[0]).primary_key:
+        return names[0]
+    return None
+
+
 def _many_to_many_spec(field) -> ManyToManySpec | None:
     if travelling_through(field) is None:
         return None
-    natural = _natural_field(field.related_model)
+    natural = _one_field_natural_key(field.related_model)
     singular = lower_first(field.related_model.__name__)
     return ManyToManySpec(
         key=f"{singular}Keys" if natural else f"{singular}Ids", field=field, natural_field=natural
@@ -262,6 +314,8 @@ def build_tables(model_list) -> tuple[TableSpec, ...]:
         fields = tuple(_field_spec(f) for f in meta.concrete_fields)
         by_name = {spec.field.name: spec for spec in fields}
         m2m = tuple(s for s in (_many_to_many_spec(f) for f in meta.local_many_to_many) if s)
+        declared = declaration(node.model)
+        root = _subset_root(node.model)
         specs.append(
             TableSpec(
                 key=table_key(node.model),
@@ -270,12 +324,29 @@ def build_tables(model_list) -> tuple[TableSpec, ...]:
                 many_to_many=m2m,
                 deferred=tuple(s for s in fields if s.field.name in deferred_names),
                 dependencies=tuple(table_key(m) for m in node.dependencies),
-                secret_fields=tuple(getattr(node.model, "secret_fields", ())),
+                secret_fields=tuple(
+                    f.name for f in _declared_fields(node.model, "secrets", declared.secrets)
+                ),
                 natural_key=tuple(by_name[name] for name in natural_key_names(node.model)),
                 policy=transfer_policy(node.model, model_list),
+                file_fields=tuple(by_name[f.name] for f in _file_fields(node.model)),
+                subset_root=by_name[root.name] if root else None,
+                audit_log=declared.audit_log,
             )
         )
+    _check_distinct(specs)
     return tuple(specs)
+
+
+def _check_distinct(specs) -> None:
+    """Two tables under one file key, or two subset roots, are a declaration error."""
+    keys = [spec.key for spec in specs]
+    twice = sorted({spec.label for spec in specs if keys.count(spec.key) > 1})
+    if twice:
+        raise ImproperlyConfigured(f"{', '.join(twice)} have the same file key.")
+    roots = [spec.label for spec in specs if spec.subset_root]
+    if len(roots) > 1:
+        raise ImproperlyConfigured(f"{', '.join(roots)} each declare a subset_root; one may.")
 
 
 @cache
@@ -286,3 +357,34 @@ def domain_tables() -> tuple[TableSpec, ...]:
 
 def tables_by_key() -> dict[str, TableSpec]:
     return {spec.key: spec for spec in domain_tables()}
+
+
+def subset_root_table() -> TableSpec:
+    """The table whose rows a subset export starts from (the one declaring a subset_root).
+    Raises DataTransferError when no domain model declares one."""
+    for spec in domain_tables():
+        if spec.subset_root:
+            return spec
+    raise DataTransferError("No domain model declares a subset_root: there is no subset export.")
+
+
+def audit_log_keys() -> list[str]:
+    """The file keys of the tables declared `audit_log`, in the file's order."""
+    return [spec.key for spec in domain_tables() if spec.audit_log]
+
+
+def excluded_keys(names) -> set[str]:
+    """The file keys of the tables `names` leaves out, each named by its file key
+    (`auditLogs`) or its model label (`core.AuditLog`, in any case, as dumpdata takes).
+    Raises DataTransferError naming the unknown names and the valid ones."""
+    by_name = {}
+    for spec in domain_tables():
+        by_name[spec.key] = by_name[spec.label.lower()] = spec.key
+    found = {name: by_name.get(name) or by_name.get(name.lower()) for name in set(names)}
+    unknown = sorted(name for name, key in found.items() if key is None)
+    if unknown:
+        valid = ", ".join(f"{spec.key} ({spec.label})" for spec in domain_tables())
+        raise DataTransferError(
+            f"Unknown table(s) to exclude: {', '.join(unknown)}. Valid names: {valid}."
+        )
+    return set(found.values())

@@ -9,8 +9,10 @@ only its required links are followed in turn. The file lists the references
 (`metadata.references`), and the import creates them when the target lacks them but never
 changes them when it has them.
 
-Everything is derived from the models' links (`graph.relations`), so a new model with a
-foreign-key path to an organization joins the subset without a change here.
+The root table is the model declaring a `subset_root` (Organization, by `slug`: see
+datatransfer/declarations.py); everything else is derived from the models' links
+(`graph.relations`), so a new model with a foreign-key path to an organization joins the
+subset without a change here.
 """
 
 import json
@@ -22,7 +24,12 @@ from django.db.models.expressions import RawSQL
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import DataTransferError
 from datatransfer.graph import relations
-from datatransfer.registry import domain_tables, table_key, travelling_through
+from datatransfer.registry import (
+    domain_tables,
+    subset_root_table,
+    table_key,
+    travelling_through,
+)
 from datatransfer.routers import domain_database
 
 # Ids per query while collecting; below the parameter limits of every backend.
@@ -50,44 +57,27 @@ def _manager(table, using):
     return table.model._base_manager.using(using)
 
 
-def _children(table, field, parent_ids, using) -> set:
-    """Primary keys of `table`'s rows whose `field` points to one of `parent_ids`."""
-    found = set()
-    for chunk in _chunks(parent_ids):
-        if field.many_to_many:
-            through = travelling_through(field)
-            own, other = field.m2m_field_name(), field.m2m_reverse_field_name()
-            rows = through._base_manager.using(using).filter(**{f"{other}_id__in": chunk})
-            found.update(rows.values_list(f"{own}_id", flat=True))
-        else:
-            lookup = (
-                f"{field.attname}__in"
-                if field.target_field.primary_key
-                else f"{field.name}__pk__in"
-            )
-            found.update(
-                _manager(table, using).filter(**{lookup: chunk}).values_list("pk", flat=True)
-            )
-    return found
-
-
-def _parents(table, field, ids, using) -> set:
-    """Primary keys of the rows that `field` of `table`'s rows `ids` points to."""
+def _linked(table, field, ids, using, *, down: bool) -> set:
+    """Primary keys across `field` of `table` from `ids`: down, the rows of `table` whose
+    `field` points to one of `ids`; up, the rows that `field` of `table`'s rows `ids`
+    points to."""
     found = set()
     for chunk in _chunks(ids):
         if field.many_to_many:
             through = travelling_through(field)
             own, other = field.m2m_field_name(), field.m2m_reverse_field_name()
-            rows = through._base_manager.using(using).filter(**{f"{own}_id__in": chunk})
-            found.update(rows.values_list(f"{other}_id", flat=True))
+            given, wanted = (other, own) if down else (own, other)
+            rows = through._base_manager.using(using).filter(**{f"{given}_id__in": chunk})
+            found.update(rows.values_list(f"{wanted}_id", flat=True))
+            continue
+        target = field.attname if field.target_field.primary_key else f"{field.name}__pk"
+        rows = _manager(table, using)
+        if down:
+            rows = rows.filter(**{f"{target}__in": chunk}).values_list("pk", flat=True)
         else:
-            target = field.attname if field.target_field.primary_key else f"{field.name}__pk"
-            rows = (
-                _manager(table, using)
-                .filter(pk__in=chunk)
-                .exclude(**{f"{field.attname}__isnull": True})
-            )
-            found.update(rows.values_list(target, flat=True))
+            rows = rows.filter(pk__in=chunk).exclude(**{f"{field.attname}__isnull": True})
+            rows = rows.values_list(target, flat=True)
+        found.update(rows)
     found.discard(None)
     return found
 
@@ -147,7 +137,7 @@ def collect_subset(root_model, root_ids, *, using=None) -> Subset:
             if target.key in belongs and field not in deferred:
                 belongs.add(table.key)
                 if rows[target.key]:
-                    rows[table.key] |= _children(table, field, rows[target.key], using)
+                    rows[table.key] |= _linked(table, field, rows[target.key], using, down=True)
 
     by_key = {table.key: table for table in tables}
     own = {key: set(ids) for key, ids in rows.items()}
@@ -156,7 +146,7 @@ def collect_subset(root_model, root_ids, *, using=None) -> Subset:
         key, ids, are_own = pending.pop()
         table = by_key[key]
         for field, target in _needed_links(table, by_model, own=are_own):
-            new = _parents(table, field, ids, using) - rows[target.key]
+            new = _linked(table, field, ids, using, down=False) - rows[target.key]
             if new:
                 rows[target.key] |= new
                 pending.append((target.key, new, False))
@@ -201,11 +191,8 @@ class OrganizationScope:
     def collect(self) -> Subset:
         """The Subset, collected once (call it inside the export's transaction)."""
         if self.subset is None:
-            from core.models import Organization
-
-            self.subset = collect_subset(
-                Organization, self.organizations.values(), using=self.using
-            )
+            root = subset_root_table()
+            self.subset = collect_subset(root.model, self.organizations.values(), using=self.using)
         return self.subset
 
     def __call__(self, table, queryset):
@@ -241,24 +228,25 @@ class OrganizationScope:
 
 
 def organization_scope(slugs, *, using=None) -> OrganizationScope:
-    """Return the `scope` of the organizations with these slugs and their data.
+    """Return the `scope` of the organizations with these slugs and their data: the rows
+    of the subset's root table (registry.subset_root_table) whose declared subset_root
+    field has one of the values `slugs`.
 
     Raises DataTransferError naming the slugs that match no organization.
     """
     using = using or domain_database()
-    from core.models import Organization
-
+    root = subset_root_table()
+    name, field = root.model._meta.model_name, root.subset_root.attname
     slugs = sorted(set(slugs))
     open_connection(using)
     if not slugs:
-        raise DataTransferError("No organization to export (give at least one slug).")
-    found = dict(
-        Organization._base_manager.using(using).filter(slug__in=slugs).values_list("slug", "id")
-    )
+        raise DataTransferError(f"No {name} to export (give at least one {field}).")
+    rows = root.model._base_manager.using(using).filter(**{f"{field}__in": slugs})
+    found = dict(rows.values_list(field, "pk"))
     unknown = [slug for slug in slugs if slug not in found]
     if unknown:
         names = ", ".join(f"'{slug}'" for slug in unknown)
-        raise DataTransferError(f"Unknown organization slug(s) {names} in database '{using}'.")
+        raise DataTransferError(f"Unknown {name} {field}(s) {names} in database '{using}'.")
     return OrganizationScope(found, using=using)
 
 

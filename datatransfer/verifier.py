@@ -27,7 +27,7 @@ from datatransfer.fileformat import (
     reference_ids,
 )
 from datatransfer.importer import check_file, match_natural_keys
-from datatransfer.registry import tables_by_key
+from datatransfer.registry import excluded_keys, tables_by_key
 from datatransfer.reports import human_size, render_table
 from datatransfer.routers import domain_database
 from datatransfer.signing import check_signature, signing_key
@@ -323,10 +323,7 @@ def verify_domain(
     using = using or domain_database()
     started = time.monotonic()
     by_key = tables_by_key()
-    exclude = set(exclude)
-    unknown_excluded = sorted(exclude - set(by_key))
-    if unknown_excluded:
-        raise DataTransferError(f"Unknown table(s) to exclude: {', '.join(unknown_excluded)}.")
+    exclude = excluded_keys(exclude)
     if match not in ("id", "natural"):
         raise DataTransferError(f"Unknown match '{match}' (use id or natural).")
     # Opened once: the check, the natural-key scan and the comparison read the same bytes.

@@ -2,13 +2,11 @@
 
 from django.core.management.base import CommandError
 
-from datatransfer.exceptions import EXIT_REFUSED
+from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
 from datatransfer.fileformat import unwritable_reason
-from datatransfer.registry import domain_tables
+from datatransfer.registry import audit_log_keys, excluded_keys
 from datatransfer.reports import write_report
 from datatransfer.routers import domain_database
-
-AUDIT_TABLE = "auditLogs"
 
 
 def add_database_option(parser, verb: str) -> None:
@@ -29,31 +27,23 @@ def add_exclude_options(parser, *, skip_audit: bool = True) -> None:
         help="Leave a table out (its file key, e.g. auditLogs); repeat for several.",
     )
     if skip_audit:
-        parser.add_argument("--skip-audit", action="store_true", help=f"Leave {AUDIT_TABLE} out.")
+        audit = ", ".join(audit_log_keys()) or "no table (none is declared an audit log)"
+        parser.add_argument("--skip-audit", action="store_true", help=f"Leave {audit} out.")
 
 
 def excluded_tables(options) -> set:
     """The file keys of `-e` (repeated or comma-separated; a file key such as `auditLogs`
-    or a model label such as `core.AuditLog`, as dumpdata takes), plus auditLogs for
-    --skip-audit.
+    or a model label such as `core.AuditLog`, as dumpdata takes), plus the tables declared
+    `audit_log` for --skip-audit.
 
     Raises CommandError naming the valid names for a name that is neither."""
     names = {name for value in options["exclude"] for name in value.split(",") if name}
-    by_name = {}
-    for table in domain_tables():
-        by_name[table.key] = by_name[table.label.lower()] = table.key
-    unknown = sorted(
-        name for name in names if (by_name.get(name) or by_name.get(name.lower())) is None
-    )
-    if unknown:
-        valid = ", ".join(f"{t.key} ({t.label})" for t in domain_tables())
-        raise CommandError(
-            f"Unknown table(s) to exclude: {', '.join(unknown)}. Valid names: {valid}.",
-            returncode=2,
-        )
-    exclude = {by_name.get(name) or by_name[name.lower()] for name in names}
+    try:
+        exclude = excluded_keys(names)
+    except DataTransferError as error:
+        raise CommandError(str(error), returncode=EXIT_REFUSED) from None
     if options.get("skip_audit"):
-        exclude.add(AUDIT_TABLE)
+        exclude.update(audit_log_keys())
     return exclude
 
 

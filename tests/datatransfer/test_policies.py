@@ -1,9 +1,10 @@
-"""Write policies declared on the models (`transfer_policy`): audit logs are append-only,
-blockchain blocks immutable; and a refused row whose id the target holds does not carry
-its dependants down. Every test runs with both engines."""
+"""Write policies declared on the models (the `policy` of their `transfer`): audit logs
+are append-only, blockchain blocks immutable; and a refused row whose id the target holds
+does not carry its dependants down. Every test runs with both engines."""
 
 import json
 import types
+from dataclasses import replace
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -13,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from core.models import AuditLog, BlockchainBlock, Department, Organization, User
 from datatransfer.engines import ENGINES
 from datatransfer.importer import import_domain
-from datatransfer.registry import domain_models, domain_tables, transfer_policy
+from datatransfer.registry import declaration, domain_models, domain_tables, transfer_policy
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -171,7 +172,7 @@ def test_a_batch_of_audit_logs_is_matched_with_one_query(node_file, tmp_path):
 def test_a_table_with_an_integer_key_that_upserts_has_its_sequence_moved_past_the_file_ids(
     monkeypatch, node_file
 ):
-    monkeypatch.setattr(AuditLog, "transfer_policy", "upsert")
+    monkeypatch.setattr(AuditLog, "transfer", replace(AuditLog.transfer, policy="upsert"))
     domain_tables.cache_clear()
     try:
         report = import_domain(node_file)
@@ -330,16 +331,17 @@ def test_the_policies_are_read_from_the_models():
     ],
 )
 def test_a_policy_the_engines_cannot_honour_is_refused(monkeypatch, model, policy, message):
-    monkeypatch.setattr(model, "transfer_policy", policy, raising=False)
+    monkeypatch.setattr(model, "transfer", replace(declaration(model), policy=policy))
     with pytest.raises(ImproperlyConfigured, match=message):
         transfer_policy(model, domain_models())
 
 
 def test_an_append_only_model_must_not_be_linked_to(monkeypatch):
-    monkeypatch.setattr(AuditLog, "natural_key_fields", ("id",), raising=False)
-    with pytest.raises(ImproperlyConfigured, match="natural_key_fields"):
+    declared = AuditLog.transfer
+    monkeypatch.setattr(AuditLog, "transfer", replace(declared, natural_key=("id",)))
+    with pytest.raises(ImproperlyConfigured, match="it declares a natural_key"):
         transfer_policy(AuditLog, domain_models())
-    monkeypatch.delattr(AuditLog, "natural_key_fields")
+    monkeypatch.setattr(AuditLog, "transfer", declared)
     linking = types.SimpleNamespace(
         _meta=types.SimpleNamespace(
             label="core.Note",

@@ -1,4 +1,4 @@
-"""Secrets (the fields models declare in `secret_fields`: password hashes, invite tokens) are
+"""Secrets (the `secrets` of the models' `transfer`: password hashes, invite tokens) are
 never printed nor reported: messages name the field instead. Reports are private files
 (mode 0600), and a report that cannot be written is refused before anything is written."""
 

@@ -24,6 +24,7 @@ from django_tasks_db.models import DBTaskResult
 
 from datatransfer.exceptions import DataTransferError
 from datatransfer.models import ExportRecord
+from datatransfer.registry import subset_root_table
 from datatransfer.reports import human_size
 from datatransfer.retention import delete_export_file, export_file
 from datatransfer.subset import subset_counts
@@ -148,8 +149,9 @@ def export_domain(modeladmin, request, queryset):
     Queued like the whole database: a subset can be most of it (a large organization), and a
     download that waits on the export is cut by any proxy's timeout."""
     if request.POST.get("confirm") == "yes":
+        name = subset_root_table().subset_root.attname  # the organizations' slug
         return _queue(
-            request, modeladmin, organizations=list(queryset.values_list("slug", flat=True))
+            request, modeladmin, organizations=list(queryset.values_list(name, flat=True))
         )
     return _confirmation(
         request,

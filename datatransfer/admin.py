@@ -548,3 +548,10 @@ class ExportRecordAdmin(admin.ModelAdmin):
             )
             return HttpResponseRedirect(reverse("admin:datatransfer_exportrecord_changelist"))
         return FileResponse(handle, as_attachment=True, filename=file.name)
+
+
+# Imports from the admin: admin_import.py has their page, registered here.
+from datatransfer.admin_import import ImportRecordAdmin  # noqa: E402
+from datatransfer.models import ImportRecord  # noqa: E402
+
+admin.site.register(ImportRecord, ImportRecordAdmin)

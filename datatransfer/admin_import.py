@@ -188,7 +188,7 @@ class ImportRecordAdmin(admin.ModelAdmin):
     def totals_column(self, record):
         """The outcomes that are not zero: `976 created, 200 appended`."""
         parts = [
-            f"{number_format(count, force_grouping=True)} {OUTCOMES[key]}"
+            f"{grouped(count)} {OUTCOMES[key]}"
             for key, count in report_totals(record.report).items()
             if count and key != "matched"
         ]
@@ -316,6 +316,10 @@ def confirmable(record: ImportRecord) -> bool:
     )
 
 
+def grouped(number: int) -> str:
+    return number_format(number, force_grouping=True)
+
+
 def report_context(request, record: ImportRecord | None) -> dict:
     """What the record's page shows below its facts: the database, the error, the report's
     table, its notes, its conflicts and errors (a page of them), and the confirmation."""
@@ -332,12 +336,12 @@ def report_context(request, record: ImportRecord | None) -> dict:
         "refresh_seconds": REFRESH_SECONDS if record.status in ImportRecord.IN_PROGRESS else None,
         "columns": [OUTCOMES[key] for key in columns],
         "table_rows": [
-            (key, [counts.get(column, 0) for column in columns])
+            (key, [grouped(counts.get(column, 0)) for column in columns])
             for key, counts in (report.get("tables") or {}).items()
         ],
-        "totals": list(report_totals(report).values()),
+        "totals": [grouped(count) for count in report_totals(report).values()],
         "notes": report.get("notes") or [],
-        "media": report.get("media"),
+        "media_report": report.get("media"),
         "issues": issues,
         "issue_rows": [
             (ISSUE_KINDS.get(issue.get("kind"), issue.get("kind")), issue) for issue in issues

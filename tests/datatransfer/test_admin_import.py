@@ -106,8 +106,10 @@ def test_upload_preview_confirm_imports_into_the_named_database(
     assert preview.duration is not None
     page = admin_client.get(page_of(preview)).content.decode()
     assert f"{target} ({describe(target)})" in page
+    assert "datatransfer/admin.css" in page and ">None<" not in page  # the admin's media
     assert "Confirm the import" in page and sha256 in page
-    assert re.search(r"<td>organizations</td><td class=\"numeric\">%d</td>" % organizations, page)
+    assert page.index("import-table-counts") < page.index("Confirm the import")
+    assert f'<td>organizations</td><td class="numeric">{organizations}</td>' in page
     assert re.search(r"\d+\.\d s", page)  # the duration, for people
 
     response = admin_client.post(confirm_url(preview), follow=True)

@@ -11,6 +11,7 @@ real, bound to the preview's SHA-256.
 import datetime as dt
 import logging
 import time
+from pathlib import Path
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.utils import timezone
@@ -182,4 +183,15 @@ def run_import(record_id: int) -> str:
     else:
         report["file"] = record.file_name
         _finish(record, started, status=ImportRecord.Status.SUCCEEDED, report=report)
+        if not record.dry_run:
+            _delete_kept_file(record)
     return record.status
+
+
+def _delete_kept_file(record: ImportRecord) -> None:
+    """Delete the uploaded file once it is imported (it may hold password hashes); the
+    record keeps its name and SHA-256. A failure is only logged."""
+    try:
+        Path(record.file_path).unlink(missing_ok=True)
+    except OSError as error:
+        logger.warning("Import %s: %s not deleted: %s", record.pk, record.file_path, error)

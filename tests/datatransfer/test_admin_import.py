@@ -3,11 +3,15 @@ is queued and run by the worker (in this process: `run_worker`), its page shows 
 (paginated conflicts and errors) and the database it names; Confirm queues the same bytes
 for real into that database; every run is recorded with its SHA-256; and who may do it."""
 
+import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,6 +126,7 @@ def test_upload_preview_confirm_imports_into_the_named_database(
     record.refresh_from_db()
     assert record.status == ImportRecord.Status.SUCCEEDED, record.error
     assert record.report["dryRun"] is False
+    assert not Path(record.file_path).exists()  # imported: the kept file is deleted
     assert len(database_snapshot(target)["core.Organization"]) == organizations
     assert "Confirm the import" not in admin_client.get(page_of(preview)).content.decode()
     history = admin_client.get(HISTORY).content.decode()
@@ -351,3 +356,30 @@ def test_the_pages_are_in_french(admin_client, export_bytes, target, run_worker)
     preview = previewed(admin_client, export_bytes, target, run_worker)
     page = admin_client.get(page_of(preview), headers=french).content.decode()
     assert "Confirmer l’import" in page and "Confirm the import" not in page
+
+
+def test_the_folder_and_the_size_limit_are_read_from_the_environment(tmp_path):
+    code = (
+        "from config import settings; "
+        "print(settings.DATATRANSFER_IMPORTS_DIR, settings.DATATRANSFER_IMPORT_MAX_SIZE)"
+    )
+    env = {**os.environ, "ENV_FILE": os.devnull, "EXPORTS_DIR": str(tmp_path / "exports")}
+    for name in ("DATATRANSFER_IMPORTS_DIR", "DATATRANSFER_IMPORT_MAX_MB"):
+        env.pop(name, None)
+    default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert default.stdout.split() == [str(tmp_path / "exports" / "imports"), str(1024 << 20)]
+    env.update(DATATRANSFER_IMPORTS_DIR=str(tmp_path / "in"), DATATRANSFER_IMPORT_MAX_MB="5")
+    chosen = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert chosen.stdout.split() == [str(tmp_path / "in"), str(5 << 20)], chosen.stderr
+
+
+def test_pages_reload_themselves_while_queued_and_ask_for_the_worker(
+    admin_client, export_bytes, target
+):
+    upload(admin_client, export_bytes, target)
+    record = ImportRecord.objects.get()
+    assert 'http-equiv="refresh"' in admin_client.get(page_of(record)).content.decode()
+    history = admin_client.get(HISTORY).content.decode()
+    assert 'http-equiv="refresh"' in history and "is the worker running?" not in history
+    ImportRecord.objects.update(queued_at=timezone.now() - dt.timedelta(minutes=2))
+    assert "is the worker running?" in admin_client.get(HISTORY).content.decode()

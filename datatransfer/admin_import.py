@@ -17,14 +17,17 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.html import format_html
-from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from datatransfer.admin import ERROR_SHOWN, REFRESH_SECONDS, WORKER_SUSPECTED_AFTER, human_duration
+from datatransfer.admin import (
+    REFRESH_SECONDS,
+    ExportRecordAdmin,
+    queue_context,
+    state_html,
+)
 from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError
 from datatransfer.import_files import SUFFIXES, max_size, store_upload
@@ -144,29 +147,19 @@ class ImportRecordAdmin(admin.ModelAdmin):
     @admin.display(description=_("state"), ordering="status")
     def state(self, record):
         """The status; while running, the table; when failed, the error's start."""
-        text = record.get_status_display()
-        if record.status == ImportRecord.Status.RUNNING and record.progress_table:
-            text = gettext("running: table %(number)s (%(table)s)") % {
-                "number": record.progress_tables,
-                "table": record.progress_table,
-            }
-        if record.status == ImportRecord.Status.FAILED and record.error:
-            short = Truncator(record.error.splitlines()[0]).chars(ERROR_SHOWN)
-            text = format_html("{}<br><small>{}</small>", text, short)
-        return format_html(
-            '<span class="import-state export-{}" title="{}">{}</span>',
-            record.status,
-            record.error,
-            text,
-        )
+        running = gettext("running: table %(number)s (%(table)s)") % {
+            "number": record.progress_tables,
+            "table": record.progress_table,
+        }
+        return state_html(record, running=running, kind="import")
 
     @admin.display(description=_("kind"), ordering="dry_run")
     def kind(self, record):
         return gettext("dry run") if record.dry_run else gettext("import")
 
-    @admin.display(description=_("started at"), ordering="started_at")
-    def started(self, record):
-        return date_format(timezone.localtime(record.started_at), "Y-m-d H:i")
+    # The same columns as the exports' history.
+    started = ExportRecordAdmin.started
+    duration_column = ExportRecordAdmin.duration_column
 
     @admin.display(description=_("database"), ordering="database")
     def database_column(self, record):
@@ -194,12 +187,6 @@ class ImportRecordAdmin(admin.ModelAdmin):
         ]
         return ", ".join(parts) or "-"
 
-    @admin.display(description=_("duration"), ordering="duration")
-    def duration_column(self, record):
-        if record.duration is None:
-            return "-"
-        return human_duration(record.duration.total_seconds())
-
     @admin.display(description=_("preview"))
     def preview_link(self, record):
         if record.preview_id is None:
@@ -220,16 +207,12 @@ class ImportRecordAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        in_progress = ImportRecord.objects.filter(status__in=ImportRecord.IN_PROGRESS)
-        waiting_since = timezone.now() - WORKER_SUSPECTED_AFTER
         extra_context = {
             **(extra_context or {}),
             "is_nav_sidebar_enabled": False,
             "can_import": can_import(request.user),
-            "refresh_seconds": REFRESH_SECONDS if in_progress.exists() else None,
-            "worker_missing": in_progress.filter(
-                status=ImportRecord.Status.QUEUED, queued_at__lt=waiting_since
-            ).exists(),
+            # Not `worker_missing`: the exports' template, extended, words it for exports.
+            **queue_context(ImportRecord, worker_missing="import_worker_missing"),
         }
         return super().changelist_view(request, extra_context)
 

@@ -102,19 +102,13 @@ def queue_confirmed(preview: ImportRecord, *, user) -> ImportRecord:
 
 
 def _start(record_id: int) -> ImportRecord | None:
-    """Mark the queued record running and return it; None when it is not queued."""
-    with transaction.atomic(using=DEFAULT_DB_ALIAS):
-        record = (
-            ImportRecord.objects.using(DEFAULT_DB_ALIAS)
-            .select_for_update()
-            .filter(pk=record_id, status=ImportRecord.Status.QUEUED)
-            .first()
-        )
-        if record is not None:
-            record.status = ImportRecord.Status.RUNNING
-            record.started_at = timezone.now()
-            record.save(using=DEFAULT_DB_ALIAS, update_fields=["status", "started_at"])
-    return record
+    """Mark the queued record running (one UPDATE: a second worker finds it taken) and
+    return it; None when it is not queued."""
+    records = ImportRecord.objects.using(DEFAULT_DB_ALIAS)
+    taken = records.filter(pk=record_id, status=ImportRecord.Status.QUEUED).update(
+        status=ImportRecord.Status.RUNNING, started_at=timezone.now()
+    )
+    return records.get(pk=record_id) if taken else None
 
 
 class ImportProgress:

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connections
@@ -27,6 +26,7 @@ from core.models import Organization
 from datatransfer.admin_import import ISSUES_PER_PAGE
 from datatransfer.databases import describe
 from datatransfer.models import ImportRecord
+from tests.datatransfer.test_admin import staff
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -72,12 +72,18 @@ def upload(client, data: bytes, database: str, name="demo.json"):
     )
 
 
-def staff(client, *permissions):
-    user = User.objects.create_user("agent", password="x", is_staff=True)
-    for codename in permissions:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    client.force_login(user)
-    return user
+def finished(database, **fields) -> ImportRecord:
+    """A dry run recorded as done, of a file that is not there."""
+    return ImportRecord.objects.create(
+        started_at=timezone.now(),
+        status=ImportRecord.Status.SUCCEEDED,
+        database=database,
+        file_name="a.json",
+        file_path="/nowhere/a.json",
+        file_size=1,
+        checksum="0" * 64,
+        **fields,
+    )
 
 
 def no_traceback(html: str) -> None:
@@ -159,15 +165,7 @@ def test_staff_without_the_permission_gets_403(client, export_bytes, target):
     assert client.get(UPLOAD).status_code == 403
     response = client.post(UPLOAD, {"file": SimpleUploadedFile("a.json", export_bytes)})
     assert response.status_code == 403
-    preview = ImportRecord.objects.create(
-        started_at=timezone.now(),
-        status=ImportRecord.Status.SUCCEEDED,
-        database=target,
-        file_name="a.json",
-        file_path="/nowhere/a.json",
-        file_size=1,
-        checksum="0" * 64,
-    )
+    preview = finished(target)
     assert client.post(confirm_url(preview)).status_code == 403
     assert client.get(page_of(preview)).status_code == 403
     assert ImportRecord.objects.count() == 1 and not DBTaskResult.objects.exists()
@@ -307,14 +305,8 @@ def test_conflicts_and_errors_are_paginated(admin_client, target):
         {"table": "users", "id": f"u{n:03d}", "kind": "error", "message": f"bad row {n:03d}"}
         for n in range(ISSUES_PER_PAGE * 2 + 7)
     ]
-    record = ImportRecord.objects.create(
-        started_at=timezone.now(),
-        status=ImportRecord.Status.SUCCEEDED,
-        database=target,
-        file_name="many.json",
-        file_path="/nowhere/many.json",
-        file_size=1,
-        checksum="0" * 64,
+    record = finished(
+        target,
         report={
             "tables": {"users": {"created": 0, "failed": len(errors)}},
             "totals": {"created": 0, "failed": len(errors)},

@@ -35,7 +35,7 @@ demo: install
 	$(DEMO_ENV) $(PY) manage.py verifydomain $(DEMO_FILE) --database target
 	@echo ""
 	@echo "The admin on the demo's databases: a superuser, the server, and in a second terminal the"
-	@echo "worker, which runs the exports the admin queues (without it they stay queued):"
+	@echo "worker, which runs the exports and imports the admin queues (without it they stay queued):"
 	@echo "  $(DEMO_ENV) $(PY) manage.py createsuperuser"
 	@echo "  $(DEMO_ENV) $(PY) manage.py runserver"
 	@echo "  $(DEMO_ENV) $(PY) manage.py db_worker"

@@ -120,3 +120,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "uploads")))
 # Export files older than this many days are deleted by `python manage.py pruneexports`
 # (their history rows stay); 0 keeps them forever.
 DATATRANSFER_EXPORT_RETENTION_DAYS = env.int("DATATRANSFER_EXPORT_RETENTION_DAYS", default=30)
+
+# Files uploaded in the admin to be imported: kept here, privately (mode 0600, named by their
+# SHA-256), never under MEDIA_ROOT or the static files; larger files are refused (MB).
+DATATRANSFER_IMPORTS_DIR = Path(
+    env.str("DATATRANSFER_IMPORTS_DIR", default=str(EXPORTS_DIR / "imports"))
+)
+DATATRANSFER_IMPORT_MAX_SIZE = env.int("DATATRANSFER_IMPORT_MAX_MB", default=1024) * 1024 * 1024

@@ -82,6 +82,39 @@ def open_as_recorded(record: ExportRecord, file: Path):
     return handle
 
 
+def state_html(record, *, running: str, kind: str):
+    """A record's status (an export's or an import's: `kind`) as the history shows it:
+    `running` while running with a current table; when failed, the start of its error
+    below and all of it on hover."""
+    text = record.get_status_display()
+    if record.status == ExportRecord.Status.RUNNING and record.progress_table:
+        text = running
+    if record.status == ExportRecord.Status.FAILED and record.error:
+        short = Truncator(record.error.splitlines()[0]).chars(ERROR_SHOWN)
+        text = format_html("{}<br><small>{}</small>", text, short)
+    return format_html(
+        '<span class="{}-state export-{}" title="{}">{}</span>',
+        kind,
+        record.status,
+        record.error,
+        text,
+    )
+
+
+def queue_context(model, *, worker_missing: str = "worker_missing") -> dict:
+    """For a history's list (exports or imports: `model`): `refresh_seconds` while a run is
+    queued or running, and under the name `worker_missing` whether one has waited long
+    enough to suspect that no worker runs."""
+    in_progress = model.objects.filter(status__in=model.IN_PROGRESS)
+    waiting_since = timezone.now() - WORKER_SUSPECTED_AFTER
+    return {
+        "refresh_seconds": REFRESH_SECONDS if in_progress.exists() else None,
+        worker_missing: in_progress.filter(
+            status=model.Status.QUEUED, queued_at__lt=waiting_since
+        ).exists(),
+    }
+
+
 def _queue(request, modeladmin, *, organizations=()) -> HttpResponseRedirect:
     """Queue the export the confirmation page asked for (the worker runs it) and go to the
     history, where it shows its state and, once done, its file. A DataTransferError is the
@@ -319,22 +352,12 @@ class ExportRecordAdmin(admin.ModelAdmin):
     @admin.display(description=_("state"), ordering="status")
     def state(self, record):
         """The status; while running, the progress; when failed, the error on hover."""
-        text = record.get_status_display()
-        if record.status == ExportRecord.Status.RUNNING and record.progress_table:
-            text = gettext("running: %(rows)s rows written, table %(number)s (%(table)s)") % {
-                "rows": number_format(record.progress_rows, force_grouping=True),
-                "number": record.progress_tables,
-                "table": record.progress_table,
-            }
-        if record.status == ExportRecord.Status.FAILED and record.error:
-            short = Truncator(record.error.splitlines()[0]).chars(ERROR_SHOWN)
-            text = format_html("{}<br><small>{}</small>", text, short)
-        return format_html(
-            '<span class="export-state export-{}" title="{}">{}</span>',
-            record.status,
-            record.error,
-            text,
-        )
+        running = gettext("running: %(rows)s rows written, table %(number)s (%(table)s)") % {
+            "rows": number_format(record.progress_rows, force_grouping=True),
+            "number": record.progress_tables,
+            "table": record.progress_table,
+        }
+        return state_html(record, running=running, kind="export")
 
     @admin.display(description=_("started at"), ordering="started_at")
     def started(self, record):
@@ -479,17 +502,12 @@ class ExportRecordAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         """The list, refreshed every few seconds while an export is queued or running, with
         a warning when one has waited long enough to suspect that no worker runs."""
-        in_progress = ExportRecord.objects.filter(status__in=ExportRecord.IN_PROGRESS)
-        waiting_since = timezone.now() - WORKER_SUSPECTED_AFTER
         extra_context = {
             **(extra_context or {}),
             # A wide table: the whole window's width for it, and no sideways scrolling.
             "is_nav_sidebar_enabled": False,
             "can_export": can_export(request.user),
-            "refresh_seconds": REFRESH_SECONDS if in_progress.exists() else None,
-            "worker_missing": in_progress.filter(
-                status=ExportRecord.Status.QUEUED, queued_at__lt=waiting_since
-            ).exists(),
+            **queue_context(ExportRecord),
         }
         return super().changelist_view(request, extra_context)
 
@@ -550,3 +568,10 @@ class ExportRecordAdmin(admin.ModelAdmin):
             )
             return HttpResponseRedirect(reverse("admin:datatransfer_exportrecord_changelist"))
         return FileResponse(handle, as_attachment=True, filename=file.name)
+
+
+# Imports from the admin: admin_import.py has their page, registered here.
+from datatransfer.admin_import import ImportRecordAdmin  # noqa: E402
+from datatransfer.models import ImportRecord  # noqa: E402
+
+admin.site.register(ImportRecord, ImportRecordAdmin)

@@ -80,3 +80,61 @@ class ExportRecord(models.Model):
         if not self.organizations:
             return str(_("whole database"))
         return ", ".join(self.organizations)
+
+
+class ImportRecord(models.Model):
+    """An import from the admin: the uploaded file (its original name, where it is kept,
+    its SHA-256), the database it went into, who ran it, and its report.
+
+    Each upload is first a dry run (`dry_run`, the preview); confirming it records a second
+    import, `preview` naming the first, which loads exactly the bytes that were previewed.
+    Both are queued, then run by the worker (`db_worker`)."""
+
+    Status = ExportRecord.Status
+    IN_PROGRESS = ExportRecord.IN_PROGRESS
+
+    started_at = models.DateTimeField(_("started at"), db_index=True)
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    task_id = models.CharField(_("task"), max_length=64, blank=True)
+    duration = models.DurationField(_("duration"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    error = models.TextField(_("error"), blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    preview = models.ForeignKey(
+        "self",
+        verbose_name=_("preview"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="confirmed_imports",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("admin user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="domain_imports",
+    )
+    database = models.CharField(_("database"), max_length=100)
+    # Where the alias pointed at the time, without secrets: `postgresql host:5432/name`.
+    database_description = models.CharField(_("database server"), max_length=500, blank=True)
+    # The name the file was uploaded under, and where it is kept (named by its SHA-256).
+    file_name = models.CharField(_("file"), max_length=255)
+    file_path = models.CharField(_("stored file"), max_length=1000)
+    file_size = models.BigIntegerField(_("size in bytes"))
+    checksum = models.CharField(_("SHA-256"), max_length=64)
+    # While running: the table being loaded, and how many tables were started.
+    progress_table = models.CharField(_("current table"), max_length=100, blank=True)
+    progress_tables = models.PositiveIntegerField(_("tables started"), default=0)
+    # ImportReport.as_dict(), with "media" (the uploaded files) for an archive.
+    report = models.JSONField(_("report"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ("-started_at", "-id")
+        permissions = [("import_domain", _("Can import domain data"))]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.started_at:%Y-%m-%d %H:%M:%S})"

@@ -1,0 +1,130 @@
+"""Files uploaded in the admin for an import: kept privately (DATATRANSFER_IMPORTS_DIR,
+mode 0600, never under MEDIA_ROOT or the static files), named by their SHA-256, and read
+back only as the bytes that were checked.
+
+An upload is refused in one line when its name is not one the import reads (`.json`,
+`.json.gz`, `.json.bz2`, `.json.xz`, or an archive `.tar`, `.tar.gz`, `.tgz`) or when it
+is larger than DATATRANSFER_IMPORT_MAX_SIZE.
+"""
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from datatransfer.exceptions import DataTransferError, FileChangedError, FileFormatError
+from datatransfer.fileformat import OUTPUT_SUFFIXES
+from datatransfer.history import file_digest
+from datatransfer.media import ARCHIVE_SUFFIXES
+from datatransfer.reports import human_size
+
+SUFFIXES = (*OUTPUT_SUFFIXES, *ARCHIVE_SUFFIXES)
+BLOCK_SIZE = 1 << 20
+
+
+@dataclass
+class StoredFile:
+    """An upload once kept: where, its size and its SHA-256 (hex)."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+def imports_dir() -> Path:
+    return Path(settings.DATATRANSFER_IMPORTS_DIR)
+
+
+def max_size() -> int:
+    return int(settings.DATATRANSFER_IMPORT_MAX_SIZE)
+
+
+def suffix_of(name: str) -> str:
+    """The suffix of `name` that the import reads (`.json.gz`, `.tar`...); raise
+    FileFormatError for any other name."""
+    lowered = name.lower()
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
+        if lowered.endswith(suffix):
+            return suffix
+    raise FileFormatError(
+        f"{name} is not an export file nor an archive: choose a {', '.join(OUTPUT_SUFFIXES)} "
+        f"file or a {', '.join(ARCHIVE_SUFFIXES)} archive."
+    )
+
+
+def store_upload(upload) -> StoredFile:
+    """Keep the uploaded file (a Django UploadedFile) in the imports folder under its
+    SHA-256 and its suffix, privately; return it. Raises DataTransferError for a name the
+    import does not read, a file over the size limit, or a folder that cannot be written."""
+    suffix = suffix_of(upload.name)
+    limit = max_size()
+    if upload.size > limit:
+        raise FileFormatError(
+            f"{upload.name} is {human_size(upload.size)}: files of more than "
+            f"{human_size(limit)} are not taken here (DATATRANSFER_IMPORT_MAX_MB); "
+            "load it with `python manage.py loaddomain` instead."
+        )
+    folder = imports_dir()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False) as out:
+            try:
+                for chunk in upload.chunks(BLOCK_SIZE):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            except BaseException:
+                os.unlink(out.name)
+                raise
+        path = folder / f"{digest.hexdigest()}{suffix}"
+        os.replace(out.name, path)  # mode 0600, as NamedTemporaryFile made it
+    except OSError as error:
+        raise DataTransferError(
+            f"Cannot keep the uploaded file in {folder}: {error.strerror or error}."
+        ) from error
+    return StoredFile(path=path, size=size, sha256=digest.hexdigest())
+
+
+def sha256_of(path) -> str:
+    """The SHA-256 (hex) of the file at `path`; raise FileFormatError when it is gone."""
+    try:
+        return file_digest(path)[1]
+    except OSError as error:
+        raise _gone(error) from None
+
+
+def _gone(error: OSError) -> FileFormatError:
+    return FileFormatError(
+        f"The uploaded file is no longer there ({error.strerror or error}): upload it again."
+    )
+
+
+@contextlib.contextmanager
+def checked_copy(path, sha256: str):
+    """Yield the path of a private copy of the file at `path` whose SHA-256 is `sha256`:
+    what is imported is exactly the bytes that were checked, whatever happens to the kept
+    file meanwhile. Raises FileChangedError when the file's SHA-256 is another."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="domain-import-") as work:
+        copy = Path(work) / path.name
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as source, open(copy, "wb") as out:
+                while block := source.read(BLOCK_SIZE):
+                    digest.update(block)
+                    out.write(block)
+        except OSError as error:
+            raise _gone(error) from None
+        if digest.hexdigest() != sha256:
+            raise FileChangedError(
+                "The uploaded file changed since it was uploaded (its SHA-256 is not the one "
+                "recorded): it is not imported; upload it again."
+            )
+        yield copy

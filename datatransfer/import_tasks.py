@@ -1,0 +1,191 @@
+"""Imports from the admin, in the background, as exports are (tasks.py): the admin records
+an ImportRecord (queued) and queues a task of Django's tasks framework; the worker
+(`python manage.py db_worker`) runs it with the code path of `loaddomain`, on a private
+copy of the uploaded file whose SHA-256 is the one recorded, and writes the report, the
+state and the duration on the record.
+
+The preview is such an import with `dry_run`; confirming it queues the same import for
+real, bound to the preview's SHA-256.
+"""
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
+from django.utils import timezone
+from django_tasks import task
+
+from datatransfer.databases import describe
+from datatransfer.exceptions import DataTransferError, FileChangedError
+from datatransfer.import_files import StoredFile, checked_copy, sha256_of
+from datatransfer.importer import import_domain
+from datatransfer.media import import_archive, is_archive
+from datatransfer.models import ImportRecord
+
+logger = logging.getLogger(__name__)
+INTERRUPTED = "Interrupted: the import was rolled back, nothing was written."
+
+
+def load_file(path, *, using: str, dry_run: bool, on_table=None) -> dict:
+    """Import the export file or archive at `path` into `using` (rolled back when
+    `dry_run`) as `loaddomain` does; return the report (ImportReport.as_dict(), with
+    "media" for an archive). The one call of the import engine: raises what it raises."""
+    if is_archive(str(path)):
+        report, media = import_archive(str(path), using=using, dry_run=dry_run, on_table=on_table)
+        return report.as_dict() | {"media": media.as_dict()}
+    return import_domain(str(path), using=using, dry_run=dry_run, on_table=on_table).as_dict()
+
+
+def _description(alias: str) -> str:
+    try:
+        return describe(alias)
+    except KeyError:
+        return ""
+
+
+def _queue(record: ImportRecord) -> ImportRecord:
+    """Save `record` as queued and hand it to the worker. Raises DataTransferError when it
+    cannot be queued (then nothing is recorded)."""
+    now = timezone.now()
+    record.status = ImportRecord.Status.QUEUED
+    record.started_at = record.queued_at = now
+    record.database_description = _description(record.database)
+    try:
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            record.save(using=DEFAULT_DB_ALIAS)
+            record.task_id = str(run_import.enqueue(record.pk).id)
+            record.save(using=DEFAULT_DB_ALIAS, update_fields=["task_id"])
+    except DatabaseError as error:
+        raise DataTransferError(str(error) or type(error).__name__) from error
+    return record
+
+
+def queue_preview(*, user, stored: StoredFile, file_name: str, database: str) -> ImportRecord:
+    """Record the dry run of an uploaded file (kept as `stored`) into `database` and queue
+    it; return the record."""
+    return _queue(
+        ImportRecord(
+            dry_run=True,
+            user=user if user is not None and user.pk else None,
+            database=database,
+            file_name=file_name,
+            file_path=str(stored.path),
+            file_size=stored.size,
+            checksum=stored.sha256,
+        )
+    )
+
+
+def queue_confirmed(preview: ImportRecord, *, user) -> ImportRecord:
+    """Queue for real the import that `preview` (a dry run that succeeded) checked: the same
+    file, into the same database. Raises FileChangedError when the kept file is no longer
+    the bytes previewed, DataTransferError when it cannot be queued."""
+    if sha256_of(preview.file_path) != preview.checksum:
+        raise FileChangedError(
+            f"{preview.file_name} changed since its preview (its SHA-256 is not the one "
+            "previewed): it is not imported; upload it again."
+        )
+    return _queue(
+        ImportRecord(
+            dry_run=False,
+            preview=preview,
+            user=user if user is not None and user.pk else None,
+            database=preview.database,
+            file_name=preview.file_name,
+            file_path=preview.file_path,
+            file_size=preview.file_size,
+            checksum=preview.checksum,
+        )
+    )
+
+
+def _start(record_id: int) -> ImportRecord | None:
+    """Mark the queued record running (one UPDATE: a second worker finds it taken) and
+    return it; None when it is not queued."""
+    records = ImportRecord.objects.using(DEFAULT_DB_ALIAS)
+    taken = records.filter(pk=record_id, status=ImportRecord.Status.QUEUED).update(
+        status=ImportRecord.Status.RUNNING, started_at=timezone.now()
+    )
+    return records.get(pk=record_id) if taken else None
+
+
+class ImportProgress:
+    """The import's `on_table`: writes on the record the table being loaded and how many
+    tables were started. A write that fails is only logged."""
+
+    def __init__(self, record: ImportRecord):
+        self.record = record
+
+    def __call__(self, key: str, expected_rows):
+        self.record.progress_table = key
+        self.record.progress_tables += 1
+        try:
+            with transaction.atomic(using=DEFAULT_DB_ALIAS):
+                ImportRecord.objects.using(DEFAULT_DB_ALIAS).filter(pk=self.record.pk).update(
+                    progress_table=key, progress_tables=self.record.progress_tables
+                )
+        except DatabaseError as error:
+            logger.warning("Import %s: progress not recorded: %s", self.record.pk, error)
+        return None
+
+
+def _finish(record: ImportRecord, started: float, **changes) -> None:
+    for name, value in changes.items():
+        setattr(record, name, value)
+    record.duration = dt.timedelta(seconds=time.monotonic() - started)
+    try:
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            record.save(using=DEFAULT_DB_ALIAS)
+    except DatabaseError as error:
+        logger.warning("Import %s: outcome not recorded: %s", record.pk, error)
+
+
+@task()
+def run_import(record_id: int) -> str:
+    """Run the import queued as ImportRecord `record_id` (in the worker); return its final
+    status. An expected failure (DataTransferError: a bad file, an unsigned one under a
+    signing key, an unreachable database...) is recorded on the record with its one-line
+    message, not raised; anything else marks the record failed and is raised, for the
+    worker's log."""
+    record = _start(record_id)
+    if record is None:
+        return "not queued"
+    started = time.monotonic()
+    try:
+        with checked_copy(record.file_path, record.checksum) as copy:
+            try:
+                report = load_file(
+                    copy,
+                    using=record.database,
+                    dry_run=record.dry_run,
+                    on_table=ImportProgress(record),
+                )
+            except DataTransferError as error:
+                # Messages name the private copy: name the file as it was uploaded.
+                error.args = (str(error).replace(str(copy), record.file_name),)
+                raise
+    except DataTransferError as error:
+        _finish(record, started, status=ImportRecord.Status.FAILED, error=str(error))
+    except KeyboardInterrupt:
+        _finish(record, started, status=ImportRecord.Status.INTERRUPTED, error=INTERRUPTED)
+        raise
+    except BaseException as error:
+        _finish(record, started, status=ImportRecord.Status.FAILED, error=f"Failed: {error!r}")
+        raise
+    else:
+        report["file"] = record.file_name
+        _finish(record, started, status=ImportRecord.Status.SUCCEEDED, report=report)
+        if not record.dry_run:
+            _delete_kept_file(record)
+    return record.status
+
+
+def _delete_kept_file(record: ImportRecord) -> None:
+    """Delete the uploaded file once it is imported (it may hold password hashes); the
+    record keeps its name and SHA-256. A failure is only logged."""
+    try:
+        Path(record.file_path).unlink(missing_ok=True)
+    except OSError as error:
+        logger.warning("Import %s: %s not deleted: %s", record.pk, record.file_path, error)

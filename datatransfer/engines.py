@@ -25,7 +25,7 @@ from django.db import DatabaseError, connections, models, transaction
 
 from datatransfer.contents import content_key, contents_held
 from datatransfer.exceptions import StrictModeFailure, escaped, one_line
-from datatransfer.fileformat import (
+from datatransfer.fileformat.codec import (
     SECRET_NOT_SHOWN,
     RowError,
     decode_row,

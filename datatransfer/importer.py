@@ -22,17 +22,14 @@ from datatransfer.exceptions import (
     escaped,
     quoted,
 )
-from datatransfer.fileformat import (
-    FORMAT_VERSION,
-    UNVERIFIABLE_MAJOR_VERSIONS,
+from datatransfer.fileformat import FORMAT_VERSION, UNVERIFIABLE_MAJOR_VERSIONS
+from datatransfer.fileformat.codec import dumps_json, loads_json, value_decoder
+from datatransfer.fileformat.readers import (
     ExportSource,
     LayoutMismatch,
-    dumps_json,
     excluded_table_keys,
-    loads_json,
     open_export,
     reference_ids,
-    value_decoder,
 )
 from datatransfer.locking import (
     import_lock,
@@ -136,7 +133,7 @@ def import_domain(
     and field it names must exist (all of them listed at once), and no id may repeat in a
     table or be empty. With a signing key set (settings), the file must carry a valid
     signature, `verify` or not (signing.py). The file is opened once, and every read of
-    it reads the same bytes (fileformat.ExportSource). `match` is "id" (default: rows are
+    it reads the same bytes (fileformat.readers.ExportSource). `match` is "id" (default: rows are
     the target's rows with the same id) or "natural": a row whose id is not in the target
     but whose natural key is updates that row, and links to it follow (matching.py; the
     file is read once more, first).

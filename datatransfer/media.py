@@ -35,7 +35,8 @@ from datatransfer.exceptions import (
     escaped,
     quoted,
 )
-from datatransfer.fileformat import atomic_file, open_export
+from datatransfer.fileformat.readers import open_export
+from datatransfer.fileformat.writer import atomic_file
 from datatransfer.history import (
     INTERRUPTED,
     ExportRun,

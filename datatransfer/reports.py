@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datatransfer.exceptions import escaped, one_line
-from datatransfer.fileformat import atomic_file
+from datatransfer.fileformat.writer import atomic_file
 
 
 class Outcome(enum.StrEnum):

@@ -15,13 +15,10 @@ from django.db import transaction
 from datatransfer.contents import content_key, contents_held
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import DataTransferError, UnknownTableError, quoted
-from datatransfer.fileformat import (
-    SECRET_NOT_SHOWN,
+from datatransfer.fileformat.codec import SECRET_NOT_SHOWN, RowError, decode_row, encode_value
+from datatransfer.fileformat.readers import (
     ExportSource,
     LayoutMismatch,
-    RowError,
-    decode_row,
-    encode_value,
     excluded_table_keys,
     open_export,
     reference_ids,

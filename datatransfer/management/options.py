@@ -3,7 +3,7 @@
 from django.core.management.base import CommandError
 
 from datatransfer.exceptions import EXIT_REFUSED
-from datatransfer.fileformat import unwritable_reason
+from datatransfer.fileformat.writer import unwritable_reason
 from datatransfer.registry import domain_tables
 from datatransfer.reports import write_report
 from datatransfer.routers import domain_database

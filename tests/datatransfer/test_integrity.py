@@ -20,7 +20,8 @@ from django.db import connections
 
 from core.models import Organization, User
 from datatransfer.exceptions import FileFormatError
-from datatransfer.fileformat import MAX_DEPTH, LayoutReader
+from datatransfer.fileformat import MAX_DEPTH
+from datatransfer.fileformat.readers import LayoutReader
 from datatransfer.media import is_archive
 from tests.snapshots import database_snapshot
 
@@ -482,7 +483,7 @@ def test_a_file_nested_30000_deep_is_refused_in_little_memory(make_database, tmp
 def test_a_line_longer_than_the_bound_leaves_the_fast_reader_after_reading_little(
     node_file, tmp_path, monkeypatch
 ):
-    from datatransfer import fileformat
+    from datatransfer.fileformat import readers as fileformat
 
     document = node_document(node_file)
     document["data"]["contactMessages"][0]["message"] = "long line " * 500_000  # 5 MB

@@ -59,7 +59,7 @@ def _row_label(raw, table, number):
 def _strict_failure(table, row_id, message) -> StrictModeFailure:
     return StrictModeFailure(
         f"{table.key} {escaped(row_id)}: {one_line(message)}. "
-        "With --strict the import was rolled back: nothing was written."
+        "The import was rolled back: nothing was written."
     )
 
 

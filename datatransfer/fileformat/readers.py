@@ -181,15 +181,16 @@ class ExportSource:
     the path once it is open is never seen. Each complete read hashes what it read;
     `end_read` raises FileChangedError when that differs from the first complete read
     (the file was rewritten in place, or grew or shrank). Use it in a `with` block.
+    `name` is what messages call the file (default: its path).
     """
 
     BUFFER_SIZE = 1 << 18
 
-    def __init__(self, path):
-        self.path = str(path)
+    def __init__(self, path, *, name: str | None = None):
+        self.path = str(name or path)
         try:
             # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(str(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             raise FileFormatError(f"No such file: {self.path}") from None
         except OSError as error:

@@ -25,7 +25,7 @@ from django.db import DatabaseError, connections, models, transaction
 
 from datatransfer.contents import content_key, contents_held
 from datatransfer.exceptions import StrictModeFailure, escaped, one_line
-from datatransfer.fileformat import (
+from datatransfer.fileformat.codec import (
     SECRET_NOT_SHOWN,
     RowError,
     decode_row,
@@ -59,7 +59,7 @@ def _row_label(raw, table, number):
 def _strict_failure(table, row_id, message) -> StrictModeFailure:
     return StrictModeFailure(
         f"{table.key} {escaped(row_id)}: {one_line(message)}. "
-        "With --strict the import was rolled back: nothing was written."
+        "The import was rolled back: nothing was written."
     )
 
 

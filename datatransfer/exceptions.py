@@ -1,6 +1,7 @@
 """Errors of the export and import engines; the commands turn them into one-line messages."""
 
 import unicodedata
+from enum import StrEnum
 
 # The exit statuses of the commands: 0 when all went well, and these.
 EXIT_ROWS_FAILED = 1  # rows failed (the other rows were loaded), or the database differs
@@ -44,13 +45,38 @@ def quoted(value, limit: int = QUOTED_LIMIT) -> str:
     return f"'{escaped(value, limit)}'"
 
 
+class Code(StrEnum):
+    """What an error (or a note of a report) is about, when the caller can do something
+    about it. Messages never name a command-line flag: the command line turns the code
+    into the hint that does (management/rendering.py)."""
+
+    UNKNOWN_NAMES = "unknown-names"  # tables or fields the models lack: ignore_unknown
+    UNKNOWN_SKIPPED = "unknown-skipped"  # a note: they were skipped, as asked
+    NOT_VERIFIED = "not-verified"  # the file cannot be trusted as it is: verify=False
+    UNVERIFIED = "unverified"  # a note: verify=False, the file was not checked
+    SIGNATURE = "signature"  # a signing key is set and the file is not signed with it
+    LOCK_TIMEOUT = "lock-timeout"  # another session held a lock too long: lock_timeout
+    IMPORT_LOCKED = "import-locked"  # another import is running: wait
+    STRICT = "strict"  # a failed row rolled everything back: strict
+    MEDIA_DIFFERS = "media-differs"  # a different uploaded file is there: overwrite_media
+    NOT_AN_ARCHIVE = "not-an-archive"  # a tar archive that is not an export with its files
+    BAD_OPTION = "bad-option"  # an option's value is wrong
+
+
 class DataTransferError(Exception):
     """An expected failure: bad input, a bad option or an unreachable database.
 
-    `exit_code` is the status the command line exits with.
+    `exit_code` is the status the command line exits with; `code` (a Code, or None) says
+    what the error is about, for the caller's hint (a class default, or given).
     """
 
     exit_code = EXIT_REFUSED
+    code: Code | None = None
+
+    def __init__(self, *args, code: Code | None = None):
+        super().__init__(*args)
+        if code is not None:
+            self.code = code
 
 
 class GraphError(DataTransferError):
@@ -66,10 +92,14 @@ class VerificationError(FileFormatError):
     2 file has no manifest (or a damaged one), or its format version is not one this tool
     reads. The command line can load it anyway when told to."""
 
+    code = Code.NOT_VERIFIED
+
 
 class SignatureError(FileFormatError):
     """A signing key is set and the file is not signed with it (unsigned, or its signature
     does not match)."""
+
+    code = Code.SIGNATURE
 
 
 class FileChangedError(FileFormatError):
@@ -79,14 +109,17 @@ class FileChangedError(FileFormatError):
 class UnknownTableError(FileFormatError):
     """The file names a table (or a field) that the target's models do not have."""
 
+    code = Code.UNKNOWN_NAMES
+
 
 class DatabaseUnavailableError(DataTransferError):
     """The database alias is not configured or does not accept connections."""
 
 
 class StrictModeFailure(DataTransferError):
-    """A row failed under `--strict`: the whole import was rolled back."""
+    """A row failed in a strict import: the whole import was rolled back."""
 
+    code = Code.STRICT
     exit_code = EXIT_ROWS_FAILED
 
 
@@ -101,9 +134,13 @@ class LockTimeoutError(DataTransferError):
     """Another session held a lock the import needed for longer than the lock timeout; the
     import was rolled back."""
 
+    code = Code.LOCK_TIMEOUT
+
 
 class ImportLockedError(DataTransferError):
     """Another import into the same database holds the import lock."""
+
+    code = Code.IMPORT_LOCKED
 
 
 class SchemaMismatchError(DataTransferError):

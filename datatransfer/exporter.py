@@ -6,13 +6,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from datatransfer.databases import open_connection
-from datatransfer.fileformat import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    ExportWriter,
-    encode_row,
-    format_datetime,
-)
+from datatransfer.fileformat import FORMAT_NAME, FORMAT_VERSION
+from datatransfer.fileformat.codec import encode_row, format_datetime
+from datatransfer.fileformat.writer import ExportWriter
 from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport

@@ -17,7 +17,7 @@ from django.utils import timezone
 from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import export_domain
-from datatransfer.fileformat import check_output_path, open_output
+from datatransfer.fileformat.writer import check_output_path, open_output
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database

@@ -20,8 +20,7 @@ from django_tasks import task
 from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError, FileChangedError
 from datatransfer.import_files import StoredFile, checked_copy, sha256_of
-from datatransfer.importer import import_domain
-from datatransfer.media import import_archive, is_archive
+from datatransfer.importer import ImportJob, ImportOptions
 from datatransfer.models import ImportRecord
 
 logger = logging.getLogger(__name__)
@@ -30,12 +29,10 @@ INTERRUPTED = "Interrupted: the import was rolled back, nothing was written."
 
 def load_file(path, *, using: str, dry_run: bool, on_table=None) -> dict:
     """Import the export file or archive at `path` into `using` (rolled back when
-    `dry_run`) as `loaddomain` does; return the report (ImportReport.as_dict(), with
-    "media" for an archive). The one call of the import engine: raises what it raises."""
-    if is_archive(str(path)):
-        report, media = import_archive(str(path), using=using, dry_run=dry_run, on_table=on_table)
-        return report.as_dict() | {"media": media.as_dict()}
-    return import_domain(str(path), using=using, dry_run=dry_run, on_table=on_table).as_dict()
+    `dry_run`) with the import job of `loaddomain`; return the report
+    (ImportReport.as_dict(), with "media" for an archive). Raises what the job raises."""
+    job = ImportJob(ImportOptions(using=using, dry_run=dry_run), on_table=on_table)
+    return job.run(str(path)).as_dict()
 
 
 def _description(alias: str) -> str:
@@ -118,9 +115,11 @@ class ImportProgress:
     def __init__(self, record: ImportRecord):
         self.record = record
 
-    def __call__(self, key: str, expected_rows):
+    def __call__(self, key: str, expected_rows, *, phase="load", number=None, tables=None):
+        if phase != "load":
+            return None  # the check before the load is not what the page counts
         self.record.progress_table = key
-        self.record.progress_tables += 1
+        self.record.progress_tables = number or self.record.progress_tables + 1
         try:
             with transaction.atomic(using=DEFAULT_DB_ALIAS):
                 ImportRecord.objects.using(DEFAULT_DB_ALIAS).filter(pk=self.record.pk).update(

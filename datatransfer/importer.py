@@ -3,36 +3,60 @@
 Each row ends created, updated, unchanged (no write at all), skipped (a unique key held
 by another row, or a dependency on a skipped row) or failed (a value or reference that
 does not fit); see engines.py. A dry run is the same import, rolled back at the end.
+
+`ImportOptions` holds every option, checked once; an `ImportJob` built from it runs the
+phases in order:
+
+- open: the file (an ExportSource: every read sees the same bytes); for an archive, its
+  members are checked and its export taken out first (media.read_archive);
+- check and match: one read of the whole file that verifies it and, with `match` natural,
+  collects its natural keys (filecheck.scan_file); skipped when neither is asked;
+- load: a second read, each table given to the engine in dependency order;
+- link: the links written last (cycles, self-references);
+- constraints: sequences moved past the new ids, foreign keys checked, then commit (or
+  roll back, for a dry run);
+- media: an archive's files written under MEDIA_ROOT, once the database committed;
+- report: the ImportReport (with its MediaReport for an archive).
 """
 
+import contextlib
+import os
 import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, transaction
 
 from datatransfer.databases import open_connection
-from datatransfer.engines import ENGINES, first_line
+from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES, first_line
 from datatransfer.exceptions import (
+    Code,
     DataTransferError,
-    FileFormatError,
+    Interrupted,
     LockTimeoutError,
-    UnknownTableError,
-    VerificationError,
     escaped,
     quoted,
 )
-from datatransfer.fileformat import (
-    FORMAT_VERSION,
-    UNVERIFIABLE_MAJOR_VERSIONS,
+from datatransfer.filecheck import (
+    TableScheduler,
+    checked_rows,
+    expected_rows,
+    expected_tables,
+    scan_file,
+    unique_ids,
+    unknown_error,
+    unverified_note,
+)
+from datatransfer.fileformat import FORMAT_VERSION
+from datatransfer.fileformat.readers import (
     ExportSource,
     LayoutMismatch,
-    dumps_json,
     excluded_table_keys,
-    loads_json,
     open_export,
     reference_ids,
-    value_decoder,
 )
 from datatransfer.locking import (
     import_lock,
@@ -40,65 +64,78 @@ from datatransfer.locking import (
     limit_lock_waits,
     lock_timeout_setting,
 )
-from datatransfer.manifest import TableDigest, check_digests, schema_of
-from datatransfer.matching import NaturalKeyMatcher, matchable
+from datatransfer.media import EXPORT_MEMBER, is_archive, read_archive, restore_media
 from datatransfer.registry import domain_tables, excluded_keys
-from datatransfer.reports import ImportReport
+from datatransfer.reports import ImportReport, Note
 from datatransfer.routers import domain_database
 from datatransfer.signing import check_signature, signing_key
 
-
-def _unknown_fields(table, raw) -> list[str]:
-    return sorted(set(raw) - table.field_keys())
+MATCHES = ("id", "natural")
 
 
-class TableScheduler:
-    """Feeds the engine each table once the tables it depends on are in.
+def _bad_option(message: str) -> DataTransferError:
+    return DataTransferError(message, code=Code.BAD_OPTION)
 
-    Files list tables in dependency order (both tools do), so tables go straight
-    through; a table that comes before one it needs is spooled to a temporary file
-    (one JSON line per row, not memory) and loaded once that table is in.
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Every option of an import, checked once when built (DataTransferError, code
+    BAD_OPTION, for a bad value).
+
+    `using` defaults to the domain database, `lock_timeout` (seconds, 0: no limit) to
+    settings.DATATRANSFER_LOCK_TIMEOUT, `media_root` to settings.MEDIA_ROOT. `engine` is
+    "batch" or "rows" (the per-row reference); `match` is "id" (rows are the target's rows
+    with the same id) or "natural" (a row whose id is not in the target but whose natural
+    key is updates that row, and links to it follow: matching.py). Without `verify`, the
+    file is loaded without its check against its manifest; `strict` rolls everything back
+    at the first failed row; `wait` queues behind another import into the same PostgreSQL
+    database instead of failing; `overwrite_media` replaces an archive's file that differs.
     """
 
-    def __init__(self, load, tables, *, expected_keys):
-        self.load = load
-        self.order = {t.key: i for i, t in enumerate(tables)}
-        self.expected = set(expected_keys)
-        self.seen = set()
-        self.spooled = {}  # key -> (table, temporary file)
+    using: str | None = None
+    dry_run: bool = False
+    strict: bool = False
+    exclude: frozenset = frozenset()
+    ignore_unknown: bool = False
+    engine: str = "batch"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    wait: bool = False
+    verify: bool = True
+    match: str = "id"
+    lock_timeout: float | None = None
+    overwrite_media: bool = False
+    media_root: str | None = None
 
-    def _ready(self, table) -> bool:
-        return all(dep in self.seen or dep not in self.expected for dep in table.dependencies)
+    def __post_init__(self):
+        def resolve(name, value):
+            object.__setattr__(self, name, value)
 
-    def offer(self, table, rows) -> None:
-        self.expected.add(table.key)
-        if self._ready(table):
-            self.load(table, rows)
-            self.seen.add(table.key)
-            self._release()
-        else:
-            spool = tempfile.TemporaryFile()
-            for row in rows:
-                spool.write(dumps_json(row) + b"\n")
-            self.spooled[table.key] = (table, spool)
+        resolve("using", self.using or domain_database())
+        try:
+            resolve("exclude", frozenset(excluded_keys(self.exclude)))
+        except DataTransferError as error:
+            raise _bad_option(str(error)) from None
+        resolve("batch_size", self.batch_size or DEFAULT_BATCH_SIZE)
+        resolve("media_root", str(self.media_root or settings.MEDIA_ROOT))
+        if self.match not in MATCHES:
+            raise _bad_option(f"Unknown match {quoted(self.match)} (use id or natural).")
+        if self.engine not in ENGINES:
+            raise _bad_option(f"Unknown engine {quoted(self.engine)} (use {' or '.join(ENGINES)}).")
+        if self.batch_size < 1:
+            raise _bad_option("The batch size must be at least 1.")
+        if self.lock_timeout is None:
+            resolve("lock_timeout", lock_timeout_setting())
+            if not 0 <= self.lock_timeout < float("inf"):
+                raise _bad_option(
+                    f"DATATRANSFER_LOCK_TIMEOUT is {self.lock_timeout}: it must be 0 or more "
+                    "seconds."
+                )
 
-    def _release(self, *, finishing=False) -> None:
-        while True:
-            ready = [
-                key for key, (table, _) in self.spooled.items() if finishing or self._ready(table)
-            ]
-            if not ready:
-                return
-            key = min(ready, key=self.order.__getitem__)
-            table, spool = self.spooled.pop(key)
-            with spool:
-                spool.seek(0)
-                self.load(table, (loads_json(line) for line in spool))
-            self.seen.add(key)
 
-    def finish(self) -> None:
-        """Load what is still spooled (its missing dependencies are not in the file)."""
-        self._release(finishing=True)
+def import_domain(path, *, on_table=None, **options) -> ImportReport:
+    """Import the file or archive at `path` with the ImportOptions of keyword `options`
+    (see ImportOptions and ImportJob); return the ImportReport."""
+    return ImportJob(ImportOptions(**options), on_table=on_table).run(path)
 
 
 def _reset_sequences(connection, model_list):
@@ -111,415 +148,245 @@ def _reset_sequences(connection, model_list):
                 cursor.execute(sql)
 
 
-def import_domain(
-    path,
-    *,
-    using=None,
-    dry_run=False,
-    strict=False,
-    exclude=(),
-    ignore_unknown=False,
-    engine="batch",
-    batch_size=None,
-    wait=False,
-    verify=True,
-    match="id",
-    lock_timeout=None,
-    on_table=None,
-) -> ImportReport:
-    """Upsert the file at `path` into the database `using`; return an ImportReport.
+@dataclass
+class _Opened:
+    """The open phase's result: the file every read goes through, and for an archive,
+    its path and the media manifest."""
 
-    Everything happens in one transaction, committed at the end, or rolled back for a
-    dry run. `engine` is "batch" (default) or "rows" (the per-row reference); both give
-    the same outcome for every row. Unless `verify` is false, the whole file is read
-    once before anything is written: its manifest must match its rows, and every table
-    and field it names must exist (all of them listed at once), and no id may repeat in a
-    table or be empty. With a signing key set (settings), the file must carry a valid
-    signature, `verify` or not (signing.py). The file is opened once, and every read of
-    it reads the same bytes (fileformat.ExportSource). `match` is "id" (default: rows are
-    the target's rows with the same id) or "natural": a row whose id is not in the target
-    but whose natural key is updates that row, and links to it follow (matching.py; the
-    file is read once more, first).
-    On PostgreSQL, a wait for a lock another session holds gives up after `lock_timeout`
-    seconds (default: settings.DATATRANSFER_LOCK_TIMEOUT, 30; 0: no limit) and the import
-    is rolled back (LockTimeoutError).
-    `on_table(key, expected_rows)` is called before each
-    table and returns a callback taking a number of rows done (for progress), or None.
-    Raises DataTransferError (nothing written) for a bad file (VerificationError for
-    what `verify` false lifts, SignatureError, FileChangedError), an unknown table or
-    field, an unreachable database, another import running into the same PostgreSQL
-    database (unless `wait`), a lock held too long by another session, or a failed row
-    under `strict`.
+    source: ExportSource
+    archive: str | None = None
+    media_manifest: dict | None = None
+
+
+class ImportJob:
+    """One import of one file (or archive) into one database, by phases (see the module's
+    docstring). `on_table(key, rows, phase=..., number=..., tables=...)` is called before
+    each table of the check, match and load phases and returns a callback taking a
+    number of rows done (progress), or None.
+
+    `run` raises DataTransferError (nothing written) for a bad file (VerificationError for
+    what `verify` false lifts, SignatureError, FileChangedError), an unknown table or field,
+    an unreachable database, another import running into the same PostgreSQL database
+    (unless `wait`), a lock held too long by another session, or a failed row when `strict`;
+    Interrupted for a Ctrl-C while an archive's files are written (the database committed).
     """
-    using = using or domain_database()
-    if lock_timeout is None:
-        lock_timeout = lock_timeout_setting()
-        if not 0 <= lock_timeout < float("inf"):
-            raise DataTransferError(
-                f"DATATRANSFER_LOCK_TIMEOUT is {lock_timeout}: it must be 0 or more seconds."
-            )
-    options = dict(
-        using=using,
-        dry_run=dry_run,
-        strict=strict,
-        exclude=exclude,
-        ignore_unknown=ignore_unknown,
-        engine=engine,
-        batch_size=batch_size,
-        wait=wait,
-        verify=verify,
-        match=match,
-        lock_timeout=lock_timeout,
-        on_table=on_table,
-    )
-    if match not in ("id", "natural"):
-        raise DataTransferError(f"Unknown match '{match}' (use id or natural).")
-    # Opened once: the check, the natural-key scan and the load read the same bytes.
-    with ExportSource(path) as source:
-        try:
-            return _import(source, fast_layout=True, **options)
-        except LayoutMismatch:
-            # Rolled back: start over with the reader that takes any JSON layout.
-            return _import(source, fast_layout=False, **options)
 
+    def __init__(self, options: ImportOptions, *, on_table=None):
+        self.options = options
+        self.on_table = on_table
+        self.tables = domain_tables()
+        self.by_key = {t.key: t for t in self.tables}
+        self.doing = "starting"  # what the import is at, for a lock timeout's message
+        self.connection = None
 
-class TableIds:
-    """The ids of one table's rows, to refuse a table where an id repeats (it would be
-    loaded last-wins and counted twice) or is empty (it would make a row). Keeps the
-    table's ids in memory while it is read: one table at a time."""
+    def run(self, path) -> ImportReport:
+        started = time.monotonic()
+        with self.open(path) as opened:
+            try:
+                report = self.transfer(opened.source, fast_layout=True)
+            except LayoutMismatch:
+                # Rolled back: start over with the reader that takes any JSON layout.
+                report = self.transfer(opened.source, fast_layout=False)
+            if opened.archive:
+                report.file, report.file_size = opened.archive, os.path.getsize(opened.archive)
+                report.media = self.media(opened)
+        report.duration = time.monotonic() - started
+        return report
 
-    SHOWN = 10
+    # ------------------------------------------------------------------------ open
 
-    def __init__(self, table):
-        self.table = table
-        self._key = table.pk.key
-        self._decode = value_decoder(table.pk.field)
-        self._seen = set()
-        self.rows = 0
-        self.repeated = {}  # id -> None, in file order
-        self.empty_rows = []  # row numbers, from 1
-
-    def add(self, raw: dict) -> None:
-        self.rows += 1
-        value = raw.get(self._key)
-        if isinstance(value, str) and not value.strip():
-            self.empty_rows.append(self.rows)
+    @contextlib.contextmanager
+    def open(self, path):
+        """Open the file once; for an archive, check every member and take its export out
+        into a private folder first (FileFormatError, nothing written, when it is broken)."""
+        path = str(path)
+        if not is_archive(path):
+            with ExportSource(path) as source:
+                yield _Opened(source)
             return
-        try:
-            pk = self._decode(value)  # 17 and "17" are one integer key
-        except (ValueError, TypeError, OverflowError):
-            return  # not an id at all: the row fails on its own, with its message
-        if pk in self._seen:
-            self.repeated[pk] = None
-        self._seen.add(pk)
+        with tempfile.TemporaryDirectory(prefix="domain-archive-") as work:
+            contents = read_archive(path, work)
+            name = f"{path}:{EXPORT_MEMBER}"
+            with ExportSource(contents.export_path, name=name) as source:
+                yield _Opened(source, archive=path, media_manifest=contents.manifest)
 
-    def problems(self) -> list[str]:
-        """What is wrong with the table's ids, one phrase each (none when all is well)."""
-        found = []
-        key = quoted(self.table.key)
-        if self.repeated:
-            shown = ", ".join(quoted(pk) for pk in list(self.repeated)[: self.SHOWN])
-            more = len(self.repeated) - self.SHOWN
-            ids = "ids" if len(self.repeated) > 1 else "id"
-            found.append(
-                f"table {key} repeats the {ids} {shown}" + (f" and {more} more" if more > 0 else "")
-            )
-        if self.empty_rows:
-            rows = ", ".join(str(n) for n in self.empty_rows[: self.SHOWN])
-            more = len(self.empty_rows) - self.SHOWN
-            found.append(
-                f"table {key} has a row with an empty id (row {rows}"
-                + (f" and {more} more)" if more > 0 else ")")
-            )
-        return found
+    # ------------------------------------------------------------------------ check, match, load
 
-
-def _ids_error(path, problems) -> FileFormatError:
-    return FileFormatError(
-        f"{path}: each row needs an id of its own: {'; '.join(problems)}; nothing was written."
-    )
-
-
-def _unique_ids(path, table, rows):
-    """The rows, raising FileFormatError at the end of the table when an id repeats or is
-    empty (for a load that was not checked first: the transaction is rolled back)."""
-    ids = TableIds(table)
-    for raw in rows:
-        ids.add(raw)
-        yield raw
-    if problems := ids.problems():
-        raise _ids_error(path, problems)
-
-
-def check_file(
-    source, by_key, *, fast_layout=False, ignore_unknown=False, signatures=False
-) -> list[str]:
-    """Read the whole file (a path or an ExportSource) without writing: refuse it
-    (FileFormatError) when, with `signatures`, a signing key is set and the file is not
-    signed with it (first, from its head), when an id repeats in a table or is empty, when
-    a table does not match its manifest, or when it names tables or fields the models lack
-    (all of them in one message) unless `ignore_unknown`. Return notes for the report."""
-    notes = []
-    unknown = {}
-    digests = {}
-    id_problems = []
-    with open_export(source, fast_layout=fast_layout) as reader:
-        path = reader.path
-        if signatures:
-            notes += check_signature(path, reader.metadata, signing_key())
-        manifest = reader.metadata.get("manifest")
-        for key, rows in reader.tables():
-            digest = digests[key] = TableDigest()
-            table = by_key.get(key)
-            if table is None:
-                unknown[f"table {quoted(key)}"] = None
-            known = table.field_keys() if table else None
-            ids = TableIds(table) if table else None
-            for raw in rows:
-                digest.add(raw)
-                if ids is not None:
-                    ids.add(raw)
-                if known is not None and not known.issuperset(raw):
-                    unknown.update(
-                        (f"field {quoted(f'{key}.{name}')}", None)
-                        for name in _unknown_fields(table, raw)
-                    )
-            id_problems += ids.problems() if ids else []
-        if unknown and not ignore_unknown:
-            raise UnknownTableError(_unknown_message(path, list(unknown)))
-        if id_problems:
-            raise _ids_error(path, id_problems)
-        if manifest is None and reader.major_version in UNVERIFIABLE_MAJOR_VERSIONS:
-            notes.append("Format 1.0 file (the Node.js tool): it carries no checksums to verify.")
-        elif manifest is None:
-            raise VerificationError(
-                f"{path} has format version {escaped(reader.version)} but no manifest: its rows "
-                "cannot be verified; nothing was written."
-            )
-        elif not isinstance(manifest, dict):
-            raise VerificationError(f"{path}: its manifest is damaged; nothing was written.")
-        else:
-            check_digests(path, manifest, {key: d.as_dict() for key, d in digests.items()})
-            schema = manifest.get("schema")
-            if isinstance(schema, dict):
-                notes += _schema_notes(schema, by_key)
-    return notes
-
-
-def _schema_notes(schema, by_key) -> list[str]:
-    """Fields whose type differs between the file's schema and the target's."""
-    differing = []
-    for key, fields in schema.items():
-        table = by_key.get(key)
-        if table is None or not isinstance(fields, dict):
-            continue
-        target = schema_of([table])[key]
-        differing += [
-            f"{key}.{name}"
-            for name, kind in fields.items()
-            if name in target and target[name] != kind
-        ]
-    if not differing:
-        return []
-    return [
-        f"The file was made for another schema: {', '.join(differing)} changed type since; "
-        "values are checked one by one."
-    ]
-
-
-def match_natural_keys(
-    source, tables, *, expected, exclude, fast_layout, using, batch_size
-) -> NaturalKeyMatcher:
-    """Read the file's tables that have a natural key (`source`: a path or an
-    ExportSource), in dependency order (a key holding a link needs that link's table
-    first), and return the matcher holding the id mapping."""
-    matcher = NaturalKeyMatcher(using=using, batch_size=batch_size)
-    wanted = [t for t in tables if matchable(t) and t.key not in exclude]
-    by_key = {t.key: t for t in wanted}
-    expected_keys = [k for k in expected if k in by_key]
-    scheduler = TableScheduler(matcher.scan_table, wanted, expected_keys=expected_keys)
-    with open_export(source, fast_layout=fast_layout, any_version=True) as reader:
-        for key, rows in reader.tables():
-            if key in by_key:
-                scheduler.offer(by_key[key], rows)
-        scheduler.finish()
-    return matcher
-
-
-def _import(
-    source,
-    *,
-    fast_layout,
-    using,
-    dry_run,
-    strict,
-    exclude,
-    ignore_unknown,
-    engine,
-    batch_size,
-    wait,
-    verify,
-    match,
-    lock_timeout,
-    on_table,
-):
-    started = time.monotonic()
-    tables = domain_tables()
-    by_key = {t.key: t for t in tables}
-    exclude = excluded_keys(exclude)
-    notes = (
-        check_file(
+    def check(self, source, *, match_using=None):
+        """The check and match phase: one read of the whole file (filecheck.scan_file)."""
+        options = self.options
+        return scan_file(
             source,
-            by_key,
-            fast_layout=fast_layout,
-            ignore_unknown=ignore_unknown,
-            signatures=True,
+            self.tables,
+            verify=options.verify,
+            ignore_unknown=options.ignore_unknown,
+            match_using=match_using,
+            batch_size=options.batch_size,
+            exclude=options.exclude,
+            on_table=self.on_table,
         )
-        if verify
-        else [
-            "Not verified (--no-verify): the manifest and the schema were not checked "
-            "before writing."
-        ]
-    )
-    with open_export(source, fast_layout=fast_layout, any_version=not verify) as reader:
-        if not verify:
-            notes[:0] = check_signature(reader.path, reader.metadata, signing_key())
-        if not reader.version_supported:
-            notes.append(
-                f"The file has format version {escaped(reader.version)}, which this tool does "
-                f"not read: it was read as version {FORMAT_VERSION}, unverified."
-            )
-        listed = reader.metadata.get("tables")
-        expected = list(listed) if isinstance(listed, dict) else list(by_key)
-        # Tables left out of the export are empty lists that say nothing: not loaded.
-        left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
-        skipped_tables = exclude | left_out
-        references = reference_ids(reader.path, reader.metadata, by_key)
-        unknown = [key for key in expected if key not in by_key]
-        if unknown and not ignore_unknown:
-            raise UnknownTableError(
-                _unknown_message(reader.path, [f"table {quoted(k)}" for k in unknown])
-            )
-        connection = open_connection(using)
+
+    def transfer(self, source, *, fast_layout) -> ImportReport:
+        """Check (and match), load, link and check constraints, in one transaction."""
+        options, using = self.options, self.options.using
+        natural = options.match == "natural"
+        scan = None
+        if options.verify and not natural:  # checked before the database is even opened
+            scan = self.check(source)
+        connection = self.connection = open_connection(using)
         report = ImportReport(
             file=source.path,
             database=using,
-            dry_run=dry_run,
-            file_size=reader.size,
-            notes=notes,
-            match=match,
-        )
-        writer = ENGINES[engine](
-            report,
-            using=using,
-            strict=strict,
-            excluded=skipped_tables,
-            batch_size=batch_size,
-            references=references,
-            dry_run=dry_run,
-        )
-        loaded = []
-        matcher = None
-        doing = ["starting"]  # what the import is at, for a lock timeout's message
-
-        def load(table, rows):
-            doing[0] = f"loading {table.key}"
-            loaded.append(table)
-            on_rows = (
-                on_table(table.key, listed.get(table.key) if isinstance(listed, dict) else None)
-                if on_table
-                else None
-            )
-            rows = _checked_rows(reader.path, table, rows, ignore_unknown)
-            if not verify:  # otherwise check_file refused repeated ids before any write
-                rows = _unique_ids(reader.path, table, rows)
-            writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
-
-        scheduler = TableScheduler(
-            load, tables, expected_keys=[k for k in expected if k not in skipped_tables]
+            dry_run=options.dry_run,
+            file_size=source.size,
+            match=options.match,
         )
         try:
-            with import_lock(connection, wait=wait), transaction.atomic(using=using):
-                limit_lock_waits(connection, lock_timeout)
-                if match == "natural":
-                    doing[0] = "matching natural keys"
-                    matcher = match_natural_keys(
-                        source,
-                        tables,
-                        expected=expected,
-                        exclude=skipped_tables,
-                        fast_layout=fast_layout,
-                        using=using,
-                        batch_size=batch_size,
-                    )
-                    report.id_mapping = matcher.mapping
-                    writer.references = matcher.translated(references)
-                not_loaded = []
-                for key, rows in reader.tables():
-                    if key not in by_key:
-                        if not ignore_unknown:
-                            raise UnknownTableError(
-                                _unknown_message(reader.path, [f"table {quoted(key)}"])
-                            )
-                        report.notes.append(
-                            f"Table {quoted(key)} is not in the models: skipped (--ignore-unknown)."
-                        )
-                    elif key in left_out:
-                        not_loaded.append(key)
-                    elif key not in exclude:
-                        scheduler.offer(by_key[key], rows)
-                if not_loaded:
-                    report.notes.append(
-                        f"Left out of the export, so not loaded: {', '.join(not_loaded)}."
-                    )
-                scheduler.finish()
-                doing[0] = "setting the links written last"
-                writer.set_deferred_links()
-                if writer.kept_references:
-                    report.notes.append(
-                        f"{writer.kept_references:,} rows in the file only as references (rows "
-                        "of other organizations, or shared ones, that its rows link to) were "
-                        "already in the database: left as they are, counted unchanged."
-                    )
-                if not dry_run:
-                    # Append-only tables took their new ids from their sequences already.
-                    _reset_sequences(connection, [t.model for t in loaded if not t.append_only])
-                doing[0] = "checking the foreign keys"
-                try:
-                    connection.check_constraints(
-                        table_names=[t.model._meta.db_table for t in loaded]
-                    )
-                except IntegrityError as error:
-                    raise DataTransferError(
-                        f"The import would break a foreign key ({first_line(error)}); "
-                        "it was rolled back."
-                    ) from None
-                if dry_run:
+            with import_lock(connection, wait=options.wait), transaction.atomic(using=using):
+                limit_lock_waits(connection, options.lock_timeout)
+                if natural:  # one read checks the file and collects its natural keys
+                    self.doing = "matching natural keys"
+                    scan = self.check(source, match_using=using)
+                    report.id_mapping = scan.matcher.mapping
+                if scan and options.verify:  # did the fast reader read the whole file?
+                    fast_layout = fast_layout and scan.fast_layout
+                with open_export(
+                    source, fast_layout=fast_layout, any_version=not options.verify
+                ) as reader:
+                    report.notes = self.notes(reader, scan)
+                    self.load(reader, report, scan.matcher if scan else None)
+                if options.dry_run:
                     transaction.set_rollback(True, using=using)
         except DatabaseError as error:
             if not is_lock_timeout(error):
                 raise
             raise LockTimeoutError(
-                f"Database '{using}': another session held a lock that {doing[0]} needed for "
-                f"more than {lock_timeout:g} s: the import was rolled back, nothing was written."
+                f"Database '{using}': another session held a lock that {self.doing} needed "
+                f"for more than {options.lock_timeout:g} s: the import was rolled back, "
+                "nothing was written."
             ) from None
-    report.duration = time.monotonic() - started
-    return report
+        return report
 
+    def notes(self, reader, scan) -> list:
+        """The report's first notes: the check's, or what was not checked."""
+        notes = list(scan.notes) if scan else []
+        if not self.options.verify:
+            notes = check_signature(reader.path, reader.metadata, signing_key())
+            notes.append(unverified_note())
+        if not reader.version_supported:
+            notes.append(
+                f"The file has format version {escaped(reader.version)}, which this tool "
+                f"does not read: it was read as version {FORMAT_VERSION}, unverified."
+            )
+        return notes
 
-def _unknown_message(path, problems) -> str:
-    return f"Unknown {', '.join(problems)} in {path} (use --ignore-unknown to skip them)."
+    def load(self, reader, report, matcher) -> None:
+        """The load, link and constraints phases, inside the transaction."""
+        options, by_key = self.options, self.by_key
+        metadata = reader.metadata
+        expected = expected_tables(metadata, self.tables)
+        # Tables left out of the export are empty lists that say nothing: not loaded.
+        left_out = excluded_table_keys(reader.path, metadata) - options.exclude
+        skipped_tables = options.exclude | left_out
+        references = reference_ids(reader.path, metadata, by_key)
+        unknown = [key for key in expected if key not in by_key]
+        if unknown and not options.ignore_unknown:
+            raise unknown_error(reader.path, [f"table {quoted(k)}" for k in unknown])
+        writer = ENGINES[options.engine](
+            report,
+            using=options.using,
+            strict=options.strict,
+            excluded=skipped_tables,
+            batch_size=options.batch_size,
+            references=matcher.translated(references) if matcher else references,
+            dry_run=options.dry_run,
+        )
+        loaded = []
+        to_load = [k for k in expected if k in by_key and k not in skipped_tables]
 
+        def load_table(table, rows):
+            self.doing = f"loading {table.key}"
+            loaded.append(table)
+            on_rows = (
+                self.on_table(
+                    table.key,
+                    expected_rows(metadata, table.key),
+                    phase="load",
+                    number=len(loaded),
+                    tables=max(len(to_load), len(loaded)),
+                )
+                if self.on_table
+                else None
+            )
+            rows = checked_rows(reader.path, table, rows, options.ignore_unknown)
+            if not options.verify:  # otherwise the check refused repeated ids already
+                rows = unique_ids(reader.path, table, rows)
+            writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
 
-def _checked_rows(path, table, rows, ignore_unknown):
-    """The rows, refusing (or, with ignore_unknown, dropping) fields the model lacks."""
-    known = table.field_keys()
-    for raw in rows:
-        if not known.issuperset(raw):
-            if not ignore_unknown:
-                fields = [
-                    f"field {quoted(f'{table.key}.{name}')}" for name in _unknown_fields(table, raw)
-                ]
-                raise UnknownTableError(_unknown_message(path, fields))
-            raw = {name: value for name, value in raw.items() if name in known}
-        yield raw
+        scheduler = TableScheduler(load_table, self.tables, expected_keys=to_load)
+        not_loaded = []
+        for key, rows in reader.tables():
+            if key not in by_key:
+                if not options.ignore_unknown:
+                    raise unknown_error(reader.path, [f"table {quoted(key)}"])
+                report.notes.append(
+                    Note(
+                        f"Table {quoted(key)} is not in the models: skipped.", Code.UNKNOWN_SKIPPED
+                    )
+                )
+            elif key in left_out:
+                not_loaded.append(key)
+            elif key not in options.exclude:
+                scheduler.offer(by_key[key], rows)
+        if not_loaded:
+            report.notes.append(f"Left out of the export, so not loaded: {', '.join(not_loaded)}.")
+        scheduler.finish()
+        self.link(writer, report)
+        self.constraints(loaded)
+
+    def link(self, writer, report) -> None:
+        """The links written last (cycles, self-references)."""
+        self.doing = "setting the links written last"
+        writer.set_deferred_links()
+        if writer.kept_references:
+            report.notes.append(
+                f"{writer.kept_references:,} rows in the file only as references (rows of other "
+                "organizations, or shared ones, that its rows link to) were already in the "
+                "database: left as they are, counted unchanged."
+            )
+
+    def constraints(self, loaded) -> None:
+        """Sequences past the new ids (not in a dry run), then the foreign keys checked."""
+        connection = self.connection
+        if not self.options.dry_run:
+            # Append-only tables took their new ids from their sequences already.
+            _reset_sequences(connection, [t.model for t in loaded if not t.append_only])
+        self.doing = "checking the foreign keys"
+        try:
+            connection.check_constraints(table_names=[t.model._meta.db_table for t in loaded])
+        except IntegrityError as error:
+            raise DataTransferError(
+                f"The import would break a foreign key ({first_line(error)}); it was rolled back."
+            ) from None
+
+    # ------------------------------------------------------------------------ media
+
+    def media(self, opened: _Opened):
+        """Write the archive's files under the media root, once the database committed."""
+        options = self.options
+        try:
+            return restore_media(
+                opened.archive,
+                opened.media_manifest,
+                Path(options.media_root),
+                overwrite=options.overwrite_media,
+                dry_run=options.dry_run,
+            )
+        except KeyboardInterrupt:
+            if options.dry_run:
+                raise
+            raise Interrupted(
+                f"Interrupted while the uploaded files of {opened.archive} were being written: "
+                "the database import is committed, some files may be missing; load the archive "
+                "again to finish them."
+            ) from None

@@ -67,7 +67,7 @@ def import_lock(connection, *, wait: bool):
             if not cursor.fetchone()[0]:
                 raise ImportLockedError(
                     f"Another import is running into database '{connection.alias}'; "
-                    "wait for it to finish, or use --wait to queue behind it."
+                    "wait for it to finish."
                 )
     try:
         yield

@@ -8,7 +8,7 @@ from collections import defaultdict
 from django.db.models import Q
 
 from datatransfer.engines import DEFAULT_BATCH_SIZE
-from datatransfer.fileformat import encode_value, value_decoder
+from datatransfer.fileformat.codec import encode_value, value_decoder
 from datatransfer.registry import table_key
 
 _DECODE_ERRORS = (ValueError, TypeError, OverflowError)

@@ -21,21 +21,21 @@ import tarfile
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 
 from datatransfer.exceptions import (
+    Code,
     DataTransferError,
     FileFormatError,
-    Interrupted,
     escaped,
     quoted,
 )
-from datatransfer.fileformat import atomic_file, open_export
+from datatransfer.fileformat.readers import open_export
+from datatransfer.fileformat.writer import atomic_file
 from datatransfer.history import (
     INTERRUPTED,
     ExportRun,
@@ -43,10 +43,9 @@ from datatransfer.history import (
     export_to_file,
     file_digest,
 )
-from datatransfer.importer import import_domain
 from datatransfer.models import ExportRecord
 from datatransfer.registry import domain_tables
-from datatransfer.reports import ImportReport, human_size
+from datatransfer.reports import MediaOutcome, MediaReport
 from datatransfer.signing import require_signature, signed, signing_key
 
 EXPORT_MEMBER = "export.json"
@@ -56,45 +55,9 @@ ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 BLOCK_SIZE = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
-
-
-class MediaOutcome(StrEnum):
-    CREATED = "created"
-    REPLACED = "replaced"
-    UNCHANGED = "unchanged"
-    CONFLICT = "conflict"
-    FAILED = "failed"
-
-
-@dataclass
-class MediaReport:
-    """What happened to each file of an archive on loading (or would, in a dry run)."""
-
-    media_root: str
-    dry_run: bool = False
-    files: list = field(default_factory=list)  # (relative path, MediaOutcome, message)
-
-    def add(self, path: str, outcome: MediaOutcome, message: str = "") -> None:
-        self.files.append((path, outcome, message))
-
-    @property
-    def counts(self) -> dict:
-        counts = dict.fromkeys(MediaOutcome, 0)
-        for _, outcome, _ in self.files:
-            counts[outcome] += 1
-        return counts
-
-    @property
-    def has_failures(self) -> bool:
-        return any(outcome == MediaOutcome.FAILED for _, outcome, _ in self.files)
-
-    def as_dict(self) -> dict:
-        return {
-            "mediaRoot": self.media_root,
-            "dryRun": self.dry_run,
-            "counts": {str(outcome): count for outcome, count in self.counts.items()},
-            "files": [{"path": p, "outcome": str(o), "message": m} for p, o, m in self.files],
-        }
+# Why a file is a conflict when a different one stands under its name (the caller may
+# allow overwriting it).
+DIFFERENT_FILE = "a different file is there"
 
 
 @dataclass
@@ -333,20 +296,6 @@ def export_with_media(output: str, *, media_root=None, **options) -> MediaExport
     return MediaExport(run=run, manifest=manifest)
 
 
-def render_media_export(manifest: dict, *, limit: int | None = 20) -> str:
-    """How many files the archive holds, then the missing ones (`limit` of them) and why."""
-    files, missing = manifest["files"], manifest["missing"]
-    total = sum(entry["size"] for entry in files)
-    size = human_size(total)
-    lines = [f"Uploaded files: {len(files):,} in the archive ({size}), {len(missing):,} missing."]
-    shown = missing if limit is None else missing[:limit]
-    lines += [f"missing: {entry['path']} ({entry['reason']})" for entry in shown]
-    if len(missing) > len(shown):
-        more = len(missing) - len(shown)
-        lines.append(f"... and {more} more (all of them with -v 2, and in {MANIFEST_MEMBER}).")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------- import
 
 
@@ -454,7 +403,8 @@ def read_archive(path: str, work: str) -> _Contents:
     if export_path is None or manifest is None:
         missing = EXPORT_MEMBER if export_path is None else MANIFEST_MEMBER
         raise FileFormatError(
-            f"{path} has no {missing}: it was not written by dumpdomain --with-media."
+            f"{path} has no {missing}: it is not an export archive with its files.",
+            code=Code.NOT_AN_ARCHIVE,
         )
     if named_export is not None and (export_size, export_digest.hexdigest()) != (
         named_export["size"],
@@ -504,7 +454,7 @@ def _restore(
         if not overwrite:
             return (
                 MediaOutcome.CONFLICT,
-                "a different file is there (use --overwrite-media to replace it)",
+                DIFFERENT_FILE,
             )
         outcome = MediaOutcome.REPLACED
     digest = hashlib.sha256()
@@ -564,54 +514,3 @@ def restore_media(
         for relative in sorted(set(manifest) - done):
             report.add(relative, MediaOutcome.FAILED, reason)
     return report
-
-
-def import_archive(path: str, *, media_root=None, overwrite_media=False, dry_run=False, **options):
-    """Load an archive of `dumpdomain --with-media`: check every member, import its export
-    with `import_domain` (same keyword `options`), then, once the database has committed,
-    write its files under `media_root` (default MEDIA_ROOT). Return (ImportReport, MediaReport).
-
-    Raises FileFormatError (nothing written, database included) for a hostile or broken
-    archive, whatever `import_domain` raises (no file written then), and Interrupted for a
-    Ctrl-C while the files are written (the database committed).
-    """
-    media_root = Path(media_root or settings.MEDIA_ROOT)
-    with tempfile.TemporaryDirectory(prefix="domain-archive-") as work:
-        contents = read_archive(path, work)
-        try:
-            report: ImportReport = import_domain(contents.export_path, dry_run=dry_run, **options)
-        except DataTransferError as error:
-            error.args = (str(error).replace(contents.export_path, f"{path}:{EXPORT_MEMBER}"),)
-            raise
-    report.file, report.file_size = str(path), os.path.getsize(path)
-    try:
-        media = restore_media(
-            path, contents.manifest, media_root, overwrite=overwrite_media, dry_run=dry_run
-        )
-    except KeyboardInterrupt:
-        if dry_run:
-            raise
-        raise Interrupted(
-            f"Interrupted while the uploaded files of {path} were being written: the database "
-            "import is committed, some files may be missing; load the archive again to "
-            "finish them."
-        ) from None
-    return report, media
-
-
-def render_media_import(report: MediaReport, *, limit: int | None = 20) -> str:
-    """The counts of each outcome, then the conflicts and failures (`limit` of them)."""
-    counts = ", ".join(f"{count:,} {outcome}" for outcome, count in report.counts.items())
-    lines = [f"Uploaded files under {report.media_root}: {counts}."]
-    if report.dry_run:
-        lines.append("DRY RUN: no file was written; the counts are what a real run would do.")
-    issues = [
-        (p, o, m) for p, o, m in report.files if o in (MediaOutcome.CONFLICT, MediaOutcome.FAILED)
-    ]
-    shown = issues if limit is None else issues[:limit]
-    lines += [f"{outcome}: {path}: {message}" for path, outcome, message in shown]
-    if len(issues) > len(shown):
-        lines.append(
-            f"... and {len(issues) - len(shown)} more (all of them with -v 2 or --report FILE)."
-        )
-    return "\n".join(lines)

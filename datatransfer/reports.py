@@ -1,4 +1,5 @@
-"""Results of an export or an import, as objects that never print, and their text rendering."""
+"""Results of an export or an import, as objects that never print (management/rendering.py
+writes them as text)."""
 
 import enum
 import json
@@ -6,7 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datatransfer.exceptions import escaped, one_line
-from datatransfer.fileformat import atomic_file
+from datatransfer.fileformat.writer import atomic_file
+
+
+class Note(str):
+    """A note of a report: its text, and the Code of what the caller could do about it
+    (the command line adds the hint naming the flag)."""
+
+    code = None
+
+    def __new__(cls, text: str, code=None):
+        note = super().__new__(cls, text)
+        note.code = code
+        return note
 
 
 class Outcome(enum.StrEnum):
@@ -36,6 +49,45 @@ class RowIssue:
         return f"{self.table} {escaped(self.id)}: {one_line(self.message)}"
 
 
+class MediaOutcome(enum.StrEnum):
+    CREATED = "created"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+
+
+@dataclass
+class MediaReport:
+    """What happened to each file of an archive on loading (or would, in a dry run)."""
+
+    media_root: str
+    dry_run: bool = False
+    files: list = field(default_factory=list)  # (relative path, MediaOutcome, message)
+
+    def add(self, path: str, outcome: MediaOutcome, message: str = "") -> None:
+        self.files.append((path, outcome, message))
+
+    @property
+    def counts(self) -> dict:
+        counts = dict.fromkeys(MediaOutcome, 0)
+        for _, outcome, _ in self.files:
+            counts[outcome] += 1
+        return counts
+
+    @property
+    def has_failures(self) -> bool:
+        return any(outcome == MediaOutcome.FAILED for _, outcome, _ in self.files)
+
+    def as_dict(self) -> dict:
+        return {
+            "mediaRoot": self.media_root,
+            "dryRun": self.dry_run,
+            "counts": {str(outcome): count for outcome, count in self.counts.items()},
+            "files": [{"path": p, "outcome": str(o), "message": m} for p, o, m in self.files],
+        }
+
+
 @dataclass
 class ImportReport:
     """Per-table counts of each Outcome, and the issues behind skipped and failed rows.
@@ -54,6 +106,7 @@ class ImportReport:
     file_size: int = 0
     match: str = "id"
     id_mapping: dict = field(default_factory=dict)
+    media: MediaReport | None = None  # an archive's uploaded files
 
     def add_table(self, key: str) -> None:
         self.tables.setdefault(key, dict.fromkeys(Outcome, 0))
@@ -113,7 +166,7 @@ class ImportReport:
             "errors": [issue.as_dict() for issue in self.issues],
             "notes": list(self.notes),
             "durationSeconds": round(self.duration, 3),
-        }
+        } | ({"media": self.media.as_dict()} if self.media else {})
 
 
 @dataclass
@@ -141,85 +194,6 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
-
-
-def render_table(header: list[str], rows: list[list], footer: list) -> str:
-    """Render rows as an aligned text table: first column left, others right-aligned."""
-    cells = [header] + [[str(c) for c in row] for row in rows] + [[str(c) for c in footer]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-
-    def line(row):
-        return "  ".join(
-            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule, *map(line, cells[1:-1]), rule, line(cells[-1])])
-
-
-def render_export(report: ExportReport) -> str:
-    header = ["table", "rows"]
-    rows = [[key, f"{count:,}"] for key, count in report.tables.items()]
-    footer = ["total", f"{report.total:,}"]
-    if report.references:  # a subset: the rows there only as references, without secrets
-        header.append("as references")
-        for row in rows:
-            row.append(f"{report.references.get(row[0], 0):,}")
-        footer.append(f"{sum(report.references.values()):,}")
-    table = render_table(header, rows, footer)
-    left_out = (
-        f"\nLeft out (written as empty lists): {', '.join(report.excluded)}."
-        if report.excluded
-        else ""
-    )
-    return (
-        f"{table}\n\nWrote {report.file} ({human_size(report.file_size)}) from database "
-        f"'{report.database}' in {report.duration:.1f} s.{left_out}"
-    )
-
-
-def render_import(report: ImportReport) -> str:
-    header = ["table", *(o.value for o in Outcome)]
-    rows = [[key, *(f"{counts[o]:,}" for o in Outcome)] for key, counts in report.tables.items()]
-    totals = report.totals
-    footer = ["total", *(f"{totals[o]:,}" for o in Outcome)]
-    if report.match == "natural":
-        header.append("matched")
-        for row in rows:
-            row.append(f"{report.matched(row[0]):,}")
-        footer.append(f"{sum(report.matched(key) for key in report.tables):,}")
-    table = render_table(header, rows, footer)
-    verb = "Checked" if report.dry_run else "Loaded"
-    text = (
-        f"{table}\n\n{verb} {report.file} ({human_size(report.file_size)}) into database "
-        f"'{report.database}' in {report.duration:.1f} s."
-    )
-    if report.dry_run:
-        text += "\nDRY RUN: nothing was written; the counts are what a real run would do."
-    return text
-
-
-def render_issues(report: ImportReport, limit: int | None = 20) -> str:
-    """The skipped and failed rows, one line each (the first `limit`, then how many more)."""
-    shown = report.issues if limit is None else report.issues[:limit]
-    lines = [f"{'conflict' if i.kind == 'conflict' else 'error'}: {i}" for i in shown]
-    if limit is not None and len(report.issues) > limit:
-        lines.append(
-            f"... and {len(report.issues) - limit} more (all of them with -v 2 or --report FILE)."
-        )
-    return "\n".join(lines)
-
-
-def render_plan(tables) -> str:
-    """The order tables are written in, what each needs first, and the links set last."""
-    lines = []
-    for number, table in enumerate(tables, start=1):
-        needs = ", ".join(table.dependencies) or "-"
-        line = f"{number:>2}. {table.key:<22} after: {needs}"
-        if table.deferred:
-            line += f"; set last: {', '.join(spec.key for spec in table.deferred)}"
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def write_report(path, document: dict) -> None:

@@ -14,22 +14,17 @@ from django.db import transaction
 
 from datatransfer.contents import content_key, contents_held
 from datatransfer.databases import open_connection
-from datatransfer.exceptions import DataTransferError, UnknownTableError, quoted
-from datatransfer.fileformat import (
-    SECRET_NOT_SHOWN,
+from datatransfer.exceptions import quoted
+from datatransfer.filecheck import checked_rows, scan_file, unknown_error
+from datatransfer.fileformat.codec import SECRET_NOT_SHOWN, RowError, decode_row, encode_value
+from datatransfer.fileformat.readers import (
     ExportSource,
-    LayoutMismatch,
-    RowError,
-    decode_row,
-    encode_value,
     excluded_table_keys,
     open_export,
     reference_ids,
 )
-from datatransfer.importer import check_file, match_natural_keys
-from datatransfer.registry import excluded_keys, tables_by_key
-from datatransfer.reports import human_size, render_table
-from datatransfer.routers import domain_database
+from datatransfer.importer import ImportOptions
+from datatransfer.registry import tables_by_key
 from datatransfer.signing import check_signature, signing_key
 
 BATCH_SIZE = 500
@@ -306,10 +301,10 @@ class _TableVerifier:
                 self.comparison.extra.append(str(pk))
 
 
-def verify_domain(
-    path, *, using=None, exclude=(), ignore_unknown=False, match="id", verify=True
-) -> VerifyReport:
+def verify_domain(path, **options) -> VerifyReport:
     """Compare the file at `path` with the database `using`; return a VerifyReport.
+    `options` are the ImportOptions that a comparison reads: `using`, `exclude`,
+    `ignore_unknown`, `match` and `verify`.
 
     Only reads: everything runs in one transaction (read only, one snapshot, on
     PostgreSQL) that is rolled back. Tables absent from the file, left out of the export,
@@ -320,25 +315,38 @@ def verify_domain(
     Raises DataTransferError for a bad or altered file, an unknown table or field (unless
     `ignore_unknown`), an unknown `match`, or an unreachable database.
     """
-    using = using or domain_database()
     started = time.monotonic()
-    by_key = tables_by_key()
-    exclude = excluded_keys(exclude)
-    if match not in ("id", "natural"):
-        raise DataTransferError(f"Unknown match '{match}' (use id or natural).")
+    # The import's options, checked as for an import (a lock is never taken here).
+    options = ImportOptions(batch_size=BATCH_SIZE, lock_timeout=0, **options)
     # Opened once: the check, the natural-key scan and the comparison read the same bytes.
     with ExportSource(path) as source:
-        return _verify(source, by_key, using, exclude, ignore_unknown, match, verify, started)
+        return _verify(source, options, started)
 
 
-def _verify(source, by_key, using, exclude, ignore_unknown, match, verify, started):
+def _verify(source, options, started):
     """verify_domain's work, every read of the file through the ExportSource `source`;
     return the VerifyReport."""
-    notes = (
-        _checked_file(source, by_key, ignore_unknown)
-        if verify
-        else ["Not verified: the file was compared without checking it against its manifest."]
-    )
+    using, exclude, ignore_unknown = options.using, set(options.exclude), options.ignore_unknown
+    verify, natural = options.verify, options.match == "natural"
+    tables = list(tables_by_key().values())
+    by_key = {t.key: t for t in tables}
+
+    def scan(**match):
+        return scan_file(
+            source,
+            tables,
+            verify=verify,
+            ignore_unknown=ignore_unknown,
+            batch_size=BATCH_SIZE,
+            exclude=exclude,
+            **match,
+        )
+
+    notes = []
+    if not verify:
+        notes = ["Not verified: the file was compared without checking it against its manifest."]
+    elif not natural:  # with natural keys, one pass checks and matches, below
+        notes = scan().notes
     with open_export(source, any_version=not verify) as reader:
         if not verify:  # the signature holds all the same, as for an import
             notes += check_signature(reader.path, reader.metadata, signing_key())
@@ -352,21 +360,17 @@ def _verify(source, by_key, using, exclude, ignore_unknown, match, verify, start
             if connection.vendor == "postgresql" and outermost:
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            matcher = (
-                _natural_matcher(source, reader.metadata, exclude | left_out, using)
-                if match == "natural"
-                else None
-            )
-            if matcher:
+            matcher = None
+            if natural:
+                scanned = scan(match_using=using)
+                report.notes[:0] = scanned.notes
+                matcher = scanned.matcher
                 references = matcher.translated(references)
             for key, rows in reader.tables():
                 table = by_key.get(key)
                 if table is None:
                     if not ignore_unknown:
-                        raise UnknownTableError(
-                            f"Unknown table {quoted(key)} in {reader.path} "
-                            "(use --ignore-unknown to skip it)."
-                        )
+                        raise unknown_error(reader.path, [f"table {quoted(key)}"])
                     report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
                     continue
                 if key in exclude or key in left_out:
@@ -381,7 +385,7 @@ def _verify(source, by_key, using, exclude, ignore_unknown, match, verify, start
                     skip_empty_secrets=skip_empty_secrets,
                     references=references.get(key, set()),
                 )
-                rows = _checked_rows(reader.path, table, rows, ignore_unknown)
+                rows = checked_rows(reader.path, table, rows, ignore_unknown)
                 verifier.run(matcher.rows(table, rows) if matcher else rows)
             transaction.set_rollback(True, using=using)
     if matcher:
@@ -412,94 +416,3 @@ def _verify(source, by_key, using, exclude, ignore_unknown, match, verify, start
         )
     report.duration = time.monotonic() - started
     return report
-
-
-def _checked_file(source, by_key, ignore_unknown) -> list[str]:
-    """The import's check of the file against its manifest and, with a signing key, its
-    signature (importer.check_file), with the fast reader when the file's layout allows
-    it; return its notes."""
-    options = dict(ignore_unknown=ignore_unknown, signatures=True)
-    try:
-        return check_file(source, by_key, fast_layout=True, **options)
-    except LayoutMismatch:
-        return check_file(source, by_key, fast_layout=False, **options)
-
-
-def _natural_matcher(source, metadata, skipped_tables, using):
-    """The natural-key matcher of the file's rows against the database (read only)."""
-    listed = metadata.get("tables")
-    tables = list(tables_by_key().values())
-    expected = list(listed) if isinstance(listed, dict) else [t.key for t in tables]
-    return match_natural_keys(
-        source,
-        tables,
-        expected=expected,
-        exclude=skipped_tables,
-        fast_layout=False,
-        using=using,
-        batch_size=BATCH_SIZE,
-    )
-
-
-def _checked_rows(path, table, rows, ignore_unknown):
-    known = table.field_keys()
-    for raw in rows:
-        if not known.issuperset(raw):
-            if not ignore_unknown:
-                names = ", ".join(
-                    quoted(f"{table.key}.{name}") for name in sorted(set(raw) - known)
-                )
-                raise UnknownTableError(
-                    f"Unknown field {names} in {path} (use --ignore-unknown to skip it)."
-                )
-            raw = {name: value for name, value in raw.items() if name in known}
-        yield raw
-
-
-# ---------------------------------------------------------------------------- rendering
-
-
-def render_verify(report: VerifyReport) -> str:
-    header = ["table", "in file", "matching", "missing", "differing", "extra", "invalid"]
-    tables = report.tables.values()
-    rows = [
-        [
-            t.key,
-            t.in_file,
-            t.matching,
-            len(t.missing),
-            len(t.differing),
-            len(t.extra),
-            len(t.invalid),
-        ]
-        for t in tables
-    ]
-    sums = [sum(row[i] for row in rows) for i in range(1, len(header))]
-    table = render_table(
-        header,
-        [[r[0], *(f"{n:,}" for n in r[1:])] for r in rows],
-        ["total", *(f"{n:,}" for n in sums)],
-    )
-    verdict = (
-        "The database agrees with the file."
-        if report.agrees
-        else "The database differs from the file."
-    )
-    return (
-        f"{table}\n\nCompared {report.file} ({human_size(report.file_size)}) with database "
-        f"'{report.database}' in {report.duration:.1f} s: nothing was written.\n{verdict}"
-    )
-
-
-def difference_lines(report: VerifyReport):
-    """One line per difference: `missing: users ck...: not in the database`, ..."""
-    for t in report.tables.values():
-        how = " (compared by content)" if t.by_content else ""
-        for row_id in t.missing:
-            yield f"missing: {t.key} {row_id}: in the file, not in the database{how}"
-        for difference in t.differing:
-            yield f"differs: {t.key} {difference.id}: {difference}"
-        for row_id in t.extra:
-            yield f"extra: {t.key} {row_id}: in the database, not in the file{how}"
-        for row_id, message in t.invalid:
-            yield f"invalid: {t.key} {row_id}: {message}"

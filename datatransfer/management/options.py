@@ -1,9 +1,15 @@
-"""The options the three commands share, spelled as Django's own (`--database`, `-e`)."""
+"""The options the commands share, spelled as Django's own (`--database`, `-e`), and
+loaddomain's, turned into an ImportOptions."""
+
+import argparse
+import math
 
 from django.core.management.base import CommandError
 
+from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
 from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
-from datatransfer.fileformat import unwritable_reason
+from datatransfer.fileformat.writer import unwritable_reason
+from datatransfer.importer import ImportOptions
 from datatransfer.registry import audit_log_keys, excluded_keys
 from datatransfer.reports import write_report
 from datatransfer.routers import domain_database
@@ -78,12 +84,98 @@ def save_report(options, document: dict, *, returncode: int, after: str = "") ->
         ) from None
 
 
-def error_line(error, hints: dict) -> str:
-    """The engine error's one-line message, with the command's hint for its class (from
-    `hints`, {exception class: text}) in parentheses before the final period."""
-    message = str(error)
-    hint = next((text for kind, text in hints.items() if isinstance(error, kind)), None)
-    if hint is None:
-        return message
-    body, period = (message[:-1], ".") if message.endswith(".") else (message, "")
-    return f"{body} ({hint}){period}"
+def seconds(value: str) -> float:
+    """An argparse type: a number of seconds, 0 or more."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 0):
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number of seconds, 0 or more")
+    return number
+
+
+def add_import_arguments(parser) -> None:
+    """loaddomain's arguments: the file, then one per ImportOptions field."""
+    parser.add_argument("file", help="Export file or archive to load; '-' reads standard input.")
+    add_database_option(parser, "write")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="Do the whole import, then roll it back."
+    )
+    add_exclude_options(parser, skip_audit=True)
+    parser.add_argument(
+        "--strict", action="store_true", help="Roll everything back at the first failed row."
+    )
+    add_report_option(parser, "the statistics and every issue")
+    parser.add_argument(
+        "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
+    )
+    parser.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        default="batch",
+        help="batch (default): a few queries per batch of rows; "
+        "rows: one row at a time (the reference).",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"Rows per batch (default {DEFAULT_BATCH_SIZE}).",
+    )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="Load even a file whose rows do not match its manifest (an edited file), a "
+        "format 2.0 file without its manifest, or a file of a format version this tool does "
+        "not read, saying so. A signing key is still enforced.",
+    )
+    parser.add_argument(
+        "--overwrite-media",
+        action="store_true",
+        help="From an archive, replace an uploaded file that differs (default: keep it).",
+    )
+    parser.add_argument(
+        "--match",
+        choices=("id", "natural"),
+        default="id",
+        help="id (default): rows are matched by id; natural: a row whose id is not in the "
+        "target but whose natural key (User.email, Organization.slug, ...) is there updates "
+        "that row, and every link to it follows.",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="If another import is running into the same PostgreSQL database, wait for it "
+        "instead of failing.",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="On PostgreSQL, give up (exit 2, nothing written) when another session holds "
+        "a lock the import needs for longer than this (default: DATATRANSFER_LOCK_TIMEOUT, "
+        "30; 0: no limit).",
+    )
+
+
+def import_options(options) -> ImportOptions:
+    """The ImportOptions of loaddomain's parsed `options` (CommandError, exit 2, for a bad
+    `-e` or --batch-size; DataTransferError for what ImportOptions refuses)."""
+    exclude = excluded_tables(options)
+    if options["batch_size"] < 1:
+        raise CommandError("--batch-size must be at least 1.", returncode=EXIT_REFUSED)
+    return ImportOptions(
+        using=options["database"],
+        dry_run=options["dry_run"],
+        strict=options["strict"],
+        exclude=exclude,
+        ignore_unknown=options["ignore_unknown"],
+        engine=options["engine"],
+        batch_size=options["batch_size"],
+        wait=options["wait"],
+        verify=not options["no_verify"],
+        match=options["match"],
+        lock_timeout=options["lock_timeout"],
+        overwrite_media=options["overwrite_media"],
+    )

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 
 from core.models import Abonnement, BlockchainBlock, DocumentPartage, Organization
-from datatransfer.fileformat import ExportWriter, RowError, decode_row, decode_value, encode_value
+from datatransfer.fileformat.codec import RowError, decode_row, decode_value, encode_value
+from datatransfer.fileformat.writer import ExportWriter
 from datatransfer.registry import tables_by_key
 
 UTC = dt.UTC
@@ -146,13 +147,18 @@ def _read_all(reader):
 
 
 def test_the_fast_reader_reads_exactly_what_the_generic_reader_reads(node_file, tmp_path):
-    from datatransfer.fileformat import ExportReader, LayoutReader
+    from datatransfer.fileformat.readers import ExportReader, LayoutReader
 
     assert _read_all(LayoutReader(node_file)) == _read_all(ExportReader(node_file))
 
 
 def test_a_file_in_another_layout_is_left_to_the_generic_reader(node_file, tmp_path):
-    from datatransfer.fileformat import ExportReader, LayoutMismatch, LayoutReader, open_export
+    from datatransfer.fileformat.readers import (
+        ExportReader,
+        LayoutMismatch,
+        LayoutReader,
+        open_export,
+    )
 
     document = json.loads(open(node_file, encoding="utf-8").read())
     compact = tmp_path / "compact.json"

@@ -20,7 +20,8 @@ from django.db import connections
 
 from core.models import Organization, User
 from datatransfer.exceptions import FileFormatError
-from datatransfer.fileformat import MAX_DEPTH, LayoutReader
+from datatransfer.fileformat import MAX_DEPTH
+from datatransfer.fileformat.readers import LayoutReader
 from datatransfer.media import is_archive
 from tests.snapshots import database_snapshot
 
@@ -168,14 +169,14 @@ def swap_after_check(monkeypatch, swap):
     """Make `swap()` run once the file has been checked, before it is loaded."""
     import datatransfer.importer as importer
 
-    real = importer.check_file
+    real = importer.scan_file
 
     def check_then_swap(*args, **kwargs):
         notes = real(*args, **kwargs)
         swap()
         return notes
 
-    monkeypatch.setattr(importer, "check_file", check_then_swap)
+    monkeypatch.setattr(importer, "scan_file", check_then_swap)
 
 
 def test_a_file_replaced_between_the_check_and_the_load_is_not_what_is_loaded(export, monkeypatch):
@@ -226,7 +227,10 @@ def test_a_2_0_file_without_its_manifest_is_refused_unless_no_verify(export, ind
     assert "--no-verify" in message
     status, message, out = load(path, "--no-verify")
     assert status == 0, message
-    assert "Not verified (--no-verify)" in out
+    assert (
+        "Note: Not verified: the manifest and the schema were not checked before writing "
+        "(--no-verify)." in out
+    )
     assert User.objects.count() == 2
 
 
@@ -482,7 +486,7 @@ def test_a_file_nested_30000_deep_is_refused_in_little_memory(make_database, tmp
 def test_a_line_longer_than_the_bound_leaves_the_fast_reader_after_reading_little(
     node_file, tmp_path, monkeypatch
 ):
-    from datatransfer import fileformat
+    from datatransfer.fileformat import readers as fileformat
 
     document = node_document(node_file)
     document["data"]["contactMessages"][0]["message"] = "long line " * 500_000  # 5 MB
@@ -616,7 +620,7 @@ def test_verifydomain_names_the_flag_for_an_altered_file_and_reads_it_once(expor
     assert raised.value.returncode == 2
     assert str(raised.value).endswith("(use --no-verify to compare it anyway).")
 
-    real = verifier.check_file
+    real = verifier.scan_file
 
     def check_then_rewrite(*args, **kwargs):
         notes = real(*args, **kwargs)
@@ -624,7 +628,7 @@ def test_verifydomain_names_the_flag_for_an_altered_file_and_reads_it_once(expor
             file.write(forged.encode())
         return notes
 
-    monkeypatch.setattr(verifier, "check_file", check_then_rewrite)
+    monkeypatch.setattr(verifier, "scan_file", check_then_rewrite)
     with pytest.raises(CommandError, match="changed while it was read") as raised:
         call_command("verifydomain", str(export), stdout=io.StringIO())
     assert raised.value.returncode == 2

@@ -79,7 +79,10 @@ def test_an_altered_file_is_refused_before_any_write_and_loads_with_no_verify(
     assert raised.value.returncode == 2 and "--no-verify" in str(raised.value)
     assert database_snapshot("platform") == before
     out = load(path, "--no-verify")
-    assert "Not verified (--no-verify)" in out
+    assert (
+        "Note: Not verified: the manifest and the schema were not checked before writing "
+        "(--no-verify)." in out
+    )
     assert Organization.objects.count() == 2
 
 

@@ -16,9 +16,9 @@ from datatransfer.management.options import (
     excluded_tables,
 )
 from datatransfer.management.progress import TableProgress, is_terminal
-from datatransfer.media import default_archive_output, export_with_media, render_media_export
+from datatransfer.management.rendering import render_export, render_media_export, render_plan
+from datatransfer.media import default_archive_output, export_with_media
 from datatransfer.registry import domain_tables
-from datatransfer.reports import render_export, render_plan
 
 
 def next_step(output: str, source: str) -> str:

@@ -2,24 +2,30 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from datatransfer.exceptions import EXIT_REFUSED, DataTransferError, VerificationError
+from datatransfer.exceptions import EXIT_REFUSED, Code, DataTransferError
 from datatransfer.management.interrupts import ctrl_c
 from datatransfer.management.options import (
     add_database_option,
     add_exclude_options,
     add_report_option,
     check_report_path,
-    error_line,
     excluded_tables,
     save_report,
 )
-from datatransfer.verifier import difference_lines, render_verify, verify_domain
+from datatransfer.management.rendering import (
+    ALL_OF_THEM,
+    difference_lines,
+    error_line,
+    note_line,
+    render_verify,
+)
+from datatransfer.verifier import verify_domain
 
 SHOWN_DIFFERENCES = 20
 
 
-# What the command line can do about an engine error, by its class.
-HINTS = {VerificationError: "use --no-verify to compare it anyway"}
+# What the command line can do about an engine error, where it differs from loaddomain's.
+HINTS = {Code.NOT_VERIFIED: "use --no-verify to compare it anyway"}
 
 
 class Command(BaseCommand):
@@ -71,14 +77,12 @@ class Command(BaseCommand):
         if verbosity >= 1:
             self.stdout.write(render_verify(report))
             for note in report.notes:
-                self.stdout.write(f"Note: {note}")
+                self.stdout.write(note_line(note))
             lines = difference_lines(report)
             for number, line in enumerate(lines):
                 if verbosity < 2 and number == SHOWN_DIFFERENCES:
                     rest = sum(1 for _ in lines) + 1
-                    self.stdout.write(
-                        f"... and {rest} more (all of them with -v 2 or --report FILE)."
-                    )
+                    self.stdout.write(f"... and {rest} more ({ALL_OF_THEM}).")
                     break
                 self.stdout.write(line)
         if not report.agrees:

@@ -1,0 +1,376 @@
+"""The read of a whole export file before anything is written: one pass that checks it
+(signature, ids, unknown names, manifest) and, for a natural-key match, collects the
+natural keys of its rows at the same time. The import and verifydomain share it.
+
+Each table is reported to `on_table(key, rows, phase=..., number=..., tables=...)`, which
+returns a callback taking a number of rows done (progress), or None.
+"""
+
+import tempfile
+from dataclasses import dataclass, field
+
+from datatransfer.exceptions import (
+    Code,
+    FileFormatError,
+    UnknownTableError,
+    VerificationError,
+    escaped,
+    quoted,
+)
+from datatransfer.fileformat import UNVERIFIABLE_MAJOR_VERSIONS
+from datatransfer.fileformat.codec import dumps_json, loads_json, value_decoder
+from datatransfer.fileformat.readers import LayoutMismatch, excluded_table_keys, open_export
+from datatransfer.manifest import TableDigest, check_digests, schema_of
+from datatransfer.matching import NaturalKeyMatcher, matchable
+from datatransfer.reports import Note
+from datatransfer.signing import check_signature, signing_key
+
+# How many rows a progress callback is told about at once.
+PROGRESS_STEP = 1000
+
+
+class TableScheduler:
+    """Feeds `load` each table once the tables it depends on are in.
+
+    Files list tables in dependency order (both tools do), so tables go straight
+    through; a table that comes before one it needs is spooled to a temporary file
+    (one JSON line per row, not memory) and loaded once that table is in.
+    """
+
+    def __init__(self, load, tables, *, expected_keys):
+        self.load = load
+        self.order = {t.key: i for i, t in enumerate(tables)}
+        self.expected = set(expected_keys)
+        self.seen = set()
+        self.spooled = {}  # key -> (table, temporary file)
+
+    def _ready(self, table) -> bool:
+        return all(dep in self.seen or dep not in self.expected for dep in table.dependencies)
+
+    def offer(self, table, rows) -> None:
+        self.expected.add(table.key)
+        if self._ready(table):
+            self.load(table, rows)
+            self.seen.add(table.key)
+            self._release()
+        else:
+            spool = tempfile.TemporaryFile()
+            for row in rows:
+                spool.write(dumps_json(row) + b"\n")
+            self.spooled[table.key] = (table, spool)
+
+    def _release(self, *, finishing=False) -> None:
+        while True:
+            ready = [
+                key for key, (table, _) in self.spooled.items() if finishing or self._ready(table)
+            ]
+            if not ready:
+                return
+            key = min(ready, key=self.order.__getitem__)
+            table, spool = self.spooled.pop(key)
+            with spool:
+                spool.seek(0)
+                self.load(table, (loads_json(line) for line in spool))
+            self.seen.add(key)
+
+    def finish(self) -> None:
+        """Load what is still spooled (its missing dependencies are not in the file)."""
+        self._release(finishing=True)
+
+
+class TableIds:
+    """The ids of one table's rows, to refuse a table where an id repeats (it would be
+    loaded last-wins and counted twice) or is empty (it would make a row). Keeps the
+    table's ids in memory while it is read: one table at a time."""
+
+    SHOWN = 10
+
+    def __init__(self, table):
+        self.table = table
+        self._key = table.pk.key
+        self._decode = value_decoder(table.pk.field)
+        self._seen = set()
+        self.rows = 0
+        self.repeated = {}  # id -> None, in file order
+        self.empty_rows = []  # row numbers, from 1
+
+    def add(self, raw: dict) -> None:
+        self.rows += 1
+        value = raw.get(self._key)
+        if isinstance(value, str) and not value.strip():
+            self.empty_rows.append(self.rows)
+            return
+        try:
+            pk = self._decode(value)  # 17 and "17" are one integer key
+        except (ValueError, TypeError, OverflowError):
+            return  # not an id at all: the row fails on its own, with its message
+        if pk in self._seen:
+            self.repeated[pk] = None
+        self._seen.add(pk)
+
+    def problems(self) -> list[str]:
+        """What is wrong with the table's ids, one phrase each (none when all is well)."""
+        found = []
+        key = quoted(self.table.key)
+        if self.repeated:
+            shown = ", ".join(quoted(pk) for pk in list(self.repeated)[: self.SHOWN])
+            more = len(self.repeated) - self.SHOWN
+            ids = "ids" if len(self.repeated) > 1 else "id"
+            found.append(
+                f"table {key} repeats the {ids} {shown}" + (f" and {more} more" if more > 0 else "")
+            )
+        if self.empty_rows:
+            rows = ", ".join(str(n) for n in self.empty_rows[: self.SHOWN])
+            more = len(self.empty_rows) - self.SHOWN
+            found.append(
+                f"table {key} has a row with an empty id (row {rows}"
+                + (f" and {more} more)" if more > 0 else ")")
+            )
+        return found
+
+
+def ids_error(path, problems) -> FileFormatError:
+    return FileFormatError(
+        f"{path}: each row needs an id of its own: {'; '.join(problems)}; nothing was written."
+    )
+
+
+def unique_ids(path, table, rows):
+    """The rows, raising FileFormatError at the end of the table when an id repeats or is
+    empty (for a load that was not checked first: the transaction is rolled back)."""
+    ids = TableIds(table)
+    for raw in rows:
+        ids.add(raw)
+        yield raw
+    if problems := ids.problems():
+        raise ids_error(path, problems)
+
+
+def unknown_fields(table, raw) -> list[str]:
+    return sorted(set(raw) - table.field_keys())
+
+
+def unknown_error(path, problems) -> UnknownTableError:
+    """The refusal of tables or fields the models lack (the caller may skip them)."""
+    return UnknownTableError(f"Unknown {', '.join(problems)} in {path}.")
+
+
+def checked_rows(path, table, rows, ignore_unknown):
+    """The rows, refusing (or, with ignore_unknown, dropping) fields the model lacks."""
+    known = table.field_keys()
+    for raw in rows:
+        if not known.issuperset(raw):
+            if not ignore_unknown:
+                names = unknown_fields(table, raw)
+                raise unknown_error(path, [f"field {quoted(f'{table.key}.{n}')}" for n in names])
+            raw = {name: value for name, value in raw.items() if name in known}
+        yield raw
+
+
+def expected_tables(metadata: dict, tables) -> list[str]:
+    """The table keys the file's metadata lists (`tables`), else every model's."""
+    listed = metadata.get("tables")
+    return list(listed) if isinstance(listed, dict) else [t.key for t in tables]
+
+
+def expected_rows(metadata: dict, key: str) -> int | None:
+    """How many rows the metadata says table `key` holds, or None."""
+    listed = metadata.get("tables")
+    count = listed.get(key) if isinstance(listed, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def counted(rows, advance):
+    """The rows, telling `advance` (or nobody) how many went by, PROGRESS_STEP at a time."""
+    if advance is None:
+        yield from rows
+        return
+    number = 0
+    for number, raw in enumerate(rows, start=1):
+        yield raw
+        if number % PROGRESS_STEP == 0:
+            advance(PROGRESS_STEP)
+    advance(number % PROGRESS_STEP)
+
+
+@dataclass
+class _Check:
+    """What the check learns of the file as its rows go by."""
+
+    by_key: dict
+    digests: dict = field(default_factory=dict)
+    unknown: dict = field(default_factory=dict)  # phrase -> None, in file order
+    id_problems: list = field(default_factory=list)
+
+    def rows(self, key, rows):
+        """The rows of table `key`, noted (digest, ids, unknown fields) as they go by."""
+        digest = self.digests[key] = TableDigest()
+        table = self.by_key.get(key)
+        if table is None:
+            self.unknown[f"table {quoted(key)}"] = None
+        known = table.field_keys() if table else None
+        ids = TableIds(table) if table else None
+        for raw in rows:
+            digest.add(raw)
+            if ids is not None:
+                ids.add(raw)
+            if known is not None and not known.issuperset(raw):
+                self.unknown.update(
+                    (f"field {quoted(f'{key}.{name}')}", None)
+                    for name in unknown_fields(table, raw)
+                )
+            yield raw
+        self.id_problems += ids.problems() if ids else []
+
+    def verdict(self, reader, ignore_unknown) -> list[str]:
+        """Refuse the file (FileFormatError) for unknown names (unless `ignore_unknown`),
+        bad ids, or rows that do not match the manifest; return the notes."""
+        path, manifest = reader.path, reader.metadata.get("manifest")
+        if self.unknown and not ignore_unknown:
+            raise unknown_error(path, list(self.unknown))
+        if self.id_problems:
+            raise ids_error(path, self.id_problems)
+        if manifest is None and reader.major_version in UNVERIFIABLE_MAJOR_VERSIONS:
+            return ["Format 1.0 file (the Node.js tool): it carries no checksums to verify."]
+        if manifest is None:
+            raise VerificationError(
+                f"{path} has format version {escaped(reader.version)} but no manifest: its rows "
+                "cannot be verified; nothing was written."
+            )
+        if not isinstance(manifest, dict):
+            raise VerificationError(f"{path}: its manifest is damaged; nothing was written.")
+        check_digests(path, manifest, {key: d.as_dict() for key, d in self.digests.items()})
+        schema = manifest.get("schema")
+        return _schema_notes(schema, self.by_key) if isinstance(schema, dict) else []
+
+
+def _schema_notes(schema, by_key) -> list[str]:
+    """Fields whose type differs between the file's schema and the target's."""
+    differing = []
+    for key, fields in schema.items():
+        table = by_key.get(key)
+        if table is None or not isinstance(fields, dict):
+            continue
+        target = schema_of([table])[key]
+        differing += [
+            f"{key}.{name}"
+            for name, kind in fields.items()
+            if name in target and target[name] != kind
+        ]
+    if not differing:
+        return []
+    return [
+        f"The file was made for another schema: {', '.join(differing)} changed type since; "
+        "values are checked one by one."
+    ]
+
+
+@dataclass
+class FileScan:
+    """What the pass found: notes for the report, the natural-key matcher (or None), and
+    whether the fast reader read the file (the load can then use it too)."""
+
+    notes: list
+    matcher: NaturalKeyMatcher | None
+    fast_layout: bool
+
+
+def scan_file(
+    source,
+    tables,
+    *,
+    verify: bool,
+    ignore_unknown: bool = False,
+    match_using: str | None = None,
+    batch_size: int | None = None,
+    exclude=frozenset(),
+    on_table=None,
+) -> FileScan:
+    """Read the whole file (an ExportSource) once, writing nothing.
+
+    With `verify`: refuse it (FileFormatError) when a signing key is set and the file is
+    not signed with it (first, from its head), when an id repeats in a table or is empty,
+    when a table does not match its manifest, or when it names tables or fields the models
+    lack (all of them in one message) unless `ignore_unknown`. With `match_using` (a
+    database alias), collect the natural keys of its tables with one (not in `exclude`,
+    nor left out of the export), in dependency order, against that database.
+
+    The fast reader is tried first; a file it cannot read is read again by the other.
+    """
+    try:
+        return _scan(
+            source, tables, True, verify, ignore_unknown, match_using, batch_size, exclude, on_table
+        )
+    except LayoutMismatch:
+        return _scan(
+            source,
+            tables,
+            False,
+            verify,
+            ignore_unknown,
+            match_using,
+            batch_size,
+            exclude,
+            on_table,
+        )
+
+
+def _scan(
+    source, tables, fast_layout, verify, ignore_unknown, match_using, batch_size, exclude, on_table
+):
+    by_key = {t.key: t for t in tables}
+    notes = []
+    phase = "check" if verify else "match"
+    with open_export(source, fast_layout=fast_layout, any_version=not verify) as reader:
+        metadata = reader.metadata
+        if verify:
+            notes += check_signature(reader.path, metadata, signing_key())
+        check = _Check(by_key)
+        matcher = scheduler = None
+        if match_using is not None:
+            matcher = NaturalKeyMatcher(using=match_using, batch_size=batch_size)
+            skipped = set(exclude) | excluded_table_keys(reader.path, metadata)
+            wanted = {t.key: t for t in tables if matchable(t) and t.key not in skipped}
+            expected = [k for k in expected_tables(metadata, tables) if k in wanted]
+            scheduler = TableScheduler(
+                matcher.scan_table, list(wanted.values()), expected_keys=expected
+            )
+        else:
+            wanted = {}
+        # How many tables the pass reads: those the metadata lists (else the models'), or
+        # for a match alone the tables with a natural key.
+        count = len(expected_tables(metadata, tables)) if verify else len(wanted)
+        number = 0
+        for key, rows in reader.tables():
+            if not verify and key not in wanted:
+                continue
+            number += 1
+            advance = (
+                on_table(
+                    key,
+                    expected_rows(metadata, key),
+                    phase=phase,
+                    number=number,
+                    tables=max(count, number),
+                )
+                if on_table
+                else None
+            )
+            rows = counted(check.rows(key, rows) if verify else rows, advance)
+            if key in wanted:
+                scheduler.offer(wanted[key], rows)
+            else:
+                for _ in rows:
+                    pass
+        if verify:
+            notes += check.verdict(reader, ignore_unknown)
+        if scheduler is not None:
+            scheduler.finish()
+    return FileScan(notes=notes, matcher=matcher, fast_layout=fast_layout)
+
+
+def unverified_note() -> Note:
+    return Note(
+        "Not verified: the manifest and the schema were not checked before writing.",
+        Code.UNVERIFIED,
+    )

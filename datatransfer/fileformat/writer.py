@@ -1,0 +1,191 @@
+"""Writing an export file: the rows as they come, then the metadata ahead of them, under a
+temporary name renamed once whole, compressed as the name asks."""
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+
+from datatransfer.exceptions import FileFormatError
+from datatransfer.fileformat import COMPRESSIONS, compression_of
+from datatransfer.manifest import TableDigest
+from datatransfer.signing import signed
+
+
+class ExportWriter:
+    """Writes the file as it goes, table by table and row by row.
+
+    With `indent=2` the layout is the old tool's (`JSON.stringify(backup, null, 2)`);
+    `indent=None` writes one compact line. Rows go to a temporary file first, while
+    their manifest (count and checksum per table) is computed; `finish(metadata)` then
+    writes the metadata, manifest included, ahead of them, as the format wants.
+    """
+
+    def __init__(self, stream, *, indent: int | None = 2):
+        self.stream = stream
+        self.indent = indent
+        self.manifest = {}
+        self._spool = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n")
+        self._digest = None
+        self._first_table = True
+        self._first_row = True
+
+    def _dumps(self, value, depth: int) -> str:
+        # orjson when it can (several times faster); the standard library for what orjson
+        # refuses (integers beyond 64 bits in a JSON column). Both spell values alike.
+        if self.indent is None:
+            try:
+                return orjson.dumps(value).decode()
+            except TypeError:
+                return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if self.indent == 2:
+            try:
+                text = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+            except TypeError:
+                text = json.dumps(value, ensure_ascii=False, indent=2)
+        else:
+            text = json.dumps(value, ensure_ascii=False, indent=self.indent)
+        return text.replace("\n", "\n" + " " * (self.indent * depth))
+
+    def _newline(self, depth: int) -> str:
+        return "" if self.indent is None else "\n" + " " * (self.indent * depth)
+
+    def begin_table(self, key: str) -> None:
+        sep = ": " if self.indent is not None else ":"
+        self._spool.write(
+            ("" if self._first_table else ",") + self._newline(2) + json.dumps(key) + sep + "["
+        )
+        self._first_table = False
+        self._first_row = True
+        self._digest = self.manifest[key] = TableDigest()
+
+    def write_row(self, row: dict) -> None:
+        self._spool.write(("" if self._first_row else ",") + self._newline(3) + self._dumps(row, 3))
+        self._first_row = False
+        self._digest.add(row)
+
+    def end_table(self) -> None:
+        self._spool.write("]" if self._first_row else self._newline(2) + "]")
+
+    def finish(self, metadata: dict, *, signing_key: str = "") -> None:
+        """Write `metadata` (with `manifest` filled in, and signed when there is a
+        `signing_key`: see signing.py) and the rows to the stream."""
+        metadata = {
+            **metadata,
+            "manifest": {
+                **metadata.get("manifest", {}),
+                "tables": {key: digest.as_dict() for key, digest in self.manifest.items()},
+            },
+        }
+        if signing_key:
+            metadata = signed(metadata, signing_key)
+        sep = ": " if self.indent is not None else ":"
+        self.stream.write(
+            "{"
+            + self._newline(1)
+            + f'"metadata"{sep}'
+            + self._dumps(metadata, 1)
+            + ","
+            + self._newline(1)
+            + f'"data"{sep}'
+            + "{"
+        )
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, self.stream, 1 << 20)
+        self._spool.close()
+        self.stream.write(
+            ("" if self._first_table else self._newline(1)) + "}" + self._newline(0) + "}\n"
+        )
+
+
+# Compression by the file name, as Django's dumpdata/loaddata: one module per suffix.
+OUTPUT_SUFFIXES = (".json", *(f".json{suffix}" for suffix in COMPRESSIONS))
+
+
+def check_output_path(path: str) -> None:
+    """Raise FileFormatError when `path` is not a name an export can take (`.json`,
+    optionally `.gz`, `.bz2` or `.xz`), or when its folder does not exist: a missing
+    folder is never created behind the user's back."""
+    if path == "-":
+        return
+    if not path.lower().endswith(OUTPUT_SUFFIXES):
+        raise FileFormatError(
+            f"Cannot write {path}: an export's name ends in {', '.join(OUTPUT_SUFFIXES)}."
+        )
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise FileFormatError(f"Cannot write {path}: the folder {folder} does not exist.")
+
+
+@contextlib.contextmanager
+def open_output(path: str, stdout=None):
+    """Yield a text stream for `path` (`-` is `stdout`, by default sys.stdout; `.gz`, `.bz2`
+    and `.xz` are compressed).
+
+    A file is written under a temporary name in the same folder, with mode 0600 (it
+    holds password hashes), and renamed only when the block ends without error, so no
+    partial file ever stands under the final name.
+    """
+    if path == "-":
+        stream = stdout or sys.stdout
+        yield stream
+        stream.flush()
+        return
+    target = Path(path)
+    with atomic_file(target) as raw:
+        compression = compression_of(path)
+        if compression is gzip:
+            binary = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
+        else:
+            binary = compression.open(raw, "wb") if compression else raw
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False)
+        yield text
+        text.flush()
+        text.detach()
+        if binary is not raw:
+            binary.close()
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path):
+    """Yield a binary file written under a temporary name in `path`'s folder, mode 0600,
+    and renamed to `path` only when the block ends without error; on any error (Ctrl-C
+    included) the temporary file is removed and nothing stands under `path`."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as raw:
+            yield raw
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def unwritable_reason(path) -> str | None:
+    """Why no file can be written at `path` (its folder is missing or takes no new file,
+    or `path` is a folder), or None when one can. A probe file is created, then removed."""
+    target = Path(path)
+    if target.is_dir():
+        return "it is a folder"
+    if not target.parent.is_dir():
+        return f"no folder {target.parent}"
+    try:
+        descriptor, probe = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part", dir=target.parent
+        )
+    except OSError as error:
+        return error.strerror or str(error)
+    os.close(descriptor)
+    os.unlink(probe)
+    return None

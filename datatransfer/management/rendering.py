@@ -1,0 +1,245 @@
+"""The text the commands print: reports as tables and lines, hints naming the flags.
+
+Reports (reports.py) are data; the engines' messages name no command-line flag. Here an
+error's or a note's code (exceptions.Code) becomes the hint that names the flag.
+"""
+
+from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, Code
+from datatransfer.media import DIFFERENT_FILE, MANIFEST_MEMBER
+from datatransfer.reports import (
+    ExportReport,
+    ImportReport,
+    MediaOutcome,
+    MediaReport,
+    Outcome,
+    human_size,
+)
+from datatransfer.verifier import VerifyReport
+
+ALL_OF_THEM = "all of them with -v 2 or --report FILE"
+
+# What the command line can do about an engine error or a note, by its code.
+HINTS = {
+    Code.UNKNOWN_NAMES: "use --ignore-unknown to skip them",
+    Code.UNKNOWN_SKIPPED: "--ignore-unknown",
+    Code.NOT_VERIFIED: "use --no-verify to load it anyway",
+    Code.UNVERIFIED: "--no-verify",
+    Code.SIGNATURE: "DATATRANSFER_SIGNING_KEY is set: only files signed with it load",
+    Code.LOCK_TIMEOUT: "run it again later, or wait longer with --lock-timeout SECONDS",
+    Code.IMPORT_LOCKED: "or use --wait to queue behind it",
+    Code.STRICT: "--strict",
+    Code.MEDIA_DIFFERS: "use --overwrite-media to replace it",
+    Code.NOT_AN_ARCHIVE: "dumpdomain --with-media writes one",
+}
+
+
+def hinted(text: str, hint: str | None) -> str:
+    """`text` with `hint` in parentheses before its final period (none: `text`)."""
+    if not hint:
+        return text
+    body, period = (text[:-1], ".") if text.endswith(".") else (text, "")
+    return f"{body} ({hint}){period}"
+
+
+def error_line(error, hints: dict | None = None) -> str:
+    """The engine error's one-line message with the hint for its code (`hints`, {Code:
+    text}, overrides the command line's HINTS)."""
+    code = getattr(error, "code", None)
+    return hinted(str(error), {**HINTS, **(hints or {})}.get(code))
+
+
+def note_line(note) -> str:
+    """`Note: ...`, a report's note with the hint for its code, if any."""
+    return "Note: " + hinted(str(note), HINTS.get(getattr(note, "code", None)))
+
+
+def render_table(header: list[str], rows: list[list], footer: list) -> str:
+    """Render rows as an aligned text table: first column left, others right-aligned."""
+    cells = [header] + [[str(c) for c in row] for row in rows] + [[str(c) for c in footer]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(
+            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *map(line, cells[1:-1]), rule, line(cells[-1])])
+
+
+def render_export(report: ExportReport) -> str:
+    header = ["table", "rows"]
+    rows = [[key, f"{count:,}"] for key, count in report.tables.items()]
+    footer = ["total", f"{report.total:,}"]
+    if report.references:  # a subset: the rows there only as references, without secrets
+        header.append("as references")
+        for row in rows:
+            row.append(f"{report.references.get(row[0], 0):,}")
+        footer.append(f"{sum(report.references.values()):,}")
+    table = render_table(header, rows, footer)
+    left_out = (
+        f"\nLeft out (written as empty lists): {', '.join(report.excluded)}."
+        if report.excluded
+        else ""
+    )
+    return (
+        f"{table}\n\nWrote {report.file} ({human_size(report.file_size)}) from database "
+        f"'{report.database}' in {report.duration:.1f} s.{left_out}"
+    )
+
+
+def render_import(report: ImportReport) -> str:
+    header = ["table", *(o.value for o in Outcome)]
+    rows = [[key, *(f"{counts[o]:,}" for o in Outcome)] for key, counts in report.tables.items()]
+    totals = report.totals
+    footer = ["total", *(f"{totals[o]:,}" for o in Outcome)]
+    if report.match == "natural":
+        header.append("matched")
+        for row in rows:
+            row.append(f"{report.matched(row[0]):,}")
+        footer.append(f"{sum(report.matched(key) for key in report.tables):,}")
+    table = render_table(header, rows, footer)
+    verb = "Checked" if report.dry_run else "Loaded"
+    text = (
+        f"{table}\n\n{verb} {report.file} ({human_size(report.file_size)}) into database "
+        f"'{report.database}' in {report.duration:.1f} s."
+    )
+    if report.dry_run:
+        text += "\nDRY RUN: nothing was written; the counts are what a real run would do."
+    return text
+
+
+def render_issues(report: ImportReport, limit: int | None = 20) -> str:
+    """The skipped and failed rows, one line each (the first `limit`, then how many more)."""
+    shown = report.issues if limit is None else report.issues[:limit]
+    lines = [f"{'conflict' if i.kind == 'conflict' else 'error'}: {i}" for i in shown]
+    if limit is not None and len(report.issues) > limit:
+        lines.append(f"... and {len(report.issues) - limit} more ({ALL_OF_THEM}).")
+    return "\n".join(lines)
+
+
+def render_plan(tables) -> str:
+    """The order tables are written in, what each needs first, and the links set last."""
+    lines = []
+    for number, table in enumerate(tables, start=1):
+        needs = ", ".join(table.dependencies) or "-"
+        line = f"{number:>2}. {table.key:<22} after: {needs}"
+        if table.deferred:
+            line += f"; set last: {', '.join(spec.key for spec in table.deferred)}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def render_media_export(manifest: dict, *, limit: int | None = 20) -> str:
+    """How many files the archive holds, then the missing ones (`limit` of them) and why."""
+    files, missing = manifest["files"], manifest["missing"]
+    total = sum(entry["size"] for entry in files)
+    size = human_size(total)
+    lines = [f"Uploaded files: {len(files):,} in the archive ({size}), {len(missing):,} missing."]
+    shown = missing if limit is None else missing[:limit]
+    lines += [f"missing: {entry['path']} ({entry['reason']})" for entry in shown]
+    if len(missing) > len(shown):
+        more = len(missing) - len(shown)
+        lines.append(f"... and {more} more (all of them with -v 2, and in {MANIFEST_MEMBER}).")
+    return "\n".join(lines)
+
+
+def render_media_import(report: MediaReport, *, limit: int | None = 20) -> str:
+    """The counts of each outcome, then the conflicts and failures (`limit` of them)."""
+    counts = ", ".join(f"{count:,} {outcome}" for outcome, count in report.counts.items())
+    lines = [f"Uploaded files under {report.media_root}: {counts}."]
+    if report.dry_run:
+        lines.append("DRY RUN: no file was written; the counts are what a real run would do.")
+    issues = [
+        (p, o, m) for p, o, m in report.files if o in (MediaOutcome.CONFLICT, MediaOutcome.FAILED)
+    ]
+    shown = issues if limit is None else issues[:limit]
+    differs = HINTS[Code.MEDIA_DIFFERS]
+    lines += [
+        f"{outcome}: {path}: {hinted(message, differs) if message == DIFFERENT_FILE else message}"
+        for path, outcome, message in shown
+    ]
+    if len(issues) > len(shown):
+        lines.append(f"... and {len(issues) - len(shown)} more ({ALL_OF_THEM}).")
+    return "\n".join(lines)
+
+
+def render_verify(report: VerifyReport) -> str:
+    header = ["table", "in file", "matching", "missing", "differing", "extra", "invalid"]
+    tables = report.tables.values()
+    rows = [
+        [
+            t.key,
+            t.in_file,
+            t.matching,
+            len(t.missing),
+            len(t.differing),
+            len(t.extra),
+            len(t.invalid),
+        ]
+        for t in tables
+    ]
+    sums = [sum(row[i] for row in rows) for i in range(1, len(header))]
+    table = render_table(
+        header,
+        [[r[0], *(f"{n:,}" for n in r[1:])] for r in rows],
+        ["total", *(f"{n:,}" for n in sums)],
+    )
+    verdict = (
+        "The database agrees with the file."
+        if report.agrees
+        else "The database differs from the file."
+    )
+    return (
+        f"{table}\n\nCompared {report.file} ({human_size(report.file_size)}) with database "
+        f"'{report.database}' in {report.duration:.1f} s: nothing was written.\n{verdict}"
+    )
+
+
+def difference_lines(report: VerifyReport):
+    """One line per difference: `missing: users ck...: not in the database`, ..."""
+    for t in report.tables.values():
+        how = " (compared by content)" if t.by_content else ""
+        for row_id in t.missing:
+            yield f"missing: {t.key} {row_id}: in the file, not in the database{how}"
+        for difference in t.differing:
+            yield f"differs: {t.key} {difference.id}: {difference}"
+        for row_id in t.extra:
+            yield f"extra: {t.key} {row_id}: in the database, not in the file{how}"
+        for row_id, message in t.invalid:
+            yield f"invalid: {t.key} {row_id}: {message}"
+
+
+def render_import_result(report: ImportReport, *, limit: int | None = 20) -> str:
+    """Everything loaddomain prints: the table, the notes, the issues (`limit` of them),
+    and an archive's files."""
+    lines = [render_import(report), *(note_line(note) for note in report.notes)]
+    if report.issues:
+        lines.append(render_issues(report, limit=limit))
+    if report.media:
+        lines.append(render_media_import(report.media, limit=limit))
+    return "\n".join(lines)
+
+
+def import_verdict(report: ImportReport) -> tuple[str, int] | None:
+    """The closing error line of an import and its exit status, or None when all went
+    well: files that could not be written, then failed rows, then conflicts."""
+    done = "checked" if report.dry_run else "loaded"
+    if report.media and report.media.has_failures:
+        return (
+            f"{report.media.counts['failed']} uploaded file(s) could not be written (listed "
+            f"above); the database import {'was checked' if report.dry_run else 'is committed'}.",
+            EXIT_ROWS_FAILED,
+        )
+    if report.has_failures:
+        return (
+            f"{report.totals['failed']} row(s) failed; the other rows were {done}.",
+            EXIT_ROWS_FAILED,
+        )
+    if report.has_conflicts:
+        return (
+            f"{report.totals['skipped']} row(s) skipped as conflicts (their target rows were left "
+            f"as they are); the other rows were {done}.",
+            EXIT_CONFLICTS,
+        )
+    return None

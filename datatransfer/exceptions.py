@@ -47,10 +47,18 @@ def quoted(value, limit: int = QUOTED_LIMIT) -> str:
 class DataTransferError(Exception):
     """An expected failure: bad input, a bad option or an unreachable database.
 
-    `exit_code` is the status the command line exits with.
+    `exit_code` is the status the command line exits with; `code` names the failure (a
+    class default, or `code=` when raised), for the command line and the admin to add
+    their own way out (a flag, a checkbox): the message itself never names one.
     """
 
     exit_code = EXIT_REFUSED
+    code = "REFUSED"
+
+    def __init__(self, *args, code: str | None = None):
+        super().__init__(*args)
+        if code is not None:
+            self.code = code
 
 
 class GraphError(DataTransferError):

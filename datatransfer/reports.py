@@ -157,27 +157,6 @@ def render_table(header: list[str], rows: list[list], footer: list) -> str:
     return "\n".join([line(cells[0]), rule, *map(line, cells[1:-1]), rule, line(cells[-1])])
 
 
-def render_export(report: ExportReport) -> str:
-    header = ["table", "rows"]
-    rows = [[key, f"{count:,}"] for key, count in report.tables.items()]
-    footer = ["total", f"{report.total:,}"]
-    if report.references:  # a subset: the rows there only as references, without secrets
-        header.append("as references")
-        for row in rows:
-            row.append(f"{report.references.get(row[0], 0):,}")
-        footer.append(f"{sum(report.references.values()):,}")
-    table = render_table(header, rows, footer)
-    left_out = (
-        f"\nLeft out (written as empty lists): {', '.join(report.excluded)}."
-        if report.excluded
-        else ""
-    )
-    return (
-        f"{table}\n\nWrote {report.file} ({human_size(report.file_size)}) from database "
-        f"'{report.database}' in {report.duration:.1f} s.{left_out}"
-    )
-
-
 def render_import(report: ImportReport) -> str:
     header = ["table", *(o.value for o in Outcome)]
     rows = [[key, *(f"{counts[o]:,}" for o in Outcome)] for key, counts in report.tables.items()]

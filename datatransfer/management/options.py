@@ -1,4 +1,5 @@
-"""The options the three commands share, spelled as Django's own (`--database`, `-e`)."""
+"""The options the three commands share, spelled as Django's own (`--database`, `-e`), and
+dumpdomain's, read into one ExportOptions."""
 
 from django.core.management.base import CommandError
 

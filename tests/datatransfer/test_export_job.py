@@ -31,7 +31,6 @@ def test_options_are_frozen_and_normalized_once(settings, tmp_path):
     "options, code",
     [
         ({"output": "x.json", "indent": -1}, "BAD_INDENT"),
-        ({"output": "x.json", "exclude": ["notifications"]}, "UNKNOWN_TABLE"),
         ({"output": "x.json", "media": True}, "NOT_AN_ARCHIVE_NAME"),
         ({"output": "missing/x.tar", "media": True}, "NO_FOLDER"),
     ],

@@ -1,7 +1,7 @@
 """Exports from the admin: an action on organizations, a whole-database export, and the
 history of every export with its state and a link to download its file. The exports are
-queued and run by the worker (`python manage.py db_worker`, see tasks.py) with
-`history.export_to_file`, the code path of `dumpdomain`."""
+queued and run by the worker (`python manage.py db_worker`, see tasks.py) with an
+ExportJob, the code path of `dumpdomain`."""
 
 import datetime as dt
 import hashlib
@@ -22,6 +22,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
 
+from core.models import Organization
 from datatransfer.exceptions import DataTransferError
 from datatransfer.models import ExportRecord
 from datatransfer.registry import subset_root_table
@@ -199,13 +200,14 @@ def export_domain(modeladmin, request, queryset):
     )
 
 
-class ExportDomainActionMixin:
-    """Adds `export_domain` to a ModelAdmin of organizations, for those allowed to export."""
-
-    actions = [export_domain]
-
-    def has_export_domain_permission(self, request):
-        return can_export(request.user)
+def add_export_action(site: admin.AdminSite) -> None:
+    """Add `export_domain` to the actions of the organizations' admin on `site` (core's,
+    which knows nothing of the transfer app), for those allowed to export."""
+    if not site.is_registered(Organization):
+        return
+    model_admin = site.get_model_admin(Organization)
+    model_admin.actions = [*model_admin.actions, export_domain]
+    model_admin.has_export_domain_permission = lambda request: can_export(request.user)
 
 
 def _delete_files(request, modeladmin, records) -> None:

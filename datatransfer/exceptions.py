@@ -61,6 +61,11 @@ class Code(StrEnum):
     MEDIA_DIFFERS = "media-differs"  # a different uploaded file is there: overwrite_media
     NOT_AN_ARCHIVE = "not-an-archive"  # a tar archive that is not an export with its files
     BAD_OPTION = "bad-option"  # an option's value is wrong
+    BAD_INDENT = "bad-indent"  # an export's indentation below 0
+    CANNOT_WRITE = "cannot-write"  # the export's output cannot be written
+    OUTPUT_CLOSED = "output-closed"  # the reader of the output went away (a closed pipe)
+    NOT_AN_ARCHIVE_NAME = "not-an-archive-name"  # an archive's name must end in .tar...
+    NO_FOLDER = "no-folder"  # the output's folder does not exist
 
 
 class DataTransferError(Exception):

@@ -13,7 +13,7 @@ from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
-from datatransfer.signing import signing_key
+from datatransfer.signing import signing_key as settings_signing_key
 
 CHUNK_SIZE = 2000
 
@@ -65,7 +65,7 @@ def _with_many_to_many(table, chunk, using):
         yield values, {key: sorted(by_owner.get(pk, ())) for key, by_owner in links.items()}
 
 
-def _write_rows(writer, table, queryset, using, exclude_secrets, on_rows, scope) -> tuple:
+def _write_rows(writer, table, queryset, using, exclude_secrets, on_rows, scope, on_row) -> tuple:
     """Write the rows of `queryset`; return how many, and how many as references (the rows
     `scope` says are references are written `as_reference`, without their secrets)."""
     references = scope.references(table) if hasattr(scope, "references") else ()
@@ -76,9 +76,10 @@ def _write_rows(writer, table, queryset, using, exclude_secrets, on_rows, scope)
         if reference:
             values, many_to_many = scope.as_reference(table, values, many_to_many)
             referenced += 1
-        writer.write_row(
-            encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets or reference)
-        )
+        row = encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets or reference)
+        writer.write_row(row)
+        if on_row:
+            on_row(table.key, row)
         written += 1
         if on_rows and written % CHUNK_SIZE == 0:
             on_rows(CHUNK_SIZE)
@@ -95,6 +96,8 @@ def export_domain(
     file_name="",
     scope=None,
     on_table=None,
+    on_row=None,
+    signing_key: str | None = None,
 ) -> ExportReport:
     """Write the domain's tables to the text `stream`; return an ExportReport.
 
@@ -108,8 +111,10 @@ def export_domain(
     written, in order: a table left out (`exclude`d or by `scope`) is an empty list, named
     in the metadata's `excludedTables`.
     `on_table(key, count)` is called before each table and may return a callback taking
-    a number of rows written (for progress). With a signing key (settings), the metadata
-    is signed (signing.py).
+    a number of rows written (for progress); `on_row(key, row)` is called with each row
+    as written (a dict of the file's fields). With a signing key (settings), the metadata
+    is signed (signing.py);
+    `signing_key` replaces the settings' key ('' for none).
     Raises DataTransferError for a bad option or an unreachable database.
     """
     using = using or domain_database()
@@ -140,7 +145,14 @@ def export_domain(
             if table.key in querysets:
                 on_rows = on_table(table.key, counts[table.key]) if on_table else None
                 report.tables[table.key], referenced = _write_rows(
-                    writer, table, querysets[table.key], using, exclude_secrets, on_rows, scope
+                    writer,
+                    table,
+                    querysets[table.key],
+                    using,
+                    exclude_secrets,
+                    on_rows,
+                    scope,
+                    on_row,
                 )
                 if referenced:
                     report.references[table.key] = referenced
@@ -162,7 +174,7 @@ def export_domain(
                 "manifest": {"schema": schema, "schemaFingerprint": schema_fingerprint(schema)},
                 **(scope.metadata() if hasattr(scope, "metadata") else {}),
             },
-            signing_key=signing_key(),
+            signing_key=settings_signing_key() if signing_key is None else signing_key,
         )
     report.duration = time.monotonic() - started
     return report

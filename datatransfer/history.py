@@ -1,13 +1,11 @@
-"""Run an export to a file and record it (ExportRecord, in the `default` database):
-the one code path of `dumpdomain` and the admin."""
+"""The export history: one ExportRecord per run, in the `default` database, saved when the
+run starts (running) and once more when it ends (succeeded, failed or interrupted). A
+history that cannot be saved never fails the export: the save says why, as a warning."""
 
 import contextlib
 import datetime as dt
 import getpass
-import hashlib
 import logging
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -15,50 +13,26 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.utils import timezone
 
 from datatransfer.databases import describe
-from datatransfer.exceptions import DataTransferError
-from datatransfer.exporter import export_domain
-from datatransfer.fileformat.writer import check_output_path, open_output
 from datatransfer.models import ExportRecord
-from datatransfer.reports import ExportReport
-from datatransfer.routers import domain_database
-from datatransfer.subset import organization_scope
 
 logger = logging.getLogger(__name__)
+
 INTERRUPTED = "Interrupted (Ctrl-C)."
+STOPPED = "Interrupted: the process running the export was stopped."
+PIPE_CLOSED = "Stopped: the reader closed the pipe; what went to stdout is incomplete."
 
 
-def default_output() -> str:
-    """`EXPORTS_DIR/export-<UTC time>.json`, with `-2`, `-3`... when that name is taken."""
+def default_output(suffix: str = ".json") -> str:
+    """`EXPORTS_DIR/export-<UTC time><suffix>`, with `-2`, `-3`... when that name is taken."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H-%M-%S")
     folder = Path(settings.EXPORTS_DIR)
     with contextlib.suppress(OSError):  # a folder that cannot be made is refused later
         folder.mkdir(parents=True, exist_ok=True)  # the project's own folder, not the user's
-    path, number = folder / f"export-{stamp}.json", 1
+    path, number = folder / f"export-{stamp}{suffix}", 1
     while path.exists():
         number += 1
-        path = folder / f"export-{stamp}-{number}.json"
+        path = folder / f"export-{stamp}-{number}{suffix}"
     return str(path)
-
-
-def file_digest(path: str) -> tuple[int, str]:
-    """The size in bytes and the SHA-256 (hex) of a file, read in blocks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
-
-
-@dataclass
-class ExportRun:
-    """What `export_to_file` did: the engine's report, and the history record (None, with
-    `warning` saying why, when it could not be saved)."""
-
-    report: ExportReport
-    record: ExportRecord | None
-    warning: str = ""
 
 
 def _system_user() -> str:
@@ -77,7 +51,7 @@ def _description(alias: str) -> str:
         return ""
 
 
-def _save(record: ExportRecord) -> str:
+def save_record(record: ExportRecord) -> str:
     """Save `record` in `default`; return '' or why it could not be saved.
 
     A savepoint, so a failure does not break a surrounding transaction."""
@@ -90,75 +64,31 @@ def _save(record: ExportRecord) -> str:
     return ""
 
 
-def export_to_file(
-    output: str,
-    *,
-    using: str | None = None,
-    organizations=(),
-    exclude=(),
-    exclude_secrets: bool = False,
-    indent: int | None = 2,
-    stdout=None,
-    user=None,
-    command: str = "",
-    on_table=None,
-    record: ExportRecord | None = None,
-) -> ExportRun:
-    """Write the whole database, or the `organizations`' subset (slugs), to `output` (a path,
-    or `-` for `stdout`) and record the run, succeeded, failed or interrupted (Ctrl-C, then
-    raised again): in `record` when given (a queued export's), otherwise in a new
-    ExportRecord.
-
-    Raises DataTransferError (after recording it) for a bad option, an unknown slug, an
-    unreachable database or a file that cannot be written.
-    """
-    using = using or domain_database()
-    record = record if record is not None else ExportRecord()
+def begin_record(record: ExportRecord, options) -> str:
+    """Fill `record` (a new one, or a queued export's) from the ExportOptions `options`,
+    mark it running and save it; return '' or why it could not be saved."""
+    record.status = ExportRecord.Status.RUNNING
     record.started_at = timezone.now()
-    record.user = user if user is not None and user.pk else None
-    record.command = command
-    record.system_user = _system_user() if command else ""
-    record.database = using
-    record.database_description = _description(using)
-    record.organizations = sorted(set(organizations))
-    record.excluded_tables = sorted(exclude)
-    record.secrets_excluded = exclude_secrets
-    record.file_path = output
-    started = time.monotonic()
-    try:
-        check_output_path(output)
-        scope = organization_scope(organizations, using=using) if organizations else None
-        try:
-            with open_output(output, stdout=stdout) as stream:
-                report = export_domain(
-                    stream,
-                    using=using,
-                    exclude=exclude,
-                    exclude_secrets=exclude_secrets,
-                    indent=indent,
-                    file_name=output,
-                    scope=scope,
-                    on_table=on_table,
-                )
-        except OSError as error:
-            raise DataTransferError(f"Cannot write {output}: {error.strerror or error}.") from error
-        if output != "-":
-            report.file_size, record.checksum = file_digest(output)
-            record.file_size = report.file_size
-    except (Exception, KeyboardInterrupt) as error:
-        if isinstance(error, KeyboardInterrupt):
-            record.status, record.error = ExportRecord.Status.INTERRUPTED, INTERRUPTED
-        else:
-            record.status = ExportRecord.Status.FAILED
-            record.error = str(error) or type(error).__name__
-        record.duration = dt.timedelta(seconds=time.monotonic() - started)
-        warning = _save(record)
-        if warning:
-            error.add_note(warning)
-        raise
-    record.status = ExportRecord.Status.SUCCEEDED
-    record.table_counts = dict(report.tables)
-    record.total_rows = report.total
-    record.duration = dt.timedelta(seconds=time.monotonic() - started)
-    warning = _save(record)
-    return ExportRun(report=report, record=None if warning else record, warning=warning)
+    record.user = options.user if options.user is not None and options.user.pk else None
+    record.command = options.command
+    record.system_user = _system_user() if options.command else ""
+    record.database = options.using
+    record.database_description = _description(options.using)
+    record.organizations = list(options.organizations)
+    record.excluded_tables = sorted(options.exclude)
+    record.secrets_excluded = options.exclude_secrets
+    record.with_media = options.media
+    record.file_path = options.output
+    return save_record(record)
+
+
+def outcome_of(error: BaseException) -> tuple[str, str]:
+    """The status and the message a run that ended with `error` is recorded with: a
+    Ctrl-C or a stopped process is `interrupted`, anything else `failed`."""
+    if isinstance(error, KeyboardInterrupt):
+        return ExportRecord.Status.INTERRUPTED, INTERRUPTED
+    if isinstance(error, SystemExit):
+        return ExportRecord.Status.INTERRUPTED, STOPPED
+    if getattr(error, "code", None) == "OUTPUT_CLOSED":
+        return ExportRecord.Status.INTERRUPTED, PIPE_CLOSED
+    return ExportRecord.Status.FAILED, str(error) or type(error).__name__

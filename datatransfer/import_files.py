@@ -16,9 +16,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from datatransfer.checksums import file_digest
 from datatransfer.exceptions import DataTransferError, FileChangedError, FileFormatError
 from datatransfer.fileformat.writer import OUTPUT_SUFFIXES
-from datatransfer.history import file_digest
 from datatransfer.media import ARCHIVE_SUFFIXES
 from datatransfer.reports import human_size
 

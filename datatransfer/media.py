@@ -10,7 +10,6 @@ needs to seek to its central directory at the end.
 """
 
 import contextlib
-import datetime as dt
 import gzip
 import hashlib
 import io
@@ -24,9 +23,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
-
+from datatransfer.checksums import DigestingWriter, FileDigest, file_digest
 from datatransfer.exceptions import (
     Code,
     DataTransferError,
@@ -34,16 +31,7 @@ from datatransfer.exceptions import (
     escaped,
     quoted,
 )
-from datatransfer.fileformat.readers import open_export
 from datatransfer.fileformat.writer import atomic_file
-from datatransfer.history import (
-    INTERRUPTED,
-    ExportRun,
-    default_output,
-    export_to_file,
-    file_digest,
-)
-from datatransfer.models import ExportRecord
 from datatransfer.registry import domain_tables
 from datatransfer.reports import MediaOutcome, MediaReport
 from datatransfer.signing import require_signature, signed, signing_key
@@ -58,15 +46,6 @@ _TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 # Why a file is a conflict when a different one stands under its name (the caller may
 # allow overwriting it).
 DIFFERENT_FILE = "a different file is there"
-
-
-@dataclass
-class MediaExport:
-    """What `export_with_media` wrote: the export run (its report names the archive) and
-    the archive's manifest (`files` and `missing`)."""
-
-    run: ExportRun
-    manifest: dict
 
 
 # ---------------------------------------------------------------------------- paths
@@ -121,16 +100,6 @@ def media_path(value: str) -> str | None:
     return path.as_posix()
 
 
-def default_archive_output() -> str:
-    """`EXPORTS_DIR/export-<UTC time>.tar`, numbered when that name is taken."""
-    base = default_output().removesuffix(".json")
-    path, number = f"{base}.tar", 1
-    while Path(path).exists():
-        number += 1
-        path = f"{base}-{number}.tar"
-    return path
-
-
 # ---------------------------------------------------------------------------- export
 
 
@@ -147,19 +116,39 @@ class _HashingReader:
         return data
 
 
-def referenced_files(export_path: str) -> list[str]:
-    """The distinct paths under MEDIA_ROOT that the rows of an export file name in their
+class ReferencedFiles:
+    """The distinct paths under MEDIA_ROOT that the rows an export writes name in their
     file fields (the tables' declared `file_fields`, such as the documents' `filePath`),
-    streamed, sorted."""
-    file_keys = {table.key: [spec.key for spec in table.file_fields] for table in domain_tables()}
-    paths = set()
-    with open_export(export_path) as reader:
-        for key, rows in reader.tables():
-            keys = file_keys.get(key)
-            for row in rows if keys else ():
-                if isinstance(row, dict):
-                    paths.update(row[name] for name in keys if row.get(name))
-    return sorted(paths)
+    collected as the rows are written (the exporter's `on_row`): a subset carries only
+    its own files, and the export is never read back for them."""
+
+    def __init__(self):
+        self.paths = set()
+        self._file_keys = {
+            table.key: [spec.key for spec in table.file_fields]
+            for table in domain_tables()
+            if table.file_fields
+        }
+
+    def __call__(self, key: str, row: dict) -> None:
+        for name in self._file_keys.get(key, ()):
+            if path := row.get(name):
+                self.paths.add(path)
+
+
+def check_archive_output(path: str) -> None:
+    """Raise DataTransferError unless `path` can take an archive: a `.tar`, `.tar.gz` or
+    `.tgz` name in a folder that exists (never created behind the user's back)."""
+    if not is_archive_name(path):
+        raise DataTransferError(
+            f"{path}: an export with its files is a tar archive; name it .tar or .tar.gz.",
+            code=Code.NOT_AN_ARCHIVE_NAME,
+        )
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise DataTransferError(
+            f"Cannot write {path}: the folder {folder} does not exist.", code=Code.NO_FOLDER
+        )
 
 
 def _tar_info(
@@ -179,121 +168,60 @@ def _add_file(tar: tarfile.TarFile, name: str, handle, mode: int = 0o600) -> tup
     return status.st_size, reader.digest.hexdigest()
 
 
-def _write_archive(
-    raw, export_path: str, paths: list[str], media_root: Path, *, compress: bool
-) -> dict:
+def _add_media(tar: tarfile.TarFile, paths, root: Path, manifest: dict) -> None:
+    """Add each upload of `paths` under media/, listed in the manifest's `files`, or in
+    its `missing` with the reason."""
+    for value in sorted(paths):
+        relative = media_path(value)
+        source = (root / relative).resolve() if relative else None
+        if source is None or not source.is_relative_to(root):
+            manifest["missing"].append({"path": value, "reason": "outside MEDIA_ROOT"})
+            continue
+        if source.exists() and not source.is_file():  # a folder, or a pipe that would block
+            manifest["missing"].append({"path": value, "reason": "not a regular file"})
+            continue
+        try:
+            handle = open(source, "rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as error:
+            manifest["missing"].append({"path": value, "reason": error.strerror or str(error)})
+            continue
+        with handle:
+            size, digest = _add_file(
+                tar, MEDIA_PREFIX + relative, handle, os.fstat(handle.fileno()).st_mode
+            )
+        manifest["files"].append({"path": relative, "size": size, "sha256": digest})
+
+
+def write_archive(
+    output: str, export_path: str, export: FileDigest, paths, media_root, *, signing_key: str
+) -> tuple[dict, FileDigest]:
+    """Write the tar archive `output` (gzip-compressed unless named `.tar`): the export
+    file `export_path` (whose size and SHA-256, counted when it was written, are
+    `export`), every upload of `paths` found under `media_root` and the manifest (signed
+    with `signing_key`, if any). A referenced file that is missing is listed in the
+    manifest's `missing`, not an error. Return the manifest and the archive's own size
+    and SHA-256, counted as it is written.
+
+    Raises OSError when the archive cannot be written (then no file stands at `output`).
+    """
     manifest = {"format": "domain-export-media", "version": "1.0", "files": [], "missing": []}
-    root = media_root.resolve()
-    mode = "w:gz" if compress else "w"
-    with tarfile.open(fileobj=raw, mode=mode, format=tarfile.PAX_FORMAT) as tar:
+    archive = FileDigest()
+    mode = "w" if output.lower().endswith(".tar") else "w:gz"
+    with (
+        atomic_file(Path(output)) as file,
+        tarfile.open(
+            fileobj=DigestingWriter(file, archive), mode=mode, format=tarfile.PAX_FORMAT
+        ) as tar,
+    ):
         with open(export_path, "rb") as handle:
-            size, digest = _add_file(tar, EXPORT_MEMBER, handle)
-        manifest["export"] = {"size": size, "sha256": digest}
-        for value in paths:
-            relative = media_path(value)
-            source = (root / relative).resolve() if relative else None
-            if source is None or not source.is_relative_to(root):
-                manifest["missing"].append({"path": value, "reason": "outside MEDIA_ROOT"})
-                continue
-            if source.exists() and not source.is_file():  # a folder, or a pipe that would block
-                manifest["missing"].append({"path": value, "reason": "not a regular file"})
-                continue
-            try:
-                handle = open(source, "rb")
-            except (
-                FileNotFoundError,
-                NotADirectoryError,
-                IsADirectoryError,
-                PermissionError,
-            ) as error:
-                manifest["missing"].append({"path": value, "reason": error.strerror or str(error)})
-                continue
-            with handle:
-                size, digest = _add_file(
-                    tar, MEDIA_PREFIX + relative, handle, os.fstat(handle.fileno()).st_mode
-                )
-            manifest["files"].append({"path": relative, "size": size, "sha256": digest})
-        if key := signing_key():
-            manifest = signed(manifest, key)
+            tar.addfile(_tar_info(EXPORT_MEMBER, export.size), handle)
+        manifest["export"] = {"size": export.size, "sha256": export.sha256}
+        _add_media(tar, paths, Path(media_root).resolve(), manifest)
+        if signing_key:
+            manifest = signed(manifest, signing_key)
         data = json.dumps(manifest, ensure_ascii=False, indent=2).encode() + b"\n"
         tar.addfile(_tar_info(MANIFEST_MEMBER, len(data)), io.BytesIO(data))
-    return manifest
-
-
-def _update_record(record: ExportRecord | None, **values) -> str:
-    """Save `values` on the history record; return '' or why it could not be saved."""
-    if record is None:
-        return ""
-    for name, value in values.items():
-        setattr(record, name, value)
-    try:
-        with transaction.atomic(using=DEFAULT_DB_ALIAS):
-            record.save(using=DEFAULT_DB_ALIAS, update_fields=list(values))
-    except DatabaseError as error:
-        return f"The export was not recorded in the history: {error}".strip()
-    return ""
-
-
-def export_with_media(output: str, *, media_root=None, **options) -> MediaExport:
-    """Export as `export_to_file` does (same keyword `options`, no stdout), then write the
-    tar archive `output`: the export, every file its documents name (read from the export
-    just written, so a subset carries only its own files) and the manifest. A referenced
-    file that is missing is listed in the manifest's `missing`, not an error.
-
-    Raises DataTransferError for a name that is not `.tar`/`.tar.gz`/`.tgz`, and as
-    `export_to_file` does; an archive that cannot be written leaves no file and marks the
-    history record failed.
-    """
-    if not is_archive_name(output):
-        raise DataTransferError(
-            f"{output}: an export with its files is a tar archive; name it .tar or .tar.gz."
-        )
-    target = Path(output)
-    if not target.parent.is_dir():
-        raise DataTransferError(
-            f"Cannot write {output}: the folder {target.parent} does not exist."
-        )
-    media_root = Path(media_root or settings.MEDIA_ROOT)
-    started = time.monotonic()
-    # The JSON waits in a private folder (0700: it holds password hashes) beside the archive.
-    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as work:
-        export_path = os.path.join(work, EXPORT_MEMBER)
-        run = export_to_file(export_path, **options)
-        try:
-            paths = referenced_files(export_path)
-            with atomic_file(target) as raw:
-                manifest = _write_archive(
-                    raw,
-                    export_path,
-                    paths,
-                    media_root,
-                    compress=not output.lower().endswith(".tar"),
-                )
-        except BaseException as error:
-            if isinstance(error, KeyboardInterrupt):
-                status, reason = ExportRecord.Status.INTERRUPTED, INTERRUPTED
-            else:
-                status, reason = ExportRecord.Status.FAILED, f"Archive not written: {error}"
-            _update_record(run.record, status=status, error=reason)
-            if isinstance(error, OSError):
-                raise DataTransferError(
-                    f"Cannot write {output}: {error.strerror or error}."
-                ) from error
-            raise
-    size, checksum = file_digest(output)
-    report = run.report
-    report.file, report.file_size = output, size
-    report.duration = time.monotonic() - started
-    warning = _update_record(
-        run.record,
-        file_path=output,
-        file_size=size,
-        checksum=checksum,
-        duration=dt.timedelta(seconds=report.duration),
-    )
-    if warning:
-        run.warning = warning
-    return MediaExport(run=run, manifest=manifest)
+    return manifest, archive
 
 
 # ---------------------------------------------------------------------------- import

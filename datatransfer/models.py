@@ -10,7 +10,7 @@ class ExportRecord(models.Model):
     that it was interrupted).
 
     An export asked for in the admin is queued first (a task run by `db_worker`), then
-    running, with its progress; a command-line run is recorded once done."""
+    running, with its progress; a command-line run is recorded running from its start."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")

@@ -1,7 +1,7 @@
 """Exports in the background. The admin queues an export (an ExportRecord, status queued,
 and a task of Django's tasks framework, database backend, both in `default`); the worker
-(`python manage.py db_worker`) runs it with `history.export_to_file`, the code path of
-`dumpdomain`, writing its progress on the record as it goes.
+(`python manage.py db_worker`) runs it as `dumpdomain` does, with an ExportJob, writing
+its progress on the record as it goes.
 
 A whole-database export takes about 25 s per million rows: far longer than an HTTP request
 may last behind a proxy.
@@ -15,8 +15,8 @@ from django.utils import timezone
 from django_tasks import task
 
 from datatransfer.exceptions import DataTransferError
-from datatransfer.history import default_output, export_to_file
-from datatransfer.media import default_archive_output, export_with_media
+from datatransfer.export_job import ExportJob, ExportOptions
+from datatransfer.history import outcome_of
 from datatransfer.models import ExportRecord
 from datatransfer.routers import domain_database
 
@@ -114,44 +114,48 @@ def _start(record_id: int) -> ExportRecord | None:
     return record
 
 
-def _interrupted(record: ExportRecord, error: BaseException) -> None:
-    """Mark failed a record the export left running (the worker stopped, or a bug)."""
+def _ended(record: ExportRecord, error: BaseException) -> None:
+    """Record how the export ended when the job could not (its options refused before it
+    began, or a record left running): failed, or interrupted when the worker was stopped."""
     if record.status not in ExportRecord.IN_PROGRESS:
         return
-    record.status = ExportRecord.Status.FAILED
-    record.error = f"Interrupted: {error!r}"
+    record.status, record.error = outcome_of(error)
     try:
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
             record.save(using=DEFAULT_DB_ALIAS, update_fields=["status", "error"])
     except DatabaseError as save_error:
-        logger.warning("Export %s: failure not recorded: %s", record.pk, save_error)
+        logger.warning("Export %s: end not recorded: %s", record.pk, save_error)
+
+
+def export_options(record: ExportRecord) -> ExportOptions:
+    """The options of the export queued as `record` (a new file in EXPORTS_DIR).
+    Raises DataTransferError as ExportOptions does."""
+    return ExportOptions(
+        using=record.database,
+        organizations=record.organizations,
+        exclude=record.excluded_tables,
+        exclude_secrets=record.secrets_excluded,
+        media=record.with_media,
+        user=record.user,
+    )
 
 
 @task()
 def run_export(record_id: int) -> str:
     """Run the export queued as ExportRecord `record_id` (in the worker); return its final
-    status. An expected failure (DataTransferError) is recorded on the record, not raised;
-    anything else marks the record failed and is raised, for the worker's log."""
+    status. An expected failure (DataTransferError) is recorded on the record, not raised.
+    The worker stopped in the middle (`db_worker` given a second SIGTERM or SIGINT, which
+    raises SystemExit) marks the record interrupted, and the partial file is removed, as
+    on any error; anything else marks it failed and is raised, for the worker's log."""
     record = _start(record_id)
     if record is None:
         return "not queued"
-    options = dict(
-        using=record.database,
-        organizations=record.organizations,
-        exclude=record.excluded_tables,
-        exclude_secrets=record.secrets_excluded,
-        user=record.user,
-        on_table=ExportProgress(record),
-        record=record,
-    )
     try:
-        if record.with_media:
-            export_with_media(default_archive_output(), **options)
-        else:
-            export_to_file(default_output(), **options)
-    except DataTransferError:
-        pass  # export_to_file recorded it, with its message
+        job = ExportJob(export_options(record), record=record, on_table=ExportProgress(record))
+        job.run()
+    except DataTransferError as error:
+        _ended(record, error)  # the job recorded it already, unless its options were refused
     except BaseException as error:
-        _interrupted(record, error)
+        _ended(record, error)
         raise
     return record.status

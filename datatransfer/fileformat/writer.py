@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from datatransfer.checksums import DigestingWriter
 from datatransfer.exceptions import FileFormatError
 from datatransfer.fileformat import COMPRESSIONS, compression_of
 from datatransfer.manifest import TableDigest
@@ -125,13 +126,14 @@ def check_output_path(path: str) -> None:
 
 
 @contextlib.contextmanager
-def open_output(path: str, stdout=None):
+def open_output(path: str, stdout=None, *, digest=None):
     """Yield a text stream for `path` (`-` is `stdout`, by default sys.stdout; `.gz`, `.bz2`
     and `.xz` are compressed).
 
     A file is written under a temporary name in the same folder, with mode 0600 (it
     holds password hashes), and renamed only when the block ends without error, so no
-    partial file ever stands under the final name.
+    partial file ever stands under the final name. Every byte written to the file (as it
+    lies on disk, compressed) is added to `digest` (checksums.FileDigest), if given.
     """
     if path == "-":
         stream = stdout or sys.stdout
@@ -139,7 +141,8 @@ def open_output(path: str, stdout=None):
         stream.flush()
         return
     target = Path(path)
-    with atomic_file(target) as raw:
+    with atomic_file(target) as file:
+        raw = DigestingWriter(file, digest) if digest is not None else file
         compression = compression_of(path)
         if compression is gzip:
             binary = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)

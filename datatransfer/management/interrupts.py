@@ -1,7 +1,9 @@
 """Ctrl-C in the commands: one line on stderr and exit status 130 (128 + SIGINT, as a
-shell reports it), never a traceback."""
+shell reports it), never a traceback. A closed pipe: exit status 141 (128 + SIGPIPE), no
+message."""
 
 import contextlib
+import os
 import signal
 import threading
 
@@ -38,3 +40,17 @@ def ctrl_c(message: str):
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def leave_closed_pipe(stream, status: int):
+    """End the command with `status` and no message once the reader of `stream` (stdout)
+    has gone (`dumpdomain - | head`), as a Unix filter does.
+
+    What is still buffered for the closed pipe would fail again when Python flushes
+    stdout on exit ("Exception ignored ... BrokenPipeError"): stdout is first pointed at
+    /dev/null."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    raise SystemExit(status)

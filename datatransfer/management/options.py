@@ -1,5 +1,5 @@
 """The options the commands share, spelled as Django's own (`--database`, `-e`), and
-loaddomain's, turned into an ImportOptions."""
+each command's own, read into one ImportOptions (loaddomain) or ExportOptions (dumpdomain)."""
 
 import argparse
 import math
@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 
 from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
 from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
+from datatransfer.export_job import ExportOptions
 from datatransfer.fileformat.writer import unwritable_reason
 from datatransfer.importer import ImportOptions
 from datatransfer.registry import audit_log_keys, excluded_keys
@@ -178,4 +179,58 @@ def import_options(options) -> ImportOptions:
         match=options["match"],
         lock_timeout=options["lock_timeout"],
         overwrite_media=options["overwrite_media"],
+    )
+
+
+def add_export_options(parser) -> None:
+    """dumpdomain's options (those of ExportOptions)."""
+    parser.add_argument("output", nargs="?", help="File to write (default: exports/...).")
+    parser.add_argument("-o", "--output", dest="output_option", help="Same as OUTPUT.")
+    add_database_option(parser, "read")
+    add_exclude_options(parser, skip_audit=True)
+    parser.add_argument(
+        "--organization",
+        action="append",
+        default=[],
+        metavar="SLUG",
+        help="Export only this organization, its data and the rows they reference; "
+        "repeat for several.",
+    )
+    parser.add_argument(
+        "--exclude-secrets",
+        action="store_true",
+        help="Write password hashes and invite tokens empty.",
+    )
+    parser.add_argument(
+        "--indent",
+        type=int,
+        default=2,
+        help="Indentation (default 2, as the old tool; 0 for one line).",
+    )
+    parser.add_argument(
+        "--with-media",
+        action="store_true",
+        help="Write a tar archive (OUTPUT.tar or .tar.gz): the export and every uploaded file "
+        "its documents name, from MEDIA_ROOT.",
+    )
+
+
+def export_options(options) -> ExportOptions:
+    """The ExportOptions of dumpdomain's parsed `options`.
+
+    Raises CommandError (exit 2) for OUTPUT and -o together or an unknown table name,
+    and DataTransferError as ExportOptions does."""
+    if options["output_option"] and options["output"]:
+        raise CommandError(
+            "Give the output once: OUTPUT or -o/--output, not both.", returncode=EXIT_REFUSED
+        )
+    return ExportOptions(
+        output=options["output_option"] or options["output"] or "",
+        using=options["database"],
+        exclude=excluded_tables(options),
+        exclude_secrets=options["exclude_secrets"],
+        organizations=options["organization"],
+        indent=options["indent"],
+        media=options["with_media"],
+        command="dumpdomain --with-media" if options["with_media"] else "dumpdomain",
     )

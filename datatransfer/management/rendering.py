@@ -4,6 +4,10 @@ Reports (reports.py) are data; the engines' messages name no command-line flag. 
 error's or a note's code (exceptions.Code) becomes the hint that names the flag.
 """
 
+import os
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
 from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, Code
 from datatransfer.media import DIFFERENT_FILE, MANIFEST_MEMBER
 from datatransfer.reports import (
@@ -68,6 +72,7 @@ def render_table(header: list[str], rows: list[list], footer: list) -> str:
 
 
 def render_export(report: ExportReport) -> str:
+    """The rows per table (and as references, for a subset), then the file written."""
     header = ["table", "rows"]
     rows = [[key, f"{count:,}"] for key, count in report.tables.items()]
     footer = ["total", f"{report.total:,}"]
@@ -243,3 +248,13 @@ def import_verdict(report: ImportReport) -> tuple[str, int] | None:
             EXIT_CONFLICTS,
         )
     return None
+
+
+def next_step(output: str, source: str) -> str:
+    """How to import the file: its path from where the user stands, and the other
+    database when exactly one is configured (else a placeholder)."""
+    relative = os.path.relpath(output)
+    path = output if relative.startswith("..") else relative
+    others = [alias for alias in connections if alias not in (DEFAULT_DB_ALIAS, source)]
+    target = others[0] if len(others) == 1 else "TARGET"
+    return f"Import it with: python manage.py loaddomain {path} --database {target} --dry-run"

@@ -21,7 +21,7 @@ from django.utils import translation
 from django_tasks_db.models import DBTaskResult
 
 from core.models import Organization
-from datatransfer import tasks
+from datatransfer import export_job, exporter, tasks
 from datatransfer.admin import human_duration
 from datatransfer.models import ExportRecord
 from datatransfer.tasks import PROGRESS_INTERVAL, ExportProgress, _start, queue_export, run_export
@@ -292,14 +292,36 @@ def test_an_export_the_queue_refuses_is_an_admin_message(admin_client, seeded, m
 
 def test_a_crash_in_the_worker_marks_the_export_failed(seeded, monkeypatch, run_worker):
     def crash(*args, **kwargs):
-        raise KeyboardInterrupt
+        raise RuntimeError("a bug")
 
-    monkeypatch.setattr(tasks, "export_to_file", crash)
+    monkeypatch.setattr(export_job, "export_domain", crash)
     record = queue_export(user=None)
     run_worker()
     record.refresh_from_db()
-    assert record.status == ExportRecord.Status.FAILED and "Interrupted" in record.error
+    assert record.status == ExportRecord.Status.FAILED and record.error == "a bug"
     assert DBTaskResult.objects.get(pk=record.task_id).status == "FAILED"
+
+
+def test_a_worker_stopped_in_the_middle_marks_the_export_interrupted_and_leaves_no_file(
+    seeded, monkeypatch, run_worker, exports_dir
+):
+    """db_worker's second SIGTERM (or Ctrl-C) raises SystemExit in the running task."""
+    real, calls = exporter._rows, []
+
+    def rows(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            assert [path.suffix for path in exports_dir.iterdir()] == [".part"]
+            raise SystemExit(1)
+        return real(*args)
+
+    monkeypatch.setattr(exporter, "_rows", rows)
+    record = queue_export(user=None)
+    run_worker()
+    record.refresh_from_db()
+    assert record.status == ExportRecord.Status.INTERRUPTED == "interrupted"
+    assert record.error == "Interrupted: the process running the export was stopped."
+    assert list(exports_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -434,3 +434,41 @@ def test_wait_still_queues_behind_another_import_beyond_the_lock_timeout(
             "loaddomain", node_file, "--database", loaded_target, "--wait", stdout=io.StringIO()
         )
     assert time.monotonic() - started >= 1.5
+
+
+# ---------------------------------------------------------------------------- closed pipe
+
+
+@pytest.mark.django_db
+def test_a_closed_pipe_ends_quietly_with_141_and_is_recorded_interrupted(site):
+    """`dumpdomain - | head -c 100` through a real pipe: the reader takes 100 bytes and
+    closes it; the export stops with no traceback, no "Exception ignored" at exit, exit
+    status 141 (128 + SIGPIPE), and its history record says interrupted, not failed."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "dumpdomain", "-"],
+        cwd=ROOT,
+        env={**os.environ, **site},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        head = process.stdout.read(100)
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert head.startswith(b'{\n  "metadata": {')
+    assert process.returncode == 141, stderr
+    assert stderr == ""
+    with sqlite3.connect(urlsplit(site["PROJECT_DATABASE_URL"]).path) as history:
+        rows = history.execute("SELECT status, error, file_path FROM datatransfer_exportrecord")
+        assert rows.fetchall() == [
+            (
+                "interrupted",
+                "Stopped: the reader closed the pipe; what went to stdout is incomplete.",
+                "-",
+            )
+        ]

@@ -3,12 +3,17 @@ the admin queues, with a project database and a platform database of their own (
 deployed: nothing shared with this test process but the databases)."""
 
 import hashlib
+import signal
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
+from django.db import connections
 
+from tests.datatransfer.test_safety import _waiting_on_lock
 from tests.subprocesses import run_manage, running_manage
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +72,40 @@ def test_a_running_worker_takes_new_exports_and_stops_on_sigterm(site):
             time.sleep(0.2)
     assert worker.returncode == 0  # SIGTERM while waiting: a clean exit
     assert records(site)["exports"][pk]["status"] == "succeeded"
+
+
+@pytest.mark.skipif(
+    connections["platform"].vendor != "postgresql", reason="holds a table lock on PostgreSQL"
+)
+def test_a_worker_stopped_in_the_middle_of_an_export_records_it_interrupted(site):
+    """`db_worker` lets a running export finish on the first SIGTERM; a second one (or a
+    second Ctrl-C) stops it at once: the export is recorded interrupted, not failed, and
+    its partial file is removed. Another session's lock holds the export half-way."""
+    blocker = psycopg.connect(site["DATABASE_URL"])
+    blocker.execute('LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE')
+    watcher = psycopg.connect(site["DATABASE_URL"], autocommit=True)
+    exports = Path(site["EXPORTS_DIR"])
+    try:
+        with running_manage(
+            "db_worker", "--interval", "0.2", "--no-startup-delay", "--no-reload", env=site
+        ) as worker:
+            pk = queue(site)
+            deadline = time.monotonic() + 60
+            while not _waiting_on_lock(watcher, urlsplit(site["DATABASE_URL"]).path[1:]):
+                assert worker.poll() is None, "the worker stopped"
+                assert time.monotonic() < deadline, "the export never reached the locked table"
+                time.sleep(0.1)
+            assert records(site)["exports"][pk]["status"] == "running"
+            assert [file.suffix for file in exports.iterdir()] == [".part"]
+            worker.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert worker.poll() is None  # the first SIGTERM waits for the export
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+    finally:
+        blocker.close()
+        watcher.close()
+    record = records(site)["exports"][pk]
+    assert record["status"] == "interrupted"
+    assert record["error"] == "Interrupted: the process running the export was stopped."
+    assert list(exports.iterdir()) == []

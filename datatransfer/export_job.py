@@ -1,0 +1,229 @@
+"""One export, as `dumpdomain` and the admin's worker run it: an ExportJob built from one
+ExportOptions value runs its phases in order, scope -> write -> archive -> record, with
+the history record saved when it starts (running) and when it ends."""
+
+import contextlib
+import datetime as dt
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from datatransfer.checksums import FileDigest
+from datatransfer.exceptions import Code, DataTransferError
+from datatransfer.exporter import export_domain, tables_to_export
+from datatransfer.fileformat.writer import check_output_path, open_output
+from datatransfer.history import begin_record, default_output, outcome_of, save_record
+from datatransfer.media import EXPORT_MEMBER, ReferencedFiles, check_archive_output, write_archive
+from datatransfer.models import ExportRecord
+from datatransfer.reports import ExportReport
+from datatransfer.routers import domain_database
+from datatransfer.signing import signing_key as settings_signing_key
+from datatransfer.subset import organization_scope
+
+# Unix's status for a writer whose reader went away: 128 + SIGPIPE (13).
+EXIT_OUTPUT_CLOSED = 141
+
+
+class OutputClosed(DataTransferError):
+    """The reader of stdout closed the pipe (`dumpdomain - | head`): the export stopped."""
+
+    code = Code.OUTPUT_CLOSED
+    exit_code = EXIT_OUTPUT_CLOSED
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Everything an export is asked to do, checked once when built.
+
+    `output`: a `.json` file (`.json.gz`, `.bz2`, `.xz` compressed), `-` for stdout, or
+    with `media` a `.tar`/`.tar.gz`/`.tgz` archive; empty: a new name in EXPORTS_DIR.
+    `using`: the database to read (default: the domain's). `exclude`: file keys left out.
+    `organizations`: slugs, for a subset export. `indent`: None or 0 for one line.
+    `user` (an admin user) or `command` (the command line) says who launched it.
+    `signing_key` and `media_root` default to the settings'.
+
+    Raises DataTransferError for an output name or folder that cannot be written, an
+    excluded name that is not a table, or a negative indent.
+    """
+
+    output: str = ""
+    using: str = ""
+    exclude: frozenset = frozenset()
+    exclude_secrets: bool = False
+    organizations: tuple = ()
+    indent: int | None = 2
+    media: bool = False
+    media_root: str = ""
+    user: object = None
+    command: str = ""
+    signing_key: str | None = None
+
+    def __post_init__(self):
+        def normalize(name, value):
+            object.__setattr__(self, name, value)
+
+        normalize("using", self.using or domain_database())
+        normalize("exclude", frozenset(self.exclude))
+        normalize("organizations", tuple(sorted(set(self.organizations))))
+        normalize("indent", self.indent or None)
+        normalize("media_root", str(self.media_root or settings.MEDIA_ROOT))
+        if self.signing_key is None:
+            normalize("signing_key", settings_signing_key())
+        if not self.output:
+            normalize("output", default_output(".tar" if self.media else ".json"))
+        if self.indent is not None and self.indent < 0:
+            raise DataTransferError(
+                f"The indentation must be 0 or more, not {self.indent}.", code=Code.BAD_INDENT
+            )
+        tables_to_export(self.exclude)
+        if self.media:
+            check_archive_output(self.output)
+        else:
+            check_output_path(self.output)
+
+    @property
+    def to_stdout(self) -> bool:
+        return self.output == "-"
+
+
+@dataclass
+class ExportRun:
+    """What an export did: the engine's report (naming the file or archive written), the
+    history record (None, with `warning` saying why, when it could not be saved), and
+    for an archive its manifest (`files` and `missing`)."""
+
+    report: ExportReport
+    record: ExportRecord | None
+    warning: str = ""
+    manifest: dict | None = None
+
+
+class ExportJob:
+    """Runs one export: `run()` returns an ExportRun.
+
+    `record`: the history record to fill (a queued export's), else a new one. `on_table`
+    (key, count) is called before each table, as the exporter's (progress). `stdout`: the
+    text stream `-` writes to (default sys.stdout).
+    """
+
+    def __init__(self, options: ExportOptions, *, record=None, on_table=None, stdout=None):
+        self.options = options
+        self.record = record if record is not None else ExportRecord()
+        self.on_table = on_table
+        self.stdout = stdout
+        self.warning = ""
+        self.report: ExportReport | None = None
+        self.manifest: dict | None = None
+        self._digest = FileDigest()  # of the file written: the JSON, then the archive
+        self._files: ReferencedFiles | None = None
+
+    def run(self) -> ExportRun:
+        """Raises DataTransferError (recorded failed; OutputClosed recorded interrupted)
+        for an unknown organization, an unreachable database or a file that cannot be
+        written; a Ctrl-C (KeyboardInterrupt) or a stopped process (SystemExit) is
+        recorded interrupted and raised again. No partial file is ever left."""
+        started = time.monotonic()
+        self.warning = begin_record(self.record, self.options)
+        try:
+            with contextlib.ExitStack() as stack:
+                scope = self.scope()
+                json_path = self.options.output
+                if self.options.media:
+                    # The JSON waits in a private folder (0700: it holds password hashes)
+                    # beside the archive, removed with it on any error.
+                    target = Path(self.options.output)
+                    work = stack.enter_context(
+                        tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent)
+                    )
+                    json_path = os.path.join(work, EXPORT_MEMBER)
+                self.write(scope, json_path)
+                if self.options.media:
+                    self.archive(json_path)
+        except BaseException as error:
+            self.record_run(*outcome_of(error), duration=time.monotonic() - started)
+            if self.warning:
+                error.add_note(self.warning)
+            raise
+        self.report.duration = time.monotonic() - started
+        self.record_run(ExportRecord.Status.SUCCEEDED, "", duration=self.report.duration)
+        return ExportRun(
+            report=self.report,
+            record=None if self.warning else self.record,
+            warning=self.warning,
+            manifest=self.manifest,
+        )
+
+    def scope(self):
+        """The organizations' subset (subset.OrganizationScope), or None for every row.
+        Raises DataTransferError for an unknown slug."""
+        if not self.options.organizations:
+            return None
+        return organization_scope(self.options.organizations, using=self.options.using)
+
+    def write(self, scope, path: str) -> None:
+        """Write the export to `path`, counting its size and SHA-256 as it is written and,
+        for an archive, collecting the uploads its documents name."""
+        options = self.options
+        self._files = ReferencedFiles() if options.media else None
+        try:
+            with open_output(path, stdout=self.stdout, digest=self._digest) as stream:
+                self.report = export_domain(
+                    stream,
+                    using=options.using,
+                    exclude=options.exclude,
+                    exclude_secrets=options.exclude_secrets,
+                    indent=options.indent,
+                    file_name=options.output,
+                    scope=scope,
+                    on_table=self.on_table,
+                    on_row=self._files,
+                    signing_key=options.signing_key,
+                )
+        except BrokenPipeError as error:
+            if not options.to_stdout:
+                raise self._cannot_write(error) from error
+            raise OutputClosed(f"The reader of {options.output} closed the pipe.") from None
+        except OSError as error:
+            raise self._cannot_write(error) from error
+        if not options.to_stdout:
+            self.report.file_size = self._digest.size
+
+    def archive(self, json_path: str) -> None:
+        """Write the archive: the export just written and the uploads it names."""
+        options = self.options
+        try:
+            self.manifest, archive = write_archive(
+                options.output,
+                json_path,
+                self._digest,
+                self._files.paths,
+                options.media_root,
+                signing_key=options.signing_key,
+            )
+        except OSError as error:
+            raise self._cannot_write(error) from error
+        self._digest = archive
+        self.report.file_size = archive.size
+
+    def record_run(self, status: str, error: str, *, duration: float) -> None:
+        """Save the run's end on the history record: its status, error, duration and,
+        when it succeeded, the rows per table and the file's size and SHA-256."""
+        record = self.record
+        record.status, record.error = status, error
+        record.duration = dt.timedelta(seconds=duration)
+        if status == ExportRecord.Status.SUCCEEDED:
+            record.table_counts = dict(self.report.tables)
+            record.total_rows = self.report.total
+            if not self.options.to_stdout:
+                record.file_size, record.checksum = self._digest.size, self._digest.sha256
+        self.warning = save_record(record) or self.warning
+
+    def _cannot_write(self, error: OSError) -> DataTransferError:
+        reason = error.strerror or error
+        return DataTransferError(
+            f"Cannot write {self.options.output}: {reason}.", code=Code.CANNOT_WRITE
+        )

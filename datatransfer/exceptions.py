@@ -44,6 +44,12 @@ def quoted(value, limit: int = QUOTED_LIMIT) -> str:
     return f"'{escaped(value, limit)}'"
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (a database error's detail lines left out)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class DataTransferError(Exception):
     """An expected failure: bad input, a bad option or an unreachable database.
 

@@ -29,7 +29,7 @@ DEFAULT_BATCH_SIZE = 1000
 LINK_BATCH_SIZE = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedRow:
     """The outcome of one row of a batch, recorded once the batch is written."""
 
@@ -157,7 +157,7 @@ class BatchEngine:
         current = {} if fresh else self._current_rows(table, batch)
         references = self.references.get(table.key, ())
         pk_name = table.pk.attname
-        items, rows = [], []  # items: (id, how the row stands, what to check)
+        items = []  # (id, how the row stands, what to check)
         for number, raw in batch:
             known = current.get(table.row_label(raw, number))
             if known is not None and known[pk_name] in references:
@@ -166,13 +166,8 @@ class BatchEngine:
                 # Spelled exactly as the database's row: unchanged, nothing to decode.
                 items.append((known[pk_name], _SAME, known))
             else:
-                try:
-                    row = decode_row(table, raw)
-                except RowError as error:
-                    items.append((table.row_label(raw, number), _UNDECODABLE, str(error)))
-                    continue
-                items.append((row.pk, _DECODED, row))
-                rows.append(row)
+                items.append(_decoded(table, number, raw))
+        rows = [item for _, stands, item in items if stands is _DECODED]
         exists = self._existence(table, rows)
         holders = self._holders(table, rows) if current or not fresh else {}
         keys = self._natural_keys(table, rows)
@@ -220,24 +215,17 @@ class BatchEngine:
         """Classify the rows of an append-only table: unchanged when the target holds their
         content (or an earlier row of the file brought it), else appended; one query for
         the links, one for the content, one per unique key."""
-        items, rows = [], []  # items: (id, decoded row or None, decoding error)
-        for number, raw in batch:
-            try:
-                row = decode_row(table, raw)
-            except RowError as error:
-                items.append((table.row_label(raw, number), None, str(error)))
-                continue
-            items.append((row.pk, row, None))
-            rows.append(row)
+        items = [_decoded(table, number, raw) for number, raw in batch]
+        rows = [item for _, stands, item in items if stands is _DECODED]
         exists = self._existence(table, rows)
         keys = {id(row): content_key(table, row.values) for row in rows}
         values = [row.values for row in rows]
         held = set(contents_held(table, values, set(keys.values()), using=self.using))
         holders = self._holders(table, rows)
         plan = BatchPlan()
-        for row_id, row, error in items:
-            if row is None:
-                problem = Outcome.FAILED, error
+        for row_id, stands, row in items:
+            if stands is _UNDECODABLE:
+                problem = Outcome.FAILED, row
             else:
                 problem = self._dependency_problem(table, row.values, exists=exists)
             if problem is None and keys[id(row)] in held:
@@ -563,6 +551,15 @@ class BatchEngine:
 
     def _manager(self, model):
         return model._base_manager.using(self.using)
+
+
+def _decoded(table, number, raw) -> tuple:
+    """(the row's id, _DECODED, the decoded row), or (its label, _UNDECODABLE, why)."""
+    try:
+        row = decode_row(table, raw)
+    except RowError as error:
+        return table.row_label(raw, number), _UNDECODABLE, str(error)
+    return row.pk, _DECODED, row
 
 
 def _immutable_problem(table, current, values):

@@ -36,24 +36,12 @@ class RowEngine:
     """
 
     def __init__(
-        self,
-        report,
-        *,
-        using: str,
-        strict: bool,
-        excluded: set,
-        batch_size=None,
-        references=None,
-        dry_run=False,
+        self, report, *, using, strict, excluded, batch_size=None, references=None, dry_run=False
     ):
-        self.report = report
-        self.using = using
-        self.strict = strict
-        self.excluded = excluded
+        self.report, self.using, self.connection = report, using, connections[using]
+        self.strict, self.excluded, self.dry_run = strict, excluded, dry_run
         self.references = references or {}
         self.kept_references = 0
-        self.dry_run = dry_run
-        self.connection = connections[using]
         # {(table key, id): SKIPPED or FAILED}: rows not written that the target lacks,
         # so that the rows linking to them cannot come in either
         self.refused = {}

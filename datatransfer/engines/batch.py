@@ -385,7 +385,7 @@ class BatchEngine:
         """{(unique key, values): pk} of the database rows holding the batch's unique values."""
         holders = {}
         for fields in table.unique_sets:
-            names = [spec.attname for spec in fields]
+            names = [field.attname for field in fields]
             values = [tuple(r.values.get(n) for n in names) for r in rows]
             values = [v for v in values if None not in v]
             if not values:
@@ -453,7 +453,7 @@ class BatchEngine:
         row (and free the ones it gives up)."""
         claims = []
         for fields in table.unique_sets:
-            names = [spec.attname for spec in fields]
+            names = [field.attname for field in fields]
             value = tuple(row.values.get(n) for n in names)
             if None in value:
                 continue

@@ -161,7 +161,7 @@ class RowEngine:
         """Refuse the row when another row of the target (any row, without `other_than`)
         holds one of its unique values."""
         for fields in table.unique_sets:
-            lookup = {spec.attname: values.get(spec.attname) for spec in fields}
+            lookup = {field.attname: values.get(field.attname) for field in fields}
             if None in lookup.values():
                 continue
             others = self._manager(table.model).filter(**lookup)

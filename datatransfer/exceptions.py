@@ -45,6 +45,12 @@ def quoted(value, limit: int = QUOTED_LIMIT) -> str:
     return f"'{escaped(value, limit)}'"
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (a database error's detail lines left out)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class Code(StrEnum):
     """What an error (or a note of a report) is about, when the caller can do something
     about it. Messages never name a command-line flag: the command line turns the code

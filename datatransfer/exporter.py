@@ -47,22 +47,10 @@ def _with_many_to_many(table, chunk, using):
         return
     pk_name = table.pk.attname
     ids = [values[pk_name] for values in chunk]
-    links = {spec.key: {} for spec in table.many_to_many}
-    for spec in table.many_to_many:
-        through = spec.field.remote_field.through
-        own = spec.field.m2m_field_name()
-        other = spec.field.m2m_reverse_field_name()
-        target = f"{other}__{spec.natural_field}" if spec.natural_field else f"{other}_id"
-        pairs = (
-            through._base_manager.using(using)
-            .filter(**{f"{own}_id__in": ids})
-            .values_list(f"{own}_id", target)
-        )
-        for owner, key in pairs:
-            links[spec.key].setdefault(owner, []).append(key)
+    links = {spec.key: spec.linked(ids, using, keys=True) for spec in table.many_to_many}
     for values in chunk:
         pk = values[pk_name]
-        yield values, {key: sorted(by_owner.get(pk, ())) for key, by_owner in links.items()}
+        yield values, {key: by_owner.get(pk, []) for key, by_owner in links.items()}
 
 
 def _write_rows(writer, table, queryset, using, exclude_secrets, on_rows, scope, on_row) -> tuple:

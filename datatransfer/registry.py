@@ -10,6 +10,7 @@ keys (`permissionKeys`); its link table (Prisma's `_PermissionToUser`: two forei
 and nothing else) is not a table of the file.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -21,7 +22,9 @@ from django.db.models.fields import AutoFieldMixin
 
 from datatransfer.declarations import APPEND_ONLY, IMMUTABLE, POLICIES, UPSERT, Transfer
 from datatransfer.exceptions import DataTransferError
+from datatransfer.fileformat.codec import SECRET_NOT_SHOWN
 from datatransfer.graph import dependency_order
+from datatransfer.manifest import canonical_json
 
 DEFAULT_APPS = ("core",)
 
@@ -85,6 +88,63 @@ class ManyToManySpec:
     def related_model(self):
         return self.field.related_model
 
+    @property
+    def through(self) -> type[models.Model]:
+        """The link table (Prisma's `_PermissionToUser`)."""
+        return self.field.remote_field.through
+
+    @property
+    def owner_column(self) -> str:
+        """The link table's attribute holding the owner's id (`user_id`)."""
+        return f"{self.field.m2m_field_name()}_id"
+
+    @property
+    def target_column(self) -> str:
+        """The link table's attribute holding the related row's id (`permission_id`)."""
+        return f"{self.field.m2m_reverse_field_name()}_id"
+
+    def links(self, using: str, *, owners=None, targets=None, keys=False):
+        """The (owner id, related id) pairs of the link table, for the owners `owners` and
+        the related rows `targets` (None: all); with `keys`, the related rows' keys as the
+        file gives them (their natural key, or their id) instead of their ids."""
+        rows = self.through._base_manager.using(using)
+        if owners is not None:
+            rows = rows.filter(**{f"{self.owner_column}__in": owners})
+        if targets is not None:
+            rows = rows.filter(**{f"{self.target_column}__in": targets})
+        target = (
+            f"{self.field.m2m_reverse_field_name()}__{self.natural_field}"
+            if keys and self.natural_field
+            else self.target_column
+        )
+        return rows.values_list(self.owner_column, target)
+
+    def linked(self, owners, using: str, *, keys=False) -> dict[object, list]:
+        """{owner id: sorted related ids (with `keys`, their keys in the file)} for the
+        rows `owners` that have links."""
+        found = defaultdict(list)
+        for owner, target in self.links(using, owners=owners, keys=keys):
+            found[owner].append(target)
+        return {owner: sorted(targets) for owner, targets in found.items()}
+
+    def set_links(self, using: str, wanted: dict, current: dict, *, batch_size=None) -> None:
+        """Make the links of each owner in `wanted` ({owner id: related ids}) exactly those,
+        given `current`, the links they have ({owner id: related ids})."""
+        manager = self.through._base_manager.using(using)
+        new_links = []
+        for owner, ids in wanted.items():
+            have = set(current.get(owner, ()))
+            if have - set(ids):
+                manager.filter(**{self.owner_column: owner}).exclude(
+                    **{f"{self.target_column}__in": ids}
+                ).delete()
+            new_links += [
+                self.through(**{self.owner_column: owner, self.target_column: target})
+                for target in ids
+                if target not in have
+            ]
+        manager.bulk_create(new_links, batch_size=batch_size)
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -136,6 +196,65 @@ class TableSpec:
         unique_together, unconditional UniqueConstraints."""
         return unique_sets(self.model)
 
+    @cached_property
+    def required(self) -> tuple[FieldSpec, ...]:
+        """The fields a new row cannot do without: no default, not nullable."""
+        return tuple(
+            spec for spec in self.fields if not spec.field.has_default() and not spec.field.null
+        )
+
+    def missing_required(self, values: dict) -> str | None:
+        """The message for a new row whose model `values` lack required fields, else None."""
+        missing = [spec.key for spec in self.required if spec.attname not in values]
+        return f"missing required field(s) {', '.join(missing)}" if missing else None
+
+    def changed_values(self, current: dict, values: dict) -> dict:
+        """The model `values` that differ from the target's row `current`; an empty secret
+        (a file exported without its secrets) never replaces a set one."""
+        specs = self._by_attname
+        return {
+            name: value
+            for name, value in values.items()
+            if not same_value(specs[name].field, current[name], value)
+            and not (value == "" and current[name] and specs[name].key in self.secret_keys)
+        }
+
+    def immutable_change(self, current: dict | None, values: dict) -> str | None:
+        """For an immutable table, the message when the target's row `current` differs from
+        the file's `values` (the row is then left as it is, a conflict); else None."""
+        if not self.immutable or current is None:
+            return None
+        changed = self.changed_values(current, values)
+        if not changed:
+            return None
+        keys = [spec.key for spec in self.fields if spec.attname in changed]
+        verb = "differs" if len(keys) == 1 else "differ"
+        return (
+            f"the target holds another version of this row ({', '.join(keys)} {verb}) and "
+            f"{self.key} rows are immutable: it was left as it is"
+        )
+
+    def unique_conflict(self, fields: tuple[models.Field, ...], values, holder) -> str:
+        """The message for a row whose unique key `fields` = `values` belongs to the
+        target's row `holder`: `slug 'ufhb' already belongs to organizations '<id>'`; a key
+        holding a secret is named, never shown."""
+        keys = [field.column for field in fields]  # a field's file key is its column
+        if self.secret_keys.intersection(keys):
+            shown = SECRET_NOT_SHOWN
+        else:
+            shown = "'" + ", ".join(str(value) for value in values) + "'"
+        return f"{', '.join(keys)} {shown} already belongs to {self.key} '{holder}'"
+
+    def row_label(self, raw: dict, number: int):
+        """A file row's id as the file gives it, or `#<position>` when it has none usable."""
+        value = raw.get(self.pk.key)
+        usable = isinstance(value, str | int) and not isinstance(value, bool) and value != ""
+        return value if usable else f"#{number}"
+
+    @cached_property
+    def _by_attname(self) -> dict[str, FieldSpec]:
+        return {spec.attname: spec for spec in self.fields}
+
     def field_keys(self) -> set[str]:
         return {spec.key for spec in self.fields} | {spec.key for spec in self.many_to_many}
 
@@ -143,6 +262,13 @@ class TableSpec:
         """Rows by creation time, then primary key (the old tool's order, made total)."""
         names = {f.name for f in self.model._meta.concrete_fields}
         return ("created_at", "pk") if "created_at" in names else ("pk",)
+
+
+def same_value(field, current, new) -> bool:
+    """Whether a field's `new` value is its `current` one (JSON compared by content)."""
+    if isinstance(field, models.JSONField):
+        return canonical_json(current) == canonical_json(new)
+    return current == new
 
 
 @cache

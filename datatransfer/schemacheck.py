@@ -41,7 +41,7 @@ def _models_of(tables):
     models = []
     for table in tables:
         models.append(table.model)
-        models += [spec.field.remote_field.through for spec in table.many_to_many]
+        models += [spec.through for spec in table.many_to_many]
     return models
 
 

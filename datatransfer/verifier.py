@@ -176,22 +176,6 @@ def _shown(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _many_to_many_keys(table, spec, ids, using) -> dict:
-    """{owner pk: sorted keys} of `spec` for the rows `ids`."""
-    through = spec.field.remote_field.through
-    own, other = spec.field.m2m_field_name(), spec.field.m2m_reverse_field_name()
-    target = f"{other}__{spec.natural_field}" if spec.natural_field else f"{other}_id"
-    keys = {}
-    pairs = (
-        through._base_manager.using(using)
-        .filter(**{f"{own}_id__in": ids})
-        .values_list(f"{own}_id", target)
-    )
-    for owner, key in pairs:
-        keys.setdefault(owner, []).append(key)
-    return {owner: sorted(values) for owner, values in keys.items()}
-
-
 class _TableVerifier:
     """Compares one table's rows in batches: one query per batch (and per many-to-many)."""
 
@@ -237,8 +221,7 @@ class _TableVerifier:
             values["pk"]: values for values in manager.filter(pk__in=ids).values("pk", *self.fields)
         }
         many_to_many = {
-            spec.key: _many_to_many_keys(self.table, spec, ids, self.using)
-            for spec in self.table.many_to_many
+            spec.key: spec.linked(ids, self.using, keys=True) for spec in self.table.many_to_many
         }
         for row in rows:
             values = current.get(row.pk)

@@ -1,0 +1,31 @@
+"""The ids a PostgreSQL sequence would give next, read without moving it: what a dry run
+writes an append-only table's new rows under (nextval and setval are not undone by a
+rollback, and a dry run must leave the target as it found it)."""
+
+
+class SequenceIds:
+    """The next ids of `model`'s primary key sequence, taken one by one with `take()`."""
+
+    def __init__(self, connection, model):
+        quote = connection.ops.quote_name
+        meta = model._meta
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)", [quote(meta.db_table), meta.pk.column]
+            )
+            (sequence,) = cursor.fetchone()
+            if sequence is None:  # no sequence behind the key: past the largest id
+                cursor.execute(f"SELECT max({quote(meta.pk.column)}) FROM {quote(meta.db_table)}")
+                self.next, self.step = (cursor.fetchone()[0] or 0) + 1, 1
+                return
+            cursor.execute(
+                "SELECT seqincrement FROM pg_sequence WHERE seqrelid = %s::regclass", [sequence]
+            )
+            (self.step,) = cursor.fetchone()
+            cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
+            last, called = cursor.fetchone()
+        self.next = last + self.step if called else last
+
+    def take(self) -> int:
+        value, self.next = self.next, self.next + self.step
+        return value

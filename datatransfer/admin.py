@@ -271,8 +271,22 @@ if admin.site.is_registered(DBTaskResult):
     admin.site.unregister(DBTaskResult)
 
 
+class HistoryAdmin(admin.ModelAdmin):
+    """A history (exports, imports): written by the jobs, never added, edited or deleted
+    from the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ExportRecord)
-class ExportRecordAdmin(admin.ModelAdmin):
+class ExportRecordAdmin(HistoryAdmin):
     """The history of exports, read-only; a button queues a whole-database export, an
     action (and a button on each export's page) deletes export files."""
 
@@ -338,15 +352,6 @@ class ExportRecordAdmin(admin.ModelAdmin):
     def has_module_permission(self, request):
         user = request.user
         return can_export(user) or can_delete_files(user) or super().has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_delete_export_file_permission(self, request):
         return can_delete_files(request.user)

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from datatransfer.admin import (
     REFRESH_SECONDS,
     ExportRecordAdmin,
+    HistoryAdmin,
     queue_context,
     state_html,
 )
@@ -93,7 +94,7 @@ def report_totals(report: dict) -> dict:
     return {key: totals[key] for key in OUTCOMES if key in totals}
 
 
-class ImportRecordAdmin(admin.ModelAdmin):
+class ImportRecordAdmin(HistoryAdmin):
     """The history of imports, read-only; a button uploads a file for its dry run, and a
     dry run's page has the report and the button that confirms it."""
 
@@ -134,15 +135,6 @@ class ImportRecordAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return can_import(request.user) or super().has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("state"), ordering="status")
     def state(self, record):

@@ -22,6 +22,7 @@ from datatransfer.exceptions import DataTransferError, FileChangedError
 from datatransfer.import_files import StoredFile, checked_copy, sha256_of
 from datatransfer.importer import ImportJob, ImportOptions
 from datatransfer.models import ImportRecord
+from datatransfer.tasks import save_and_enqueue
 
 logger = logging.getLogger(__name__)
 INTERRUPTED = "Interrupted: the import was rolled back, nothing was written."
@@ -49,14 +50,7 @@ def _queue(record: ImportRecord) -> ImportRecord:
     record.status = ImportRecord.Status.QUEUED
     record.started_at = record.queued_at = now
     record.database_description = _description(record.database)
-    try:
-        with transaction.atomic(using=DEFAULT_DB_ALIAS):
-            record.save(using=DEFAULT_DB_ALIAS)
-            record.task_id = str(run_import.enqueue(record.pk).id)
-            record.save(using=DEFAULT_DB_ALIAS, update_fields=["task_id"])
-    except DatabaseError as error:
-        raise DataTransferError(str(error) or type(error).__name__) from error
-    return record
+    return save_and_enqueue(record, run_import)
 
 
 def queue_preview(*, user, stored: StoredFile, file_name: str, database: str) -> ImportRecord:

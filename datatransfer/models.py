@@ -1,16 +1,15 @@
-"""The history of exports: one ExportRecord per run, from the admin or the command line."""
+"""The history: one ExportRecord per export, from the admin or the command line, and one
+ImportRecord per import from the admin."""
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class ExportRecord(models.Model):
-    """Who or what ran an export, when, of what, and the file it wrote (or why it failed, or
-    that it was interrupted).
-
-    An export asked for in the admin is queued first (a task run by `db_worker`), then
-    running, with its progress; a command-line run is recorded running from its start."""
+class Run(models.Model):
+    """What every run of the history has: when (queued at, for one queued in the admin,
+    until it starts), how long, its task in the worker, its state, why it failed, and the
+    database it read or wrote."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -21,13 +20,27 @@ class ExportRecord(models.Model):
 
     IN_PROGRESS = (Status.QUEUED, Status.RUNNING)
 
-    # For a queued export, when it was asked for until it starts.
     started_at = models.DateTimeField(_("started at"), db_index=True)
     queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
     task_id = models.CharField(_("task"), max_length=64, blank=True)
     duration = models.DurationField(_("duration"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
     error = models.TextField(_("error"), blank=True)
+    database = models.CharField(_("database"), max_length=100)
+    # Where the alias pointed at the time, without secrets: `postgresql host:5432/name`.
+    database_description = models.CharField(_("database server"), max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ExportRecord(Run):
+    """Who or what ran an export, when, of what, and the file it wrote (or why it failed, or
+    that it was interrupted).
+
+    An export asked for in the admin is queued first (a task run by `db_worker`), then
+    running, with its progress; a command-line run is recorded running from its start."""
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("admin user"),
@@ -38,9 +51,6 @@ class ExportRecord(models.Model):
     )
     command = models.CharField(_("command"), max_length=200, blank=True)
     system_user = models.CharField(_("system user"), max_length=150, blank=True)
-    database = models.CharField(_("database"), max_length=100)
-    # Where the alias pointed at the time, without secrets: `postgresql host:5432/name`.
-    database_description = models.CharField(_("database server"), max_length=500, blank=True)
     # Empty: the whole database; otherwise the slugs of the organizations exported.
     organizations = models.JSONField(_("organizations"), default=list, blank=True)
     excluded_tables = models.JSONField(_("excluded tables"), default=list, blank=True)
@@ -82,7 +92,7 @@ class ExportRecord(models.Model):
         return ", ".join(self.organizations)
 
 
-class ImportRecord(models.Model):
+class ImportRecord(Run):
     """An import from the admin: the uploaded file (its original name, where it is kept,
     its SHA-256), the database it went into, who ran it, and its report.
 
@@ -90,15 +100,6 @@ class ImportRecord(models.Model):
     import, `preview` naming the first, which loads exactly the bytes that were previewed.
     Both are queued, then run by the worker (`db_worker`)."""
 
-    Status = ExportRecord.Status
-    IN_PROGRESS = ExportRecord.IN_PROGRESS
-
-    started_at = models.DateTimeField(_("started at"), db_index=True)
-    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
-    task_id = models.CharField(_("task"), max_length=64, blank=True)
-    duration = models.DurationField(_("duration"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
-    error = models.TextField(_("error"), blank=True)
     dry_run = models.BooleanField(_("dry run"), default=True)
     preview = models.ForeignKey(
         "self",
@@ -116,9 +117,6 @@ class ImportRecord(models.Model):
         on_delete=models.SET_NULL,
         related_name="domain_imports",
     )
-    database = models.CharField(_("database"), max_length=100)
-    # Where the alias pointed at the time, without secrets: `postgresql host:5432/name`.
-    database_description = models.CharField(_("database server"), max_length=500, blank=True)
     # The name the file was uploaded under, and where it is kept (named by its SHA-256).
     file_name = models.CharField(_("file"), max_length=255)
     file_path = models.CharField(_("stored file"), max_length=1000)

@@ -87,10 +87,17 @@ def queue_export(
         secrets_excluded=exclude_secrets,
         with_media=with_media,
     )
+    return save_and_enqueue(record, run_export)
+
+
+def save_and_enqueue(record, run):
+    """Save `record` (an export's or an import's) and hand it to the worker's task `run`,
+    in one transaction of the project's database; return it. Raises DataTransferError
+    when it cannot be queued (then nothing is recorded)."""
     try:
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
             record.save(using=DEFAULT_DB_ALIAS)
-            record.task_id = str(run_export.enqueue(record.pk).id)
+            record.task_id = str(run.enqueue(record.pk).id)
             record.save(using=DEFAULT_DB_ALIAS, update_fields=["task_id"])
     except DatabaseError as error:
         raise DataTransferError(str(error) or type(error).__name__) from error

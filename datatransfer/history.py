@@ -13,6 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.utils import timezone
 
 from datatransfer.databases import describe
+from datatransfer.exceptions import Code
 from datatransfer.models import ExportRecord
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,6 @@ def outcome_of(error: BaseException) -> tuple[str, str]:
         return ExportRecord.Status.INTERRUPTED, INTERRUPTED
     if isinstance(error, SystemExit):
         return ExportRecord.Status.INTERRUPTED, STOPPED
-    if getattr(error, "code", None) == "OUTPUT_CLOSED":
+    if getattr(error, "code", None) == Code.OUTPUT_CLOSED:
         return ExportRecord.Status.INTERRUPTED, PIPE_CLOSED
     return ExportRecord.Status.FAILED, str(error) or type(error).__name__

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from core.models import Abonnement, Configuration, ContactMessage, Organization
 from datatransfer.exceptions import ImportLockedError
 from datatransfer.locking import LOCK_KEY, import_lock
+from datatransfer.management.rendering import error_line
 from tests.snapshots import database_snapshot
 from tests.subprocesses import database_url
 
@@ -629,8 +630,9 @@ def test_a_second_import_into_the_same_database_fails_at_once_without_wait(make_
         thread.join(timeout=10)
     assert isinstance(result.get("error"), ImportLockedError)
     message = str(result["error"])
-    assert f"Another import is running into database '{target}'" in message and "--wait" in message
-    assert "\n" not in message
+    assert f"Another import is running into database '{target}'" in message
+    assert "\n" not in message and "--" not in message  # the command line adds its hint
+    assert "use --wait to queue behind it" in error_line(result["error"])
     with import_lock(connections[target], wait=False):
         pass  # released at the end of the block
 

@@ -28,10 +28,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.color import no_style
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 
 from datatransfer.databases import open_connection
-from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES, first_line
+from datatransfer.engines import (
+    AUTO,
+    DEFAULT_BATCH_SIZE,
+    ENGINES,
+    VENDOR_ENGINES,
+    engine_for,
+    first_line,
+)
 from datatransfer.exceptions import (
     Code,
     DataTransferError,
@@ -84,12 +91,14 @@ class ImportOptions:
 
     `using` defaults to the domain database, `lock_timeout` (seconds, 0: no limit) to
     settings.DATATRANSFER_LOCK_TIMEOUT, `media_root` to settings.MEDIA_ROOT. `engine` is
-    "batch" or "rows" (the per-row reference); `match` is "id" (rows are the target's rows
-    with the same id) or "natural" (a row whose id is not in the target but whose natural
-    key is updates that row, and links to it follow: matching.py). Without `verify`, the
-    file is loaded without its check against its manifest; `strict` rolls everything back
-    at the first failed row; `wait` queues behind another import into the same PostgreSQL
-    database instead of failing; `overwrite_media` replaces an archive's file that differs.
+    "auto" (the default: "postgres" on PostgreSQL, else "batch"), "postgres" (set-based
+    statements, PostgreSQL only), "batch" or "rows" (the per-row reference); `match` is
+    "id" (rows are the target's rows with the same id) or "natural" (a row whose id is
+    not in the target but whose natural key is updates that row, and links to it follow:
+    matching.py). Without `verify`, the file is loaded without its check against its
+    manifest; `strict` rolls everything back at the first failed row; `wait` queues behind
+    another import into the same PostgreSQL database instead of failing; `overwrite_media`
+    replaces an archive's file that differs.
     """
 
     using: str | None = None
@@ -97,7 +106,7 @@ class ImportOptions:
     strict: bool = False
     exclude: frozenset = frozenset()
     ignore_unknown: bool = False
-    engine: str = "batch"
+    engine: str = AUTO
     batch_size: int = DEFAULT_BATCH_SIZE
     wait: bool = False
     verify: bool = True
@@ -119,8 +128,18 @@ class ImportOptions:
         resolve("media_root", str(self.media_root or settings.MEDIA_ROOT))
         if self.match not in MATCHES:
             raise _bad_option(f"Unknown match {quoted(self.match)} (use id or natural).")
-        if self.engine not in ENGINES:
-            raise _bad_option(f"Unknown engine {quoted(self.engine)} (use {' or '.join(ENGINES)}).")
+        if self.engine not in ENGINES and self.engine != AUTO:
+            names = " or ".join([AUTO, *ENGINES])
+            raise _bad_option(f"Unknown engine {quoted(self.engine)} (use {names}).")
+        # An unknown alias is refused when the job opens it (databases.open_connection).
+        known = self.using in connections.settings
+        vendor = connections[self.using].vendor if known else None
+        resolve("engine", engine_for(self.engine, vendor))
+        if known and VENDOR_ENGINES.get(self.engine, vendor) != vendor:
+            raise _bad_option(
+                f"The {self.engine} engine needs a {VENDOR_ENGINES[self.engine]} database; "
+                f"database {quoted(self.using)} is {vendor}."
+            )
         if self.batch_size < 1:
             raise _bad_option("The batch size must be at least 1.")
         if self.lock_timeout is None:

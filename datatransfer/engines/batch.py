@@ -144,8 +144,13 @@ class BatchEngine:
             self._record(table, row)
         self.kept_references += sum(row.kept for row in plan.rows)
         for pk, outcome, links in plan.deferred:
-            self._tables[table.key] = table
-            self._links.write(orjson.dumps([table.key, pk, outcome.value, links]) + b"\n")
+            self.defer_links(table, pk, outcome, links)
+
+    def defer_links(self, table, pk, outcome: Outcome, links: dict) -> None:
+        """Keep the links `links` ({attname: id}) of the row `pk`, written with the outcome
+        `outcome`, to be set at the end (set_deferred_links)."""
+        self._tables[table.key] = table
+        self._links.write(orjson.dumps([table.key, pk, outcome.value, links]) + b"\n")
 
     def _record(self, table, row: PlannedRow):
         if row.outcome in (Outcome.SKIPPED, Outcome.FAILED) and not row.present:

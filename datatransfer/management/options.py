@@ -6,7 +6,7 @@ import math
 
 from django.core.management.base import CommandError
 
-from datatransfer.engines import DEFAULT_BATCH_SIZE, ENGINES
+from datatransfer.engines import AUTO, DEFAULT_BATCH_SIZE, ENGINES
 from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
 from datatransfer.export_job import ExportOptions
 from datatransfer.fileformat.writer import unwritable_reason
@@ -113,10 +113,11 @@ def add_import_arguments(parser) -> None:
     )
     parser.add_argument(
         "--engine",
-        choices=sorted(ENGINES),
-        default="batch",
-        help="batch (default): a few queries per batch of rows; "
-        "rows: one row at a time (the reference).",
+        choices=[AUTO, *sorted(ENGINES)],
+        default=AUTO,
+        help="auto (default): postgres on PostgreSQL, batch elsewhere; postgres: the server "
+        "types, classifies and writes each table with a few set-based statements; batch: a few "
+        "queries per batch of rows; rows: one row at a time (the reference).",
     )
     parser.add_argument(
         "--batch-size",

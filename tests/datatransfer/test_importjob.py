@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 
 from datatransfer.exceptions import Code, DataTransferError, UnknownTableError
 from datatransfer.importer import ImportOptions, import_domain
@@ -61,6 +62,22 @@ def test_the_options_are_checked_once_and_frozen():
         with pytest.raises(DataTransferError) as raised:
             ImportOptions(**bad)
         assert raised.value.code is Code.BAD_OPTION and text in str(raised.value)
+
+
+def test_the_default_engine_is_the_fastest_one_of_the_database():
+    """auto: the set-based engine on PostgreSQL, the batch engine elsewhere; the set-based
+    engine asked for on another database is a bad option, said in one line."""
+    vendor = connections[ImportOptions().using].vendor
+    assert ImportOptions().engine == ("postgres" if vendor == "postgresql" else "batch")
+    assert ImportOptions(engine="rows").engine == "rows"
+    if vendor != "postgresql":
+        with pytest.raises(DataTransferError) as raised:
+            ImportOptions(engine="postgres")
+        assert raised.value.code is Code.BAD_OPTION
+        assert str(raised.value) == (
+            f"The postgres engine needs a postgresql database; database "
+            f"'{ImportOptions().using}' is {vendor}."
+        )
 
 
 @pytest.mark.django_db

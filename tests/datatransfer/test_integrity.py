@@ -19,10 +19,12 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 
 from core.models import Organization, User
+from datatransfer.engines import ENGINES, VENDOR_ENGINES
 from datatransfer.exceptions import FileFormatError
 from datatransfer.fileformat import MAX_DEPTH
 from datatransfer.fileformat.readers import LayoutReader
 from datatransfer.media import is_archive
+from tests.engine_names import ENGINE_NAMES
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -368,7 +370,7 @@ def written(tmp_path, document, name="ids.json"):
     return path
 
 
-@pytest.mark.parametrize("engine", ["batch", "rows"])
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
 def test_the_same_id_twice_in_a_table_is_refused_naming_the_table_and_the_id(
     node_file, tmp_path, engine
 ):
@@ -581,8 +583,15 @@ def test_archive_member_names_with_control_characters_are_escaped(tmp_path):
 # ---------------------------------------------------------------------------- 7. NUL in keys
 
 
-@pytest.mark.parametrize("engine", ["batch", "rows"])
-@pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    ("engine", "vendor"),
+    [
+        (engine, vendor)
+        for vendor in ("sqlite", "postgresql")
+        for engine in sorted(ENGINES)
+        if VENDOR_ENGINES.get(engine, vendor) == vendor
+    ],
+)
 def test_a_nul_inside_permission_keys_fails_its_row_naming_the_field(
     make_database, node_file, tmp_path, engine, vendor
 ):

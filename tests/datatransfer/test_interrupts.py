@@ -28,9 +28,9 @@ from tests.datatransfer.test_safety import (
     database_url,
     manage,
 )
+from tests.engine_names import ENGINE_NAMES
 from tests.snapshots import database_snapshot
 
-ENGINE_NAMES = sorted(ENGINES)
 IMPORT_INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
 
 

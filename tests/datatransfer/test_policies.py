@@ -12,14 +12,13 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditLog, BlockchainBlock, Department, Organization, User
-from datatransfer.engines import ENGINES
 from datatransfer.importer import import_domain
 from datatransfer.registry import declaration, domain_models, domain_tables, transfer_policy
+from tests.engine_names import ENGINE_NAMES
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
 
-ENGINE_NAMES = sorted(ENGINES)
 UFHB = "ckorga0000000000000000001"
 AMINATA = "ckuser0000000000000000001"
 

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from core.models import OrganizationInvite, User
+from tests.engine_names import ENGINE_NAMES
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def edited(node_file, tmp_path, change, name="edited.json"):
     return str(path)
 
 
-@pytest.mark.parametrize("engine", ["batch", "rows"])
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
 def test_a_conflict_on_a_secret_names_the_field_not_its_value(node_file, tmp_path, engine):
     command("loaddomain", node_file)
     path = edited(

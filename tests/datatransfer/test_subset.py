@@ -18,6 +18,7 @@ from datatransfer.registry import tables_by_key
 from datatransfer.subset import collect_subset, organization_scope
 from datatransfer.verifier import verify_domain
 from tests import factories as f
+from tests.engine_names import ENGINE_NAMES
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -290,7 +291,7 @@ def test_two_seeded_organizations_carry_only_what_they_need(seeded, tmp_path, ma
     assert not report.has_failures and not report.has_conflicts, report.issues[:3]
 
 
-@pytest.mark.parametrize("engine", ["batch", "rows"])
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
 def test_loading_a_subset_never_changes_the_rows_it_carries_as_references(world, tmp_path, engine):
     path, _ = export(tmp_path, ["alpha"])
     gamma = world["gamma"]

@@ -1,0 +1,559 @@
+"""The PostgreSQL engine (the default there): the server does the per-row work.
+
+A table's rows go into a temporary staging table with one COPY, each row as the JSON line
+the file holds. The server then types them (one cast per column, to the model field's own
+column type), classifies them with a few set-based queries and writes them with one
+`INSERT ... SELECT` and one `UPDATE ... FROM` (plus the link table's changes for
+many-to-many keys). Python only brings back each row's id and outcome for the report, and
+the links that must wait for the end (a cycle's).
+
+The classification is the reference engine's, per write policy (registry.py):
+
+- upsert: a row whose id the target lacks is created; one the target holds is unchanged
+  when every value (and its many-to-many keys) is the same, else updated; an immutable
+  table's row that differs is the batch engine's to refuse;
+- append-only: a row is unchanged when the target (or an earlier row of the file) holds
+  its content, else appended under a new id from the table's sequence (in a dry run, the
+  ids the sequence would give, read without moving it);
+- a link written last (a cycle, a self-reference) whose row is not in the target yet goes
+  to the batch engine's list of links set at the end, which fails the row if it never
+  comes.
+
+What only a walk in file order decides goes to the batch engine (batch.py), so every outcome
+and message stays the reference engine's:
+
+- single rows whose link names a row the target lacks (or a refused row), whose
+  many-to-many key is unknown, or an immutable row that differs: the batch engine refuses
+  them with its message;
+- a whole table, when it carries reference rows (a subset export's), when one of its rows
+  is not in the plain spelling the tools write (`_column`), repeats an id, claims a unique
+  value that another row holds (in the file or the target), or, in an append-only table
+  or one that links to itself, when any row is refused: then ordering matters;
+- a whole table again when the database refuses the set-based writes (a value too long
+  for its column, say): the batch engine replays it, so that exactly the bad rows fail.
+
+The staged rows are read back from the server for that, in file order, a chunk at a time:
+the client's memory stays flat. SQLite has no such path: `AUTO` picks the batch engine there.
+"""
+
+from dataclasses import dataclass
+
+from django.db import DatabaseError, models, transaction
+
+from datatransfer.engines.batch import BatchEngine
+from datatransfer.fileformat.codec import dumps_json, loads_json
+from datatransfer.locking import is_lock_timeout
+from datatransfer.registry import table_key
+from datatransfer.reports import Outcome
+from datatransfer.sequences import SequenceIds
+
+STAGE, TYPED, PLAN, LINKS = "dt_stage", "dt_typed", "dt_plan", "dt_links"
+COPY_CHUNK = 5000  # rows per COPY write
+READ_BACK = 2000  # rows per read of the staged rows the batch engine gets
+
+_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T00:00:00(\.0{1,3})?Z)?$"
+_OUTCOMES = {
+    "new": Outcome.CREATED,
+    "changed": Outcome.UPDATED,
+    "same": Outcome.UNCHANGED,
+    "append": Outcome.APPENDED,
+}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Unsupported(Exception):
+    """A field whose file spelling this path does not type itself."""
+
+
+def _column(field, key: str, connection, secret: bool) -> tuple[str, str]:
+    """(the SQL condition that the row's JSON `j` spells the field's value `key` as the
+    tools write it, the SQL expression of the typed value). The condition holds only for
+    spellings the batch engine decodes to the very same value; a row that fails it sends
+    its table to the batch engine."""
+    key = _literal(key)
+    value, text = f"(j->{key})", f"(j->>{key})"
+    kind = f"jsonb_typeof{value}"
+    null = f"{kind} = 'null'" if field.null else "false"
+    if isinstance(field, models.JSONField):
+        return f"j ? {key}", f"NULLIF({value}, 'null'::jsonb)"
+    target = field.target_field if field.is_relation else field
+    db_type = field.db_type(connection)  # a foreign key's: its target's column type
+    expression = f"{text}::{db_type}"
+    if isinstance(target, models.DateTimeField):
+        shape = f"{kind} = 'string' AND {text} ~ {_literal(_TIME)} AND left({text}, 4) <> '0000'"
+    elif isinstance(target, models.DateField):
+        shape = f"{kind} = 'string' AND {text} ~ {_literal(_DATE)} AND left({text}, 4) <> '0000'"
+        expression = f"left({text}, 10)::date"
+    elif isinstance(target, models.DecimalField):
+        whole, places = target.max_digits - target.decimal_places, target.decimal_places
+        fraction = f"(\\.[0-9]{{1,{places}}})?" if places else ""
+        shape = f"{kind} = 'string' AND {text} ~ {_literal(f'^-?[0-9]{{1,{whole}}}{fraction}$')}"
+    elif isinstance(target, models.BooleanField):
+        shape = f"{kind} = 'boolean'"
+    elif isinstance(target, models.IntegerField | models.AutoField):
+        big = isinstance(target, models.BigIntegerField | models.BigAutoField)
+        pattern = "^-?[0-9]{1,18}$" if big else "^-?[0-9]{1,9}$"
+        shape = f"{kind} IN ('number', 'string') AND {text} ~ {_literal(pattern)}"
+    elif isinstance(target, models.CharField | models.TextField):
+        shape = f"{kind} = 'string'"
+        if target.max_length:
+            shape += f" AND char_length({text}) <= {int(target.max_length)}"
+        if target.choices:
+            labels = ", ".join(_literal(str(choice)) for choice, _ in target.flatchoices)
+            shape += f" AND {text} IN ({labels})"
+        if secret:  # an empty secret never replaces a set one: the batch engine decides
+            shape += f" AND {text} <> ''"
+    else:
+        raise _Unsupported(key)
+    if db_type is None:
+        raise _Unsupported(key)
+    return f"j ? {key} AND ({null} OR ({shape}))", expression
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A many-to-many key of the file, as SQL names: the link table, its two columns, and
+    the related table with the column the file's keys name (its natural key, or its id)."""
+
+    spec: object  # registry.ManyToManySpec
+    table: str
+    owner: str
+    target: str
+    related: str
+    related_pk: str
+    related_key: str
+    alias: str  # the typed table's column holding the row's keys (a JSON array)
+
+
+class _TableSQL:
+    """The names and expressions of one table's set-based statements."""
+
+    def __init__(self, table, connection):
+        quote = connection.ops.quote_name
+        self.table = table
+        self.quote = quote
+        self.target = quote(table.model._meta.db_table)
+        self.pk = quote(table.pk.field.column)
+        secrets = table.secret_keys
+        self.columns = []  # (FieldSpec, quoted column, condition, typed expression)
+        for spec in table.fields:
+            condition, expression = _column(spec.field, spec.key, connection, spec.key in secrets)
+            self.columns.append((spec, quote(spec.field.column), condition, expression))
+        self.links = []
+        for number, spec in enumerate(table.many_to_many):
+            through = spec.through._meta
+            related = spec.related_model._meta
+            natural = related.get_field(spec.natural_field) if spec.natural_field else related.pk
+            self.links.append(
+                _Link(
+                    spec,
+                    quote(through.db_table),
+                    quote(through.get_field(spec.field.m2m_field_name()).column),
+                    quote(through.get_field(spec.field.m2m_reverse_field_name()).column),
+                    quote(related.db_table),
+                    quote(related.pk.column),
+                    quote(natural.column),
+                    f"_m2m_{number}",
+                )
+            )
+        self.deferred = {spec.attname for spec in table.deferred}
+
+    @property
+    def names(self) -> list[str]:
+        return [name for _, name, _, _ in self.columns]
+
+    @property
+    def content_names(self) -> list[str]:
+        return [name for spec, name, _, _ in self.columns if not spec.field.primary_key]
+
+    def row(self, alias: str, names=None) -> str:
+        return "(" + ", ".join(f"{alias}.{name}" for name in names or self.names) + ")"
+
+    def typed(self) -> str:
+        """The statement typing the staged rows, with each row's `clean` verdict."""
+        clean = " AND ".join(f"({condition})" for _, _, condition, _ in self.columns)
+        for link in self.links:
+            key = _literal(link.spec.key)
+            clean += (
+                f" AND jsonb_typeof(j->{key}) = 'array' AND NOT EXISTS (SELECT 1 FROM "
+                f"jsonb_array_elements(j->{key}) AS e WHERE jsonb_typeof(e) <> 'string') "
+                f"AND jsonb_array_length(j->{key}) = (SELECT count(DISTINCT e) FROM "
+                f"jsonb_array_elements(j->{key}) AS e)"
+            )
+        values = [
+            f"CASE WHEN _clean THEN {expression} END AS {name}"
+            for _, name, _, expression in self.columns
+        ]
+        values += [f"j->{_literal(link.spec.key)} AS {link.alias}" for link in self.links]
+        label = _literal(self.table.pk.key)
+        return (
+            f"CREATE TEMP TABLE {TYPED} ON COMMIT DROP AS "
+            f"WITH parsed AS MATERIALIZED (SELECT _n, doc::jsonb AS j FROM {STAGE}), "
+            f"checked AS MATERIALIZED (SELECT _n, j, jsonb_typeof(j) = 'object' AND {clean} "
+            f"  AS _clean FROM parsed) "
+            f"SELECT _n, _clean, j->>{label} AS _label, {', '.join(values)} FROM checked"
+        )
+
+    def linked(self, refused_parameter: bool) -> str:
+        """The condition that every link of the row `s` (written now) names a row the
+        target holds; a link written last names a row no refusal touched."""
+        quote, conditions = self.quote, []
+        for spec in self.table.fields:
+            if not spec.field.is_relation:
+                continue
+            column = f"s.{quote(spec.field.column)}"
+            if spec.attname in self.deferred:
+                if refused_parameter:
+                    conditions.append(f"NOT ({column}::text = ANY(%(refused)s))")
+                continue
+            parent = quote(spec.field.related_model._meta.db_table)
+            parent_pk = quote(spec.field.target_field.column)
+            conditions.append(
+                f"({column} IS NULL OR EXISTS (SELECT 1 FROM {parent} AS p "
+                f"WHERE p.{parent_pk} = {column}))"
+            )
+        return " AND ".join(conditions) or "true"
+
+    def later(self, spec) -> str:
+        """The condition that the row `s`'s link `spec` (written last) must wait: it names a
+        row neither the target nor this table's rows hold."""
+        column = f"s.{self.quote(spec.field.column)}"
+        model = spec.field.related_model
+        parent = self.quote(model._meta.db_table)
+        parent_pk = self.quote(spec.field.target_field.column)
+        condition = (
+            f"{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS p "
+            f"WHERE p.{parent_pk} = {column})"
+        )
+        if model is self.table.model:
+            condition += (
+                f" AND NOT EXISTS (SELECT 1 FROM {TYPED} AS o WHERE o.{self.pk} = {column})"
+            )
+        return condition
+
+
+class PostgresEngine:
+    """Writes each table with a few set-based statements on PostgreSQL, with the batch
+    engine's outcomes; hands it what only a walk in file order decides (module docstring).
+    """
+
+    def __init__(
+        self,
+        report,
+        *,
+        using: str,
+        strict: bool,
+        excluded: set,
+        batch_size=None,
+        references=None,
+        dry_run=False,
+    ):
+        self.report, self.using, self.dry_run = report, using, dry_run
+        self.references = references or {}
+        self.batch = BatchEngine(
+            report,
+            using=using,
+            strict=strict,
+            excluded=excluded,
+            batch_size=batch_size,
+            references=references,
+            dry_run=dry_run,
+        )
+        self.connection = self.batch.connection
+        self._statements = {}
+
+    @property
+    def kept_references(self) -> int:
+        return self.batch.kept_references
+
+    def set_deferred_links(self) -> None:
+        self.batch.set_deferred_links()
+
+    def load_table(self, table, raw_rows, on_rows=None):
+        statements = self._table_sql(table)
+        if statements is None:
+            self.batch.load_table(table, raw_rows, on_rows)
+            return
+        self.report.add_table(table.key)
+        with self.connection.cursor() as cursor:
+            # Dropped at the end of the table; at the end of the transaction after an error.
+            cursor.execute(f"CREATE TEMP TABLE {STAGE} (_n integer, doc text) ON COMMIT DROP")
+            self._stage(raw_rows, on_rows)
+            try:
+                with transaction.atomic(using=self.using):
+                    left = self._write(cursor, statements)
+            except DatabaseError as error:
+                if is_lock_timeout(error):
+                    raise
+                left = None  # the database refused a value: the batch engine replays
+            self.batch.load_table(table, self._staged_rows(cursor, left))
+            cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {TYPED}, {PLAN}, {LINKS}")
+
+    def _table_sql(self, table):
+        """The table's _TableSQL when this path writes it, else None."""
+        if self.connection.vendor != "postgresql" or self.references.get(table.key):
+            return None
+        if table.key not in self._statements:
+            try:
+                self._statements[table.key] = _TableSQL(table, self.connection)
+            except _Unsupported:
+                self._statements[table.key] = None
+        return self._statements[table.key]
+
+    def _stage(self, raw_rows, on_rows) -> None:
+        """COPY the rows, as JSON lines numbered in file order, into the staging table."""
+        with (
+            self.connection.wrap_database_errors,
+            self.connection.connection.cursor() as raw_cursor,
+            raw_cursor.copy(f"COPY {STAGE} (_n, doc) FROM STDIN") as copy,
+        ):
+            lines = []
+            for number, raw in enumerate(raw_rows, start=1):
+                # COPY's text format: a backslash is doubled; JSON has no raw tab or newline.
+                line = dumps_json(raw).replace(b"\\", b"\\\\")
+                lines.append(b"%d\t%s\n" % (number, line))
+                if len(lines) == COPY_CHUNK:
+                    copy.write(b"".join(lines))
+                    if on_rows:
+                        on_rows(len(lines))
+                    lines = []
+            copy.write(b"".join(lines))
+            if on_rows:
+                on_rows(len(lines))
+
+    # -- the set-based path
+
+    def _write(self, cursor, sql: _TableSQL):
+        """Type, classify and write the staged rows, and record their outcomes. Return the
+        numbers of the rows left to the batch engine (None: all of them)."""
+        cursor.execute(sql.typed())
+        if self._needs_walk(cursor, sql):
+            return None
+        table = sql.table
+        if table.append_only:
+            self._plan_append(cursor, sql)
+        else:
+            self._plan_upsert(cursor, sql)
+        self_linked = any(s.field.related_model is table.model for s in table.deferred)
+        if table.append_only or self_linked:  # a refused row changes what follows it
+            cursor.execute(f"SELECT bool_and(_fast) FROM {PLAN}")
+            if cursor.fetchone()[0] is False:
+                return None
+        if table.append_only:
+            self._append(cursor, sql)
+        else:
+            self._upsert(cursor, sql)
+        later = list(table.deferred)
+        columns = ", ".join(f"s.{sql.quote(spec.field.column)}" for spec in later)
+        wait = "".join(f", p._later_{i}" for i in range(len(later)))
+        cursor.execute(
+            f"SELECT p._label, p._kind{wait}{', ' + columns if later else ''} "
+            f"FROM {PLAN} AS p JOIN {TYPED} AS s USING (_n) WHERE p._fast ORDER BY _n"
+        )
+        record = self.report.record
+        for row_id, kind, *rest in cursor.fetchall():
+            outcome = _OUTCOMES[kind]
+            record(table.key, outcome, row_id)
+            waiting, values = rest[: len(later)], rest[len(later) :]
+            links = {
+                spec.attname: value
+                for spec, wait_now, value in zip(later, waiting, values, strict=True)
+                if wait_now
+            }
+            if links:
+                self.batch.defer_links(table, row_id, outcome, links)
+        cursor.execute(f"SELECT _n FROM {PLAN} WHERE NOT _fast ORDER BY _n")
+        return [number for (number,) in cursor.fetchall()]
+
+    def _needs_walk(self, cursor, sql: _TableSQL) -> bool:
+        """Whether the table's rows need the batch engine's walk in file order: a row not
+        in the plain spelling, a repeated id, a unique value claimed twice."""
+        cursor.execute(f"SELECT bool_and(_clean), count(*) = count(DISTINCT {sql.pk}) FROM {TYPED}")
+        all_clean, distinct = cursor.fetchone()
+        if all_clean is False or not distinct:
+            return True
+        for fields in sql.table.unique_sets:
+            columns = [sql.quote(field.column) for field in fields]
+            same = " AND ".join(f"t.{c} = s.{c}" for c in columns)
+            other = "true" if sql.table.append_only else f"t.{sql.pk} <> s.{sql.pk}"
+            present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {TYPED} AS s JOIN {sql.target} AS t ON {same} "
+                f"  WHERE {other}) "
+                f"OR EXISTS (SELECT 1 FROM {TYPED} WHERE {present} "
+                f"  GROUP BY {', '.join(columns)} HAVING count(*) > 1)"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        return False
+
+    def _refused_ids(self, sql: _TableSQL) -> list[str]:
+        """The ids refused (not written, lacking from the target) in the tables the table's
+        links written last point to."""
+        keys = {table_key(spec.field.related_model) for spec in sql.table.deferred}
+        return [str(pk) for (key, pk) in self.batch.refused if key in keys]
+
+    def _plan_upsert(self, cursor, sql: _TableSQL) -> None:
+        """The plan: each row's kind (new, same, changed), whether this path writes it
+        (`fast`), and which of its links written last must wait for the end."""
+        table = sql.table
+        link_changes = []
+        if sql.links:
+            self._resolve_links(cursor, sql)
+            for link in sql.links:
+                link_changes.append(
+                    f"EXISTS (SELECT 1 FROM {LINKS} AS w WHERE w._n = s._n AND w._alias = "
+                    f"{_literal(link.alias)} AND w._target IS NOT NULL AND NOT EXISTS ("
+                    f"SELECT 1 FROM {link.table} AS l WHERE l.{link.owner} = s.{sql.pk} AND "
+                    f"l.{link.target}::text = w._target)) "
+                    f"OR EXISTS (SELECT 1 FROM {link.table} AS l "
+                    f"WHERE l.{link.owner} = s.{sql.pk} AND NOT EXISTS (SELECT 1 FROM {LINKS} "
+                    f"AS w WHERE w._n = s._n AND w._alias = {_literal(link.alias)} AND "
+                    f"w._target = l.{link.target}::text))"
+                )
+        links_differ = " OR ".join(f"({c})" for c in link_changes) or "false"
+        unknown_key = (
+            f"EXISTS (SELECT 1 FROM {LINKS} AS w WHERE w._n = s._n AND w._target IS NULL)"
+            if sql.links
+            else "false"
+        )
+        refused = self._refused_ids(sql)
+        later = [f"{sql.later(spec)} AS _later_{i}" for i, spec in enumerate(table.deferred)]
+        changed_ok = "false" if table.immutable else "true"
+        cursor.execute(
+            f"CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS "
+            f"SELECT _n, _label, CASE WHEN _kind = 'same' AND _links_differ THEN 'changed' "
+            f"  ELSE _kind END AS _kind, _kind = 'new' AS _new, "
+            f"  (_kind = 'same' AND NOT _links_differ OR ({sql.linked(bool(refused))}) "
+            f"   AND (_kind <> 'changed' OR {changed_ok})) AND NOT _unknown_key AS _fast"
+            f"  {''.join(', ' + item for item in later)} "
+            f"FROM (SELECT s.*, CASE WHEN t.{sql.pk} IS NULL THEN 'new' "
+            f"  WHEN {sql.row('s')} IS NOT DISTINCT FROM {sql.row('t')} THEN 'same' "
+            f"  ELSE 'changed' END AS _kind, "
+            f"  t.{sql.pk} IS NOT NULL AND ({links_differ}) AS _links_differ, "
+            f"  {unknown_key} AS _unknown_key "
+            f"  FROM {TYPED} AS s LEFT JOIN {sql.target} AS t ON t.{sql.pk} = s.{sql.pk}) AS s",
+            {"refused": refused} if refused else None,
+        )
+
+    def _resolve_links(self, cursor, sql: _TableSQL) -> None:
+        """Each row's many-to-many keys, with the related row's id (NULL: unknown key)."""
+        selects = [
+            f"SELECT s._n, {_literal(link.alias)} AS _alias, r.{link.related_pk}::text AS _target "
+            f"FROM {TYPED} AS s CROSS JOIN LATERAL jsonb_array_elements_text(s.{link.alias}) "
+            f"AS k(key) LEFT JOIN {link.related} AS r ON r.{link.related_key}::text = k.key"
+            for link in sql.links
+        ]
+        cursor.execute(f"CREATE TEMP TABLE {LINKS} ON COMMIT DROP AS {' UNION ALL '.join(selects)}")
+        cursor.execute(f"CREATE INDEX ON {LINKS} (_n)")
+        cursor.execute(f"ANALYZE {LINKS}")
+
+    def _upsert(self, cursor, sql: _TableSQL) -> None:
+        """Insert the new rows, update the changed ones, set their links."""
+        table = sql.table
+        later = {spec.attname: i for i, spec in enumerate(table.deferred)}
+        values = []
+        for spec, name, _, _ in sql.columns:
+            if spec.attname in later:
+                values.append(f"CASE WHEN _later_{later[spec.attname]} THEN NULL ELSE s.{name} END")
+            else:
+                values.append(f"s.{name}")
+        kept = []
+        for spec, name, _, _ in sql.columns:
+            if spec.attname in later:
+                kept.append(
+                    f"CASE WHEN _later_{later[spec.attname]} THEN t.{name} ELSE s.{name} END"
+                )
+            else:
+                kept.append(f"s.{name}")
+        names = ", ".join(sql.names)
+        cursor.execute(
+            f"INSERT INTO {sql.target} ({names}) SELECT {', '.join(values)} "
+            f"FROM {TYPED} AS s JOIN {PLAN} USING (_n) WHERE _fast AND _new ORDER BY _n"
+        )
+        cursor.execute(
+            f"UPDATE {sql.target} AS t SET ({names}) = ({', '.join(kept)}) "
+            f"FROM {TYPED} AS s JOIN {PLAN} USING (_n) "
+            f"WHERE t.{sql.pk} = s.{sql.pk} AND _fast AND _kind = 'changed'"
+        )
+        for link in sql.links:
+            alias = _literal(link.alias)
+            cursor.execute(
+                f"DELETE FROM {link.table} AS l USING {TYPED} AS s JOIN {PLAN} USING (_n) "
+                f"WHERE _fast AND _kind = 'changed' AND l.{link.owner} = s.{sql.pk} "
+                f"AND NOT EXISTS (SELECT 1 FROM {LINKS} AS w "
+                f"WHERE w._n = s._n AND w._alias = {alias} "
+                f"AND w._target = l.{link.target}::text)"
+            )
+            owner_type = sql.table.pk.field.db_type(self.connection)
+            target_type = link.spec.related_model._meta.pk.db_type(self.connection)
+            cursor.execute(
+                f"INSERT INTO {link.table} ({link.owner}, {link.target}) "
+                f"SELECT s.{sql.pk}::{owner_type}, w._target::{target_type} "
+                f"FROM {LINKS} AS w JOIN {PLAN} USING (_n) JOIN {TYPED} AS s USING (_n) "
+                f"WHERE _fast AND w._alias = {alias} AND NOT EXISTS (SELECT 1 FROM {link.table} "
+                f"AS l WHERE l.{link.owner} = s.{sql.pk} AND l.{link.target}::text = w._target) "
+                f"ORDER BY _n, w._target"
+            )
+
+    def _plan_append(self, cursor, sql: _TableSQL) -> None:
+        """The plan of an append-only table: a row is the same event as a row of the target
+        with the same content, or as an earlier row of the file."""
+        content = sql.content_names
+        key = "jsonb_build_array(" + ", ".join(f"s.{name}" for name in content) + ")"
+        held = "jsonb_build_array(" + ", ".join(f"t.{name}" for name in content) + ")"
+        cursor.execute(
+            f"CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS "
+            f"SELECT _n, _label, "
+            f"  CASE WHEN _held OR _earlier THEN 'same' ELSE 'append' END AS _kind, "
+            f"  false AS _new, {sql.linked(False)} AS _fast "
+            f"FROM (SELECT s.*, {key} IN (SELECT {held} FROM {sql.target} AS t) AS _held, "
+            f"  row_number() OVER (PARTITION BY {key} ORDER BY _n) > 1 AS _earlier "
+            f"  FROM {TYPED} AS s) AS s"
+        )
+
+    def _append(self, cursor, sql: _TableSQL) -> None:
+        """Append the new events under new ids: the sequence's, or in a dry run the ones it
+        would give, read without moving it."""
+        content = ", ".join(sql.content_names)
+        values = ", ".join(f"s.{name}" for name in sql.content_names)
+        rows = f"FROM {TYPED} AS s JOIN {PLAN} USING (_n) WHERE _fast AND _kind = 'append'"
+        if self.dry_run:
+            ids = SequenceIds(self.connection, sql.table.model)
+            cursor.execute(
+                f"INSERT INTO {sql.target} ({sql.pk}, {content}) "
+                f"SELECT %s + %s * (row_number() OVER (ORDER BY _n) - 1), {values} {rows} "
+                "ORDER BY _n",
+                [ids.next, ids.step],
+            )
+        else:
+            cursor.execute(
+                f"INSERT INTO {sql.target} ({content}) SELECT {values} {rows} ORDER BY _n"
+            )
+
+    def _staged_rows(self, cursor, numbers):
+        """The staged rows `numbers` (None: all), in file order, read back a chunk at a time."""
+        if numbers is None:
+            last = 0
+            while True:
+                cursor.execute(
+                    f"SELECT _n, doc FROM {STAGE} WHERE _n > %s ORDER BY _n LIMIT %s",
+                    [last, READ_BACK],
+                )
+                chunk = cursor.fetchall()
+                if not chunk:
+                    return
+                last = chunk[-1][0]
+                for _, doc in chunk:
+                    yield loads_json(doc.encode())
+        for start in range(0, len(numbers), READ_BACK):
+            cursor.execute(
+                f"SELECT doc FROM {STAGE} WHERE _n = ANY(%s) ORDER BY _n",
+                [numbers[start : start + READ_BACK]],
+            )
+            for (doc,) in cursor.fetchall():
+                yield loads_json(doc.encode())

@@ -3,6 +3,15 @@ dumpdata/loaddata and PostgreSQL's pg_dump/pg_restore, on the local PostgreSQL.
 
     python bench/run.py --scales 100 400      # what `make bench SCALE="100 400"` runs
     python bench/run.py --million             # the 1,000,000-row check (seeddemo --scale 800)
+    python bench/run.py --skip-slow           # without loaddata and --engine rows (minutes)
+    python bench/run.py --engine postgres     # every loaddomain case with that engine
+    python bench/run.py --profile             # py-spy of loaddomain and dumpdomain, first scale
+
+The cases: export (dumpdomain, dumpdata, pg_dump), import into an empty database
+(loaddomain, its rows engine, loaddata, pg_restore), re-import of the same file (every row
+unchanged: no row version may be written), import of a file in which every 10th row of each
+table an import may update was changed (exactly those rows updated, one row version each),
+and loaddomain's dry run.
 
 The databases are the platform's own layout: the template every scratch database is copied
 from is made by loading Prisma's DDL (core/prisma/prisma-schema.sql) into an empty database,
@@ -16,9 +25,10 @@ directory, or pg_dump/pg_restore); its wall time is taken around the child and i
 child's own `ru_maxrss` from `os.wait4` (KB on Linux). The PostgreSQL server's memory is
 nobody's figure here: only the client's.
 
-Scratch databases are named `bench_mk_*`; the script creates and drops them and never
-touches any other database. Raw results go to bench/results.json; docs/benchmarks.md and
-docs/benchmarks.png are rendered from it (each kind of run keeps the other's results).
+Scratch databases are named `bench_mk_*` (BENCH_DB_PREFIX to change it); the script creates
+and drops them and never touches any other database. Raw results go to bench/results.json;
+docs/benchmarks.md and docs/benchmarks.png are rendered from it (each kind of run keeps the
+other's results).
 """
 
 import argparse
@@ -41,7 +51,8 @@ RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks.png"
 PRISMA_DDL = ROOT / "core" / "prisma" / "prisma-schema.sql"
-PREFIX = "bench_mk_"
+# The scratch databases' names (BENCH_DB_PREFIX to run beside another run of the benchmark).
+PREFIX = os.environ.get("BENCH_DB_PREFIX", "bench_mk_")
 TEMPLATE, SOURCE, TARGET = PREFIX + "template", PREFIX + "source", PREFIX + "target"
 # A copy of the template whose foreign keys are DEFERRABLE INITIALLY DEFERRED, as Django's
 # own migrations make them: only for `loaddata` into an empty database, which cannot load
@@ -53,12 +64,35 @@ TABLES_SCRIPT = """
 import json
 import django
 django.setup()
+from django.db import models
+from datatransfer.declarations import UPSERT
 from datatransfer.registry import domain_tables, travelling_through
-names = []
+names, changeable = [], {}
 for spec in domain_tables():
     names.append(spec.model._meta.db_table)
     names += [travelling_through(m.field)._meta.db_table for m in spec.many_to_many]
-print(json.dumps(names))
+    if spec.policy != UPSERT:
+        continue  # an import never updates an append-only or immutable table's rows
+    keys = {f.name for fields in spec.unique_sets for f in fields}
+    keys |= {s.field.name for s in spec.natural_key} | set(spec.secret_fields)
+    free = [
+        s.field for s in spec.content
+        if not (s.field.unique or s.field.is_relation or s.field.choices or s.field.name in keys)
+    ]
+    texts = [
+        f for f in free
+        if type(f) in (models.CharField, models.TextField) and (f.max_length or 99) >= 20
+    ]
+    times = [f for f in free if isinstance(f, models.DateTimeField)]
+    for field, kind in [(f, "text") for f in texts] + [(f, "timestamp") for f in times]:
+        changeable[spec.model._meta.db_table] = {
+            "pk": spec.pk.field.column,
+            "column": field.column,
+            "kind": kind,
+            "max_length": field.max_length,
+        }
+        break
+print(json.dumps({"tables": names, "changeable": changeable}))
 """
 ROWS_ENGINE_MAX_SCALE = 400  # from this scale on, --engine rows only with --with-rows-engine
 
@@ -67,15 +101,28 @@ TOOLS = [
     ("dumpdomain", "export", "`dumpdomain`"),
     ("dumpdata", "export", "`dumpdata core --indent 2`"),
     ("pg_dump", "export", "`pg_dump --data-only -Fc`"),
-    ("loaddomain", "import (empty)", "`loaddomain` (`--engine batch`)"),
+    ("loaddomain", "import (empty)", "`loaddomain`"),
     ("loaddomain_rows", "import (empty)", "`loaddomain --engine rows`"),
     ("loaddata", "import (empty)", "`loaddata` (foreign keys made deferrable †)"),
     ("pg_restore", "import (empty)", "`pg_restore --data-only --disable-triggers`"),
     ("loaddomain_again", "re-import (unchanged)", "`loaddomain`"),
     ("loaddata_again", "re-import (unchanged)", "`loaddata`"),
+    ("loaddomain_changed", "import (1 in 10 changed)", "`loaddomain`"),
     ("loaddomain_dry", "dry run (empty)", "`loaddomain --dry-run`"),
 ]
+# Minutes each at scale 400: best of --slow-repeat, and not run at all with --skip-slow.
 SLOW = {"loaddomain_rows", "loaddata", "loaddata_again"}
+# The loaddomain cases that run with --engine NAME when given (the rows engine is a case of
+# its own, always --engine rows).
+ENGINE_CASES = {"loaddomain", "loaddomain_again", "loaddomain_changed", "loaddomain_dry"}
+# The 10%-changed case: every CHANGE_EVERY-th row (by primary key) of each table an import
+# may update gets one column changed, in a copy of the source (CHANGED), which is exported.
+CHANGE_EVERY = 10
+CHANGED = PREFIX + "changed"
+# The template filled with the seeded data (pg_restore, then VACUUM ANALYZE): the target of
+# the re-import and of the 10%-changed import is a copy of it.
+FILLED = PREFIX + "filled"
+PROFILES = ROOT / "bench" / "profiles"
 
 
 def log(message: str) -> None:
@@ -83,13 +130,25 @@ def log(message: str) -> None:
 
 
 class Bench:
-    def __init__(self, server_url: str, workdir: Path, repeat: int, slow_repeat: int):
+    def __init__(
+        self,
+        server_url: str,
+        workdir: Path,
+        repeat: int,
+        slow_repeat: int,
+        engine: str | None = None,
+        skip_slow: bool = False,
+    ):
         self.server_url = server_url
         self.workdir = workdir
         self.repeat = repeat
         self.slow_repeat = slow_repeat
+        # `--engine NAME` for the loaddomain cases of ENGINE_CASES; None: loaddomain's default.
+        self.engine_args = ["--engine", engine] if engine else []
+        self.skip_slow = skip_slow
         self.created: set[str] = set()
         self.tables: list[str] = []  # the domain's tables, from the models
+        self.changeable: dict[str, dict] = {}  # table: the column the 10%-changed case edits
 
     # -- databases -------------------------------------------------------------------
     def url(self, database: str) -> str:
@@ -164,8 +223,8 @@ class Bench:
         return self.admin(
             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> "
             "pg_backend_pid() "
-            "AND backend_type = 'client backend' AND coalesce(datname, '') NOT LIKE "
-            "'bench\\_mk\\_%'"
+            "AND backend_type = 'client backend' AND coalesce(datname, '') NOT LIKE %s",
+            [PREFIX.replace("_", "\\_") + "%"],
         )[0][0]
 
     # -- commands --------------------------------------------------------------------
@@ -262,7 +321,8 @@ class Bench:
     def prepare_template(self) -> None:
         log("the project's own tables: manage.py migrate into the work directory's SQLite file")
         self.run("migrate-project", self.manage(None, "migrate", "-v", "0"), None)
-        self.tables = self.domain_table_names()
+        found = self.domain_table_names()
+        self.tables, self.changeable = found["tables"], found["changeable"]
         log(f"creating the empty platform database {TEMPLATE} from {PRISMA_DDL.name}")
         self.create(TEMPLATE)
         with psycopg.connect(self.url(TEMPLATE), autocommit=True) as conn:
@@ -292,8 +352,11 @@ class Bench:
                 )
         log(f"  {len(keys)} foreign keys made DEFERRABLE INITIALLY DEFERRED")
 
-    def domain_table_names(self) -> list[str]:
-        """The domain's tables from the models (datatransfer.registry), in a child process."""
+    def domain_table_names(self) -> dict:
+        """The domain's tables from the models (datatransfer.registry), in a child process,
+        and for each table an import may update, the column the 10%-changed case changes:
+        not the key, not unique, no choices, not a relation nor a secret; text, else a
+        timestamp."""
         env = {**self.env(None), "DJANGO_SETTINGS_MODULE": "config.settings"}
         out = subprocess.run(
             [sys.executable, "-c", TABLES_SCRIPT],
@@ -338,7 +401,7 @@ class Bench:
 
         return check
 
-    def scale(self, scale: int, with_rows_engine: bool) -> dict:
+    def scale(self, scale: int, with_rows_engine: bool, profile: bool = False) -> dict:
         counts, seed_time = self.seed(scale)
         rows = sum(counts.values())
         files = self.workdir / f"scale-{scale}"
@@ -351,7 +414,7 @@ class Bench:
         report = files / "report.json"
         r, slow = self.repeat, self.slow_repeat
         m = self.manage
-        results = {}
+        results, not_run = {}, {}
 
         log("export")
         results["dumpdomain"] = self.measure(
@@ -392,9 +455,11 @@ class Bench:
             "dumpdata": django_file.stat().st_size,
             "pg_dump": pg_file.stat().st_size,
         }
+        pg_restore = ["pg_restore", "--data-only", "--disable-triggers", "-d", self.url(TARGET)]
 
         log("import into an empty platform database (a copy of the template)")
-        loaddomain = m(TARGET, "loaddomain", str(domain_file), "--report", str(report))
+        loaddomain_base = m(TARGET, "loaddomain", str(domain_file), "--report", str(report))
+        loaddomain = [*loaddomain_base, *self.engine_args]
 
         def expect(outcome: str, label: str):
             # New rows of append-only tables (audit logs) are 'appended', not 'created'.
@@ -418,16 +483,18 @@ class Bench:
 
         results["loaddomain"] = self.measure(
             "loaddomain",
-            [*loaddomain, "--engine", "batch"],
+            loaddomain,
             TARGET,
             r,
             before=self.empty_target,
             after=both(self.check_target(rows, "loaddomain"), expect("created", "loaddomain")),
         )
-        if with_rows_engine or scale < ROWS_ENGINE_MAX_SCALE:
+        if self.skip_slow:
+            not_run["loaddomain_rows"] = "--skip-slow"
+        elif with_rows_engine or scale < ROWS_ENGINE_MAX_SCALE:
             results["loaddomain_rows"] = self.measure(
                 "loaddomain_rows",
-                [*loaddomain, "--engine", "rows"],
+                [*loaddomain_base, "--engine", "rows"],
                 TARGET,
                 slow,
                 before=self.empty_target,
@@ -437,44 +504,40 @@ class Bench:
                 ),
             )
         else:
-            log(
-                f"  loaddomain --engine rows skipped at scale >= {ROWS_ENGINE_MAX_SCALE} "
-                "(--with-rows-engine)"
-            )
+            not_run["loaddomain_rows"] = f"scale ≥ {ROWS_ENGINE_MAX_SCALE}"
+        if not_run.get("loaddomain_rows"):
+            log(f"  loaddomain --engine rows not run ({not_run['loaddomain_rows']})")
         loaddata = m(TARGET, "loaddata", "--database", "platform", str(django_file))
-        # On Prisma's tables loaddata stops at the first row whose foreign key points to a
-        # row not loaded yet (Organization.ownerId -> User, before any User): the keys are
-        # not deferrable, and Django defers nothing itself on PostgreSQL. Tried once, as is.
-        self.empty_target()
-        self.admin("CHECKPOINT")
-        attempt = self.run("loaddata-prisma", loaddata, TARGET, may_fail=True)
-        attempt["rows_loaded"] = sum(self.counts(TARGET).values())
-        results["loaddata_prisma_tables"] = attempt
-        log(
-            f"  loaddata into the Prisma-made tables: exit {attempt.get('exit', 0)} after "
-            f"{attempt['wall']:.1f} s, {attempt['rows_loaded']:,} rows left: "
-            f"{attempt.get('error', '')[:200]}"
-        )
-        # The reference figure: the same tables with their foreign keys DEFERRABLE
-        # INITIALLY DEFERRED, as Django's migrations would have made them.
-        results["loaddata"] = self.measure(
-            "loaddata",
-            loaddata,
-            TARGET,
-            slow,
-            before=self.empty_deferrable_target,
-            after=self.check_target(rows, "loaddata"),
-        )
+        if self.skip_slow:
+            not_run["loaddata"] = not_run["loaddata_again"] = "--skip-slow"
+            log("  loaddata not run (--skip-slow)")
+        else:
+            # On Prisma's tables loaddata stops at the first row whose foreign key points to
+            # a row not loaded yet (Organization.ownerId -> User, before any User): the keys
+            # are not deferrable, and Django defers nothing itself on PostgreSQL. Tried once.
+            self.empty_target()
+            self.admin("CHECKPOINT")
+            attempt = self.run("loaddata-prisma", loaddata, TARGET, may_fail=True)
+            attempt["rows_loaded"] = sum(self.counts(TARGET).values())
+            results["loaddata_prisma_tables"] = attempt
+            log(
+                f"  loaddata into the Prisma-made tables: exit {attempt.get('exit', 0)} after "
+                f"{attempt['wall']:.1f} s, {attempt['rows_loaded']:,} rows left: "
+                f"{attempt.get('error', '')[:200]}"
+            )
+            # The reference figure: the same tables with their foreign keys DEFERRABLE
+            # INITIALLY DEFERRED, as Django's migrations would have made them.
+            results["loaddata"] = self.measure(
+                "loaddata",
+                loaddata,
+                TARGET,
+                slow,
+                before=self.empty_deferrable_target,
+                after=self.check_target(rows, "loaddata"),
+            )
         results["pg_restore"] = self.measure(
             "pg_restore",
-            [
-                "pg_restore",
-                "--data-only",
-                "--disable-triggers",
-                "-d",
-                self.url(TARGET),
-                str(pg_file),
-            ],
+            [*pg_restore, str(pg_file)],
             None,
             r,
             before=self.empty_target,
@@ -489,21 +552,9 @@ class Bench:
             after=both(self.check_target(0, "loaddomain --dry-run"), expect("created", "dry run")),
         )
 
-        log("re-import of the same file: every row already there, unchanged")
-        self.empty_target()
-        self.run(
-            "fill-target",
-            [
-                "pg_restore",
-                "--data-only",
-                "--disable-triggers",
-                "-d",
-                self.url(TARGET),
-                str(pg_file),
-            ],
-            None,
-        )
-        self.admin("VACUUM ANALYZE", database=TARGET)
+        log(f"re-import of the same file into a copy of {FILLED}: every row there, unchanged")
+        self.fill(pg_file)
+        self.create(TARGET, FILLED)
         writes_before, versions_before = self.writes(TARGET), self.versions(TARGET)
         results["loaddomain_again"] = self.measure(
             "loaddomain_again",
@@ -524,18 +575,23 @@ class Bench:
             f"{results['loaddomain_again']['row_versions_written']}, "
             f"row versions (xmin, ctid) unchanged: {versions_before == versions_after}"
         )
-        results["loaddata_again"] = self.measure(
-            "loaddata_again",
-            loaddata,
-            TARGET,
-            slow,
-            after=self.check_target(rows, "loaddata re-import"),
-        )
-        writes_loaddata = self.writes(TARGET)
-        results["loaddata_again"]["row_versions_written"] = diff_writes(
-            writes_after, writes_loaddata, self.tables
-        )
+        if not self.skip_slow:
+            results["loaddata_again"] = self.measure(
+                "loaddata_again",
+                loaddata,
+                TARGET,
+                slow,
+                after=self.check_target(rows, "loaddata re-import"),
+            )
+            writes_loaddata = self.writes(TARGET)
+            results["loaddata_again"]["row_versions_written"] = diff_writes(
+                writes_after, writes_loaddata, self.tables
+            )
+
+        results["loaddomain_changed"] = self.changed_import(files, rows, report)
+        profiles = self.profile(scale, domain_file, report) if profile else {}
         self.drop(TARGET)
+        self.drop(FILLED)
         self.drop(SOURCE)
         shutil.rmtree(files, ignore_errors=True)
         return {
@@ -545,7 +601,140 @@ class Bench:
             "seed_seconds": seed_time,
             "file_sizes": sizes,
             "tools": results,
+            "not_run": not_run,
+            "profiles": profiles,
         }
+
+    def fill(self, pg_file: Path) -> None:
+        """FILLED: a copy of the template filled with the seeded data by pg_restore, then
+        VACUUM ANALYZEd (its copies keep the visibility map and the statistics)."""
+        self.create(FILLED, TEMPLATE)
+        restore = ["pg_restore", "--data-only", "--disable-triggers", "-d", self.url(FILLED)]
+        self.run("fill", [*restore, str(pg_file)], None)
+        self.admin("VACUUM ANALYZE", database=FILLED)
+
+    def change_rows(self) -> dict:
+        """CHANGED: a copy of the source where every CHANGE_EVERY-th row (by primary key) of
+        each table an import may update has one column changed (text: a suffix; timestamp:
+        one second later). The rows changed, per table."""
+        self.create(CHANGED, SOURCE)
+        changed = {}
+        with psycopg.connect(self.url(CHANGED), autocommit=True) as conn:
+            for table, change in self.changeable.items():
+                column, pk = f'"{change["column"]}"', f'"{change["pk"]}"'
+                if change["kind"] == "text":
+                    kept = f"coalesce({column}, '')"
+                    if change["max_length"]:
+                        kept = f"left({kept}, {change['max_length'] - len(' (changed)')})"
+                    value = f"{kept} || ' (changed)'"
+                else:
+                    value = f"coalesce({column}, TIMESTAMP '2000-01-01') + INTERVAL '1 second'"
+                cursor = conn.execute(
+                    f'UPDATE "{table}" SET {column} = {value} WHERE {pk} IN (SELECT {pk} FROM '
+                    f'(SELECT {pk}, row_number() OVER (ORDER BY {pk}) AS n FROM "{table}") AS '
+                    f"numbered WHERE n % {CHANGE_EVERY} = 0)"
+                )
+                changed[table] = cursor.rowcount
+        return changed
+
+    def changed_import(self, files: Path, rows: int, report: Path) -> dict:
+        """loaddomain of a file in which ~10% of the rows changed, into a copy of FILLED:
+        its report must say exactly those rows updated and every other one unchanged; the
+        row versions written (pg_stat_user_tables) are kept, per run, for the target (as
+        many as the rows changed: none for an unchanged row)."""
+        log(
+            f"import of a file in which every {CHANGE_EVERY}th row changed, into a copy of {FILLED}"
+        )
+        changed = self.change_rows()
+        expected = sum(changed.values())
+        changed_file = files / "changed.json"
+        self.run(
+            "dumpdomain-changed", self.manage(CHANGED, "dumpdomain", str(changed_file)), CHANGED
+        )
+        self.drop(CHANGED)
+        columns = {t: c["column"] for t, c in self.changeable.items()}
+        log(
+            f"  {expected:,} rows changed: "
+            + ", ".join(f"{t}.{columns[t]} {n:,}" for t, n in changed.items())
+        )
+        writes = {}
+
+        def target():
+            self.create(TARGET, FILLED)
+            writes["before"] = self.writes(TARGET)
+
+        written = []
+
+        def check(run):
+            self.check_target(rows, "10%-changed import")(run)
+            totals = run["totals"] = self.report_totals(report)
+            updated, unchanged = totals.get("updated", 0), totals.get("unchanged", 0)
+            if updated != expected or unchanged != totals_rows(totals) - expected:
+                raise SystemExit(
+                    f"10%-changed import: {expected:,} rows changed, but the report says {totals}"
+                )
+            diff = diff_writes(writes["before"], self.writes(TARGET), self.tables)
+            written.append(diff["domain_tables"])
+
+        argv = [
+            *self.manage(TARGET, "loaddomain", str(changed_file), "--report", str(report)),
+            *self.engine_args,
+        ]
+        result = self.measure("loaddomain_changed", argv, TARGET, self.repeat, target, check)
+        result |= {
+            "changed_rows": expected,
+            "changed_per_table": changed,
+            "changed_columns": columns,
+            "row_versions_written": written,
+        }
+        log(f"  row versions written per run: {written} (rows changed: {expected:,})")
+        changed_file.unlink()
+        return result
+
+    def profile(self, scale: int, domain_file: Path, report: Path) -> dict:
+        """py-spy's samples of one loaddomain (into an empty database) and one dumpdomain, out
+        of the timed runs: bench/profiles/scale-N-COMMAND.txt (collapsed stacks, for
+        speedscope or flamegraph.pl) and .md (the functions where the time goes)."""
+        from profile_summary import summarize  # bench/profile_summary.py
+
+        PROFILES.mkdir(exist_ok=True)
+        commands = {
+            "loaddomain": (
+                TARGET,
+                [
+                    *self.manage(TARGET, "loaddomain", str(domain_file), "--report", str(report)),
+                    *self.engine_args,
+                ],
+            ),
+            "dumpdomain": (
+                SOURCE,
+                self.manage(SOURCE, "dumpdomain", str(self.workdir / "profiled.json")),
+            ),
+        }
+        written = {}
+        for name, (database, argv) in commands.items():
+            self.empty_target()
+            raw = PROFILES / f"scale-{scale}-{name}.txt"
+            log(f"py-spy record of {name} at scale {scale} -> {raw.relative_to(ROOT)}")
+            command = [py_spy(), "record", "--idle", "--rate", "100", "--format", "raw"]
+            done = subprocess.run(
+                [*command, "--output", str(raw), "--", *argv],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env=self.env(database),
+            )
+            if done.returncode or not raw.exists():
+                raise SystemExit(
+                    f"py-spy record of {name} failed (exit {done.returncode}); it needs ptrace "
+                    "permission on its child (root, or kernel.yama.ptrace_scope <= 1):\n"
+                    + done.stderr[-2000:]
+                )
+            title = f"`{name}` at scale {scale} (commit {git_head()})"
+            summary = raw.with_suffix(".md")
+            summary.write_text(summarize(raw.read_text(), title))
+            written[name] = str(summary.relative_to(ROOT))
+        return written
 
     def million(self, scale: int) -> dict:
         counts, seed_time = self.seed(scale)
@@ -555,7 +744,10 @@ class Bench:
         results["dumpdomain"] = self.measure(
             "dumpdomain", self.manage(SOURCE, "dumpdomain", str(domain_file)), SOURCE, 1
         )
-        loaddomain = self.manage(TARGET, "loaddomain", str(domain_file), "--report", str(report))
+        loaddomain = [
+            *self.manage(TARGET, "loaddomain", str(domain_file), "--report", str(report)),
+            *self.engine_args,
+        ]
 
         def totals(run):
             run["totals"] = self.report_totals(report)
@@ -668,6 +860,16 @@ def uncommitted() -> dict:
     return {"files": files, "digest": hashlib.sha256(diff).hexdigest()[:12] if files else ""}
 
 
+def py_spy() -> str:
+    """The py-spy of the bench dependency group (next to this Python), else on the PATH."""
+    found = Path(sys.executable).with_name("py-spy")
+    if found.exists():
+        return str(found)
+    if shutil.which("py-spy"):
+        return shutil.which("py-spy")
+    raise SystemExit("--profile needs py-spy: pip install --group bench (make bench installs it)")
+
+
 def git_head() -> str:
     command = ["git", "rev-parse", "--short", "HEAD"]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT).stdout.strip()
@@ -690,6 +892,24 @@ def main() -> None:
         "--with-rows-engine",
         action="store_true",
         help=f"Also run --engine rows at scales >= {ROWS_ENGINE_MAX_SCALE}.",
+    )
+    parser.add_argument(
+        "--engine",
+        metavar="NAME",
+        help="loaddomain --engine NAME for every loaddomain case but the rows engine's "
+        "(default: none given, loaddomain's own default).",
+    )
+    parser.add_argument(
+        "--skip-slow",
+        action="store_true",
+        help="Do not run loaddata (import, re-import) nor loaddomain --engine rows (minutes "
+        "each at scale 400): 'not run' in the tables.",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="Also record one loaddomain and one dumpdomain with py-spy at the first scale, "
+        "outside the timed runs, into bench/profiles/.",
     )
     parser.add_argument(
         "--million",
@@ -720,8 +940,12 @@ def main() -> None:
         print(render_docs(json.loads(RESULTS.read_text()), DOC, PLOT))
         return
 
+    if args.profile:
+        py_spy()  # missing: say so now, not after the first scale
     workdir = Path(tempfile.mkdtemp(prefix="bench_"))
-    bench = Bench(args.server_url, workdir, args.repeat, args.slow_repeat)
+    bench = Bench(
+        args.server_url, workdir, args.repeat, args.slow_repeat, args.engine, args.skip_slow
+    )
     log(f"work files and child logs in {workdir}")
     log(
         f"loaddata and --engine rows are slow: best of {args.slow_repeat} (--slow-repeat); "
@@ -737,16 +961,21 @@ def main() -> None:
         if args.million:
             result = {"machine": info, "date": started, **bench.million(args.million_scale)}
         else:
-            scales = [bench.scale(scale, args.with_rows_engine) for scale in args.scales]
+            scales = [
+                bench.scale(scale, args.with_rows_engine, profile=args.profile and n == 0)
+                for n, scale in enumerate(args.scales)
+            ]
             result = {
                 "machine": info,
                 "date": started,
                 "repeat": args.repeat,
                 "slow_repeat": args.slow_repeat,
+                "skip_slow": args.skip_slow,
                 "scales": scales,
             }
     finally:
         bench.cleanup()
+    result["engine"] = args.engine  # None: loaddomain's own default
     # Another engineer may commit while it runs: say so in the docs.
     result["machine"]["commit_end"] = git_head()
     result["machine"]["uncommitted_end"] = uncommitted()

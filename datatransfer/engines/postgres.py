@@ -191,11 +191,12 @@ class _TableSQL:
         values += [f"j->{_literal(link.spec.key)} AS {link.alias}" for link in self.links]
         label = _literal(self.table.pk.key)
         return (
+            # OFFSET 0 keeps each subquery whole: the JSON is parsed once per row, and the
+            # verdict computed once, not once per column that uses it.
             f"CREATE TEMP TABLE {TYPED} ON COMMIT DROP AS "
-            f"WITH parsed AS MATERIALIZED (SELECT _n, doc::jsonb AS j FROM {STAGE}), "
-            f"checked AS MATERIALIZED (SELECT _n, j, jsonb_typeof(j) = 'object' AND {clean} "
-            f"  AS _clean FROM parsed) "
-            f"SELECT _n, _clean, j->>{label} AS _label, {', '.join(values)} FROM checked"
+            f"SELECT _n, _clean, j->>{label} AS _label, {', '.join(values)} "
+            f"FROM (SELECT _n, doc::jsonb AS j FROM {STAGE} OFFSET 0) AS parsed, "
+            f"LATERAL (SELECT jsonb_typeof(j) = 'object' AND {clean} AS _clean OFFSET 0) AS checked"
         )
 
     def linked(self, refused_parameter: bool) -> str:
@@ -280,6 +281,9 @@ class PostgresEngine:
             return
         self.report.add_table(table.key)
         with self.connection.cursor() as cursor:
+            # JIT compiling these wide one-off statements costs more than it saves (half
+            # a second for some tables); for this transaction only.
+            cursor.execute("SET LOCAL jit = off")
             # Dropped at the end of the table; at the end of the transaction after an error.
             cursor.execute(f"CREATE TEMP TABLE {STAGE} (_n integer, doc text) ON COMMIT DROP")
             self._stage(raw_rows, on_rows)
@@ -338,15 +342,20 @@ class PostgresEngine:
             self._plan_append(cursor, sql)
         else:
             self._plan_upsert(cursor, sql)
+        cursor.execute(
+            f"SELECT bool_and(_fast), count(*) FILTER (WHERE _fast AND _new), "
+            f"count(*) FILTER (WHERE _fast AND _kind = 'changed'), "
+            f"count(*) FILTER (WHERE _fast AND _kind = 'append') FROM {PLAN}"
+        )
+        all_fast, new, changed, appended = cursor.fetchone()
         self_linked = any(s.field.related_model is table.model for s in table.deferred)
-        if table.append_only or self_linked:  # a refused row changes what follows it
-            cursor.execute(f"SELECT bool_and(_fast) FROM {PLAN}")
-            if cursor.fetchone()[0] is False:
-                return None
-        if table.append_only:
+        if (table.append_only or self_linked) and all_fast is False:
+            return None  # a refused row changes what follows it
+        # Nothing to write, no write statement: an unchanged file writes nothing at all.
+        if appended:
             self._append(cursor, sql)
-        else:
-            self._upsert(cursor, sql)
+        if new or changed:
+            self._upsert(cursor, sql, new=new, changed=changed)
         later = list(table.deferred)
         columns = ", ".join(f"s.{sql.quote(spec.field.column)}" for spec in later)
         wait = "".join(f", p._later_{i}" for i in range(len(later)))
@@ -452,8 +461,8 @@ class PostgresEngine:
         cursor.execute(f"CREATE INDEX ON {LINKS} (_n)")
         cursor.execute(f"ANALYZE {LINKS}")
 
-    def _upsert(self, cursor, sql: _TableSQL) -> None:
-        """Insert the new rows, update the changed ones, set their links."""
+    def _upsert(self, cursor, sql: _TableSQL, *, new: int, changed: int) -> None:
+        """Insert the `new` rows, update the `changed` ones, set their links."""
         table = sql.table
         later = {spec.attname: i for i, spec in enumerate(table.deferred)}
         values = []
@@ -471,24 +480,29 @@ class PostgresEngine:
             else:
                 kept.append(f"s.{name}")
         names = ", ".join(sql.names)
-        cursor.execute(
-            f"INSERT INTO {sql.target} ({names}) SELECT {', '.join(values)} "
-            f"FROM {TYPED} AS s JOIN {PLAN} USING (_n) WHERE _fast AND _new ORDER BY _n"
-        )
-        cursor.execute(
-            f"UPDATE {sql.target} AS t SET ({names}) = ({', '.join(kept)}) "
-            f"FROM {TYPED} AS s JOIN {PLAN} USING (_n) "
-            f"WHERE t.{sql.pk} = s.{sql.pk} AND _fast AND _kind = 'changed'"
-        )
+        if new:
+            cursor.execute(
+                f"INSERT INTO {sql.target} ({names}) SELECT {', '.join(values)} "
+                f"FROM {TYPED} AS s JOIN {PLAN} USING (_n) WHERE _fast AND _new ORDER BY _n"
+            )
+        if changed:
+            cursor.execute(
+                f"UPDATE {sql.target} AS t SET ({names}) = ({', '.join(kept)}) "
+                f"FROM {TYPED} AS s JOIN {PLAN} USING (_n) "
+                f"WHERE t.{sql.pk} = s.{sql.pk} AND _fast AND _kind = 'changed' "
+                # a row whose links only changed keeps its row version
+                f"AND ({', '.join(kept)}) IS DISTINCT FROM {sql.row('t')}"
+            )
         for link in sql.links:
             alias = _literal(link.alias)
-            cursor.execute(
-                f"DELETE FROM {link.table} AS l USING {TYPED} AS s JOIN {PLAN} USING (_n) "
-                f"WHERE _fast AND _kind = 'changed' AND l.{link.owner} = s.{sql.pk} "
-                f"AND NOT EXISTS (SELECT 1 FROM {LINKS} AS w "
-                f"WHERE w._n = s._n AND w._alias = {alias} "
-                f"AND w._target = l.{link.target}::text)"
-            )
+            if changed:
+                cursor.execute(
+                    f"DELETE FROM {link.table} AS l USING {TYPED} AS s JOIN {PLAN} USING (_n) "
+                    f"WHERE _fast AND _kind = 'changed' AND l.{link.owner} = s.{sql.pk} "
+                    f"AND NOT EXISTS (SELECT 1 FROM {LINKS} AS w "
+                    f"WHERE w._n = s._n AND w._alias = {alias} "
+                    f"AND w._target = l.{link.target}::text)"
+                )
             owner_type = sql.table.pk.field.db_type(self.connection)
             target_type = link.spec.related_model._meta.pk.db_type(self.connection)
             cursor.execute(

@@ -161,7 +161,7 @@ def test_a_batch_of_audit_logs_is_matched_with_one_query(node_file, tmp_path):
     path = edited(node_file, tmp_path, lambda data: data.update(auditLogs=rows))
     import_domain(path, exclude={"auditLogs"})
     with CaptureQueriesContext(connections["platform"]) as queries:
-        report = import_domain(path, batch_size=20)
+        report = import_domain(path, batch_size=20, engine="batch")
     assert report.tables["auditLogs"]["appended"] == 40
     # (PostgreSQL reads the lookup's rows through a server-side cursor: DECLARE ... SELECT)
     reads = [q["sql"] for q in queries if "SELECT" in q["sql"] and 'FROM "AuditLog"' in q["sql"]]

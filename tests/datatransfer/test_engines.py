@@ -36,7 +36,8 @@ def demo_file(make_database, tmp_path):
 
 def troubled(demo_file, tmp_path):
     """The demo file with bad rows: a value too long, a dangling reference, an unknown
-    permission key, a block pointing forward to a missing block, duplicate unique keys."""
+    permission key, a block pointing forward to a missing block, duplicate unique keys,
+    an impossible date, a NUL, an unknown enum label."""
     document = json.loads(demo_file.read_text(encoding="utf-8"))
     data = document["data"]
     data["configurations"][0]["key"] = "k" * 101
@@ -46,6 +47,11 @@ def troubled(demo_file, tmp_path):
     data["demandePartages"][9]["code"] = data["demandePartages"][8]["code"]
     data["payments"][2]["amount"] = "12.345"
     data["users"].append(dict(data["users"][0], id="cduplicateuser00000000001"))
+    # Spelled as the tools write but refused by the server's cast (no 30 February), a NUL
+    # that PostgreSQL's JSON refuses, a status that is not one of the enum's labels.
+    data["contactMessages"][1]["createdAt"] = "2025-02-30T10:00:00.000Z"
+    data["contactMessages"][2]["message"] = "before\x00after"
+    data["abonnements"][0]["status"] = "NO_SUCH_STATUS"
     # No manifest to match the edited rows: a format 1.0 file (a 2.0 file needs its manifest).
     document["metadata"] = {"version": "1.0"}
     path = tmp_path / "troubled.json"
@@ -144,7 +150,8 @@ def test_same_outcomes_for_a_file_with_bad_rows(databases, demo_file, tmp_path):
     kinds = {(e["table"], e["kind"]) for e in report["errors"]}
     assert ("configurations", "error") in kinds and ("transactions", "error") in kinds
     assert ("demandePartages", "conflict") in kinds and ("users", "conflict") in kinds
-    assert report["totals"]["failed"] >= 5
+    assert report["totals"]["failed"] >= 8
+    assert ("contactMessages", "error") in kinds and ("abonnements", "error") in kinds
 
 
 def test_same_outcomes_for_a_target_holding_conflicting_rows(databases, demo_file):

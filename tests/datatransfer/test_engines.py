@@ -267,6 +267,10 @@ def changed_file(demo_file, tmp_path):
         keys = row["permissionKeys"][1:] + [data["permissions"][-1]["key"]]
         row["permissionKeys"] = sorted(set(keys))
     data["users"][3]["passwordHash"] = ""
+    # A new user who owns an existing organization (a link of the cycle, set at the end).
+    newcomer = dict(data["users"][0], id="cnewcomer0000000000000001", email="new@example.org")
+    data["users"].append(newcomer)
+    data["organizations"][5]["ownerId"] = newcomer["id"]
     for row in data["payments"][::10]:
         row["amount"] = "1234.50"
         row["metadata"] = {"changed": [1, 2.5, None, "é"]}
@@ -295,7 +299,8 @@ def test_same_outcomes_for_a_file_with_a_tenth_of_its_rows_changed(
         databases, path, prepare=lambda alias: import_domain(str(demo_file), using=alias)
     )
     tables = report["tables"]
-    assert tables["organizations"]["updated"] == 1 and tables["users"]["updated"] == 6
+    assert tables["organizations"]["updated"] == 2 and tables["users"]["updated"] == 6
+    assert tables["users"]["created"] == 1
     assert tables["blockchainBlocks"]["skipped"] == 1
     assert tables["payments"]["updated"] > 0 and tables["auditLogs"]["appended"] == 20
     assert report["totals"]["failed"] == 0

@@ -235,3 +235,23 @@ def export_options(options) -> ExportOptions:
         media=options["with_media"],
         command="dumpdomain --with-media" if options["with_media"] else "dumpdomain",
     )
+
+
+def add_comparison_arguments(parser) -> None:
+    """verifydomain's options of what to compare: --ignore-unknown, --match, --no-verify."""
+    parser.add_argument(
+        "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
+    )
+    parser.add_argument(
+        "--match",
+        choices=("id", "natural"),
+        default="id",
+        help="id (default): file rows are compared with the rows of the same id; natural: as "
+        "`loaddomain --match natural` loaded them, a row whose id is not in the database is "
+        "compared with the row holding its natural key, and links follow.",
+    )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="Compare even a file whose rows do not match its manifest, saying so.",
+    )

@@ -215,6 +215,20 @@ def difference_lines(report: VerifyReport):
             yield f"invalid: {t.key} {row_id}: {message}"
 
 
+def render_verify_result(report: VerifyReport, *, limit: int | None = 20) -> str:
+    """Everything verifydomain prints: the table, the notes, the differences (`limit` of
+    them, then how many more)."""
+    lines = [render_verify(report), *(note_line(note) for note in report.notes)]
+    differences = difference_lines(report)
+    for number, line in enumerate(differences):
+        if number == limit:
+            rest = sum(1 for _ in differences) + 1
+            lines.append(f"... and {rest} more ({ALL_OF_THEM}).")
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def render_import_result(report: ImportReport, *, limit: int | None = 20) -> str:
     """Everything loaddomain prints: the table, the notes, the issues (`limit` of them),
     and an archive's files."""

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.exceptions import EXIT_REFUSED, Code, DataTransferError
 from datatransfer.management.interrupts import ctrl_c
 from datatransfer.management.options import (
+    add_comparison_arguments,
     add_database_option,
     add_exclude_options,
     add_report_option,
@@ -12,17 +13,10 @@ from datatransfer.management.options import (
     excluded_tables,
     save_report,
 )
-from datatransfer.management.rendering import (
-    ALL_OF_THEM,
-    difference_lines,
-    error_line,
-    note_line,
-    render_verify,
-)
+from datatransfer.management.rendering import error_line, render_verify_result
 from datatransfer.verifier import verify_domain
 
 SHOWN_DIFFERENCES = 20
-
 
 # What the command line can do about an engine error, where it differs from loaddomain's.
 HINTS = {Code.NOT_VERIFIED: "use --no-verify to compare it anyway"}
@@ -39,22 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("file", help="Export file to compare (.gz too).")
         add_database_option(parser, "read")
         add_exclude_options(parser, skip_audit=True)
-        parser.add_argument(
-            "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
-        )
-        parser.add_argument(
-            "--match",
-            choices=("id", "natural"),
-            default="id",
-            help="id (default): file rows are compared with the rows of the same id; natural: as "
-            "`loaddomain --match natural` loaded them, a row whose id is not in the database is "
-            "compared with the row holding its natural key, and links follow.",
-        )
-        parser.add_argument(
-            "--no-verify",
-            action="store_true",
-            help="Compare even a file whose rows do not match its manifest, saying so.",
-        )
+        add_comparison_arguments(parser)
         add_report_option(parser, "every difference")
 
     def handle(self, *args, **options):
@@ -73,18 +52,9 @@ class Command(BaseCommand):
         except DataTransferError as error:
             raise CommandError(error_line(error, HINTS), returncode=error.exit_code) from None
         save_report(options, report.as_dict(), returncode=EXIT_REFUSED)
-        verbosity = options["verbosity"]
-        if verbosity >= 1:
-            self.stdout.write(render_verify(report))
-            for note in report.notes:
-                self.stdout.write(note_line(note))
-            lines = difference_lines(report)
-            for number, line in enumerate(lines):
-                if verbosity < 2 and number == SHOWN_DIFFERENCES:
-                    rest = sum(1 for _ in lines) + 1
-                    self.stdout.write(f"... and {rest} more ({ALL_OF_THEM}).")
-                    break
-                self.stdout.write(line)
+        if options["verbosity"] >= 1:
+            limit = None if options["verbosity"] >= 2 else SHOWN_DIFFERENCES
+            self.stdout.write(render_verify_result(report, limit=limit))
         if not report.agrees:
             raise CommandError(
                 f"{options['file']} and database '{options['database']}' differ.", returncode=1

@@ -126,6 +126,18 @@ def test_a_row_the_file_lacks_is_extra(loaded):
     assert summary(out, "configurations")["extra"] == 1
 
 
+def test_twenty_differences_are_shown_then_how_many_more_and_all_of_them_with_v2(loaded):
+    Configuration.objects.bulk_create(
+        Configuration(id=f"ckconfextra{n:014}", key=f"extra.{n}", value=[n]) for n in range(25)
+    )
+    status, out = verify(loaded)
+    shown = [line for line in out.splitlines() if line.startswith("extra: configurations")]
+    assert status == 1 and len(shown) == 20
+    assert out.rstrip().endswith("... and 5 more (all of them with -v 2 or --report FILE).")
+    status, out = verify(loaded, "-v", "2")
+    assert len([line for line in out.splitlines() if line.startswith("extra: ")]) == 25
+
+
 def test_a_many_to_many_difference_names_the_keys(loaded):
     user = User.objects.get(pk=USER)
     file_keys = sorted(user.permissions.values_list("key", flat=True))

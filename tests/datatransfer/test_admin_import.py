@@ -375,3 +375,15 @@ def test_pages_reload_themselves_while_queued_and_ask_for_the_worker(
     assert 'http-equiv="refresh"' in history and "is the worker running?" not in history
     ImportRecord.objects.update(queued_at=timezone.now() - dt.timedelta(minutes=2))
     assert "is the worker running?" in admin_client.get(HISTORY).content.decode()
+
+
+def test_the_upload_page_leads_back_home_through_the_app_and_the_history(admin_client):
+    page = admin_client.get(UPLOAD).content.decode()
+    [trail] = re.findall(r'<div class="breadcrumbs">(.*?)</div>', page, re.S)
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', trail)
+    assert [href for href, _ in links] == [
+        reverse("admin:index"),
+        reverse("admin:app_list", kwargs={"app_label": "datatransfer"}),
+        reverse("admin:datatransfer_importrecord_changelist"),
+    ]
+    assert trail.rstrip().endswith("Import a file")

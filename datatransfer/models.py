@@ -6,6 +6,18 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+def admin_user_field(*, related_name: str) -> models.ForeignKey:
+    """Who ran it in the admin (none for a command-line run); kept when the user goes."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("admin user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name=related_name,
+    )
+
+
 class Run(models.Model):
     """What every run of the history has: when (queued at, for one queued in the admin,
     until it starts), how long, its task in the worker, its state, why it failed, and the
@@ -41,14 +53,7 @@ class ExportRecord(Run):
     An export asked for in the admin is queued first (a task run by `db_worker`), then
     running, with its progress; a command-line run is recorded running from its start."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("admin user"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="domain_exports",
-    )
+    user = admin_user_field(related_name="domain_exports")
     command = models.CharField(_("command"), max_length=200, blank=True)
     system_user = models.CharField(_("system user"), max_length=150, blank=True)
     # Empty: the whole database; otherwise the slugs of the organizations exported.
@@ -109,14 +114,7 @@ class ImportRecord(Run):
         on_delete=models.SET_NULL,
         related_name="confirmed_imports",
     )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("admin user"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="domain_imports",
-    )
+    user = admin_user_field(related_name="domain_imports")
     # The name the file was uploaded under, and where it is kept (named by its SHA-256).
     file_name = models.CharField(_("file"), max_length=255)
     file_path = models.CharField(_("stored file"), max_length=1000)

@@ -242,27 +242,12 @@ class PostgresEngine:
     engine's outcomes; hands it what only a walk in file order decides (module docstring).
     """
 
-    def __init__(
-        self,
-        report,
-        *,
-        using: str,
-        strict: bool,
-        excluded: set,
-        batch_size=None,
-        references=None,
-        dry_run=False,
-    ):
+    def __init__(self, report, *, using: str, references=None, dry_run=False, **options):
+        """The batch engine's arguments (it gets them all: what it decides stays its own)."""
         self.report, self.using, self.dry_run = report, using, dry_run
         self.references = references or {}
         self.batch = BatchEngine(
-            report,
-            using=using,
-            strict=strict,
-            excluded=excluded,
-            batch_size=batch_size,
-            references=references,
-            dry_run=dry_run,
+            report, using=using, references=references, dry_run=dry_run, **options
         )
         self.connection = self.batch.connection
         self._statements = {}

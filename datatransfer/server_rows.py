@@ -14,6 +14,7 @@ parity test (tests/datatransfer/test_server_rows.py) compares both files byte fo
 import json
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models.expressions import RawSQL
 from psycopg import sql
@@ -184,7 +185,10 @@ def server_rows(table, queryset, row_sql, connection):
         client = cursor.cursor  # psycopg's ClientCursor: it spells the query's parameters
         row = RawSQL(row_sql.as_string(client).replace("%", "%%"), ())
         query = queryset.order_by(*table.ordering()).annotate(file_row=row)
-        select, params = query.values_list("file_row").query.sql_with_params()
+        try:
+            select, params = query.values_list("file_row").query.sql_with_params()
+        except EmptyResultSet:  # a scope's `none()`: no row to read
+            return
         statement = client.mogrify(select, params)
         with client.copy(sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(statement))) as copy:
             for (line,) in copy.rows():

@@ -39,6 +39,7 @@ def awkward_values(alias):
         permission = core.Permission(key=key, label=key)
         permission.save(**using)
         core.PermissionToUser.objects.using(alias).create(permission=permission, user=user)
+    core.Organization(name="Empty", slug="zz-empty", type="AUTRE").save(**using)
     demande = core.DemandePartage.objects.using(alias).order_by("pk").first()
     nested = {
         "": "an empty key",
@@ -107,11 +108,13 @@ OPTIONS = {
 def test_the_server_spells_every_file_as_python_does(awkward_database, monkeypatch):
     moment = dt.datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=dt.UTC)
     monkeypatch.setattr(exporter.timezone, "now", lambda: moment)
-    slugs = list(core.Organization.objects.using(awkward_database).values_list("slug", flat=True))
+    rows = core.Organization.objects.using(awkward_database).order_by("slug")
+    slugs = list(rows.values_list("slug", flat=True))
     options = {
         **OPTIONS,
         "one organization": {"organizations": slugs[:1]},
         "two, no secrets": {"organizations": slugs[1:3], "exclude_secrets": True},
+        "one without rows": {"organizations": ["zz-empty"]},
     }
     files = {}
     for name, option in options.items():

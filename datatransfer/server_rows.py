@@ -168,14 +168,22 @@ def table_sql(table, cursor, *, exclude_secrets: bool):
     return sql.SQL("json_build_object({})::text").format(sql.SQL(", ").join(parts))
 
 
-def parse_row(line: bytes) -> dict:
+def parse_json_row(line: str) -> dict:
     """One row's JSON text as a dict, every value as the Python path reads it: JSON
-    columns are parsed by the standard library there, so orjson's refusals (a number
-    beyond a float) fall back to it."""
+    columns are parsed by the standard library there, so an integer orjson would round
+    (codec.loads_json) or a number it refuses (beyond a float) goes to it."""
     try:
-        return loads_json(line)
+        return loads_json(line.encode())
     except orjson.JSONDecodeError:
         return json.loads(line)
+
+
+def row_parser(table):
+    """The parser of `table`'s rows: orjson alone when no JSON column can hold an
+    integer beyond 64 bits (every other integer is a column's, within 64 bits)."""
+    if any(isinstance(spec.field, models.JSONField) for spec in table.fields):
+        return parse_json_row
+    return orjson.loads
 
 
 def server_rows(table, queryset, row_sql, connection):
@@ -190,6 +198,7 @@ def server_rows(table, queryset, row_sql, connection):
         except EmptyResultSet:  # a scope's `none()`: no row to read
             return
         statement = client.mogrify(select, params)
+        parse = row_parser(table)
         with client.copy(sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(statement))) as copy:
             for (line,) in copy.rows():
-                yield parse_row(line.encode())
+                yield parse(line)

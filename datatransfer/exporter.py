@@ -70,8 +70,14 @@ def _spelled_rows(table, queryset, row_sql, connection, scope):
     """Yield (file's dict, whether a reference) for each row, spelled by the server."""
     references = scope.references(table) if hasattr(scope, "references") else ()
     references = {encode_value(table.pk.field, pk) for pk in references}
-    for row in server_rows(table, queryset, row_sql, connection):
-        reference = row[table.pk.key] in references
+    rows = server_rows(table, queryset, row_sql, connection)
+    if not references:
+        for row in rows:
+            yield row, False
+        return
+    pk_key = table.pk.key
+    for row in rows:
+        reference = row[pk_key] in references
         if reference:
             # A link is written as the model holds it (the codec spells it as it is),
             # and as_reference only changes links: it can take the file's values.

@@ -14,6 +14,8 @@ parity test (tests/datatransfer/test_server_rows.py) compares both files byte fo
 import json
 
 import orjson
+import psycopg
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models.expressions import RawSQL
@@ -61,11 +63,15 @@ def _plain(column: Column) -> bool:
     return column.type in TEXT_TYPES or column.type in INTEGER_TYPES or column.enum
 
 
-def _time_sql(ref, column: Column):
+def _time_sql(field, ref, column: Column):
     if column.type == "timestamp with time zone":
         ref = sql.SQL("({} AT TIME ZONE 'UTC')").format(ref)
     elif column.type != "timestamp without time zone":
-        return None  # a time without time zone is UTC, as the models read it
+        return None
+    elif not hasattr(field, "from_db_value") and settings.TIME_ZONE != "UTC":
+        # Python reads a time without time zone in the process's zone (TIME_ZONE), and
+        # a field converting it (core.fields.TimestampField) as UTC: only UTC is spelled.
+        return None
     milliseconds = sql.SQL("to_char({}, {})").format(ref, sql.Literal(_MILLISECONDS))
     if column.time_precision <= 3:
         return milliseconds
@@ -89,7 +95,7 @@ def value_sql(field: models.Field, ref, column: Column):
     if isinstance(field, models.JSONField):
         return ref if column.type == "jsonb" else None
     if isinstance(field, models.DateTimeField):
-        return _time_sql(ref, column)
+        return _time_sql(field, ref, column)
     if isinstance(field, models.DateField):
         return sql.SQL("to_char({}, {})").format(ref, sql.Literal(_DATE))
     if isinstance(field, models.DecimalField):
@@ -197,8 +203,8 @@ def row_parser(table):
 def server_rows(table, queryset, row_sql, connection):
     """Yield the file's dict of each row of `queryset` (narrowed by a scope, or all),
     in the table's order, spelled by the server with `row_sql` (table_sql)."""
-    with connection.cursor() as cursor:
-        client = cursor.cursor  # psycopg's ClientCursor: it spells the query's parameters
+    # A cursor binding parameters on the client: COPY takes none, they are spelled in.
+    with psycopg.ClientCursor(connection.connection) as client:
         row = RawSQL(row_sql.as_string(client).replace("%", "%%"), ())
         query = queryset.order_by(*table.ordering()).annotate(file_row=row)
         try:

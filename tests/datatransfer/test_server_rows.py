@@ -201,3 +201,13 @@ def test_a_column_the_server_cannot_spell_leaves_its_table_to_python():
     # A field whose column is not the type the codec expects.
     assert value_sql(models.TextField(), ref, Column("jsonb", -1, False)) is None
     assert value_sql(models.DateTimeField(), ref, Column("date", -1, False)) is None
+
+
+def test_a_time_without_time_zone_is_spelled_only_where_python_reads_it_as_utc(settings):
+    ref, naive = sql.Identifier("v"), Column("timestamp without time zone", 3, False)
+    aware = Column("timestamp with time zone", 6, False)
+    settings.TIME_ZONE = "Europe/Paris"  # a naive time is read in Paris time then
+    assert value_sql(models.DateTimeField(), ref, naive) is None
+    assert value_sql(models.DateTimeField(), ref, aware) is not None
+    # core.fields.TimestampField reads its naive times as UTC, whatever TIME_ZONE says.
+    assert value_sql(core.User._meta.get_field("created_at"), ref, naive) is not None

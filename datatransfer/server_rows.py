@@ -91,13 +91,18 @@ def value_sql(field: models.Field, ref, column: Column):
     ):
         return None  # a field converting what it reads: only Python knows what it gives
     if field.is_relation:
-        return ref if _plain(column) or column.type == "uuid" else None
+        return ref if _plain(column) else None
     if isinstance(field, models.JSONField):
-        return ref if column.type == "jsonb" else None
+        # Python parses the text with the field's decoder: only the standard one is known.
+        return ref if column.type == "jsonb" and field.decoder is None else None
     if isinstance(field, models.DateTimeField):
         return _time_sql(field, ref, column)
     if isinstance(field, models.DateField):
-        return sql.SQL("to_char({}, {})").format(ref, sql.Literal(_DATE))
+        return (
+            sql.SQL("to_char({}, {})").format(ref, sql.Literal(_DATE))
+            if column.type == "date"
+            else None
+        )
     if isinstance(field, models.DecimalField):
         places = field.decimal_places
         scale = column.numeric_scale
@@ -112,8 +117,6 @@ def value_sql(field: models.Field, ref, column: Column):
         return ref if column.type in INTEGER_TYPES else None
     if isinstance(field, models.CharField | models.TextField):
         return ref if column.type in TEXT_TYPES or column.enum else None
-    if isinstance(field, models.UUIDField):
-        return ref if column.type == "uuid" else None
     return None
 
 
@@ -206,9 +209,9 @@ def server_rows(table, queryset, row_sql, connection):
     # A cursor binding parameters on the client: COPY takes none, they are spelled in.
     with psycopg.ClientCursor(connection.connection) as client:
         row = RawSQL(row_sql.as_string(client).replace("%", "%%"), ())
-        query = queryset.order_by(*table.ordering()).annotate(file_row=row)
+        query = queryset.order_by(*table.ordering()).annotate(datatransfer_file_row=row)
         try:
-            select, params = query.values_list("file_row").query.sql_with_params()
+            select, params = query.values_list("datatransfer_file_row").query.sql_with_params()
         except EmptyResultSet:  # a scope's `none()`: no row to read
             return
         statement = client.mogrify(select, params)

@@ -201,6 +201,12 @@ def test_a_column_the_server_cannot_spell_leaves_its_table_to_python():
     # A field whose column is not the type the codec expects.
     assert value_sql(models.TextField(), ref, Column("jsonb", -1, False)) is None
     assert value_sql(models.DateTimeField(), ref, Column("date", -1, False)) is None
+    assert value_sql(models.DateField(), ref, naive := Column("timestamp", 3, False)) is None
+    assert value_sql(models.ForeignKey(core.User, models.CASCADE), ref, naive) is None
+    assert value_sql(models.UUIDField(), ref, Column("uuid", -1, False)) is None
+    # A JSON field with its own decoder: what Python makes of the text is the decoder's.
+    assert value_sql(models.JSONField(), ref, jsonb := Column("jsonb", -1, False)) is not None
+    assert value_sql(models.JSONField(decoder=json.JSONDecoder), ref, jsonb) is None
 
 
 def test_a_time_without_time_zone_is_spelled_only_where_python_reads_it_as_utc(settings):

@@ -7,12 +7,13 @@ from django.utils import timezone
 
 from datatransfer.databases import open_connection
 from datatransfer.fileformat import FORMAT_NAME, FORMAT_VERSION
-from datatransfer.fileformat.codec import encode_row, format_datetime
+from datatransfer.fileformat.codec import encode_row, encode_value, format_datetime
 from datatransfer.fileformat.writer import ExportWriter
 from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
+from datatransfer.server_rows import server_rows, table_sql
 from datatransfer.signing import signing_key as settings_signing_key
 
 CHUNK_SIZE = 2000
@@ -53,18 +54,61 @@ def _with_many_to_many(table, chunk, using):
         yield values, {key: by_owner.get(pk, []) for key, by_owner in links.items()}
 
 
-def _write_rows(writer, table, queryset, using, exclude_secrets, on_rows, scope, on_row) -> tuple:
-    """Write the rows of `queryset`; return how many, and how many as references (the rows
-    `scope` says are references are written `as_reference`, without their secrets)."""
+def _python_rows(table, queryset, using, exclude_secrets, scope):
+    """Yield (file's dict, whether a reference) for each row, read and spelled in Python."""
     references = scope.references(table) if hasattr(scope, "references") else ()
     pk_name = table.pk.attname
-    written = referenced = 0
     for values, many_to_many in _rows(table, queryset, using):
         reference = values[pk_name] in references
         if reference:
             values, many_to_many = scope.as_reference(table, values, many_to_many)
-            referenced += 1
         row = encode_row(table, values, many_to_many, exclude_secrets=exclude_secrets or reference)
+        yield row, reference
+
+
+def _spelled_rows(table, queryset, row_sql, connection, scope):
+    """Yield (file's dict, whether a reference) for each row, spelled by the server."""
+    references = scope.references(table) if hasattr(scope, "references") else ()
+    references = {encode_value(table.pk.field, pk) for pk in references}
+    rows = server_rows(table, queryset, row_sql, connection)
+    if not references:
+        for row in rows:
+            yield row, False
+        return
+    pk_key = table.pk.key
+    for row in rows:
+        reference = row[pk_key] in references
+        if reference:
+            # A link is written as the model holds it (the codec spells it as it is),
+            # and as_reference only changes links: it can take the file's values.
+            values = {spec.attname: row[spec.key] for spec in table.fields}
+            values, many_to_many = scope.as_reference(
+                table, values, {spec.key: row[spec.key] for spec in table.many_to_many}
+            )
+            row = {spec.key: values[spec.attname] for spec in table.fields}
+            row.update(dict.fromkeys(table.secret_keys, ""))
+            for spec in table.many_to_many:
+                row[spec.key] = list(many_to_many.get(spec.key, ()))
+        yield row, reference
+
+
+def _table_rows(table, queryset, using, connection, exclude_secrets, scope, server_spelling):
+    """The rows of one table: spelled by PostgreSQL when it can (server_rows.py), else
+    read and spelled in Python."""
+    if server_spelling and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            row_sql = table_sql(table, cursor.cursor, exclude_secrets=exclude_secrets)
+        if row_sql is not None:
+            return _spelled_rows(table, queryset, row_sql, connection, scope)
+    return _python_rows(table, queryset, using, exclude_secrets, scope)
+
+
+def _write_rows(writer, table, rows, on_rows, on_row) -> tuple:
+    """Write `rows` ((file's dict, whether a reference) pairs); return how many, and how
+    many as references."""
+    written = referenced = 0
+    for row, reference in rows:
+        referenced += reference
         writer.write_row(row)
         if on_row:
             on_row(table.key, row)
@@ -86,6 +130,7 @@ def export_domain(
     on_table=None,
     on_row=None,
     signing_key: str | None = None,
+    server_spelling: bool = True,
 ) -> ExportReport:
     """Write the domain's tables to the text `stream`; return an ExportReport.
 
@@ -102,7 +147,9 @@ def export_domain(
     a number of rows written (for progress); `on_row(key, row)` is called with each row
     as written (a dict of the file's fields). With a signing key (settings), the metadata
     is signed (signing.py);
-    `signing_key` replaces the settings' key ('' for none).
+    `signing_key` replaces the settings' key ('' for none). On PostgreSQL the rows are
+    spelled by the server (server_rows.py) unless `server_spelling` is false; the file
+    is the same byte for byte.
     Raises DataTransferError for a bad option or an unreachable database.
     """
     using = using or domain_database()
@@ -132,15 +179,17 @@ def export_domain(
             writer.begin_table(table.key)
             if table.key in querysets:
                 on_rows = on_table(table.key, counts[table.key]) if on_table else None
-                report.tables[table.key], referenced = _write_rows(
-                    writer,
+                rows = _table_rows(
                     table,
                     querysets[table.key],
                     using,
+                    connection,
                     exclude_secrets,
-                    on_rows,
                     scope,
-                    on_row,
+                    server_spelling,
+                )
+                report.tables[table.key], referenced = _write_rows(
+                    writer, table, rows, on_rows, on_row
                 )
                 if referenced:
                     report.references[table.key] = referenced

@@ -306,7 +306,7 @@ def test_a_worker_stopped_in_the_middle_marks_the_export_interrupted_and_leaves_
     seeded, monkeypatch, run_worker, exports_dir
 ):
     """db_worker's second SIGTERM (or Ctrl-C) raises SystemExit in the running task."""
-    real, calls = exporter._rows, []
+    real, calls = exporter._table_rows, []
 
     def rows(*args):
         calls.append(args)
@@ -315,7 +315,7 @@ def test_a_worker_stopped_in_the_middle_marks_the_export_interrupted_and_leaves_
             raise SystemExit(1)
         return real(*args)
 
-    monkeypatch.setattr(exporter, "_rows", rows)
+    monkeypatch.setattr(exporter, "_table_rows", rows)
     record = queue_export(user=None)
     run_worker()
     record.refresh_from_db()

@@ -196,3 +196,27 @@ def test_rows_are_spelled_as_the_standard_library_spells_them(indent):
     )
     assert expected in stream.getvalue()
     assert json.loads(stream.getvalue())["data"]["t"] == [row]
+
+
+@pytest.mark.parametrize("indent", [2, 4, None])
+def test_a_file_written_to_a_byte_stream_is_the_text_written_to_a_text_stream(indent):
+    """The rows wait as bytes and go to a UTF-8 stream's bytes as they are; a stream of
+    another encoding, or of text only, gets them as text: the same file either way."""
+    rows = [{"id": "é\U0001f393", "huge": 2**70, "nested": {"k": ["\u2028", 1.5]}}, {"id": "x"}]
+
+    def written(stream):
+        writer = ExportWriter(stream, indent=indent)
+        for key in ("a", "b"):
+            writer.begin_table(key)
+            for row in rows:
+                writer.write_row(row)
+            writer.end_table()
+        writer.finish({"version": "2.0", "note": "métadonnées"})
+        stream.flush()
+        return stream
+
+    text = written(io.StringIO()).getvalue()
+    utf8 = written(io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n"))
+    assert utf8.buffer.getvalue() == text.encode()
+    utf16 = written(io.TextIOWrapper(io.BytesIO(), encoding="utf-16-le", newline="\n"))
+    assert utf16.buffer.getvalue() == text.encode("utf-16-le")

@@ -146,8 +146,8 @@ def test_ctrl_c_during_an_export_leaves_no_file_and_is_recorded_as_interrupted(
     monkeypatch, node_file, tmp_path
 ):
     call_command("loaddomain", node_file, "-v", "0")
-    interrupt = Interrupt(exporter._rows, after=5)
-    monkeypatch.setattr(exporter, "_rows", interrupt)
+    interrupt = Interrupt(exporter._table_rows, after=5)
+    monkeypatch.setattr(exporter, "_table_rows", interrupt)
     output = tmp_path / "out" / "x.json"
     output.parent.mkdir()
     error = interrupted("dumpdomain", str(output))

@@ -539,8 +539,8 @@ def test_an_export_that_fails_half_way_leaves_no_file(monkeypatch, tmp_path, nam
     call_command("loaddomain", str(NODE_FILE), stdout=io.StringIO())
     import datatransfer.exporter as exporter
 
-    failing = _Failing(exporter._rows, after=8, error=error)
-    monkeypatch.setattr(exporter, "_rows", failing)
+    failing = _Failing(exporter._table_rows, after=8, error=error)
+    monkeypatch.setattr(exporter, "_table_rows", failing)
     folder = tmp_path / "exports"
     folder.mkdir()
     with pytest.raises((DatabaseError, CommandError, KeyboardInterrupt)):

@@ -49,7 +49,7 @@ from datatransfer.sequences import SequenceIds
 
 STAGE, TYPED, PLAN, LINKS = "dt_stage", "dt_typed", "dt_plan", "dt_links"
 COPY_CHUNK = 5000  # rows per COPY write
-READ_BACK = 2000  # rows per read of the staged rows the batch engine gets
+READ_BACK = 2000  # rows per read of outcomes, and of the staged rows the batch engine gets
 
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T00:00:00(\.0{1,3})?Z)?$"
@@ -344,12 +344,11 @@ class PostgresEngine:
         later = list(table.deferred)
         columns = ", ".join(f"s.{sql.quote(spec.field.column)}" for spec in later)
         wait = "".join(f", p._later_{i}" for i in range(len(later)))
-        cursor.execute(
+        record = self.report.record
+        for row_id, kind, *rest in self._read_in_chunks(
             f"SELECT p._label, p._kind{wait}{', ' + columns if later else ''} "
             f"FROM {PLAN} AS p JOIN {TYPED} AS s USING (_n) WHERE p._fast ORDER BY _n"
-        )
-        record = self.report.record
-        for row_id, kind, *rest in cursor.fetchall():
+        ):
             outcome = _OUTCOMES[kind]
             record(table.key, outcome, row_id)
             waiting, values = rest[: len(later)], rest[len(later) :]
@@ -362,6 +361,17 @@ class PostgresEngine:
                 self.batch.defer_links(table, row_id, outcome, links)
         cursor.execute(f"SELECT _n FROM {PLAN} WHERE NOT _fast ORDER BY _n")
         return [number for (number,) in cursor.fetchall()]
+
+    def _read_in_chunks(self, query: str):
+        """The rows of `query`, read through a server-side cursor READ_BACK at a time: a
+        table of a million rows never sits whole in the client's memory."""
+        with (
+            self.connection.wrap_database_errors,
+            self.connection.connection.cursor(name="dt_outcomes") as rows,
+        ):
+            rows.itersize = READ_BACK
+            rows.execute(query)
+            yield from rows
 
     def _needs_walk(self, cursor, sql: _TableSQL) -> bool:
         """Whether the table's rows need the batch engine's walk in file order: a row not

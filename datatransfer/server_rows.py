@@ -21,6 +21,8 @@ from django.db import models
 from django.db.models.expressions import RawSQL
 from psycopg import sql
 
+from datatransfer.fileformat.codec import has_long_integer
+
 TEXT_TYPES = frozenset({"text", "character varying", "character"})
 INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
 _MILLISECONDS = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
@@ -175,19 +177,12 @@ def table_sql(table, cursor, *, exclude_secrets: bool):
     return sql.SQL("json_build_object({})::text").format(sql.SQL(", ").join(parts))
 
 
-# Digits made "0", every other byte a space: 19 zeros in a row are an integer literal
-# orjson might round (it keeps integers exact within 64 bits), or digits inside a string,
-# which only cost the slower parse. Much faster than a regular expression.
-_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_LONG_RUN = b"0" * 19
-
-
 def parse_json_row(line: str) -> dict:
     """One row's JSON text as a dict, every value as the Python path reads it: its JSON
     columns are parsed by the standard library (JSONField.from_db_value), so a row with
     a long integer, or one orjson refuses (a number beyond a float), goes to it."""
     data = line.encode()
-    if _LONG_RUN in data.translate(_DIGITS):
+    if has_long_integer(data):
         return json.loads(data)
     try:
         return orjson.loads(data)

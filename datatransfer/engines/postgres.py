@@ -82,6 +82,8 @@ def _column(field, key: str, connection, secret: bool) -> tuple[str, str]:
         return f"j ? {key}", f"NULLIF({value}, 'null'::jsonb)"
     target = field.target_field if field.is_relation else field
     db_type = field.db_type(connection)  # a foreign key's: its target's column type
+    if db_type is None:
+        raise _Unsupported(key)
     expression = f"{text}::{db_type}"
     if isinstance(target, models.DateTimeField):
         shape = f"{kind} = 'string' AND {text} ~ {_literal(_TIME)} AND left({text}, 4) <> '0000'"
@@ -108,8 +110,6 @@ def _column(field, key: str, connection, secret: bool) -> tuple[str, str]:
         if secret:  # an empty secret never replaces a set one: the batch engine decides
             shape += f" AND {text} <> ''"
     else:
-        raise _Unsupported(key)
-    if db_type is None:
         raise _Unsupported(key)
     return f"j ? {key} AND ({null} OR ({shape}))", expression
 
@@ -251,6 +251,7 @@ class PostgresEngine:
         )
         self.connection = self.batch.connection
         self._statements = {}
+        self._jit_off = False
 
     @property
     def kept_references(self) -> int:
@@ -266,9 +267,11 @@ class PostgresEngine:
             return
         self.report.add_table(table.key)
         with self.connection.cursor() as cursor:
-            # JIT compiling these wide one-off statements costs more than it saves (half
-            # a second for some tables); for this transaction only.
-            cursor.execute("SET LOCAL jit = off")
+            if not self._jit_off:
+                # JIT compiling these wide one-off statements costs more than it saves
+                # (half a second for some tables); for the import's transaction only.
+                cursor.execute("SET LOCAL jit = off")
+                self._jit_off = True
             # Dropped at the end of the table; at the end of the transaction after an error.
             cursor.execute(f"CREATE TEMP TABLE {STAGE} (_n integer, doc text) ON COMMIT DROP")
             self._stage(raw_rows, on_rows)
@@ -463,20 +466,15 @@ class PostgresEngine:
         """Insert the `new` rows, update the `changed` ones, set their links."""
         table = sql.table
         later = {spec.attname: i for i, spec in enumerate(table.deferred)}
-        values = []
-        for spec, name, _, _ in sql.columns:
-            if spec.attname in later:
-                values.append(f"CASE WHEN _later_{later[spec.attname]} THEN NULL ELSE s.{name} END")
-            else:
-                values.append(f"s.{name}")
-        kept = []
-        for spec, name, _, _ in sql.columns:
-            if spec.attname in later:
-                kept.append(
-                    f"CASE WHEN _later_{later[spec.attname]} THEN t.{name} ELSE s.{name} END"
-                )
-            else:
-                kept.append(f"s.{name}")
+
+        def value(spec, name, meanwhile):
+            """The file's value; for a link that waits, `meanwhile` until the end."""
+            if spec.attname not in later:
+                return f"s.{name}"
+            return f"CASE WHEN _later_{later[spec.attname]} THEN {meanwhile} ELSE s.{name} END"
+
+        values = [value(spec, name, "NULL") for spec, name, _, _ in sql.columns]
+        kept = [value(spec, name, f"t.{name}") for spec, name, _, _ in sql.columns]
         names = ", ".join(sql.names)
         if new:
             cursor.execute(

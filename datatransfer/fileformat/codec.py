@@ -31,10 +31,15 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
+def has_long_integer(data: bytes) -> bool:
+    """Whether the JSON text `data` may hold an integer orjson would round."""
+    return _LONG_INTEGER in bytes(data).translate(_NUMBER_SHAPES)
+
+
 def loads_json(data: bytes):
     """Parse JSON with every integer exact: orjson, or the standard library when the text
     has an integer orjson would round. Raises ValueError for what is not JSON."""
-    if _LONG_INTEGER not in bytes(data).translate(_NUMBER_SHAPES):
+    if not has_long_integer(data):
         return orjson.loads(data)
     return json.loads(data, parse_constant=_refuse_constant)
 

@@ -263,7 +263,7 @@ def test_two_seeded_organizations_carry_only_what_they_need(seeded, tmp_path, ma
         if user["id"] not in members:
             assert user["id"] in references["users"] and user["passwordHash"] == ""
     assert {o["id"] for o in data["organizations"]} - chosen == set(references["organizations"])
-    # The README's figures (seeddemo is the same on every database).
+    # The figures of docs/commands.md (seeddemo is the same on every database).
     assert sum(map(len, data.values())) == 186
     assert sum(map(len, references.values())) == 56
     assert (len(references["organizations"]), len(references["users"])) == (7, 3)

@@ -40,6 +40,16 @@ def subprocess_project_database(tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_work_dir(tmp_path_factory):
+    """The work folder (DATATRANSFER_WORK_DIR) of this process and of the `manage.py`
+    subprocesses: one of this test session, not the project's nor an exports folder."""
+    path = tmp_path_factory.mktemp("work")
+    os.environ["DATATRANSFER_WORK_DIR"] = str(path)
+    settings.DATATRANSFER_WORK_DIR = path
+    return path
+
+
 def pytest_collection_modifyitems(items):
     """Every test with database access may use both databases unless it says otherwise."""
     for item in items:

@@ -97,15 +97,30 @@ def _lock_descriptor() -> int:
     key = str(folder)
     if key not in owner.locks:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # Locked under a name the sweep ignores, then renamed: the sweep never finds the
-        # lock file of a live run unlocked.
-        descriptor, temporary = tempfile.mkstemp(prefix=NEW_LOCK_PREFIX, dir=folder)
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.replace(temporary, folder / f"{owner.token}{LOCK_SUFFIX}")
-        owner.locks[key] = descriptor
+        owner.locks[key] = _new_lock(folder, folder / f"{owner.token}{LOCK_SUFFIX}")
         if len(owner.locks) == 1:
             atexit.register(release)
     return owner.locks[key]
+
+
+def _new_lock(folder: Path, lock: Path, attempts: int = 3) -> int:
+    """Make the lock file `lock`, locked: first under a `.new-` name, then renamed, so the
+    sweep never finds a live run's lock file unlocked. A `.new-` file is swept only once
+    its lock can be taken: when a sweep took it before this process did, the rename finds
+    it gone, and this starts again."""
+    for attempt in range(attempts):
+        descriptor, temporary = tempfile.mkstemp(prefix=NEW_LOCK_PREFIX, dir=folder)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # a sweep holds it a moment at most
+            os.rename(temporary, lock)
+            return descriptor
+        except FileNotFoundError:
+            os.close(descriptor)
+            if attempt + 1 == attempts:
+                raise
+        except BaseException:
+            os.close(descriptor)
+            raise
 
 
 def owner() -> str:

@@ -42,12 +42,12 @@ def subprocess_project_database(tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def session_work_dir(tmp_path_factory):
-    """The work folder (DATATRANSFER_WORK_DIR) of this process and of the `manage.py`
-    subprocesses: one of this test session, not the project's nor an exports folder."""
-    path = tmp_path_factory.mktemp("work")
-    os.environ["DATATRANSFER_WORK_DIR"] = str(path)
-    settings.DATATRANSFER_WORK_DIR = path
-    return path
+    """The work folders (DATATRANSFER_WORK_DIR) of this test session, not the project's
+    nor an exports folder: one for the `manage.py` subprocesses, another for this process
+    (its sweeps then never find a killed subprocess's run, whose records are in another
+    database)."""
+    os.environ["DATATRANSFER_WORK_DIR"] = str(tmp_path_factory.mktemp("work"))
+    settings.DATATRANSFER_WORK_DIR = tmp_path_factory.mktemp("work")
 
 
 def pytest_collection_modifyitems(items):

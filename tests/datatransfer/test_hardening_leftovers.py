@@ -5,6 +5,9 @@ makes is private (0600) from its creation; the next start removes what the kille
 left (spools, copies, `.part` files) and marks its records *interrupted*; a live run's
 files and records are never touched; `pruneexports` does it too, and says how many."""
 
+import fcntl
+import hashlib
+import io
 import os
 import signal
 import sqlite3
@@ -17,7 +20,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.db import connections
+from django.utils import timezone
 
+from datatransfer import leftovers
+from datatransfer.fileformat.writer import atomic_file
+from datatransfer.import_files import checked_copy
+from datatransfer.management.standard_input import file_or_stdin
+from datatransfer.models import ExportRecord, ImportRecord
 from tests.subprocesses import ROOT, run_manage
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +83,7 @@ def files_under(*folders) -> list[Path]:
     )
 
 
-def leftovers(env) -> list[Path]:
+def left_behind(env) -> list[Path]:
     """What runs left in the system's temporary folder, the work folder and the exports
     folder (the exports themselves and the kept uploads apart)."""
     found = files_under(env["TMPDIR"], env["DATATRANSFER_WORK_DIR"], env["EXPORTS_DIR"])
@@ -157,7 +166,7 @@ def test_a_killed_loaddomain_of_stdin_leaves_a_private_spool_the_next_run_remove
 
     result = run_manage("loaddomain", place["EXPORT"], "--dry-run", env=place)
     assert result.returncode == 0, result.stderr
-    assert leftovers(place) == []
+    assert left_behind(place) == []
 
 
 def test_a_live_loaddomain_of_stdin_keeps_its_spool_through_another_runs_sweep(place):
@@ -174,7 +183,7 @@ def test_a_live_loaddomain_of_stdin_keeps_its_spool_through_another_runs_sweep(p
     process.stdin.write(Path(place["EXPORT"]).read_bytes()[1 << 20 :])
     process.stdin.close()
     assert process.wait(timeout=GUARD) == 0, process.stderr.read()
-    assert leftovers(place) == []
+    assert left_behind(place) == []
 
 
 def part_files(env):
@@ -207,7 +216,7 @@ def test_a_killed_export_leaves_a_private_part_file_and_a_running_record_the_nex
     after = history(place, "exportrecord")[record["id"]]
     assert after["status"] == "interrupted"
     assert "killed" in after["error"]
-    assert leftovers(place) == [Path(place["EXPORTS_DIR"]) / "next.json"]
+    assert left_behind(place) == [Path(place["EXPORTS_DIR"]) / "next.json"]
 
 
 def test_pruneexports_removes_what_a_killed_export_left_and_says_how_many(place):
@@ -219,19 +228,19 @@ def test_pruneexports_removes_what_a_killed_export_left_and_says_how_many(place)
         kill(process)
     finally:
         blocker.release()
-    assert leftovers(place) != []
+    assert left_behind(place) != []
 
     result = run_manage("pruneexports", "--dry-run", env=place)
     assert result.returncode == 0, result.stderr
     assert "Would remove 1 leftover file(s)" in result.stdout
     assert "would mark 1 run(s) interrupted" in result.stdout
-    assert leftovers(place) != []
+    assert left_behind(place) != []
 
     result = run_manage("pruneexports", env=place)
     assert result.returncode == 0, result.stderr
     assert "Removed 1 leftover file(s)" in result.stdout
     assert "marked 1 run(s) interrupted" in result.stdout
-    assert leftovers(place) == []
+    assert left_behind(place) == []
     [record] = [r for r in history(place, "exportrecord").values() if r["file_path"] == str(output)]
     assert record["status"] == "interrupted"
 
@@ -279,4 +288,96 @@ def test_a_killed_worker_leaves_a_private_copy_and_a_running_import_the_next_wor
     record = history(place, "importrecord")[pk]
     assert record["status"] == "interrupted"
     assert "killed" in record["error"]
-    assert leftovers(place) == []
+    assert left_behind(place) == []
+
+
+# ---------------------------------------------------------------------------- in this process
+
+
+@pytest.fixture
+def work(settings, tmp_path):
+    settings.DATATRANSFER_WORK_DIR = tmp_path / "work"
+    return settings.DATATRANSFER_WORK_DIR
+
+
+def test_spools_copies_and_part_files_are_private_and_named_for_the_sweep(work, tmp_path):
+    with file_or_stdin("-", stdin=io.BytesIO(b'{"metadata": {}}')) as name:
+        spool = Path(name)
+        assert mode(spool) == 0o600 and mode(spool.parent) == 0o700
+        assert spool.is_relative_to(work / leftovers.owner())
+    assert not spool.exists()
+
+    kept = tmp_path / "kept.json"
+    kept.write_bytes(b"{}")
+    with checked_copy(kept, hashlib.sha256(b"{}").hexdigest()) as copy:
+        assert mode(copy) == 0o600 and copy.is_relative_to(work / leftovers.owner())
+
+    with atomic_file(tmp_path / "out.json") as file:
+        [part] = tmp_path.glob(".out.json.*.part")
+        assert mode(part) == 0o600 and f".{leftovers.owner()}." in part.name
+        file.write(b"{}")
+    assert mode(tmp_path / "out.json") == 0o600
+
+
+def a_run(work, token, journaled=()):
+    """The lock file of a run `token` (ended: nobody holds its lock), its work folder with
+    a spool, and its journal naming `journaled` prefixes."""
+    work.mkdir(exist_ok=True)
+    (work / f"{token}.lock").write_bytes(b"".join(os.fsencode(p) + b"\0" for p in journaled))
+    (work / token / "stdin-x").mkdir(parents=True)
+    (work / token / "stdin-x" / "stdin").write_bytes(b"{}")
+
+
+def a_record(model, owner, **fields):
+    return model.objects.create(
+        status=model.Status.RUNNING,
+        owner=owner,
+        started_at=timezone.now(),
+        database="platform",
+        **fields,
+    )
+
+
+def test_the_sweep_clears_ended_runs_only(work, tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    ended, live = "dt1-0123abcd", "dt2-4567cdef"
+    a_run(work, ended, [f"{exports}/.a.json.{ended}.", f"{exports}/.a.json."])
+    a_run(work, live, [f"{exports}/.b.json.{live}."])
+    (exports / f".a.json.{ended}.x1.part").write_bytes(b"{}")
+    (exports / f".b.json.{live}.x2.part").write_bytes(b"{}")
+    users = [exports / ".a.json.x3.part", exports / "a.json"]  # never a sweep's
+    for path in users:
+        path.write_bytes(b"{}")
+    upload = {"file_name": "a.json", "file_path": "a", "file_size": 2, "checksum": "0" * 64}
+    records = [
+        a_record(ExportRecord, ended),
+        a_record(ImportRecord, ended, **upload),
+        a_record(ExportRecord, live),
+        a_record(ExportRecord, ""),  # a run that no process claims: left alone
+    ]
+    with open(work / f"{live}.lock", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # the live run's lock, as its process holds it
+
+        assert leftovers.sweep(dry_run=True) == leftovers.Swept(files=2, records=2)
+        assert (work / ended).exists()
+        assert leftovers.sweep() == leftovers.Swept(files=2, records=2)
+
+        assert not (work / ended).exists() and not (work / f"{ended}.lock").exists()
+        assert sorted(exports.iterdir()) == sorted([*users, exports / f".b.json.{live}.x2.part"])
+        assert (work / live / "stdin-x" / "stdin").exists()
+        statuses = [type(r).objects.get(pk=r.pk).status for r in records]
+        assert statuses == ["interrupted", "interrupted", "running", "running"]
+        assert leftovers.KILLED == ExportRecord.objects.get(pk=records[0].pk).error
+        assert leftovers.sweep() == leftovers.Swept()
+
+    assert leftovers.sweep() == leftovers.Swept(files=2, records=1)  # it has ended too
+
+
+def test_a_lock_file_being_made_is_swept_only_once_its_process_has_ended(work):
+    work.mkdir()
+    (work / ".new-ended").write_bytes(b"")
+    with open(work / ".new-live", "wb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        leftovers.sweep()
+        assert sorted(path.name for path in work.iterdir()) == [".new-live"]

@@ -48,10 +48,7 @@ logger = logging.getLogger(__name__)
 TOKEN = re.compile(r"dt[0-9]+-[0-9a-f]{8}")
 LOCK_SUFFIX = ".lock"
 NEW_LOCK_PREFIX = ".new-"  # a lock file being made, renamed once held
-KILLED = (
-    "Interrupted: the process running it ended without finishing (killed or crashed); "
-    "found at the next start."
-)
+KILLED = "Interrupted: the process running it ended without finishing (killed or crashed)."
 
 
 class _Owner:

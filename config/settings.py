@@ -34,12 +34,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_tasks_db: its `db_worker` command is datatransfer's (which first sweeps
+    # up what a killed worker left behind, see datatransfer/leftovers.py).
+    "datatransfer",
     # The tasks framework (Django 6's, backported) and its database backend: admin exports
     # run in `python manage.py db_worker`, not in the HTTP request.
     "django_tasks",
     "django_tasks_db",
     "core",
-    "datatransfer",
 ]
 
 MIDDLEWARE = [
@@ -127,3 +129,8 @@ DATATRANSFER_IMPORTS_DIR = Path(
     env.str("DATATRANSFER_IMPORTS_DIR", default=str(EXPORTS_DIR / "imports"))
 )
 DATATRANSFER_IMPORT_MAX_SIZE = env.int("DATATRANSFER_IMPORT_MAX_MB", default=1024) * 1024 * 1024
+
+# Private working files of the commands and the worker (standard input spooled, copies of
+# uploads, archives taken out), one 0700 folder per process, and the locks telling which
+# processes still run: what a killed run leaves is removed at the next start.
+DATATRANSFER_WORK_DIR = Path(env.str("DATATRANSFER_WORK_DIR", default=str(EXPORTS_DIR / "work")))

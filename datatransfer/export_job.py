@@ -17,6 +17,7 @@ from datatransfer.exceptions import Code, DataTransferError
 from datatransfer.exporter import export_domain, tables_to_export
 from datatransfer.fileformat.writer import check_output_path, open_output
 from datatransfer.history import begin_record, default_output, outcome_of, save_record
+from datatransfer.leftovers import temporary_prefix
 from datatransfer.media import EXPORT_MEMBER, ReferencedFiles, check_archive_output, write_archive
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ExportReport
@@ -137,7 +138,9 @@ class ExportJob:
                     # beside the archive, removed with it on any error.
                     target = Path(self.options.output)
                     work = stack.enter_context(
-                        tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent)
+                        tempfile.TemporaryDirectory(
+                            prefix=temporary_prefix(target), dir=target.parent
+                        )
                     )
                     json_path = os.path.join(work, EXPORT_MEMBER)
                 self.write(scope, json_path)

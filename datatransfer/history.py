@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from datatransfer.databases import describe
 from datatransfer.exceptions import Code
+from datatransfer.leftovers import owner
 from datatransfer.models import ExportRecord
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def begin_record(record: ExportRecord, options) -> str:
     """Fill `record` (a new one, or a queued export's) from the ExportOptions `options`,
     mark it running and save it; return '' or why it could not be saved."""
     record.status = ExportRecord.Status.RUNNING
+    record.owner = owner()
     record.started_at = timezone.now()
     record.user = options.user if options.user is not None and options.user.pk else None
     record.command = options.command

@@ -19,6 +19,7 @@ from django.conf import settings
 from datatransfer.checksums import file_digest
 from datatransfer.exceptions import DataTransferError, FileChangedError, FileFormatError
 from datatransfer.fileformat.writer import OUTPUT_SUFFIXES
+from datatransfer.leftovers import private_file, temporary_prefix, work_folder
 from datatransfer.media import ARCHIVE_SUFFIXES
 from datatransfer.reports import human_size
 
@@ -72,7 +73,8 @@ def store_upload(upload) -> StoredFile:
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False) as out:
+        prefix = temporary_prefix(folder / "upload")
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=prefix, delete=False) as out:
             try:
                 for chunk in upload.chunks(BLOCK_SIZE):
                     digest.update(chunk)
@@ -112,11 +114,11 @@ def checked_copy(path, sha256: str):
     what is imported is exactly the bytes that were checked, whatever happens to the kept
     file meanwhile. Raises FileChangedError when the file's SHA-256 is another."""
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="domain-import-") as work:
+    with tempfile.TemporaryDirectory(prefix="import-", dir=work_folder()) as work:
         copy = Path(work) / path.name
         digest = hashlib.sha256()
         try:
-            with open(path, "rb") as source, open(copy, "wb") as out:
+            with open(path, "rb") as source, private_file(copy) as out:
                 while block := source.read(BLOCK_SIZE):
                     digest.update(block)
                     out.write(block)

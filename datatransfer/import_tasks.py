@@ -21,6 +21,7 @@ from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError, FileChangedError
 from datatransfer.import_files import StoredFile, checked_copy, sha256_of
 from datatransfer.importer import ImportJob, ImportOptions
+from datatransfer.leftovers import owner
 from datatransfer.models import ImportRecord
 from datatransfer.tasks import save_and_enqueue
 
@@ -97,7 +98,7 @@ def _start(record_id: int) -> ImportRecord | None:
     return it; None when it is not queued."""
     records = ImportRecord.objects.using(DEFAULT_DB_ALIAS)
     taken = records.filter(pk=record_id, status=ImportRecord.Status.QUEUED).update(
-        status=ImportRecord.Status.RUNNING, started_at=timezone.now()
+        status=ImportRecord.Status.RUNNING, owner=owner(), started_at=timezone.now()
     )
     return records.get(pk=record_id) if taken else None
 

@@ -65,6 +65,7 @@ from datatransfer.fileformat.readers import (
     open_export,
     reference_ids,
 )
+from datatransfer.leftovers import work_folder
 from datatransfer.locking import (
     import_lock,
     is_lock_timeout,
@@ -223,7 +224,7 @@ class ImportJob:
             with ExportSource(path) as source:
                 yield _Opened(source)
             return
-        with tempfile.TemporaryDirectory(prefix="domain-archive-") as work:
+        with tempfile.TemporaryDirectory(prefix="archive-", dir=work_folder()) as work:
             contents = read_archive(path, work)
             name = f"{path}:{EXPORT_MEMBER}"
             with ExportSource(contents.export_path, name=name) as source:

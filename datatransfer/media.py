@@ -32,6 +32,7 @@ from datatransfer.exceptions import (
     quoted,
 )
 from datatransfer.fileformat.writer import atomic_file
+from datatransfer.leftovers import private_file, temporary_prefix
 from datatransfer.registry import domain_tables
 from datatransfer.reports import MediaOutcome, MediaReport
 from datatransfer.signing import require_signature, signed, signing_key
@@ -317,7 +318,7 @@ def read_archive(path: str, work: str) -> _Contents:
                 seen.add(member.name)
                 if member.name == EXPORT_MEMBER:
                     export_path = os.path.join(work, EXPORT_MEMBER)
-                    with open(export_path, "wb") as out:
+                    with private_file(export_path) as out:
                         _copy(tar.extractfile(member), out, export_digest)
                     export_size = member.size
                 elif member.name == MANIFEST_MEMBER:
@@ -392,7 +393,8 @@ def _restore(
             return MediaOutcome.FAILED, f"its SHA-256 does not match {MANIFEST_MEMBER}"
         return outcome, ""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    prefix = temporary_prefix(target)
+    fd, temporary = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=target.parent)
     try:
         os.fchmod(fd, (member.mode & 0o644) | 0o600)
         with os.fdopen(fd, "wb") as out:

@@ -41,6 +41,9 @@ class Run(models.Model):
     database = models.CharField(_("database"), max_length=100)
     # Where the alias pointed at the time, without secrets: `postgresql host:5432/name`.
     database_description = models.CharField(_("database server"), max_length=500, blank=True)
+    # The process running it (leftovers.owner()): once that process has ended, a record
+    # still running is marked interrupted by the next sweep (leftovers.py).
+    owner = models.CharField(_("process"), max_length=40, blank=True)
 
     class Meta:
         abstract = True

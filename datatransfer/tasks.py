@@ -17,6 +17,7 @@ from django_tasks import task
 from datatransfer.exceptions import DataTransferError
 from datatransfer.export_job import ExportJob, ExportOptions
 from datatransfer.history import outcome_of
+from datatransfer.leftovers import owner
 from datatransfer.models import ExportRecord
 from datatransfer.routers import domain_database
 
@@ -116,8 +117,9 @@ def _start(record_id: int) -> ExportRecord | None:
         )
         if record is not None:
             record.status = ExportRecord.Status.RUNNING
+            record.owner = owner()
             record.started_at = timezone.now()
-            record.save(using=DEFAULT_DB_ALIAS, update_fields=["status", "started_at"])
+            record.save(using=DEFAULT_DB_ALIAS, update_fields=["status", "owner", "started_at"])
     return record
 
 

@@ -40,6 +40,16 @@ def subprocess_project_database(tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_work_dir(tmp_path_factory):
+    """The work folders (DATATRANSFER_WORK_DIR) of this test session, not the project's
+    nor an exports folder: one for the `manage.py` subprocesses, another for this process
+    (its sweeps then never find a killed subprocess's run, whose records are in another
+    database)."""
+    os.environ["DATATRANSFER_WORK_DIR"] = str(tmp_path_factory.mktemp("work"))
+    settings.DATATRANSFER_WORK_DIR = tmp_path_factory.mktemp("work")
+
+
 def pytest_collection_modifyitems(items):
     """Every test with database access may use both databases unless it says otherwise."""
     for item in items:

@@ -17,6 +17,7 @@ import orjson
 from datatransfer.checksums import DigestingWriter
 from datatransfer.exceptions import FileFormatError
 from datatransfer.fileformat import COMPRESSIONS, compression_of
+from datatransfer.leftovers import temporary_prefix
 from datatransfer.manifest import TableDigest
 from datatransfer.signing import signed
 
@@ -176,7 +177,8 @@ def atomic_file(path: Path):
     """Yield a binary file written under a temporary name in `path`'s folder, mode 0600,
     and renamed to `path` only when the block ends without error; on any error (Ctrl-C
     included) the temporary file is removed and nothing stands under `path`."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    prefix = temporary_prefix(path)
+    fd, temporary = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as raw:
@@ -200,7 +202,7 @@ def unwritable_reason(path) -> str | None:
         return f"no folder {target.parent}"
     try:
         descriptor, probe = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            prefix=temporary_prefix(target), suffix=".part", dir=target.parent
         )
     except OSError as error:
         return error.strerror or str(error)

@@ -272,3 +272,16 @@ def next_step(output: str, source: str) -> str:
     others = [alias for alias in connections if alias not in (DEFAULT_DB_ALIAS, source)]
     target = others[0] if len(others) == 1 else "TARGET"
     return f"Import it with: python manage.py loaddomain {path} --database {target} --dry-run"
+
+
+def render_swept(swept, *, dry_run: bool = False) -> str:
+    """What a sweep (leftovers.sweep) removed and marked, in one line."""
+    if dry_run:
+        return (
+            f"Would remove {swept.files} leftover file(s) of runs that ended without "
+            f"finishing (killed or crashed); would mark {swept.records} run(s) interrupted."
+        )
+    return (
+        f"Removed {swept.files} leftover file(s) of runs that ended without finishing "
+        f"(killed or crashed); marked {swept.records} run(s) interrupted."
+    )

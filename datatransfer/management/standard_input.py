@@ -1,8 +1,9 @@
 """`loaddomain -`: standard input, spooled to a private file and then read as any file.
 
 The import reads its file more than once (the check, then the load), which a pipe cannot
-give; so the bytes go first to a file only this user can read (a 0700 folder, removed at
-the end), named after what they are: JSON (maybe gzip, bzip2 or xz) or a tar archive.
+give; so the bytes go first to a file only this user can read (0600, in the process's
+work folder: removed at the end, or by the next start after a kill, see leftovers.py),
+named after what they are: JSON (maybe gzip, bzip2 or xz) or a tar archive.
 """
 
 import bz2
@@ -13,6 +14,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+from datatransfer.leftovers import private_file, work_folder
 
 BLOCK = 1 << 20
 _COMPRESSED = ((b"\x1f\x8b", ".gz", gzip), (b"BZh", ".bz2", bz2), (b"\xfd7zXZ\x00", ".xz", lzma))
@@ -40,9 +43,9 @@ def file_or_stdin(name: str, stdin=None):
         yield name
         return
     source = stdin or sys.stdin.buffer
-    with tempfile.TemporaryDirectory(prefix="loaddomain-stdin-") as folder:
+    with tempfile.TemporaryDirectory(prefix="stdin-", dir=work_folder()) as folder:
         spool = Path(folder) / "stdin"
-        with open(spool, "wb") as out:
+        with private_file(spool) as out:
             shutil.copyfileobj(source, out, BLOCK)
         with open(spool, "rb") as file:
             head = file.read(1024)

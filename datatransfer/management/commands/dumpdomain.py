@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.exceptions import DataTransferError
 from datatransfer.export_job import ExportJob, OutputClosed
 from datatransfer.exporter import tables_to_export
+from datatransfer.leftovers import sweep
 from datatransfer.management.interrupts import ctrl_c, leave_closed_pipe
 from datatransfer.management.options import add_export_options, excluded_tables, export_options
 from datatransfer.management.progress import TableProgress, is_terminal
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             messages.write(render_plan(tables_to_export(excluded_tables(options))))
             if options["plan"]:
                 return
+        sweep()
         try:
             export = export_options(options)
             with (

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import EXIT_ROWS_FAILED, DataTransferError
 from datatransfer.importer import ImportJob
+from datatransfer.leftovers import sweep
 from datatransfer.management.interrupts import ctrl_c
 from datatransfer.management.options import (
     add_import_arguments,
@@ -31,6 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
+        sweep()
         try:
             job_options = import_options(options)
             check_report_path(options)

@@ -1,9 +1,13 @@
 """`manage.py pruneexports`: delete the export files older than the retention
-(DATATRANSFER_EXPORT_RETENTION_DAYS, or --days), keeping their history rows, marked."""
+(DATATRANSFER_EXPORT_RETENTION_DAYS, or --days), keeping their history rows, marked; and
+first what runs that were killed left behind (leftovers.py), their records marked
+interrupted."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from datatransfer.leftovers import sweep
+from datatransfer.management.rendering import render_swept
 from datatransfer.reports import human_size
 from datatransfer.retention import prune_exports
 
@@ -18,7 +22,9 @@ def positive_days(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Delete the export files (under EXPORTS_DIR) older than DATATRANSFER_EXPORT_RETENTION_DAYS "
-        "days; their history rows stay, marked as deleted. Run it daily (cron, a timer)."
+        "days; their history rows stay, marked as deleted. First, remove what runs that were "
+        "killed left behind (temporary files) and mark their records interrupted. Run it "
+        "daily (cron, a timer)."
     )
 
     def add_arguments(self, parser):
@@ -33,6 +39,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, days=None, dry_run=False, verbosity=1, **options):
+        swept = sweep(dry_run=dry_run)
+        if verbosity >= 1:
+            self.stdout.write(render_swept(swept, dry_run=dry_run))
         days = days or settings.DATATRANSFER_EXPORT_RETENTION_DAYS
         if days < 1:
             if verbosity >= 1:

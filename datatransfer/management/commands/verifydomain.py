@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import EXIT_REFUSED, Code, DataTransferError
+from datatransfer.leftovers import sweep
 from datatransfer.management.interrupts import ctrl_c
 from datatransfer.management.options import (
     add_comparison_arguments,
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         add_report_option(parser, "every difference")
 
     def handle(self, *args, **options):
+        sweep()
         exclude = excluded_tables(options)
         check_report_path(options)
         try:

@@ -146,7 +146,6 @@ MODELS = {
             "is_active": "active",
             "owner": "owner",
         },
-        related_names={"owner": "owned_organizations"},
     ),
     "User": ModelExtras(
         doc="A user of the document-sharing platform (not a login of this project's admin).",

@@ -12,7 +12,7 @@ DEMO_ENV := ENV_FILE=/dev/null \
 	DATABASE_URL=sqlite:///$(CURDIR)/demo-platform.sqlite3 \
 	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/demo-target.sqlite3
 
-.PHONY: install demo test test-sqlite test-postgres bench lint messages clean
+.PHONY: install demo test check-schema test-sqlite test-postgres bench lint messages clean
 
 install: $(VENV)/.installed
 
@@ -40,7 +40,12 @@ demo: install
 	@echo "  $(DEMO_ENV) $(PY) manage.py runserver"
 	@echo "  $(DEMO_ENV) $(PY) manage.py db_worker"
 
-test: test-sqlite test-postgres
+test: check-schema test-sqlite test-postgres
+
+# The models (core/models.py) are what `inspectprisma` makes of the vendored schema, nothing else.
+check-schema: install
+	@echo "== The models against core/prisma/schema.prisma =="
+	ENV_FILE=/dev/null env -u DATABASE_URL -u PROJECT_DATABASE_URL $(PY) manage.py inspectprisma --check
 
 test-sqlite: install
 	@echo "== Test suite on SQLite =="

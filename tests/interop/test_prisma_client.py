@@ -31,6 +31,10 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from tests.interop import only_in_the_postgresql_pass
+
+pytestmark = only_in_the_postgresql_pass
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SCHEMA = ROOT / "core" / "prisma" / "schema.prisma"

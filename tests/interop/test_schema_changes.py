@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from tests.core import schema_changes
+from tests.interop import only_in_the_postgresql_pass
 from tests.interop.test_prisma_client import (
     DDL,
     HERE,
@@ -32,6 +33,8 @@ from tests.interop.test_prisma_client import (
     platform_url,
     run,
 )
+
+pytestmark = only_in_the_postgresql_pass
 
 # Per change: SQL giving the source values in what changed, and a query of them to compare.
 CHANGES = {

@@ -163,6 +163,7 @@ def _model(name: str, lines: list[tuple[int, str]]) -> Model:
         match = _FIELD.match(line)
         if not match:
             raise PrismaSchemaError(f"line {number}: cannot read the field {line!r} of {name}")
+        _refuse_twice(name, match["name"], [field.name for field in fields], number)
         fields.append(
             Field(
                 name=match["name"],
@@ -186,10 +187,18 @@ def _enum(name: str, lines: list[tuple[int, str]]) -> Enum:
         value, _, rest = line.partition(" ")
         if not re.fullmatch(r"\w+", value):
             raise PrismaSchemaError(f"line {number}: cannot read the value {line!r} of {name}")
+        _refuse_twice(name, value, values, number)
         mapped = next((a for a in _attributes(rest, number) if a.name == "map"), None)
         values.append(value)
         labels.append(mapped.arg("name") if mapped else value)
     return Enum(name=name, values=tuple(values), labels=tuple(labels), db_name=db_name)
+
+
+def _refuse_twice(block: str, name: str, seen: list[str], number: int) -> None:
+    """A field or label named twice in one block: Prisma refuses it, and a model would keep
+    only the last one silently."""
+    if name in seen:
+        raise PrismaSchemaError(f"line {number}: {block}.{name} is defined twice")
 
 
 def _attributes(text: str, number: int) -> list[Attribute]:

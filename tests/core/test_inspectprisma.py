@@ -57,3 +57,31 @@ def test_refuses_what_it_cannot_map_in_one_line_and_writes_nothing(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().endswith("A.x: the type @db.Uuid cannot be mapped")
     assert "Traceback" not in result.stderr and not output.exists()
+
+
+@pytest.mark.parametrize(
+    "schema_text, refusal",
+    [
+        ("model A {\n  id String @id\n  id String\n}\n", "A.id is defined twice"),
+        ("enum E {\n  X\n  X\n}\nmodel A {\n  id String @id\n}\n", "E.X is defined twice"),
+    ],
+)
+def test_refuses_a_name_defined_twice_in_a_block(tmp_path, schema_text, refusal):
+    schema, output = tmp_path / "schema.prisma", tmp_path / "models.py"
+    schema.write_text(schema_text)
+    result = run_manage(
+        "inspectprisma", str(schema), "-o", str(output), env={"ENV_FILE": "/dev/null"}
+    )
+    assert result.returncode == 2
+    assert refusal in result.stderr and "Traceback" not in result.stderr
+    assert not output.exists()
+
+
+def test_an_output_it_cannot_write_is_one_line_and_leaves_no_partial_module(tmp_path):
+    result = run_manage(
+        "inspectprisma", "-o", str(tmp_path / "missing" / "models.py"),
+        env={"ENV_FILE": "/dev/null"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("CommandError: Cannot write")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

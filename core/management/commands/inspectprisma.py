@@ -1,5 +1,6 @@
 """`manage.py inspectprisma`: the platform's models (core/models.py) from its `schema.prisma`."""
 
+import os
 from pathlib import Path
 
 from django.apps import apps
@@ -19,6 +20,18 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write `text` to `path` under a temporary name, then rename it: a module is never
+    left half-written. A folder that is missing or read-only is one line, exit 2."""
+    partial = path.with_name(f".{path.name}.inspectprisma-part")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise CommandError(f"Cannot write {path}: {error.strerror}", returncode=2) from None
 
 
 class Command(BaseCommand):
@@ -66,7 +79,7 @@ class Command(BaseCommand):
         if output_path.exists() and output_path.read_text(encoding="utf-8") == source:
             self.stdout.write(f"{_shown(output_path)} is up to date with {_shown(schema_path)}.")
             return
-        output_path.write_text(source, encoding="utf-8")
+        _write_whole(output_path, source)
         self.stdout.write(
             self.style.SUCCESS(f"Wrote {_shown(output_path)} from {_shown(schema_path)}.")
         )

@@ -12,9 +12,10 @@ The classification is the reference engine's, per write policy (registry.py):
 - upsert: a row whose id the target lacks is created; one the target holds is unchanged
   when every value (and its many-to-many keys) is the same, else updated; an immutable
   table's row that differs is the batch engine's to refuse;
-- append-only: a row is unchanged when the target (or an earlier row of the file) holds
-  its content, else appended under a new id from the table's sequence (in a dry run, the
-  ids the sequence would give, read without moving it);
+- append-only: rows are a multiset (contents.py): the k-th row of a content in the file is
+  unchanged when the target holds k rows of that content or more, else appended under a
+  new id from the table's sequence (in a dry run, the ids the sequence would give, read
+  without moving it);
 - a link written last (a cycle, a self-reference) whose row is not in the target yet goes
   to the batch engine's list of links set at the end, which fails the row if it never
   comes.
@@ -511,19 +512,21 @@ class PostgresEngine:
             )
 
     def _plan_append(self, cursor, sql: _TableSQL) -> None:
-        """The plan of an append-only table: a row is the same event as a row of the target
-        with the same content, or as an earlier row of the file."""
+        """The plan of an append-only table, a multiset (contents.py): the k-th row of a
+        content in the file is the same event as one of the target's rows of that content
+        when the target holds k of them or more, else it is appended."""
         content = sql.content_names
         key = "jsonb_build_array(" + ", ".join(f"s.{name}" for name in content) + ")"
         held = "jsonb_build_array(" + ", ".join(f"t.{name}" for name in content) + ")"
         cursor.execute(
             f"CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS "
             f"SELECT _n, _label, "
-            f"  CASE WHEN _held OR _earlier THEN 'same' ELSE 'append' END AS _kind, "
+            f"  CASE WHEN _rank <= _held THEN 'same' ELSE 'append' END AS _kind, "
             f"  false AS _new, {sql.linked(False)} AS _fast "
-            f"FROM (SELECT s.*, {key} IN (SELECT {held} FROM {sql.target} AS t) AS _held, "
-            f"  row_number() OVER (PARTITION BY {key} ORDER BY _n) > 1 AS _earlier "
-            f"  FROM {TYPED} AS s) AS s"
+            f"FROM (SELECT s.*, coalesce(h._count, 0) AS _held, "
+            f"  row_number() OVER (PARTITION BY {key} ORDER BY _n) AS _rank "
+            f"  FROM {TYPED} AS s LEFT JOIN (SELECT {held} AS _content, count(*) AS _count "
+            f"    FROM {sql.target} AS t GROUP BY 1) AS h ON h._content = {key}) AS s"
         )
 
     def _append(self, cursor, sql: _TableSQL) -> None:

@@ -198,7 +198,8 @@ def test_same_outcomes_for_a_conflict_on_a_row_the_target_holds(databases, demo_
 
 def test_same_outcomes_for_append_only_and_immutable_rows(databases, demo_file, tmp_path):
     """Audit logs are matched by content and appended under new ids, blocks are never
-    changed; duplicates of content in the file, within a batch and across batches."""
+    changed; duplicates of content in the file, within a batch and across batches, are as
+    many events (the target's rows of that content count first)."""
     document = json.loads(demo_file.read_text(encoding="utf-8"))
     logs = document["data"]["auditLogs"]
     by_id = {row["id"]: row for row in logs}
@@ -221,7 +222,9 @@ def test_same_outcomes_for_append_only_and_immutable_rows(databases, demo_file, 
 
     first, second = run_both(databases, path, prepare=prepare, twice=True)
     audit, chain = first["tables"]["auditLogs"], first["tables"]["blockchainBlocks"]
-    assert (audit["appended"], audit["unchanged"], audit["updated"]) == (8, 195, 0), audit
+    # Events 1 to 8 are not in the target (changed or deleted there): 1 and 2 twice in the
+    # file, so 10 rows; event 51 twice in the file, once in the target: 1 more.
+    assert (audit["appended"], audit["unchanged"], audit["updated"]) == (11, 192, 0), audit
     assert (chain["skipped"], chain["created"], chain["updated"]) == (1, 1, 0), chain
     assert chain["unchanged"] == len(blocks) - 2
     assert second["tables"]["auditLogs"]["appended"] == 0
@@ -246,8 +249,45 @@ def test_same_outcomes_for_a_dry_run_of_append_only_and_immutable_rows(
         AuditLog.objects.using(alias).filter(pk__in=range(1, 4)).delete()
 
     [report] = run_both(databases, path, prepare=prepare, dry_run=True)
-    assert report["tables"]["auditLogs"]["appended"] == 3
+    assert report["tables"]["auditLogs"]["appended"] == 4  # event 1 twice, 2 and 3
     assert report["tables"]["blockchainBlocks"]["skipped"] == 1
+
+
+def test_same_outcomes_for_identical_events_counted_as_a_multiset(databases, demo_file, tmp_path):
+    """n identical events in the file are n rows in the target: the target's k rows of that
+    content count first, n - k are appended when n > k, none when k >= n; a second import
+    of the file appends nothing. In one batch and across batches (run_both's batches are
+    37 rows), in a dry run as in a real one."""
+    document = json.loads(demo_file.read_text(encoding="utf-8"))
+    logs = document["data"]["auditLogs"]
+    first, second, third = logs[0], logs[1], logs[100]
+    # The same action by the same user in the same millisecond: two rows of one content.
+    logs.insert(1, dict(first, id=100000))
+    logs.append(dict(first, id=100001))  # and a third one, in a later batch
+    logs.insert(3, dict(second, id=100002))
+    logs.append(dict(third, id=100003))
+    document["metadata"] = {"version": "1.0"}  # edited: no manifest to match
+    path = tmp_path / "identical.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+
+    def prepare(alias):
+        import_domain(str(demo_file), using=alias)  # one row of each content
+        held = AuditLog.objects.using(alias)
+        # The target holds the 101st event three times already: more than the file's two.
+        row = held.get(pk=third["id"])
+        for _ in range(2):
+            row.pk = None
+            row.save(using=alias)
+
+    [empty] = run_both(databases, path)
+    assert empty["tables"]["auditLogs"]["appended"] == 204  # none collapsed
+    again, twice = run_both(databases, path, prepare=prepare, twice=True)
+    # The first event 3 times (the target has 1), the second twice (1), the 101st twice (3).
+    audit = again["tables"]["auditLogs"]
+    assert (audit["appended"], audit["unchanged"]) == (3, 201), audit
+    assert twice["tables"]["auditLogs"]["appended"] == 0
+    [dry] = run_both(databases, path, prepare=prepare, dry_run=True)
+    assert dry["tables"]["auditLogs"]["appended"] == 3
 
 
 def changed_file(demo_file, tmp_path):

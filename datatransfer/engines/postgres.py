@@ -52,8 +52,14 @@ STAGE, TYPED, PLAN, LINKS = "dt_stage", "dt_typed", "dt_plan", "dt_links"
 COPY_CHUNK = 5000  # rows per COPY write
 READ_BACK = 2000  # rows per read of outcomes, and of the staged rows the batch engine gets
 
-_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$"
-_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T00:00:00(\.0{1,3})?Z)?$"
+# The spellings the server types itself, each a value the codec reads too: a time of day
+# from 00:00:00 to 23:59:59 (the server would read 24:00:00 as the next day and a leap
+# second as the next minute, where the codec refuses both), no word (`epoch`, `infinity`,
+# `today`, `allballs`). Any other spelling sends its table to the batch engine, which
+# refuses the row as the other engines do.
+_DAY = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = rf"^{_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,3}})?Z$"
+_DATE = rf"^{_DAY}(T00:00:00(\.0{{1,3}})?Z)?$"
 _OUTCOMES = {
     "new": Outcome.CREATED,
     "changed": Outcome.UPDATED,

@@ -6,6 +6,7 @@ agreeing, not one code path agreeing with itself."""
 
 import datetime as dt
 import io
+import itertools
 import json
 
 import pytest
@@ -288,6 +289,120 @@ def test_same_outcomes_for_identical_events_counted_as_a_multiset(databases, dem
     assert twice["tables"]["auditLogs"]["appended"] == 0
     [dry] = run_both(databases, path, prepare=prepare, dry_run=True)
     assert dry["tables"]["auditLogs"]["appended"] == 3
+
+
+# Times no calendar has, and words PostgreSQL reads as times: the codec refuses them all,
+# where a cast to PostgreSQL's timestamp takes 24:00:00 as the next day and a leap second
+# as the next minute, and `epoch`, `infinity`, `today`, `allballs` as what they name.
+IMPOSSIBLE_TIMES = [
+    "2016-12-31T23:59:60.000Z",
+    "2023-01-01T24:00:00.000Z",
+    "2023-01-01T24:00:00Z",
+    "2023-06-30T23:59:60Z",
+    "2023-01-01T23:60:00.000Z",
+    "2023-01-01T25:00:00.000Z",
+    "2023-02-29T10:00:00.000Z",
+    "epoch",
+    "infinity",
+    "-infinity",
+    "today",
+    "now",
+    "allballs",
+]
+IMPOSSIBLE_DATES = [
+    "2023-02-29",
+    "2023-01-01T24:00:00.000Z",
+    "2016-12-31T23:59:60.000Z",
+    "2023-01-01T00:00:60.000Z",
+    "epoch",
+    "infinity",
+    "today",
+    "allballs",
+]
+
+
+def test_same_outcomes_for_impossible_times(databases, demo_file, tmp_path):
+    """Every engine refuses a time or a date that does not exist (the row fails, exit 1
+    for loaddomain), the postgres engine too: it never stores the next day instead."""
+    document = json.loads(demo_file.read_text(encoding="utf-8"))
+    data = document["data"]
+    for row, value in zip(data["contactMessages"], IMPOSSIBLE_TIMES, strict=False):
+        row["createdAt"] = value
+    for row, value in zip(data["abonnements"], IMPOSSIBLE_DATES, strict=False):
+        row["startDate"] = value
+    data["users"][0]["lastLoginAt"] = "2023-01-01T24:00:00.000Z"  # a nullable time
+    data["auditLogs"][0]["createdAt"] = "2016-12-31T23:59:60.000Z"  # an append-only table
+    document["metadata"] = {"version": "1.0"}  # edited: no manifest to match
+    path = tmp_path / "times.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    [report] = run_both(databases, path)
+    tables = report["tables"]
+    assert tables["contactMessages"]["failed"] == len(IMPOSSIBLE_TIMES), tables["contactMessages"]
+    assert tables["abonnements"]["failed"] == len(IMPOSSIBLE_DATES), tables["abonnements"]
+    failed = {(e["table"], e["message"].split(" ")[0]) for e in report["errors"]}
+    assert {("users", "lastLoginAt"), ("auditLogs", "createdAt")} <= failed, failed
+    messages = {e["message"] for e in report["errors"] if e["table"] == "contactMessages"}
+    assert all(message.startswith("createdAt ") for message in messages), messages
+
+
+def time_spellings():
+    """Spellings of times and dates, possible and not: every mix of a day (real or not),
+    an hour, a minute, a second and a fraction at their edges, and PostgreSQL's words."""
+    days = ["2016-12-31", "2023-02-29", "2024-02-29", "2023-04-31", "2023-13-01", "2023-01-00"]
+    for day, hour, minute, second, fraction in itertools.product(
+        days, ("00", "23", "24", "25"), ("00", "59", "60"), ("00", "59", "60"), ("", ".000", ".5")
+    ):
+        yield f"{day}T{hour}:{minute}:{second}{fraction}Z"
+    yield from days
+    yield from ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "0000-01-01T00:00:00Z"]
+    yield from ["epoch", "infinity", "-infinity", "today", "tomorrow", "now", "allballs"]
+    yield from ["2023-01-01 10:00:00", "2023-01-01T10:00:00+02:00", "20230101T100000Z"]
+
+
+def test_on_postgresql_the_server_types_only_what_the_codec_reads_alike(databases):
+    """For every spelling of a time or a date, the postgres engine's typing either leaves
+    the row to the batch engine (the codec decides, as on every other engine) or gives the
+    codec's very value: never a value where the codec refuses the row (24:00:00 read as the
+    next day, a leap second as the next minute, `epoch`), never another value."""
+    if databases.vendor == "sqlite":
+        pytest.skip("the postgres engine needs PostgreSQL")
+    from django.db import DatabaseError, transaction
+
+    from core.models import Abonnement, ContactMessage
+    from datatransfer.engines.postgres import _column
+    from datatransfer.fileformat.codec import value_decoder
+
+    alias = databases("postgresql")
+    wrong = []
+    for field in (
+        ContactMessage._meta.get_field("created_at"),
+        Abonnement._meta.get_field("start_date"),
+    ):
+        condition, expression = _column(field, "v", connections[alias], secret=False)
+        decode = value_decoder(field)
+        query = (
+            f"SELECT {condition}, {expression} FROM (SELECT %s::jsonb AS j) AS s WHERE {condition}"
+        )
+        with connections[alias].cursor() as cursor:
+            for text in time_spellings():
+                try:
+                    expected = decode(text)
+                except ValueError:
+                    expected = "refused"
+                try:
+                    with transaction.atomic(using=alias):
+                        cursor.execute(query, [json.dumps({"v": text})])
+                        typed = cursor.fetchone()
+                except DatabaseError:
+                    typed = None  # the whole table goes to the batch engine
+                if typed is None:
+                    continue
+                value = typed[1]
+                if isinstance(value, dt.datetime) and value.tzinfo is None:
+                    value = value.replace(tzinfo=dt.UTC)
+                if value != expected:
+                    wrong.append((field.name, text, str(value), str(expected)))
+    assert wrong == []
 
 
 def changed_file(demo_file, tmp_path):

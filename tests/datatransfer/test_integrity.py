@@ -427,6 +427,22 @@ def written(tmp_path, document, name="ids.json"):
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("value", ["2016-12-31T23:59:60.000Z", "2023-01-01T24:00:00.000Z"])
+def test_an_impossible_time_fails_its_row_on_every_engine(node_file, tmp_path, engine, value):
+    """A leap second or 24:00 is refused as the codec refuses it, on PostgreSQL's own
+    engine too (which would otherwise store the next minute or the next day)."""
+    from core.models import ContactMessage
+
+    document = node_document(node_file)
+    document["data"]["contactMessages"][0]["createdAt"] = value
+    status, error, out = load(written(tmp_path, document), "--engine", engine)
+    assert status == 1, error
+    assert error == "1 row(s) failed; the other rows were loaded."
+    assert "error: contactMessages ckcont0000000000000000001: createdAt" in out
+    assert not ContactMessage.objects.exists()
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
 def test_the_same_id_twice_in_a_table_is_refused_naming_the_table_and_the_id(
     node_file, tmp_path, engine
 ):

@@ -7,8 +7,17 @@ spelling, its whole numbers as integers (PostgreSQL's jsonb gives 1e2 back as 10
 The lookup takes one query for a whole batch of rows: the target's rows that share the
 values of the batch's most varied column (its creation times, usually: nearly a unique
 key), compared by content in Python.
+
+Rows are a multiset, not a set: the same action by the same user in the same millisecond
+is two events, two identical rows. So n rows of one content in the file are n rows in the
+target: the target's own rows of that content stand for the first ones, and only those
+beyond them are appended (n - k when the target holds k < n; none when k >= n, so that a
+second import of the file adds nothing). `ContentCounts` keeps, while a table is read,
+how many of its file rows of each content were taken (matched or appended) so far.
 """
 
+import hashlib
+from collections import Counter
 from decimal import Decimal
 
 from django.db import models
@@ -94,3 +103,38 @@ def contents_held(table, rows: list, wanted: set, *, using) -> dict:
         if key in wanted:
             held.setdefault(key, []).append(values["pk"])
     return held
+
+
+def _digest(key: tuple) -> bytes:
+    """16 bytes standing for a content key: a table's events may be long, their count is
+    what is kept. The key's values are of the column's own type, whose repr is exact."""
+    return hashlib.blake2b(repr(key).encode("utf-8", "backslashreplace"), digest_size=16).digest()
+
+
+class ContentCounts:
+    """How many of one table's file rows of each content were taken so far, matched with a
+    row of the target or appended: the next one of that content is the target's row when
+    the target holds more rows of that content than were taken (`matches`), else new.
+
+    With a `base`, the counts of one batch on top of the table's so far: added to the base
+    (`base.add(batch)`) once the batch is written, forgotten if it is not."""
+
+    def __init__(self, base: "ContentCounts | None" = None):
+        self._taken = Counter()
+        self._base = base
+
+    def taken(self, key: tuple) -> int:
+        digest = _digest(key)
+        return self._taken[digest] + (self._base._taken[digest] if self._base else 0)
+
+    def matches(self, key: tuple, held: int) -> bool:
+        """Whether the next file row of content `key` is one of the target's `held` rows of
+        that content (those appended by this import included)."""
+        return self.taken(key) < held
+
+    def take(self, key: tuple, count: int = 1) -> None:
+        self._taken[_digest(key)] += count
+
+    def add(self, batch: "ContentCounts") -> None:
+        """Take what `batch` took on top of these counts (once the batch is written)."""
+        self._taken.update(batch._taken)

@@ -31,7 +31,9 @@ Names are the model's field names (`password_hash`, `organization`), never colum
 - `policy`: how an import may write the rows. `"upsert"` (the default) inserts or
   updates by primary key. `"append-only"` never changes a row of the target: a file row
   is judged by its content (every column but the id), and one the target lacks is
-  inserted under a new id from the target's own sequence (an event log); the model needs
+  inserted under a new id from the target's own sequence (an event log). Rows are a
+  multiset: n identical rows in the file are n rows in the target (when it holds k of
+  them, n - k are inserted, none when k >= n: a second import adds nothing). The model needs
   an auto-incrementing key, no many-to-many, no natural key, and no model may link to it.
   `"immutable"` inserts a row whose id is new and never changes an existing one (a file
   row that differs is a conflict); the model has no many-to-many.

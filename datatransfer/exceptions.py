@@ -61,6 +61,8 @@ class Code(StrEnum):
     NOT_VERIFIED = "not-verified"  # the file cannot be trusted as it is: verify=False
     UNVERIFIED = "unverified"  # a note: verify=False, the file was not checked
     SIGNATURE = "signature"  # a signing key is set and the file is not signed with it
+    # (or its rows do not match its signed manifest)
+    VERIFY_REQUIRED = "verify-required"  # a signing key is set: verify=False is refused
     LOCK_TIMEOUT = "lock-timeout"  # another session held a lock too long: lock_timeout
     IMPORT_LOCKED = "import-locked"  # another import is running: wait
     STRICT = "strict"  # a failed row rolled everything back: strict
@@ -108,7 +110,8 @@ class VerificationError(FileFormatError):
 
 class SignatureError(FileFormatError):
     """A signing key is set and the file is not signed with it (unsigned, or its signature
-    does not match)."""
+    does not match), or its rows do not match its signed manifest (altered after signing):
+    nothing can lift it."""
 
     code = Code.SIGNATURE
 

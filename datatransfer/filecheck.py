@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datatransfer.exceptions import (
     Code,
     FileFormatError,
+    SignatureError,
     UnknownTableError,
     VerificationError,
     escaped,
@@ -295,24 +296,22 @@ def scan_file(
     database alias), collect the natural keys of its tables with one (not in `exclude`,
     nor left out of the export), in dependency order, against that database.
 
+    With a signing key set, a file that fails its check against its manifest is refused
+    with SignatureError, not VerificationError: its signature vouches for the manifest,
+    so rows that do not match it were altered after signing, and nothing may lift that.
+
     The fast reader is tried first; a file it cannot read is read again by the other.
     """
+    arguments = (verify, ignore_unknown, match_using, batch_size, exclude, on_table)
     try:
-        return _scan(
-            source, tables, True, verify, ignore_unknown, match_using, batch_size, exclude, on_table
-        )
-    except LayoutMismatch:
-        return _scan(
-            source,
-            tables,
-            False,
-            verify,
-            ignore_unknown,
-            match_using,
-            batch_size,
-            exclude,
-            on_table,
-        )
+        try:
+            return _scan(source, tables, True, *arguments)
+        except LayoutMismatch:
+            return _scan(source, tables, False, *arguments)
+    except VerificationError as error:
+        if not (verify and signing_key()):
+            raise
+        raise SignatureError(str(error)) from None
 
 
 def _scan(

@@ -97,9 +97,10 @@ class ImportOptions:
     "id" (rows are the target's rows with the same id) or "natural" (a row whose id is
     not in the target but whose natural key is updates that row, and links to it follow:
     matching.py). Without `verify`, the file is loaded without its check against its
-    manifest; `strict` rolls everything back at the first failed row; `wait` queues behind
-    another import into the same PostgreSQL database instead of failing; `overwrite_media`
-    replaces an archive's file that differs.
+    manifest (refused when a signing key is set: a signed file is always checked, so that
+    its signature vouches for the rows loaded); `strict` rolls everything back at the
+    first failed row; `wait` queues behind another import into the same PostgreSQL
+    database instead of failing; `overwrite_media` replaces an archive's file that differs.
     """
 
     using: str | None = None
@@ -143,6 +144,12 @@ class ImportOptions:
             )
         if self.batch_size < 1:
             raise _bad_option("The batch size must be at least 1.")
+        if not self.verify and signing_key():
+            raise DataTransferError(
+                "DATATRANSFER_SIGNING_KEY is set: the signature and the rows of every file are "
+                "always checked; nothing was written.",
+                code=Code.VERIFY_REQUIRED,
+            )
         if self.lock_timeout is None:
             resolve("lock_timeout", lock_timeout_setting())
             if not 0 <= self.lock_timeout < float("inf"):

@@ -2,7 +2,8 @@
 that differ (field by field), rows the file lacks. Values are compared once decoded, as
 the importer would write them, so a file that was just loaded agrees with its database.
 Rows of append-only tables (registry.py) are compared by content, as the importer matches
-them: their ids are each database's own.
+them: their ids are each database's own, and n rows of one content in the file are n
+rows in the database (a multiset: one fewer is missing, one more is extra).
 """
 
 import json
@@ -12,7 +13,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from datatransfer.contents import content_key, contents_held
+from datatransfer.contents import ContentCounts, content_key, contents_held
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import quoted
 from datatransfer.filecheck import checked_rows, scan_file, unknown_error
@@ -187,6 +188,7 @@ class _TableVerifier:
         self.references = references  # rows only checked to be there (the import keeps them)
         self.seen = set()
         self.fields = {spec.attname: spec for spec in table.fields}
+        self.contents = ContentCounts()  # an append-only table: the rows of each content
 
     def run(self, raw_rows) -> None:
         batch = []
@@ -257,15 +259,19 @@ class _TableVerifier:
         )
 
     def _compare_contents(self, rows) -> None:
-        """An append-only table: a row matches when the database holds its content, under
-        whatever id; the database's rows holding it are not extra."""
+        """An append-only table, a multiset (contents.py): the k-th file row of a content
+        matches the database's k-th row of that content (by id), under whatever id; it is
+        missing when the database holds fewer, and the database's rows beyond the file's
+        are extra."""
         keys = [content_key(self.table, row.values) for row in rows]
         held = contents_held(self.table, [row.values for row in rows], set(keys), using=self.using)
         for row, key in zip(rows, keys, strict=True):
-            pks = held.get(key)
-            if pks:
+            pks = sorted(held.get(key, ()))
+            taken = self.contents.taken(key)
+            self.contents.take(key)
+            if taken < len(pks):
                 self.comparison.matching += 1
-                self.seen.update(pks)
+                self.seen.add(pks[taken])
             else:
                 self.comparison.missing.append(str(row.pk))
 

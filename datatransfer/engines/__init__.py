@@ -9,7 +9,8 @@ the same database and the same report, row by row.
 Both follow each table's write policy (registry.py): upsert; append-only, where a row is
 judged by its content and, when the target lacks that content, appended under a new id
 from the target's sequence (in a dry run on PostgreSQL, the ids the sequence would give,
-read without moving it); immutable, where an existing row that differs is a conflict.
+read without moving it), n rows of one content in the file being n rows in the target
+(a multiset: contents.py); immutable, where an existing row that differs is a conflict.
 `PostgresEngine` (postgres.py, the default on PostgreSQL) has the server type, classify and
 write a table's rows with a few set-based statements, and leaves to the batch engine what
 only a walk in file order decides. `AUTO` picks it on PostgreSQL, the batch engine

@@ -17,7 +17,7 @@ import orjson
 import psycopg.types.json
 from django.db import DatabaseError, connections, models, transaction
 
-from datatransfer.contents import content_key, contents_held
+from datatransfer.contents import ContentCounts, content_key, contents_held
 from datatransfer.exceptions import StrictModeFailure, escaped, first_line, one_line
 from datatransfer.fileformat.codec import (
     RowError,
@@ -57,6 +57,7 @@ class BatchPlan:
     # (spec, pk, the ids it links to, the ids it linked to)
     many_to_many: list[tuple[ManyToManySpec, object, list, list]] = field(default_factory=list)
     deferred: list[tuple[object, Outcome, dict]] = field(default_factory=list)  # links set last
+    contents: ContentCounts | None = None  # an append-only table: the rows this batch takes
 
 
 # How a row of a batch stands before its checks (see BatchEngine._plan).
@@ -101,9 +102,11 @@ class BatchEngine:
         self._links = tempfile.TemporaryFile()
         self._tables = {}
         self._sequences = {}
+        self._contents = {}  # {table key: ContentCounts}: an append-only table's rows taken
 
     def load_table(self, table, raw_rows, on_rows=None):
         self.report.add_table(table.key)
+        self._contents[table.key] = ContentCounts()
         # A table empty when the import began holds none of the file's rows: no need to look.
         fresh = not self._manager(table.model).exists()
         pk_key = table.pk.key
@@ -140,6 +143,8 @@ class BatchEngine:
             message = f"could not be written: {first_line(error)}"
             self._record(table, PlannedRow(row.id, Outcome.FAILED, message, present=present))
             return
+        if plan.contents is not None:  # written: what the batch took is taken
+            self._contents[table.key].add(plan.contents)
         for row in plan.rows:
             self._record(table, row)
         self.kept_references += sum(row.kept for row in plan.rows)
@@ -223,23 +228,31 @@ class BatchEngine:
             raise _strict_failure(table, row.id, row.message)
 
     def _plan_append(self, table, batch) -> BatchPlan:
-        """Classify the rows of an append-only table: unchanged when the target holds their
-        content (or an earlier row of the file brought it), else appended; one query for
-        the links, one for the content, one per unique key."""
+        """Classify the rows of an append-only table: unchanged when the target holds more
+        rows of their content than the file's earlier rows of that content took (those
+        this import appended included: contents.py, a multiset), else appended; one query
+        for the links, one for the content, one per unique key."""
         items = [_decoded(table, number, raw) for number, raw in batch]
         rows = [item for _, stands, item in items if stands is _DECODED]
         exists = self._existence(table, rows)
         keys = {id(row): content_key(table, row.values) for row in rows}
         values = [row.values for row in rows]
-        held = set(contents_held(table, values, set(keys.values()), using=self.using))
+        held = {
+            key: len(pks)
+            for key, pks in contents_held(
+                table, values, set(keys.values()), using=self.using
+            ).items()
+        }
         holders = self._holders(table, rows)
-        plan = BatchPlan()
+        plan = BatchPlan(contents=ContentCounts(base=self._contents[table.key]))
         for row_id, stands, row in items:
             if stands is _UNDECODABLE:
                 problem = Outcome.FAILED, row
             else:
                 problem = self._dependency_problem(table, row.values, exists=exists)
-            if problem is None and keys[id(row)] in held:
+            key = keys.get(id(row))
+            if problem is None and plan.contents.matches(key, held.get(key, 0)):
+                plan.contents.take(key)
                 plan.rows.append(PlannedRow(row_id, Outcome.UNCHANGED))
                 continue
             if problem is None:
@@ -247,7 +260,8 @@ class BatchEngine:
             if problem is None and (message := table.missing_required(row.values)):
                 problem = Outcome.FAILED, message
             if problem is None:
-                held.add(keys[id(row)])
+                held[key] = held.get(key, 0) + 1  # the target holds it once written
+                plan.contents.take(key)
                 plan.appends.append(row.values)
                 plan.rows.append(PlannedRow(row_id, Outcome.APPENDED))
                 continue

@@ -12,9 +12,10 @@ The classification is the reference engine's, per write policy (registry.py):
 - upsert: a row whose id the target lacks is created; one the target holds is unchanged
   when every value (and its many-to-many keys) is the same, else updated; an immutable
   table's row that differs is the batch engine's to refuse;
-- append-only: a row is unchanged when the target (or an earlier row of the file) holds
-  its content, else appended under a new id from the table's sequence (in a dry run, the
-  ids the sequence would give, read without moving it);
+- append-only: rows are a multiset (contents.py): the k-th row of a content in the file is
+  unchanged when the target holds k rows of that content or more, else appended under a
+  new id from the table's sequence (in a dry run, the ids the sequence would give, read
+  without moving it);
 - a link written last (a cycle, a self-reference) whose row is not in the target yet goes
   to the batch engine's list of links set at the end, which fails the row if it never
   comes.
@@ -51,8 +52,14 @@ STAGE, TYPED, PLAN, LINKS = "dt_stage", "dt_typed", "dt_plan", "dt_links"
 COPY_CHUNK = 5000  # rows per COPY write
 READ_BACK = 2000  # rows per read of outcomes, and of the staged rows the batch engine gets
 
-_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$"
-_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T00:00:00(\.0{1,3})?Z)?$"
+# The spellings the server types itself, each a value the codec reads too: a time of day
+# from 00:00:00 to 23:59:59 (the server would read 24:00:00 as the next day and a leap
+# second as the next minute, where the codec refuses both), no word (`epoch`, `infinity`,
+# `today`, `allballs`). Any other spelling sends its table to the batch engine, which
+# refuses the row as the other engines do.
+_DAY = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = rf"^{_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,3}})?Z$"
+_DATE = rf"^{_DAY}(T00:00:00(\.0{{1,3}})?Z)?$"
 _OUTCOMES = {
     "new": Outcome.CREATED,
     "changed": Outcome.UPDATED,
@@ -511,19 +518,21 @@ class PostgresEngine:
             )
 
     def _plan_append(self, cursor, sql: _TableSQL) -> None:
-        """The plan of an append-only table: a row is the same event as a row of the target
-        with the same content, or as an earlier row of the file."""
+        """The plan of an append-only table, a multiset (contents.py): the k-th row of a
+        content in the file is the same event as one of the target's rows of that content
+        when the target holds k of them or more, else it is appended."""
         content = sql.content_names
         key = "jsonb_build_array(" + ", ".join(f"s.{name}" for name in content) + ")"
         held = "jsonb_build_array(" + ", ".join(f"t.{name}" for name in content) + ")"
         cursor.execute(
             f"CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS "
             f"SELECT _n, _label, "
-            f"  CASE WHEN _held OR _earlier THEN 'same' ELSE 'append' END AS _kind, "
+            f"  CASE WHEN _rank <= _held THEN 'same' ELSE 'append' END AS _kind, "
             f"  false AS _new, {sql.linked(False)} AS _fast "
-            f"FROM (SELECT s.*, {key} IN (SELECT {held} FROM {sql.target} AS t) AS _held, "
-            f"  row_number() OVER (PARTITION BY {key} ORDER BY _n) > 1 AS _earlier "
-            f"  FROM {TYPED} AS s) AS s"
+            f"FROM (SELECT s.*, coalesce(h._count, 0) AS _held, "
+            f"  row_number() OVER (PARTITION BY {key} ORDER BY _n) AS _rank "
+            f"  FROM {TYPED} AS s LEFT JOIN (SELECT {held} AS _content, count(*) AS _count "
+            f"    FROM {sql.target} AS t GROUP BY 1) AS h ON h._content = {key}) AS s"
         )
 
     def _append(self, cursor, sql: _TableSQL) -> None:

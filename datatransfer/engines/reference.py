@@ -9,7 +9,7 @@ row codec and the append-only content match.
 
 from django.db import DatabaseError, connections, transaction
 
-from datatransfer.contents import content_key, contents_held
+from datatransfer.contents import ContentCounts, content_key, contents_held
 from datatransfer.exceptions import StrictModeFailure, escaped, first_line, one_line
 from datatransfer.fileformat.codec import RowError, decode_row, value_decoder
 from datatransfer.locking import is_lock_timeout
@@ -47,9 +47,11 @@ class RowEngine:
         self.refused = {}
         self.deferred = []  # (table, pk, outcome, {attname: id}): the links written last
         self.sequences = {}
+        self.contents = {}  # {table key: ContentCounts}: an append-only table's rows taken
 
     def load_table(self, table, raw_rows, on_rows=None):
         self.report.add_table(table.key)
+        self.contents[table.key] = ContentCounts()
         for number, raw in enumerate(raw_rows, start=1):
             self.load_row(table, raw, number)
             if on_rows and number % 100 == 0:
@@ -111,10 +113,14 @@ class RowEngine:
         return outcome
 
     def _append(self, table, row) -> Outcome:
-        """Append `row` under a new id unless the target holds its content already."""
+        """Append `row` under a new id unless the target holds more rows of its content
+        than the file's earlier rows of that content took (contents.py: a multiset)."""
         self._check_links(table, row.values)
         key = content_key(table, row.values)
-        if contents_held(table, [row.values], {key}, using=self.using):
+        counts = self.contents[table.key]
+        held = contents_held(table, [row.values], {key}, using=self.using).get(key, [])
+        if counts.matches(key, len(held)):
+            counts.take(key)
             return Outcome.UNCHANGED
         self._check_unique(table, row.values)
         if message := table.missing_required(row.values):
@@ -125,6 +131,7 @@ class RowEngine:
                 self.sequences[table.key] = SequenceIds(self.connection, table.model)
             values[table.pk.attname] = self.sequences[table.key].take()
         table.model(**values).save_base(raw=True, force_insert=True, using=self.using)
+        counts.take(key)
         return Outcome.APPENDED
 
     # -- checks: each raises Refused

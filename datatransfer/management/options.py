@@ -130,7 +130,8 @@ def add_import_arguments(parser) -> None:
         action="store_true",
         help="Load even a file whose rows do not match its manifest (an edited file), a "
         "format 2.0 file without its manifest, or a file of a format version this tool does "
-        "not read, saying so. A signing key is still enforced.",
+        "not read, saying so. Refused (exit 2, nothing written) when DATATRANSFER_SIGNING_KEY "
+        "is set: then the signature and every table's rows are always checked.",
     )
     parser.add_argument(
         "--overwrite-media",
@@ -253,5 +254,7 @@ def add_comparison_arguments(parser) -> None:
     parser.add_argument(
         "--no-verify",
         action="store_true",
-        help="Compare even a file whose rows do not match its manifest, saying so.",
+        help="Compare even a file whose rows do not match its manifest, saying so. Refused "
+        "(exit 2) when DATATRANSFER_SIGNING_KEY is set: then the signature and every table's "
+        "rows are always checked.",
     )

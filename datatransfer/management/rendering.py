@@ -29,6 +29,7 @@ HINTS = {
     Code.NOT_VERIFIED: "use --no-verify to load it anyway",
     Code.UNVERIFIED: "--no-verify",
     Code.SIGNATURE: "DATATRANSFER_SIGNING_KEY is set: only files signed with it load",
+    Code.VERIFY_REQUIRED: "--no-verify is refused while it is set",
     Code.LOCK_TIMEOUT: "run it again later, or wait longer with --lock-timeout SECONDS",
     Code.IMPORT_LOCKED: "or use --wait to queue behind it",
     Code.STRICT: "--strict",

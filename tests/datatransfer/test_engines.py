@@ -6,6 +6,7 @@ agreeing, not one code path agreeing with itself."""
 
 import datetime as dt
 import io
+import itertools
 import json
 
 import pytest
@@ -198,7 +199,8 @@ def test_same_outcomes_for_a_conflict_on_a_row_the_target_holds(databases, demo_
 
 def test_same_outcomes_for_append_only_and_immutable_rows(databases, demo_file, tmp_path):
     """Audit logs are matched by content and appended under new ids, blocks are never
-    changed; duplicates of content in the file, within a batch and across batches."""
+    changed; duplicates of content in the file, within a batch and across batches, are as
+    many events (the target's rows of that content count first)."""
     document = json.loads(demo_file.read_text(encoding="utf-8"))
     logs = document["data"]["auditLogs"]
     by_id = {row["id"]: row for row in logs}
@@ -221,7 +223,9 @@ def test_same_outcomes_for_append_only_and_immutable_rows(databases, demo_file, 
 
     first, second = run_both(databases, path, prepare=prepare, twice=True)
     audit, chain = first["tables"]["auditLogs"], first["tables"]["blockchainBlocks"]
-    assert (audit["appended"], audit["unchanged"], audit["updated"]) == (8, 195, 0), audit
+    # Events 1 to 8 are not in the target (changed or deleted there): 1 and 2 twice in the
+    # file, so 10 rows; event 51 twice in the file, once in the target: 1 more.
+    assert (audit["appended"], audit["unchanged"], audit["updated"]) == (11, 192, 0), audit
     assert (chain["skipped"], chain["created"], chain["updated"]) == (1, 1, 0), chain
     assert chain["unchanged"] == len(blocks) - 2
     assert second["tables"]["auditLogs"]["appended"] == 0
@@ -246,8 +250,159 @@ def test_same_outcomes_for_a_dry_run_of_append_only_and_immutable_rows(
         AuditLog.objects.using(alias).filter(pk__in=range(1, 4)).delete()
 
     [report] = run_both(databases, path, prepare=prepare, dry_run=True)
-    assert report["tables"]["auditLogs"]["appended"] == 3
+    assert report["tables"]["auditLogs"]["appended"] == 4  # event 1 twice, 2 and 3
     assert report["tables"]["blockchainBlocks"]["skipped"] == 1
+
+
+def test_same_outcomes_for_identical_events_counted_as_a_multiset(databases, demo_file, tmp_path):
+    """n identical events in the file are n rows in the target: the target's k rows of that
+    content count first, n - k are appended when n > k, none when k >= n; a second import
+    of the file appends nothing. In one batch and across batches (run_both's batches are
+    37 rows), in a dry run as in a real one."""
+    document = json.loads(demo_file.read_text(encoding="utf-8"))
+    logs = document["data"]["auditLogs"]
+    first, second, third = logs[0], logs[1], logs[100]
+    # The same action by the same user in the same millisecond: two rows of one content.
+    logs.insert(1, dict(first, id=100000))
+    logs.append(dict(first, id=100001))  # and a third one, in a later batch
+    logs.insert(3, dict(second, id=100002))
+    logs.append(dict(third, id=100003))
+    document["metadata"] = {"version": "1.0"}  # edited: no manifest to match
+    path = tmp_path / "identical.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+
+    def prepare(alias):
+        import_domain(str(demo_file), using=alias)  # one row of each content
+        held = AuditLog.objects.using(alias)
+        # The target holds the 101st event three times already: more than the file's two.
+        row = held.get(pk=third["id"])
+        for _ in range(2):
+            row.pk = None
+            row.save(using=alias)
+
+    [empty] = run_both(databases, path)
+    assert empty["tables"]["auditLogs"]["appended"] == 204  # none collapsed
+    again, twice = run_both(databases, path, prepare=prepare, twice=True)
+    # The first event 3 times (the target has 1), the second twice (1), the 101st twice (3).
+    audit = again["tables"]["auditLogs"]
+    assert (audit["appended"], audit["unchanged"]) == (3, 201), audit
+    assert twice["tables"]["auditLogs"]["appended"] == 0
+    [dry] = run_both(databases, path, prepare=prepare, dry_run=True)
+    assert dry["tables"]["auditLogs"]["appended"] == 3
+
+
+# Times no calendar has, and words PostgreSQL reads as times: the codec refuses them all,
+# where a cast to PostgreSQL's timestamp takes 24:00:00 as the next day and a leap second
+# as the next minute, and `epoch`, `infinity`, `today`, `allballs` as what they name.
+IMPOSSIBLE_TIMES = [
+    "2016-12-31T23:59:60.000Z",
+    "2023-01-01T24:00:00.000Z",
+    "2023-01-01T24:00:00Z",
+    "2023-06-30T23:59:60Z",
+    "2023-01-01T23:60:00.000Z",
+    "2023-01-01T25:00:00.000Z",
+    "2023-02-29T10:00:00.000Z",
+    "epoch",
+    "infinity",
+    "-infinity",
+    "today",
+    "now",
+    "allballs",
+]
+IMPOSSIBLE_DATES = [
+    "2023-02-29",
+    "2023-01-01T24:00:00.000Z",
+    "2016-12-31T23:59:60.000Z",
+    "2023-01-01T00:00:60.000Z",
+    "epoch",
+    "infinity",
+    "today",
+    "allballs",
+]
+
+
+def test_same_outcomes_for_impossible_times(databases, demo_file, tmp_path):
+    """Every engine refuses a time or a date that does not exist (the row fails, exit 1
+    for loaddomain), the postgres engine too: it never stores the next day instead."""
+    document = json.loads(demo_file.read_text(encoding="utf-8"))
+    data = document["data"]
+    for row, value in zip(data["contactMessages"], IMPOSSIBLE_TIMES, strict=False):
+        row["createdAt"] = value
+    for row, value in zip(data["abonnements"], IMPOSSIBLE_DATES, strict=False):
+        row["startDate"] = value
+    data["users"][0]["lastLoginAt"] = "2023-01-01T24:00:00.000Z"  # a nullable time
+    data["auditLogs"][0]["createdAt"] = "2016-12-31T23:59:60.000Z"  # an append-only table
+    document["metadata"] = {"version": "1.0"}  # edited: no manifest to match
+    path = tmp_path / "times.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    [report] = run_both(databases, path)
+    tables = report["tables"]
+    assert tables["contactMessages"]["failed"] == len(IMPOSSIBLE_TIMES), tables["contactMessages"]
+    assert tables["abonnements"]["failed"] == len(IMPOSSIBLE_DATES), tables["abonnements"]
+    failed = {(e["table"], e["message"].split(" ")[0]) for e in report["errors"]}
+    assert {("users", "lastLoginAt"), ("auditLogs", "createdAt")} <= failed, failed
+    messages = {e["message"] for e in report["errors"] if e["table"] == "contactMessages"}
+    assert all(message.startswith("createdAt ") for message in messages), messages
+
+
+def time_spellings():
+    """Spellings of times and dates, possible and not: every mix of a day (real or not),
+    an hour, a minute, a second and a fraction at their edges, and PostgreSQL's words."""
+    days = ["2016-12-31", "2023-02-29", "2024-02-29", "2023-04-31", "2023-13-01", "2023-01-00"]
+    for day, hour, minute, second, fraction in itertools.product(
+        days, ("00", "23", "24", "25"), ("00", "59", "60"), ("00", "59", "60"), ("", ".000", ".5")
+    ):
+        yield f"{day}T{hour}:{minute}:{second}{fraction}Z"
+    yield from days
+    yield from ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "0000-01-01T00:00:00Z"]
+    yield from ["epoch", "infinity", "-infinity", "today", "tomorrow", "now", "allballs"]
+    yield from ["2023-01-01 10:00:00", "2023-01-01T10:00:00+02:00", "20230101T100000Z"]
+
+
+def test_on_postgresql_the_server_types_only_what_the_codec_reads_alike(databases):
+    """For every spelling of a time or a date, the postgres engine's typing either leaves
+    the row to the batch engine (the codec decides, as on every other engine) or gives the
+    codec's very value: never a value where the codec refuses the row (24:00:00 read as the
+    next day, a leap second as the next minute, `epoch`), never another value."""
+    if databases.vendor == "sqlite":
+        pytest.skip("the postgres engine needs PostgreSQL")
+    from django.db import DatabaseError, transaction
+
+    from core.models import Abonnement, ContactMessage
+    from datatransfer.engines.postgres import _column
+    from datatransfer.fileformat.codec import value_decoder
+
+    alias = databases("postgresql")
+    wrong = []
+    for field in (
+        ContactMessage._meta.get_field("created_at"),
+        Abonnement._meta.get_field("start_date"),
+    ):
+        condition, expression = _column(field, "v", connections[alias], secret=False)
+        decode = value_decoder(field)
+        query = (
+            f"SELECT {condition}, {expression} FROM (SELECT %s::jsonb AS j) AS s WHERE {condition}"
+        )
+        with connections[alias].cursor() as cursor:
+            for text in time_spellings():
+                try:
+                    expected = decode(text)
+                except ValueError:
+                    expected = "refused"
+                try:
+                    with transaction.atomic(using=alias):
+                        cursor.execute(query, [json.dumps({"v": text})])
+                        typed = cursor.fetchone()
+                except DatabaseError:
+                    typed = None  # the whole table goes to the batch engine
+                if typed is None:
+                    continue
+                value = typed[1]
+                if isinstance(value, dt.datetime) and value.tzinfo is None:
+                    value = value.replace(tzinfo=dt.UTC)
+                if value != expected:
+                    wrong.append((field.name, text, str(value), str(expected)))
+    assert wrong == []
 
 
 def changed_file(demo_file, tmp_path):

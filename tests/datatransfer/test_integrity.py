@@ -312,8 +312,8 @@ def test_with_the_key_a_signed_file_loads(signed_export, settings):
 def test_with_the_key_an_unsigned_file_is_refused_before_any_write(export, node_file, settings):
     settings.DATATRANSFER_SIGNING_KEY = KEY
     for path in (export, node_file):
-        for args in ((), ("--no-verify",)):
-            assert_refused(path, *args, match="is not signed")
+        assert_refused(path, match="is not signed")
+        assert_refused(path, "--no-verify", match="--no-verify is refused")
 
 
 def test_with_the_key_a_file_signed_with_another_key_is_refused(export, settings, tmp_path):
@@ -347,6 +347,62 @@ def test_with_the_key_a_signed_file_whose_rows_and_manifest_were_edited_is_refus
     assert_refused(path, match="signature does not match")
 
 
+def promoted_after_signing(signed_export):
+    """The signed file with its first user made SUPERADMIN and given another password
+    hash, its manifest and signature left as they were (someone without the key)."""
+
+    def change(document):
+        user = document["data"]["users"][0]
+        user["role"] = "SUPERADMIN"
+        user["passwordHash"] = user["passwordHash"][:-8] + "ATTACKER"
+
+    return rewritten(signed_export, change), "ATTACKER"
+
+
+def test_with_the_key_rows_altered_after_signing_are_refused_and_no_verify_lifts_nothing(
+    signed_export, settings
+):
+    path, marker = promoted_after_signing(signed_export)
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    for args in ((), ("--dry-run",), ("--match", "natural")):
+        message = assert_refused(path, *args, match="does not match its manifest")
+        assert "--no-verify" not in message and "DATATRANSFER_SIGNING_KEY" in message
+    for args in (("--no-verify",), ("--no-verify", "--match", "natural")):
+        message = assert_refused(path, *args, match="DATATRANSFER_SIGNING_KEY is set")
+        assert "--no-verify is refused" in message
+    assert not User.objects.filter(role="SUPERADMIN").exists()
+    assert not User.objects.filter(password_hash__endswith=marker).exists()
+
+
+def test_with_the_key_no_verify_is_refused_even_for_a_good_file_and_by_the_api(
+    signed_export, settings
+):
+    from datatransfer.exceptions import DataTransferError
+    from datatransfer.importer import import_domain
+    from datatransfer.verifier import verify_domain
+
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    assert_refused(signed_export, "--no-verify", match="DATATRANSFER_SIGNING_KEY is set")
+    for function in (import_domain, verify_domain):
+        with pytest.raises(DataTransferError, match="DATATRANSFER_SIGNING_KEY is set") as raised:
+            function(str(signed_export), verify=False)
+        assert raised.value.exit_code == 2
+    assert User.objects.count() == 0
+
+
+def test_with_the_key_verifydomain_refuses_rows_altered_after_signing(signed_export, settings):
+    call_command("loaddomain", str(signed_export), stdout=io.StringIO())
+    path, _ = promoted_after_signing(signed_export)
+    settings.DATATRANSFER_SIGNING_KEY = KEY
+    for args in ((), ("--no-verify",)):
+        with pytest.raises(CommandError) as refused:
+            call_command("verifydomain", str(path), *args, stdout=io.StringIO())
+        message = str(refused.value)
+        assert refused.value.returncode == 2 and "\n" not in message, message
+        assert "DATATRANSFER_SIGNING_KEY" in message
+        assert "use --no-verify" not in message, message
+
+
 def test_without_a_key_signatures_are_not_checked_and_the_report_says_so(signed_export):
     def change(document):
         document["metadata"]["signature"]["value"] = "0" * 64
@@ -368,6 +424,22 @@ def written(tmp_path, document, name="ids.json"):
     path = tmp_path / name
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("value", ["2016-12-31T23:59:60.000Z", "2023-01-01T24:00:00.000Z"])
+def test_an_impossible_time_fails_its_row_on_every_engine(node_file, tmp_path, engine, value):
+    """A leap second or 24:00 is refused as the codec refuses it, on PostgreSQL's own
+    engine too (which would otherwise store the next minute or the next day)."""
+    from core.models import ContactMessage
+
+    document = node_document(node_file)
+    document["data"]["contactMessages"][0]["createdAt"] = value
+    status, error, out = load(written(tmp_path, document), "--engine", engine)
+    assert status == 1, error
+    assert error == "1 row(s) failed; the other rows were loaded."
+    assert "error: contactMessages ckcont0000000000000000001: createdAt" in out
+    assert not ContactMessage.objects.exists()
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
@@ -649,8 +721,8 @@ def test_with_the_key_verifydomain_checks_the_signature_too(export, signed_expor
     out = io.StringIO()
     call_command("verifydomain", str(signed_export), stdout=out)
     assert "The database agrees with the file." in out.getvalue()
-    for args in ((), ("--no-verify",)):
-        with pytest.raises(CommandError, match="is not signed") as refused:
+    for args, refusal in (((), "is not signed"), (("--no-verify",), "--no-verify is refused")):
+        with pytest.raises(CommandError, match=refusal) as refused:
             call_command("verifydomain", str(export), *args, stdout=io.StringIO())
         assert refused.value.returncode == 2
 

@@ -327,3 +327,42 @@ def test_audit_logs_are_compared_by_content_whatever_their_ids(node_file):
     }
     assert "missing: auditLogs 18: in the file, not in the database (compared by content)" in out
     assert f"extra: auditLogs {own.pk}: in the database, not in the file" in out
+
+
+def test_identical_audit_logs_are_counted_not_collapsed(node_file, tmp_path):
+    """The same event three times in the file (the same action by the same user in the same
+    millisecond) is three rows in the database, and verifydomain counts them: one fewer is
+    missing, one more is extra."""
+    document = json.loads(Path(node_file).read_text(encoding="utf-8"))
+    logs = document["data"]["auditLogs"]
+    logs += [dict(logs[0], id=1000), dict(logs[0], id=1001)]
+    path = tmp_path / "identical.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    call_command("loaddomain", str(path), stdout=io.StringIO())
+    call_command("loaddomain", str(path), stdout=io.StringIO())  # again: nothing duplicated
+    assert AuditLog.objects.count() == 4
+    status, out = verify(str(path))
+    assert status == 0, out
+    assert summary(out, "auditLogs")["matching"] == 4
+
+    copies = AuditLog.objects.filter(action=logs[0]["action"]).order_by("pk")
+    last = copies.last()
+    last.delete()
+    status, out = verify(str(path))
+    assert status == 1
+    assert summary(out, "auditLogs") == {
+        "in file": 4,
+        "matching": 3,
+        "missing": 1,
+        "differing": 0,
+        "extra": 0,
+        "invalid": 0,
+    }
+
+    for _ in range(2):
+        last.pk = None
+        last.save()
+    status, out = verify(str(path))
+    assert status == 1
+    assert summary(out, "auditLogs")["extra"] == 1 and summary(out, "auditLogs")["missing"] == 0
+    assert f"extra: auditLogs {last.pk}: in the database, not in the file" in out

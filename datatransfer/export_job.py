@@ -18,6 +18,7 @@ from datatransfer.exporter import export_domain, tables_to_export
 from datatransfer.fileformat.writer import check_output_path, open_output
 from datatransfer.history import begin_record, default_output, outcome_of, save_record
 from datatransfer.leftovers import temporary_prefix
+from datatransfer.locking import checked_lock_timeout
 from datatransfer.media import EXPORT_MEMBER, ReferencedFiles, check_archive_output, write_archive
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ExportReport
@@ -45,10 +46,12 @@ class ExportOptions:
     `using`: the database to read (default: the domain's). `exclude`: file keys left out.
     `organizations`: slugs, for a subset export. `indent`: None or 0 for one line.
     `user` (an admin user) or `command` (the command line) says who launched it.
-    `signing_key` and `media_root` default to the settings'.
+    `signing_key` and `media_root` default to the settings'. `lock_timeout`: seconds
+    the export waits for another session's lock on PostgreSQL (0: no limit; default:
+    DATATRANSFER_LOCK_TIMEOUT).
 
     Raises DataTransferError for an output name or folder that cannot be written, an
-    excluded name that is not a table, or a negative indent.
+    excluded name that is not a table, a negative indent or a bad lock timeout setting.
     """
 
     output: str = ""
@@ -62,6 +65,7 @@ class ExportOptions:
     user: object = None
     command: str = ""
     signing_key: str | None = None
+    lock_timeout: float | None = None
 
     def __post_init__(self):
         def normalize(name, value):
@@ -74,6 +78,7 @@ class ExportOptions:
         normalize("media_root", str(self.media_root or settings.MEDIA_ROOT))
         if self.signing_key is None:
             normalize("signing_key", settings_signing_key())
+        normalize("lock_timeout", checked_lock_timeout(self.lock_timeout))
         if not self.output:
             normalize("output", default_output(".tar" if self.media else ".json"))
         if self.indent is not None and self.indent < 0:
@@ -185,6 +190,7 @@ class ExportJob:
                     on_table=self.on_table,
                     on_row=self._files,
                     signing_key=options.signing_key,
+                    lock_timeout=options.lock_timeout,
                 )
         except BrokenPipeError as error:
             if not options.to_stdout:
@@ -227,6 +233,5 @@ class ExportJob:
 
     def _cannot_write(self, error: OSError) -> DataTransferError:
         reason = error.strerror or error
-        return DataTransferError(
-            f"Cannot write {self.options.output}: {reason}.", code=Code.CANNOT_WRITE
-        )
+        name = "standard output" if self.options.to_stdout else self.options.output
+        return DataTransferError(f"Cannot write {name}: {reason}.", code=Code.CANNOT_WRITE)

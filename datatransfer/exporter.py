@@ -1,5 +1,6 @@
 """The export engine: every domain table, in dependency order, from one consistent snapshot."""
 
+import contextlib
 import time
 
 from django.db import transaction
@@ -9,6 +10,7 @@ from datatransfer.databases import open_connection
 from datatransfer.fileformat import FORMAT_NAME, FORMAT_VERSION
 from datatransfer.fileformat.codec import encode_row, encode_value, format_datetime
 from datatransfer.fileformat.writer import ExportWriter
+from datatransfer.locking import LockWaits, checked_lock_timeout
 from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport
@@ -70,7 +72,13 @@ def _spelled_rows(table, queryset, row_sql, connection, scope):
     """Yield (file's dict, whether a reference) for each row, spelled by the server."""
     references = scope.references(table) if hasattr(scope, "references") else ()
     references = {encode_value(table.pk.field, pk) for pk in references}
-    rows = server_rows(table, queryset, row_sql, connection)
+    # Closed with this generator: its COPY holds the connection until it ends (closing).
+    with contextlib.closing(server_rows(table, queryset, row_sql, connection)) as rows:
+        yield from _marked_references(table, rows, references, scope)
+
+
+def _marked_references(table, rows, references, scope):
+    """Yield (file's dict, whether a reference) for each of the server's `rows`."""
     if not references:
         for row in rows:
             yield row, False
@@ -105,16 +113,21 @@ def _table_rows(table, queryset, using, connection, exclude_secrets, scope, serv
 
 def _write_rows(writer, table, rows, on_rows, on_row) -> tuple:
     """Write `rows` ((file's dict, whether a reference) pairs); return how many, and how
-    many as references."""
+    many as references.
+
+    `rows` is closed whatever happens: a write that fails (a full disk, a closed pipe, a
+    Ctrl-C) must not leave the server's COPY suspended (server_rows), holding the
+    connection that the transaction's rollback then waits for without end."""
     written = referenced = 0
-    for row, reference in rows:
-        referenced += reference
-        writer.write_row(row)
-        if on_row:
-            on_row(table.key, row)
-        written += 1
-        if on_rows and written % CHUNK_SIZE == 0:
-            on_rows(CHUNK_SIZE)
+    with contextlib.closing(rows):
+        for row, reference in rows:
+            referenced += reference
+            writer.write_row(row)
+            if on_row:
+                on_row(table.key, row)
+            written += 1
+            if on_rows and written % CHUNK_SIZE == 0:
+                on_rows(CHUNK_SIZE)
     return written, referenced
 
 
@@ -131,6 +144,7 @@ def export_domain(
     on_row=None,
     signing_key: str | None = None,
     server_spelling: bool = True,
+    lock_timeout: float | None = None,
 ) -> ExportReport:
     """Write the domain's tables to the text `stream`; return an ExportReport.
 
@@ -149,7 +163,9 @@ def export_domain(
     is signed (signing.py);
     `signing_key` replaces the settings' key ('' for none). On PostgreSQL the rows are
     spelled by the server (server_rows.py) unless `server_spelling` is false; the file
-    is the same byte for byte.
+    is the same byte for byte. On PostgreSQL, a wait for another session's lock ends
+    after `lock_timeout` seconds (default: the setting, DATATRANSFER_LOCK_TIMEOUT; 0: no
+    limit) with LockTimeoutError.
     Raises DataTransferError for a bad option or an unreachable database.
     """
     using = using or domain_database()
@@ -158,11 +174,16 @@ def export_domain(
     connection = open_connection(using)
     report = ExportReport(file=file_name, database=using)
     writer = ExportWriter(stream, indent=indent)
+    waits = LockWaits(
+        using, checked_lock_timeout(lock_timeout), "the export was stopped, nothing was written"
+    )
     outermost = not connection.in_atomic_block
-    with transaction.atomic(using=using):
+    # The writer closed on any error: its temporary file of rows goes at once.
+    with contextlib.closing(writer), waits, transaction.atomic(using=using):
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        waits.limit(connection)
         querysets = {}
         for table in tables:
             queryset = table.model._base_manager.using(using).all()
@@ -171,13 +192,17 @@ def export_domain(
                 querysets[table.key] = queryset
         tables = [t for t in tables if t.key in querysets]
         report.excluded = [t.key for t in domain_tables() if t.key not in querysets]
-        counts = {t.key: querysets[t.key].count() for t in tables}
+        counts = {}
+        for table in tables:
+            waits.doing = f"reading {table.key}"
+            counts[table.key] = querysets[table.key].count()
         now = format_datetime(timezone.now())
         for table in domain_tables():
             # Every key, as the old tool writes it (its importer needs them all): a table
             # left out is an empty list, named in `excludedTables`.
             writer.begin_table(table.key)
             if table.key in querysets:
+                waits.doing = f"reading {table.key}"
                 on_rows = on_table(table.key, counts[table.key]) if on_table else None
                 rows = _table_rows(
                     table,

@@ -1,5 +1,6 @@
 """One import at a time per database: a PostgreSQL advisory lock held for the import.
-And a limit to how long an import waits for the locks of other sessions (lock_timeout).
+And a limit to how long an import, an export or a comparison waits for the locks of other
+sessions (lock_timeout).
 
 SQLite needs none: its own write lock already serialises writers.
 """
@@ -10,7 +11,7 @@ import hashlib
 from django.conf import settings
 from django.db import DatabaseError
 
-from datatransfer.exceptions import ImportLockedError
+from datatransfer.exceptions import Code, DataTransferError, ImportLockedError, LockTimeoutError
 
 LOCK_NAME = "datatransfer.import_domain"
 # Advisory locks live in one database's lock space, so a fixed key locks imports into
@@ -23,6 +24,20 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ra
 def lock_timeout_setting() -> float:
     """settings.DATATRANSFER_LOCK_TIMEOUT, in seconds (default 30)."""
     return float(getattr(settings, "DATATRANSFER_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+
+
+def checked_lock_timeout(seconds: float | None) -> float:
+    """`seconds`, or the setting when None; DataTransferError for a setting that is not 0
+    or more seconds (a command line's value is checked as it is parsed)."""
+    if seconds is not None:
+        return seconds
+    seconds = lock_timeout_setting()
+    if not 0 <= seconds < float("inf"):
+        raise DataTransferError(
+            f"DATATRANSFER_LOCK_TIMEOUT is {seconds}: it must be 0 or more seconds.",
+            code=Code.BAD_OPTION,
+        )
+    return seconds
 
 
 def limit_lock_waits(connection, seconds: float) -> None:
@@ -46,6 +61,32 @@ def is_lock_timeout(error: BaseException) -> bool:
             return True
         error = error.__cause__
     return False
+
+
+class LockWaits:
+    """A block whose waits for the locks of other sessions end after `seconds` (0: no
+    limit), on PostgreSQL: `limit(connection)` at the start of its transaction, then a wait
+    that ran out of time leaves the block as LockTimeoutError, in the words of the import's
+    (`Database 'X': another session held a lock that <doing> needed for more than N s:
+    <outcome>.`). `doing` says what the block is at, set as it goes."""
+
+    def __init__(self, using: str, seconds: float, outcome: str):
+        self.using, self.seconds, self.outcome = using, seconds, outcome
+        self.doing = "starting"
+
+    def limit(self, connection) -> None:
+        limit_lock_waits(connection, self.seconds)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is not None and is_lock_timeout(error):
+            raise LockTimeoutError(
+                f"Database '{self.using}': another session held a lock that {self.doing} "
+                f"needed for more than {self.seconds:g} s: {self.outcome}."
+            ) from None
+        return False
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from datatransfer.fileformat.readers import (
     reference_ids,
 )
 from datatransfer.importer import ImportOptions
+from datatransfer.locking import LockWaits
 from datatransfer.registry import tables_by_key
 from datatransfer.signing import check_signature, signing_key
 
@@ -293,7 +294,8 @@ class _TableVerifier:
 def verify_domain(path, **options) -> VerifyReport:
     """Compare the file at `path` with the database `using`; return a VerifyReport.
     `options` are the ImportOptions that a comparison reads: `using`, `exclude`,
-    `ignore_unknown`, `match` and `verify`.
+    `ignore_unknown`, `match`, `verify` and `lock_timeout` (seconds a read waits for
+    another session's lock, on PostgreSQL; default: DATATRANSFER_LOCK_TIMEOUT).
 
     Only reads: everything runs in one transaction (read only, one snapshot, on
     PostgreSQL) that is rolled back. Tables absent from the file, left out of the export,
@@ -302,11 +304,12 @@ def verify_domain(path, **options) -> VerifyReport:
     that matching wrote: a file row whose id is not in the database but whose natural key
     is, is compared with that row, its links following (matching.py).
     Raises DataTransferError for a bad or altered file, an unknown table or field (unless
-    `ignore_unknown`), an unknown `match`, or an unreachable database.
+    `ignore_unknown`), an unknown `match`, an unreachable database, or a lock held by
+    another session for longer than the lock timeout (LockTimeoutError).
     """
     started = time.monotonic()
-    # The import's options, checked as for an import (a lock is never taken here).
-    options = ImportOptions(batch_size=BATCH_SIZE, lock_timeout=0, **options)
+    # The import's options, checked as for an import (the import's lock is never taken).
+    options = ImportOptions(batch_size=BATCH_SIZE, **options)
     # Opened once: the check, the natural-key scan and the comparison read the same bytes.
     with ExportSource(path) as source:
         return _verify(source, options, started)
@@ -345,12 +348,15 @@ def _verify(source, options, started):
         left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
         references = reference_ids(reader.path, reader.metadata, by_key)
         outermost = not connection.in_atomic_block
-        with transaction.atomic(using=using):
+        waits = LockWaits(using, options.lock_timeout, "the comparison was stopped")
+        with waits, transaction.atomic(using=using):
             if connection.vendor == "postgresql" and outermost:
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            waits.limit(connection)
             matcher = None
             if natural:
+                waits.doing = "matching natural keys"
                 scanned = scan(match_using=using)
                 report.notes[:0] = scanned.notes
                 matcher = scanned.matcher
@@ -364,6 +370,7 @@ def _verify(source, options, started):
                     continue
                 if key in exclude or key in left_out:
                     continue
+                waits.doing = f"reading {key}"
                 comparison = report.tables.setdefault(
                     key, TableComparison(key, by_content=table.append_only)
                 )

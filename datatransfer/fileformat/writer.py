@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 
 from datatransfer.checksums import DigestingWriter
-from datatransfer.exceptions import FileFormatError
+from datatransfer.exceptions import Code, DataTransferError, FileFormatError
 from datatransfer.fileformat import COMPRESSIONS, compression_of
 from datatransfer.leftovers import temporary_prefix
 from datatransfer.manifest import TableDigest
@@ -30,6 +30,8 @@ class ExportWriter:
     their manifest (count and checksum per table) is computed; `finish(metadata)` then
     writes the metadata, manifest included, ahead of them, as the format wants. The rows
     wait as UTF-8 bytes, as orjson makes them: no text is decoded and encoded again per row.
+    A write to that temporary file that fails (its folder full, a file size limit) raises
+    DataTransferError naming the folder, not the output; `close()` removes the file.
     """
 
     def __init__(self, stream, *, indent: int | None = 2):
@@ -61,12 +63,24 @@ class ExportWriter:
     def _dumps(self, value, depth: int) -> str:
         return self._dumps_bytes(value, depth).decode()
 
+    def _spool_write(self, data: bytes) -> None:
+        try:
+            self._spool.write(data)
+        except OSError as error:
+            raise _spool_error(error) from error
+
+    def close(self) -> None:
+        """Remove the rows' temporary file (done by `finish`; at once after an error). What
+        it still buffers is dropped: an error flushing it again must not hide the first."""
+        with contextlib.suppress(OSError):
+            self._spool.close()
+
     def _newline(self, depth: int) -> str:
         return "" if self.indent is None else "\n" + " " * (self.indent * depth)
 
     def begin_table(self, key: str) -> None:
         sep = ": " if self.indent is not None else ":"
-        self._spool.write(
+        self._spool_write(
             (
                 ("" if self._first_table else ",") + self._newline(2) + json.dumps(key) + sep + "["
             ).encode()
@@ -77,12 +91,12 @@ class ExportWriter:
 
     def write_row(self, row: dict) -> None:
         separator = ("" if self._first_row else ",") + self._newline(3)
-        self._spool.write(separator.encode() + self._dumps_bytes(row, 3))
+        self._spool_write(separator.encode() + self._dumps_bytes(row, 3))
         self._first_row = False
         self._digest.add(row)
 
     def end_table(self) -> None:
-        self._spool.write(("]" if self._first_row else self._newline(2) + "]").encode())
+        self._spool_write(("]" if self._first_row else self._newline(2) + "]").encode())
 
     def finish(self, metadata: dict, *, signing_key: str = "") -> None:
         """Write `metadata` (with `manifest` filled in, and signed when there is a
@@ -107,7 +121,10 @@ class ExportWriter:
             + f'"data"{sep}'
             + "{"
         )
-        self._spool.seek(0)
+        try:
+            self._spool.seek(0)  # what is still buffered is written now
+        except OSError as error:
+            raise _spool_error(error) from error
         binary = getattr(self.stream, "buffer", None)
         encoding = getattr(self.stream, "encoding", None)
         if binary is not None and encoding and codecs.lookup(encoding).name == "utf-8":
@@ -120,6 +137,16 @@ class ExportWriter:
         self.stream.write(
             ("" if self._first_table else self._newline(1)) + "}" + self._newline(0) + "}\n"
         )
+
+
+def _spool_error(error: OSError) -> DataTransferError:
+    """An error of the rows' temporary file, in one line that says where it is: its folder
+    (the system's temporary folder) is not the output's."""
+    return DataTransferError(
+        f"Cannot write the export's temporary file in {tempfile.gettempdir()}: "
+        f"{error.strerror or error}.",
+        code=Code.CANNOT_WRITE,
+    )
 
 
 # Compression by the file name, as Django's dumpdata/loaddata: one module per suffix.

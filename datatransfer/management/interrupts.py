@@ -1,6 +1,6 @@
 """Ctrl-C in the commands: one line on stderr and exit status 130 (128 + SIGINT, as a
-shell reports it), never a traceback. A closed pipe: exit status 141 (128 + SIGPIPE), no
-message."""
+shell reports it), never a traceback. SIGTERM (an export's): the same, exit status 143
+(128 + SIGTERM). A closed pipe: exit status 141 (128 + SIGPIPE), no message."""
 
 import contextlib
 import os
@@ -10,6 +10,13 @@ import threading
 from django.core.management import CommandError
 
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(SystemExit):
+    """SIGTERM came: a SystemExit, so that what cleans up on a stopped process runs (psycopg
+    cancels the running query, transactions roll back, temporary files go, the history
+    records the run interrupted), and nothing catching Exception stops it on the way."""
 
 
 def _interrupt(signum, frame):
@@ -40,6 +47,33 @@ def ctrl_c(message: str):
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def _terminate(signum, frame):
+    # Once: the SIGTERMs that follow are ignored until the command has cleaned up.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated(EXIT_TERMINATED)
+
+
+@contextlib.contextmanager
+def sigterm(message: str):
+    """Turn a SIGTERM in the block into CommandError(`message`, returncode=143), as
+    `ctrl_c` turns a Ctrl-C: a process stopped by its supervisor (`kill`, systemd, a
+    container's end) cleans up before it goes, rather than dying where it stands. A process
+    that handles or ignores SIGTERM already keeps doing so."""
+    installed = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    )
+    if installed:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    except Terminated:
+        raise CommandError(message, returncode=EXIT_TERMINATED) from None
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def leave_closed_pipe(stream, status: int):

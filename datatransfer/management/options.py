@@ -96,6 +96,19 @@ def seconds(value: str) -> float:
     return number
 
 
+def add_lock_timeout_option(parser, who: str, outcome: str) -> None:
+    """--lock-timeout, the same for every command: `who` needs the lock; `outcome` is what
+    giving up leaves."""
+    parser.add_argument(
+        "--lock-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help=f"On PostgreSQL, give up (exit 2, {outcome}) when another session holds "
+        f"a lock {who} needs for longer than this (default: DATATRANSFER_LOCK_TIMEOUT, "
+        "30; 0: no limit).",
+    )
+
+
 def add_import_arguments(parser) -> None:
     """loaddomain's arguments: the file, then one per ImportOptions field."""
     parser.add_argument("file", help="Export file or archive to load; '-' reads standard input.")
@@ -152,14 +165,7 @@ def add_import_arguments(parser) -> None:
         help="If another import is running into the same PostgreSQL database, wait for it "
         "instead of failing.",
     )
-    parser.add_argument(
-        "--lock-timeout",
-        type=seconds,
-        metavar="SECONDS",
-        help="On PostgreSQL, give up (exit 2, nothing written) when another session holds "
-        "a lock the import needs for longer than this (default: DATATRANSFER_LOCK_TIMEOUT, "
-        "30; 0: no limit).",
-    )
+    add_lock_timeout_option(parser, "the import", "nothing written")
 
 
 def import_options(options) -> ImportOptions:
@@ -215,6 +221,7 @@ def add_export_options(parser) -> None:
         help="Write a tar archive (OUTPUT.tar or .tar.gz): the export and every uploaded file "
         "its documents name, from MEDIA_ROOT.",
     )
+    add_lock_timeout_option(parser, "the export", "no file written")
 
 
 def export_options(options) -> ExportOptions:
@@ -235,11 +242,13 @@ def export_options(options) -> ExportOptions:
         indent=options["indent"],
         media=options["with_media"],
         command="dumpdomain --with-media" if options["with_media"] else "dumpdomain",
+        lock_timeout=options["lock_timeout"],
     )
 
 
 def add_comparison_arguments(parser) -> None:
-    """verifydomain's options of what to compare: --ignore-unknown, --match, --no-verify."""
+    """verifydomain's options of what to compare: --ignore-unknown, --match, --no-verify,
+    and --lock-timeout."""
     parser.add_argument(
         "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
     )
@@ -258,3 +267,4 @@ def add_comparison_arguments(parser) -> None:
         "(exit 2) when DATATRANSFER_SIGNING_KEY is set: then the signature and every table's "
         "rows are always checked.",
     )
+    add_lock_timeout_option(parser, "the comparison", "nothing compared")

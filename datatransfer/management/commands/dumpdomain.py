@@ -7,10 +7,11 @@ from datatransfer.exceptions import DataTransferError
 from datatransfer.export_job import ExportJob, OutputClosed
 from datatransfer.exporter import tables_to_export
 from datatransfer.leftovers import sweep
-from datatransfer.management.interrupts import ctrl_c, leave_closed_pipe
+from datatransfer.management.interrupts import ctrl_c, leave_closed_pipe, sigterm
 from datatransfer.management.options import add_export_options, excluded_tables, export_options
 from datatransfer.management.progress import TableProgress, is_terminal
 from datatransfer.management.rendering import (
+    error_line,
     next_step,
     render_export,
     render_media_export,
@@ -19,15 +20,18 @@ from datatransfer.management.rendering import (
 
 INTERRUPTED = "Interrupted (Ctrl-C): no file was written."
 INTERRUPTED_STDOUT = "Interrupted (Ctrl-C): what went to stdout is an incomplete export."
+STOPPED = "Stopped (SIGTERM): no file was written."
+STOPPED_STDOUT = "Stopped (SIGTERM): what went to stdout is an incomplete export."
 
 
 class Command(BaseCommand):
     help = (
         "Write every domain table, in dependency order, to a JSON file (the Node.js tool's "
         "format). OUTPUT (or -o OUTPUT) defaults to exports/export-<UTC time>.json; '-' is "
-        "stdout; .gz, .bz2 and .xz compress. Exit status: 0 done; 2 refused, nothing written; "
-        "130 interrupted (Ctrl-C); 141 the reader of stdout closed the pipe (dumpdomain - | "
-        "head): no message, recorded in the history as interrupted."
+        "stdout; .gz, .bz2 and .xz compress. Exit status: 0 done; 2 refused or failed (a write "
+        "error, another session's lock held too long), no file written; 130 interrupted "
+        "(Ctrl-C); 143 stopped (SIGTERM), no file written; 141 the reader of stdout closed "
+        "the pipe (dumpdomain - | head): no message, recorded in the history as interrupted."
     )
 
     def add_arguments(self, parser):
@@ -48,6 +52,7 @@ class Command(BaseCommand):
         try:
             export = export_options(options)
             with (
+                sigterm(STOPPED_STDOUT if to_stdout else STOPPED),
                 ctrl_c(INTERRUPTED_STDOUT if to_stdout else INTERRUPTED),
                 TableProgress(
                     self.stderr._out,
@@ -60,7 +65,7 @@ class Command(BaseCommand):
         except OutputClosed as error:
             leave_closed_pipe(self.stdout._out, error.exit_code)
         except DataTransferError as error:
-            raise CommandError(str(error), returncode=error.exit_code) from None
+            raise CommandError(error_line(error), returncode=error.exit_code) from None
         if run.warning:
             self.stderr.write(self.style.WARNING(f"Warning: {run.warning}"))
         if options["verbosity"] >= 1:

@@ -27,7 +27,8 @@ class Command(BaseCommand):
     help = (
         "Compare an export file with a database, without writing: rows missing from the "
         "database, rows that differ (field by field), rows the file lacks. Exit 0: they "
-        "agree; 1: they differ; 2: the file or the options are wrong."
+        "agree; 1: they differ; 2: the file or the options are wrong, or another session held a "
+        "lock too long."
     )
 
     def add_arguments(self, parser):
@@ -50,6 +51,7 @@ class Command(BaseCommand):
                     ignore_unknown=options["ignore_unknown"],
                     match=options["match"],
                     verify=not options["no_verify"],
+                    lock_timeout=options["lock_timeout"],
                 )
         except DataTransferError as error:
             raise CommandError(error_line(error, HINTS), returncode=error.exit_code) from None

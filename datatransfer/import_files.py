@@ -80,16 +80,37 @@ def store_upload(upload) -> StoredFile:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+                path = _keep(out.name, folder, digest.hexdigest(), suffix)
             except BaseException:
-                os.unlink(out.name)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(out.name)
                 raise
-        path = folder / f"{digest.hexdigest()}{suffix}"
-        os.replace(out.name, path)  # mode 0600, as NamedTemporaryFile made it
     except OSError as error:
         raise DataTransferError(
             f"Cannot keep the uploaded file in {folder}: {error.strerror or error}."
         ) from error
     return StoredFile(path=path, size=size, sha256=digest.hexdigest())
+
+
+def _keep(written: str, folder: Path, sha256: str, suffix: str) -> Path:
+    """Move the upload `written` to `folder/<sha256><suffix>`, or `<sha256>-2<suffix>`,
+    `-3`... when that name is taken: each upload keeps a file of its own, even of the same
+    bytes, because a confirmed import deletes its file (previews of the same bytes must not
+    lose theirs). The name is claimed first (created exclusively), then replaced."""
+    number = 1
+    while True:
+        path = folder / f"{sha256}{f'-{number}' if number > 1 else ''}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            number += 1
+            continue
+        try:
+            os.replace(written, path)  # mode 0600, as NamedTemporaryFile made it
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path
 
 
 def sha256_of(path) -> str:

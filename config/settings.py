@@ -127,3 +127,7 @@ DATATRANSFER_IMPORTS_DIR = Path(
     env.str("DATATRANSFER_IMPORTS_DIR", default=str(EXPORTS_DIR / "imports"))
 )
 DATATRANSFER_IMPORT_MAX_SIZE = env.int("DATATRANSFER_IMPORT_MAX_MB", default=1024) * 1024 * 1024
+
+# `loaddomain -` copies standard input to a private temporary file first (the import reads
+# its file twice): larger input is refused (MB); give the file's path instead.
+DATATRANSFER_STDIN_MAX_SIZE = env.int("DATATRANSFER_STDIN_MAX_MB", default=4096) * 1024 * 1024

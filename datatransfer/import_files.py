@@ -65,7 +65,7 @@ def too_large(name: str, size: int | None = None) -> FileFormatError:
     """The refusal of a file over the limit, of `size` bytes (None: not known, only that it
     is over)."""
     limit = human_size(max_size())
-    shown = human_size(size) if size is not None else f"more than {limit}"
+    shown = human_size(size) if size is not None else "over the limit"
     return FileFormatError(
         f"{name} is {shown}: files of more than {limit} are not taken here "
         "(DATATRANSFER_IMPORT_MAX_MB); load it with `python manage.py loaddomain` instead."

@@ -134,3 +134,7 @@ DATATRANSFER_IMPORT_MAX_SIZE = env.int("DATATRANSFER_IMPORT_MAX_MB", default=102
 # uploads, archives taken out), one 0700 folder per process, and the locks telling which
 # processes still run: what a killed run leaves is removed at the next start.
 DATATRANSFER_WORK_DIR = Path(env.str("DATATRANSFER_WORK_DIR", default=str(EXPORTS_DIR / "work")))
+
+# `loaddomain -` copies standard input to a private temporary file first (the import reads
+# its file twice): larger input is refused (MB); give the file's path instead.
+DATATRANSFER_STDIN_MAX_SIZE = env.int("DATATRANSFER_STDIN_MAX_MB", default=4096) * 1024 * 1024

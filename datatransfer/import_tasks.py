@@ -27,6 +27,10 @@ from datatransfer.tasks import save_and_enqueue
 
 logger = logging.getLogger(__name__)
 INTERRUPTED = "Interrupted: the import was rolled back, nothing was written."
+STOPPED = (
+    "Interrupted: the process running the import was stopped; the import was rolled back, "
+    "nothing was written."
+)
 
 
 def load_file(path, *, using: str, dry_run: bool, on_table=None) -> dict:
@@ -141,8 +145,9 @@ def run_import(record_id: int) -> str:
     """Run the import queued as ImportRecord `record_id` (in the worker); return its final
     status. An expected failure (DataTransferError: a bad file, an unsigned one under a
     signing key, an unreachable database...) is recorded on the record with its one-line
-    message, not raised; anything else marks the record failed and is raised, for the
-    worker's log."""
+    message, not raised. The worker stopped in the middle (`db_worker` given a second
+    SIGTERM or SIGINT, which raises SystemExit) marks the record interrupted, as a Ctrl-C
+    does; anything else marks it failed and is raised, for the worker's log."""
     record = _start(record_id)
     if record is None:
         return "not queued"
@@ -164,6 +169,9 @@ def run_import(record_id: int) -> str:
         _finish(record, started, status=ImportRecord.Status.FAILED, error=str(error))
     except KeyboardInterrupt:
         _finish(record, started, status=ImportRecord.Status.INTERRUPTED, error=INTERRUPTED)
+        raise
+    except SystemExit:
+        _finish(record, started, status=ImportRecord.Status.INTERRUPTED, error=STOPPED)
         raise
     except BaseException as error:
         _finish(record, started, status=ImportRecord.Status.FAILED, error=f"Failed: {error!r}")

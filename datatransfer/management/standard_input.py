@@ -4,21 +4,35 @@ The import reads its file more than once (the check, then the load), which a pip
 give; so the bytes go first to a file only this user can read (0600, in the process's
 work folder: removed at the end, or by the next start after a kill, see leftovers.py),
 named after what they are: JSON (maybe gzip, bzip2 or xz) or a tar archive.
+
+Standard input is refused in one line (exit status 2, nothing spooled or left behind) when
+its first bytes are not those of an export (NUL bytes, UTF-16, text that is not JSON),
+when it is larger than DATATRANSFER_STDIN_MAX_SIZE, or when the spool cannot be written
+(a full disk, a file size limit).
 """
 
 import bz2
 import contextlib
 import gzip
 import lzma
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
+
+from datatransfer.exceptions import DataTransferError, FileFormatError
+from datatransfer.fileformat.readers import SNIFF_SIZE, text_problem
 from datatransfer.leftovers import private_file, work_folder
+from datatransfer.reports import human_size
 
 BLOCK = 1 << 20
 _COMPRESSED = ((b"\x1f\x8b", ".gz", gzip), (b"BZh", ".bz2", bz2), (b"\xfd7zXZ\x00", ".xz", lzma))
+_JSON_SPACE = b" \t\r\n"
+
+
+def max_size() -> int:
+    return int(settings.DATATRANSFER_STDIN_MAX_SIZE)
 
 
 def _is_tar(head: bytes) -> bool:
@@ -36,19 +50,87 @@ def _name_for(head: bytes, path: Path) -> str:
     return "archive.tar" if _is_tar(head) else "export.json"
 
 
+def _read_head(source) -> bytes:
+    """The first SNIFF_SIZE bytes of `source` (fewer at its end)."""
+    head = b""
+    try:
+        while len(head) < SNIFF_SIZE and (block := source.read(SNIFF_SIZE - len(head))):
+            head += block
+    except OSError as error:
+        raise FileFormatError(f"Cannot read standard input: {error.strerror or error}.") from None
+    return head
+
+
+def check_head(head: bytes) -> None:
+    """Refuse standard input whose first bytes cannot start an export, before more is read
+    (300 MB of zeros were once spooled before the file's check refused them): compressed
+    or a tar archive by its magic bytes, else UTF-8 JSON text starting with `{`."""
+    if not head:
+        raise FileFormatError("Standard input is empty: there is nothing to import.")
+    if _is_tar(head) or any(head.startswith(magic) for magic, _, _ in _COMPRESSED):
+        return
+    problem = text_problem(head)
+    if not problem and not head.lstrip(_JSON_SPACE).startswith(b"{"):
+        problem = "is not JSON (an export starts with `{`)"
+    if problem:
+        raise FileFormatError(
+            f"Standard input {problem}; nor is it gzip, bzip2, xz or a tar archive: it is not "
+            "an export, and nothing more of it was read."
+        )
+
+
+def _copy(head: bytes, source, out, limit: int) -> None:
+    """Write `head`, then the rest of `source`, to `out`; raise FileFormatError once more
+    than `limit` bytes came (at most `limit` are written)."""
+    size, block = 0, head
+    while block:
+        size += len(block)
+        if size > limit:
+            raise FileFormatError(
+                f"Standard input is more than {human_size(limit)} "
+                "(DATATRANSFER_STDIN_MAX_MB), the most spooled for `loaddomain -`: give the "
+                "file's path instead, or raise the limit."
+            )
+        out.write(block)
+        block = source.read(BLOCK)
+
+
+def _spool(folder: Path, head: bytes, source) -> Path:
+    """Copy standard input (`head` read already) to `folder`, named after what it is."""
+    spool = folder / "stdin"
+    with private_file(spool) as out:
+        _copy(head, source, out, max_size())
+    named = spool.with_name(_name_for(head, spool))
+    spool.rename(named)
+    return named
+
+
+def _cannot_spool(error: OSError) -> DataTransferError:
+    return DataTransferError(
+        f"Cannot spool standard input in {work_folder()}: "
+        f"{error.strerror or error}; nothing was imported."
+    )
+
+
 @contextlib.contextmanager
 def file_or_stdin(name: str, stdin=None):
-    """Yield `name`, or for `-` the path of a private copy of standard input."""
+    """Yield `name`, or for `-` the path of a private copy of standard input. Raises
+    FileFormatError for input that is not an export or is over the limit, and
+    DataTransferError when the copy cannot be written (a full disk, a file size limit);
+    then nothing is left behind."""
     if name != "-":
         yield name
         return
     source = stdin or sys.stdin.buffer
-    with tempfile.TemporaryDirectory(prefix="stdin-", dir=work_folder()) as folder:
-        spool = Path(folder) / "stdin"
-        with private_file(spool) as out:
-            shutil.copyfileobj(source, out, BLOCK)
-        with open(spool, "rb") as file:
-            head = file.read(1024)
-        named = spool.with_name(_name_for(head, spool))
-        spool.rename(named)
+    head = _read_head(source)
+    check_head(head)
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="stdin-", dir=work_folder())
+    except OSError as error:
+        raise _cannot_spool(error) from None
+    with folder:
+        try:
+            named = _spool(Path(folder.name), head, source)
+        except OSError as error:
+            raise _cannot_spool(error) from None
         yield str(named)

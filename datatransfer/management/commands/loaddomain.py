@@ -26,6 +26,8 @@ class Command(BaseCommand):
         "or the options are wrong, or another session held a lock too long (nothing written); "
         "3: no row failed but rows were skipped as conflicts; 130: interrupted (nothing written)."
     )
+    # call_command("loaddomain", "-", stdin=STREAM) reads STREAM (bytes) for standard input.
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         add_import_arguments(parser)

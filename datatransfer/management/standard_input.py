@@ -79,6 +79,13 @@ def check_head(head: bytes) -> None:
         )
 
 
+def _read_some(source) -> bytes:
+    """Up to BLOCK bytes of `source`, as soon as some are there (a pipe's writer may pause:
+    its bytes are spooled as they come, not once a whole block has arrived)."""
+    read1 = getattr(source, "read1", None)
+    return read1(BLOCK) if read1 else source.read(BLOCK)
+
+
 def _copy(head: bytes, source, out, limit: int) -> None:
     """Write `head`, then the rest of `source`, to `out`; raise FileFormatError once more
     than `limit` bytes came (at most `limit` are written)."""
@@ -92,7 +99,7 @@ def _copy(head: bytes, source, out, limit: int) -> None:
                 "file's path instead, or raise the limit."
             )
         out.write(block)
-        block = source.read(BLOCK)
+        block = _read_some(source)
 
 
 def _spool(folder: Path, head: bytes, source) -> Path:

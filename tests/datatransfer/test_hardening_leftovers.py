@@ -148,11 +148,12 @@ def feed_part_of(env, process, size=2 << 20):
 
 
 def spool_of(env):
-    """The file where `loaddomain -` keeps standard input, once 1 MiB is in it."""
+    """The file where `loaddomain -` keeps standard input, once half the 1 MiB fed is in it
+    (the rest may wait in the spool's buffer)."""
     return [
         path
         for path in files_under(env["TMPDIR"], env["DATATRANSFER_WORK_DIR"])
-        if path.stat().st_size >= 1 << 20
+        if path.stat().st_size >= 1 << 19
     ]
 
 

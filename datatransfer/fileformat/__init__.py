@@ -35,3 +35,7 @@ COMPRESSIONS = {".gz": gzip, ".bz2": bz2, ".xz": lzma}
 def compression_of(path: str):
     """The module (gzip, bz2, lzma) that `path`'s name asks for, or None."""
     return COMPRESSIONS.get(Path(path).suffix.lower())
+# The most digits a number of the file may have: as many as PostgreSQL's numeric (and so a
+# jsonb value) holds before its decimal point, so that every integer a database can hold
+# is read and written exactly. Longer numbers are refused.
+MAX_INTEGER_DIGITS = 131_072

@@ -107,8 +107,8 @@ class GuardedStream:
         data = self._handle.read(self._size)
         if self._offset + len(data) - self._quiet_from > self._max_value + self.BASE_READ:
             raise FileFormatError(
-                f"{self._path}: the value at byte {self._quiet_from:,} is longer than "
-                f"{_size(self._max_value)} (DATATRANSFER_MAX_VALUE_BYTES); the file is refused."
+                f"{self._path}: a value near byte {self._quiet_from:,} is longer than "
+                f"{_size(self._max_value)} (DATATRANSFER_MAX_VALUE_MB); the file is refused."
             )
         self._check_numbers(data)
         self._offset += len(data)

@@ -196,7 +196,7 @@ def test_a_value_over_the_limit_is_refused_in_one_line_and_nothing_written(tmp_p
     status, message, written = load_and_roll_back(path)
     assert_refused_without_a_write(status, message, written)
     assert status == EXIT_REFUSED
-    assert "DATATRANSFER_MAX_VALUE_BYTES" in message and "1.0 MB" in message, message
+    assert "DATATRANSFER_MAX_VALUE_MB" in message and "1.0 MB" in message, message
 
 
 def _bomb(path, size: int) -> None:
@@ -221,7 +221,7 @@ def test_a_decompression_bomb_is_refused_at_the_limit_not_read_to_its_end(tmp_pa
             for _, rows in reader.tables():
                 for _ in rows:
                     pass
-    assert "DATATRANSFER_MAX_VALUE_BYTES" in str(refused.value)
+    assert "DATATRANSFER_MAX_VALUE_MB" in str(refused.value)
     assert "\n" not in str(refused.value)
     # The compressed bytes it read before refusing: one buffer of the file's megabyte.
     assert reader._read._position < size // 3
@@ -238,7 +238,7 @@ def test_a_bomb_of_1500_mib_ends_at_once_with_the_status_of_a_bad_file(make_data
         "loaddomain", str(path), "--database", "safety", "--dry-run", env=env, timeout=120
     )
     assert_one_line_status(process, EXIT_REFUSED)
-    assert "DATATRANSFER_MAX_VALUE_BYTES" in process.stderr
+    assert "DATATRANSFER_MAX_VALUE_MB" in process.stderr
 
 
 def test_a_long_value_is_read_in_linear_time(tmp_path):

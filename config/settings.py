@@ -107,6 +107,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # signed with it; empty: nothing is signed and signatures are not checked.
 DATATRANSFER_SIGNING_KEY = env.str("DATATRANSFER_SIGNING_KEY", default="")
 
+# The most one value (a string, a number) of an export file may take, in MB: a file with a
+# longer one is refused when it is read (exit status 2), as soon as that much of it is read.
+# Reading a value takes a few times its size in memory.
+DATATRANSFER_MAX_VALUE_BYTES = env.int("DATATRANSFER_MAX_VALUE_MB", default=64) * 1024 * 1024
+
 # Background tasks (admin exports): queued in the project's database (`default`), run by
 # `python manage.py db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -25,6 +25,10 @@ READABLE_MAJOR_VERSIONS = ("1", "2")
 # data, a table and a row take three more, so a JSON value in a row may nest 96 deep.
 # Deeper is refused: no export comes near it, and it costs recursion and memory.
 MAX_DEPTH = 100
+# The most digits a number of the file may have: as many as PostgreSQL's numeric (and so a
+# jsonb value) holds before its decimal point, so that every integer a database can hold
+# is read and written exactly. Longer numbers are refused.
+MAX_INTEGER_DIGITS = 131_072
 # Files of format 1 (the Node.js tool) carry no manifest; from 2 on every file has one.
 UNVERIFIABLE_MAJOR_VERSIONS = ("1",)
 

@@ -10,7 +10,7 @@ import lzma
 import os
 import stat
 import zlib
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import ijson
 
@@ -24,12 +24,16 @@ from datatransfer.exceptions import (
 )
 from datatransfer.fileformat import MAX_DEPTH, READABLE_MAJOR_VERSIONS, compression_of
 from datatransfer.fileformat.codec import loads_json, value_decoder
+from datatransfer.fileformat.guard import GuardedStream, max_value_bytes
 
 
-def _exact_numbers(events):
+def _exact_numbers(events, stream: GuardedStream):
     """ijson events with fractions as floats: parsed without `use_float`, so that integers
-    stay exact whatever their size (yajl's `use_float` refuses those beyond 64 bits)."""
+    stay exact whatever their size (yajl's `use_float` refuses those beyond 64 bits). Each
+    event is told to `stream`, which sizes its reads by them."""
+    seen = stream.event
     for prefix, event, value in events:
+        seen()
         if event == "number" and isinstance(value, Decimal):
             value = float(value)
         yield prefix, event, value
@@ -86,6 +90,7 @@ _PARSE_ERRORS = (
     EOFError,
     zlib.error,
     OSError,
+    InvalidOperation,
 )
 
 
@@ -105,6 +110,8 @@ def _parse_error(path, error) -> FileFormatError:
         return FileFormatError(f"{path} is not valid JSON ({reason}); is the file complete?")
     if isinstance(error, UnicodeDecodeError):
         return FileFormatError(f"{path} is not UTF-8 text.")
+    if isinstance(error, InvalidOperation):  # an exponent beyond what a decimal holds
+        return FileFormatError(f"{path} holds a number out of any range (its exponent).")
     return FileFormatError(f"Cannot read {path}: {error or type(error).__name__}")
 
 
@@ -344,8 +351,9 @@ class ExportReader(_OpenFile):
     def __init__(self, source, *, any_version=False):
         self._open(source)
         self._any_version = any_version
-        events = ijson.parse(self._handle, use_float=False, buf_size=self.PARSE_BUFFER)
-        self._events = _depth_limited(_exact_numbers(events), lambda: _too_deep(self.path))
+        stream = GuardedStream(self._handle, self.path)
+        events = ijson.parse(stream, use_float=False, buf_size=self.PARSE_BUFFER)
+        self._events = _depth_limited(_exact_numbers(events, stream), lambda: _too_deep(self.path))
         self.metadata = {}
         self._started_tables = False
         self._table_keys = set()
@@ -511,12 +519,14 @@ class LayoutReader(_OpenFile):
     ROW_ENDS = (b"      }\n", b"      },\n")
     TABLE_ENDS = (b"    ]\n", b"    ],\n")
     # The longest line it reads (a value of several megabytes, or a file on one line,
-    # goes to ExportReader, which streams it) instead of reading a line whole.
+    # goes to ExportReader, which streams it) instead of reading a line whole; less when
+    # one value may take less (max_value_bytes), which ExportReader then refuses.
     MAX_LINE = 1 << 20
     # A row (or the metadata) with this many brackets may nest too deep: measure it.
     _BRACKETS_TO_MEASURE = MAX_DEPTH - 4
 
     def __init__(self, source, *, any_version=False):
+        self._max_line = min(self.MAX_LINE, max_value_bytes())
         self._open(source)
         self._table_keys = set()
         try:
@@ -528,7 +538,7 @@ class LayoutReader(_OpenFile):
 
     def _line(self) -> bytes:
         try:
-            line = self._handle.readline(self.MAX_LINE)
+            line = self._handle.readline(self._max_line)
         except _PARSE_ERRORS:
             raise LayoutMismatch from None
         if not line.endswith(b"\n"):
@@ -617,7 +627,7 @@ class LayoutReader(_OpenFile):
                 pass
 
     def _rows(self):
-        readline, row_ends, limit = self._handle.readline, self.ROW_ENDS, self.MAX_LINE
+        readline, row_ends, limit = self._handle.readline, self.ROW_ENDS, self._max_line
         try:
             while True:
                 line = readline(limit)

@@ -12,7 +12,7 @@ DEMO_ENV := ENV_FILE=/dev/null \
 	DATABASE_URL=sqlite:///$(CURDIR)/demo-platform.sqlite3 \
 	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/demo-target.sqlite3
 
-.PHONY: install demo test check-schema test-sqlite test-postgres bench lint messages clean
+.PHONY: install demo test test-fast check-schema test-sqlite test-postgres bench lint messages clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ demo: install
 
 test: check-schema test-sqlite test-postgres
 
+# The unit layer alone (no database, no process: tests/conftest.py, LAYERS), in seconds.
+test-fast: install
+	env -u DATABASE_URL -u PROJECT_DATABASE_URL $(PY) -m pytest -q -m unit
+
 # The models (core/models.py) are what `inspectprisma` makes of the vendored schema, nothing else.
 check-schema: install
 	@echo "== The models against core/prisma/schema.prisma =="
@@ -49,13 +53,13 @@ check-schema: install
 
 test-sqlite: install
 	@echo "== Test suite on SQLite =="
-	env -u DATABASE_URL -u PROJECT_DATABASE_URL $(PY) -m pytest
+	env -u DATABASE_URL -u PROJECT_DATABASE_URL $(PY) -m pytest --durations=10
 
 # Skipped loudly when PostgreSQL is unreachable, except under CI=true where that fails.
 test-postgres: install
 	@if $(PY) -m tests.postgres_reachable "$(TEST_DATABASE_URL)"; then \
 		echo "== Test suite on PostgreSQL =="; \
-		env -u PROJECT_DATABASE_URL DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest; \
+		env -u PROJECT_DATABASE_URL DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest --durations=10; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "ERROR: PostgreSQL is unreachable and CI=true: the PostgreSQL run cannot be skipped." >&2; exit 1; \
 	else \

@@ -27,12 +27,55 @@ _aliases = itertools.count(1)
 BOTH_DATABASES = ["default", "platform"]
 
 
+# The three layers of the suite, each test in one (`make test-fast` runs the first):
+# - unit: no database, no process (the default: a test asking for neither);
+# - integration: the ORM on SQLite or PostgreSQL (given to every test with database access);
+# - e2e: real `manage.py` processes, Chromium or Node.js (marked `e2e` by the test or its
+#   module). A unit test that starts a process fails and says so.
+LAYERS = ("unit", "integration", "e2e")
+# A test using one of these, directly or through its fixtures, has a database.
+DATABASE_FIXTURES = {"_django_db_helper", "make_database"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "unit: no database, no subprocess (make test-fast)")
+    config.addinivalue_line("markers", "integration: the ORM on SQLite or PostgreSQL")
+    config.addinivalue_line("markers", "e2e: real manage.py processes, Chromium or Node.js")
+
+
+def _layer(item) -> str:
+    if item.get_closest_marker("e2e"):
+        return "e2e"
+    if item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(item.fixturenames):
+        return "integration"
+    return "unit"
+
+
+@pytest.fixture(autouse=True)
+def _no_process_in_a_unit_test(request, monkeypatch):
+    """A unit test may not start a process: it would make the fast layer slow without
+    saying so. (Integration tests that start one are still to be marked e2e.)"""
+    if _layer(request.node) != "unit":
+        return
+
+    def refused(*args, **kwargs):
+        raise AssertionError(
+            f"{request.node.nodeid} starts a process: mark it @pytest.mark.e2e "
+            "(tests/conftest.py, LAYERS)"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refused)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def subprocess_project_database(tmp_path_factory):
+def subprocess_project_database(request, tmp_path_factory):
     """The project's own database (export history) for `manage.py` subprocesses: a migrated
-    SQLite file of this test session, never the developer's."""
+    SQLite file of this test session, never the developer's. Not made for a session of
+    unit tests alone (`make test-fast`)."""
     path = tmp_path_factory.mktemp("project") / "project.sqlite3"
     os.environ["PROJECT_DATABASE_URL"] = f"sqlite:///{path}"
+    if all(_layer(item) == "unit" for item in request.session.items):
+        return
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
         cwd=settings.BASE_DIR,
@@ -51,8 +94,10 @@ def session_work_dir(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(items):
-    """Every test with database access may use both databases unless it says otherwise."""
+    """Every test with database access may use both databases unless it says otherwise;
+    every test is given its layer's marker."""
     for item in items:
+        item.add_marker(_layer(item))
         marker = item.get_closest_marker("django_db")
         if marker is None and "_django_db_helper" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.django_db(databases=BOTH_DATABASES), append=False)

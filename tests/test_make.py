@@ -9,6 +9,7 @@ from django.conf import settings
 from tests.subprocesses import ROOT
 
 
+@pytest.mark.e2e
 def test_make_demo_runs_every_command_on_its_own_sqlite_files():
     plan = subprocess.run(
         ["make", "-n", "demo"],
@@ -45,6 +46,7 @@ def test_make_test_checks_the_server_not_the_named_database():
     assert main("postgres://postgres@127.0.0.1:9/postgres?connect_timeout=2") == 1
 
 
+@pytest.mark.e2e
 def test_make_demo_ends_saying_how_to_start_the_admin_worker():
     result = subprocess.run(["make", "-s", "-n", "demo"], cwd=ROOT, capture_output=True, text=True)
     last = result.stdout.strip().splitlines()[-1]

@@ -85,6 +85,7 @@ def test_redacted_url_hides_the_password():
     assert redacted_url("sqlite:////tmp/db.sqlite3") == "sqlite:////tmp/db.sqlite3"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "url, message",
     [

@@ -4,6 +4,8 @@ under any WSGI server."""
 
 import urllib.request
 
+import pytest
+
 from tests.subprocesses import free_port, running_manage
 
 CSS = "/static/admin/css/base.css"
@@ -17,6 +19,7 @@ def test_the_application_serves_the_admin_css_with_debug_off(client, settings):
     assert b"body" in b"".join(response.streaming_content)
 
 
+@pytest.mark.e2e
 def test_runserver_serves_the_admin_css_with_debug_off():
     url = f"http://127.0.0.1:{free_port()}"
     with running_manage(

@@ -88,6 +88,7 @@ def english(text) -> str:
         return str(text)
 
 
+@pytest.mark.e2e
 def test_every_model_field_and_choice_has_a_translated_verbose_name():
     french = trans_real.translation("fr")._catalog
     untranslated = [what for what, name in translatable_names() if not isinstance(name, Promise)]

@@ -48,6 +48,7 @@ def test_writes_the_models_of_a_changed_schema(tmp_path):
     assert "is up to date" in out.getvalue()
 
 
+@pytest.mark.e2e
 def test_refuses_what_it_cannot_map_in_one_line_and_writes_nothing(tmp_path):
     schema, output = tmp_path / "schema.prisma", tmp_path / "models.py"
     schema.write_text("model A {\n  id String @id\n  x String @db.Uuid\n}\n")
@@ -59,6 +60,7 @@ def test_refuses_what_it_cannot_map_in_one_line_and_writes_nothing(tmp_path):
     assert "Traceback" not in result.stderr and not output.exists()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "schema_text, refusal",
     [
@@ -77,6 +79,7 @@ def test_refuses_a_name_defined_twice_in_a_block(tmp_path, schema_text, refusal)
     assert not output.exists()
 
 
+@pytest.mark.e2e
 def test_an_output_it_cannot_write_is_one_line_and_leaves_no_partial_module(tmp_path):
     result = run_manage(
         "inspectprisma", "-o", str(tmp_path / "missing" / "models.py"),

@@ -77,7 +77,7 @@ MISSING = _missing()
 if MISSING and os.environ.get("CI") != "true":
     pytest.skip(f"browser test skipped: {MISSING}", allow_module_level=True)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,7 @@ from tests.datatransfer.test_admin_browser import (  # noqa: F401 (fixtures)
 from tests.snapshots import database_snapshot
 from tests.subprocesses import database_url, run_manage
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
 @pytest.fixture

@@ -91,6 +91,7 @@ def vendor():
     return "postgresql" if connections["platform"].vendor == "postgresql" else "sqlite"
 
 
+@pytest.mark.e2e
 def test_a_17th_and_an_18th_model_travel_with_no_change_to_datatransfer(
     make_database, tmp_path, vendor
 ):

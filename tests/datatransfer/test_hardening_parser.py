@@ -75,6 +75,7 @@ def assert_one_line_status(process, status):
 # ---------------------------------------------------------------------------- point 1
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("change", "number", "indent", "status"),
     [
@@ -105,6 +106,7 @@ def test_a_long_integer_never_crashes_the_dry_run(
     assert not any(database_snapshot(target).values())
 
 
+@pytest.mark.e2e
 def test_verifydomain_and_standard_input_read_a_long_integer(make_database, tmp_path):
     target = make_database("sqlite")
     env = {"DATABASE_URL_SAFETY": database_url(target)}
@@ -133,6 +135,7 @@ def _raw_json_value(alias, key) -> str:
         return cursor.fetchone()[0]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
 def test_a_json_column_with_a_long_integer_is_exported_and_loaded_exactly(
     make_database, tmp_path, vendor
@@ -227,6 +230,7 @@ def test_a_decompression_bomb_is_refused_at_the_limit_not_read_to_its_end(tmp_pa
     assert reader._read._position < size // 3
 
 
+@pytest.mark.e2e
 def test_a_bomb_of_1500_mib_ends_at_once_with_the_status_of_a_bad_file(make_database, tmp_path):
     """The attack of the issue: a 1.5 MB gzip of one 1,500 MiB string ran for hours.
     The timeout is only a guard against a hang."""
@@ -241,6 +245,7 @@ def test_a_bomb_of_1500_mib_ends_at_once_with_the_status_of_a_bad_file(make_data
     assert "DATATRANSFER_MAX_VALUE_MB" in process.stderr
 
 
+@pytest.mark.e2e
 def test_a_long_value_is_read_in_linear_time(tmp_path):
     """A 24 MiB value took over a minute (quadratic: 28 s for 16 MiB); linear, it takes
     about a second. The timeout is only a guard against that minute."""
@@ -343,6 +348,7 @@ def test_the_reader_yields_rows_or_a_one_line_file_error(tmp_path_factory, data,
         assert str(error) and "\n" not in str(error), str(error)
 
 
+@pytest.mark.e2e
 def test_the_reader_refuses_what_crashed_it_in_a_corpus_of_hostile_files(tmp_path):
     """Each in its own process: a crash there fails this test instead of ending the run."""
     corpus = {

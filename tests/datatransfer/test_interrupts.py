@@ -194,6 +194,7 @@ def test_ctrl_c_during_verifydomain_exits_130_in_one_line(monkeypatch, node_file
     assert str(error) == "Interrupted (Ctrl-C): nothing was written."
 
 
+@pytest.mark.e2e
 def test_sigint_to_a_real_import_waiting_on_a_lock(make_database, changed_file):
     """A real process and a real SIGINT: the import is stopped half-way (it has written
     every table before auditLogs, which another session holds), rolls back, says so in one
@@ -227,6 +228,7 @@ def test_sigint_to_a_real_import_waiting_on_a_lock(make_database, changed_file):
     assert database_snapshot(target) == before
 
 
+@pytest.mark.e2e
 def test_sigint_to_a_real_export_is_one_line_exit_130_and_recorded(make_database, tmp_path):
     source = make_database("postgresql")
     call_command("loaddomain", str(NODE_FILE), "--database", source, "-v", "0")
@@ -386,6 +388,7 @@ def test_a_bad_lock_timeout_is_refused_in_one_line(value, node_file):
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("environment", "expected"), [(None, "30.0"), ("2.5", "2.5")])
 def test_the_setting_comes_from_the_environment(environment, expected):
     env = {key: value for key, value in os.environ.items() if key != "DATATRANSFER_LOCK_TIMEOUT"}

@@ -47,6 +47,7 @@ def test_the_check_and_the_match_show_a_bar_per_table_before_the_load(node_file)
     assert "match [" in shown and "check [" not in shown
 
 
+@pytest.mark.e2e
 def test_a_real_terminal_shows_the_check_and_the_load(make_database, node_file):
     """loaddomain in a process of its own, its standard error a pseudo-terminal."""
     target = make_database("sqlite")

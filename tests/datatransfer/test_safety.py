@@ -474,6 +474,7 @@ def _admin(alias):
     )
 
 
+@pytest.mark.e2e
 def test_an_import_killed_half_way_leaves_the_database_as_it_was(make_database, large_file):
     target = make_database("postgresql")
     name = connections.settings[target]["NAME"]
@@ -549,6 +550,7 @@ def test_an_export_that_fails_half_way_leaves_no_file(monkeypatch, tmp_path, nam
     assert list(folder.iterdir()) == []  # no file under the final name, no temporary file left
 
 
+@pytest.mark.e2e
 def test_an_export_interrupted_by_ctrl_c_leaves_no_file(make_database, large_file, tmp_path):
     source = make_database("postgresql")
     call_command("loaddomain", str(large_file), "--database", source, "-v", "0")

@@ -33,7 +33,7 @@ import pytest
 
 from tests.interop import only_in_the_postgresql_pass
 
-pytestmark = only_in_the_postgresql_pass
+pytestmark = [only_in_the_postgresql_pass, pytest.mark.e2e]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -34,7 +34,7 @@ from tests.interop.test_prisma_client import (
     run,
 )
 
-pytestmark = only_in_the_postgresql_pass
+pytestmark = [only_in_the_postgresql_pass, pytest.mark.e2e]
 
 # Per change: SQL giving the source values in what changed, and a query of them to compare.
 CHANGES = {

@@ -308,8 +308,7 @@ def _notes(gap, target_name, columns, skipped) -> list[str]:
         )
     if gap.other_types:
         notes.append(
-            f"Columns of another type: {_listed(gap.other_types)}; values are checked one by "
-            "one."
+            f"Columns of another type: {_listed(gap.other_types)}; values are checked one by one."
         )
     if migrations := _migrations_phrase(gap, target_name):
         phrase = "; ".join(migrations)

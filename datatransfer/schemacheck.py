@@ -85,8 +85,8 @@ class SchemaDifferences:
             )
         if self.models_behind:
             hints.append(
-                f"the models are behind it: copy its schema.prisma into {SCHEMA_FILE} and run "
-                "`python manage.py inspectprisma`"
+                "the models are behind it: copy the schema.prisma it was migrated with into "
+                "core/prisma/ and run `python manage.py inspectprisma`"
             )
         return "; ".join(hints)
 

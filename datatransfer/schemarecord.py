@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from datatransfer.exceptions import SchemaMismatchError, VerificationError, escaped
 from datatransfer.schemacheck import (
-    SCHEMA_FILE,
     column_details,
     models_of,
     postgres_enum_labels,
@@ -263,13 +262,13 @@ def check_target(record, connection, tables, *, described_as, ignore_unknown=Fal
 def _refuse_behind_target(gap, target_name, columns):
     lacking = gap.target_lacks
     phrases = [f"it lacks {_listed(lacking)} that the file has"]
-    phrases += _migrations_phrase(gap, target_name)[:1]
+    phrases += _migrations_phrase(gap, "it")[:1]
     unknown_to_models = [
         _name(*item) for item in gap.missing_columns if _unknown_to_models(item, columns)
     ]
     models = (
         f" This tool's models lack {_listed(unknown_to_models)} too: copy the source's "
-        f"schema.prisma into {SCHEMA_FILE} and run `python manage.py inspectprisma`."
+        "schema.prisma into core/prisma/ and run `python manage.py inspectprisma`."
         if unknown_to_models
         else ""
     )
@@ -292,14 +291,12 @@ def _notes(gap, target_name, columns, skipped) -> list[str]:
         parts = []
         if fates:
             parts.append(
-                f"it has no values for {_listed(fates)}: an updated row keeps its value there"
+                f"it has no values for {_listed(fates)}; an updated row keeps its value there"
             )
         if whole:
             parts.append(f"it has no table {_listed(whole)}, left as it is")
         notes.append(
-            f"The file's source was behind {target_name} (an older schema): "
-            + "; ".join(parts)
-            + "."
+            f"The file was made from an older schema than {target_name}: " + "; ".join(parts) + "."
         )
     if skipped:
         notes.append(

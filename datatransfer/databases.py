@@ -20,9 +20,10 @@ def describe(alias: str) -> str:
     return f"{vendor} {host}{port}/{config.get('NAME', '')}"
 
 
-def open_connection(alias: str):
+def open_connection(alias: str, *, before_check=None):
     """Return the connection of `alias`, connected, once its schema is checked against the
-    domain's models (schemacheck.py).
+    domain's models (schemacheck.py). `before_check(connection, described_as)`, if given,
+    runs first (the import's comparison with the file's source: schemarecord.py).
 
     Raises DatabaseUnavailableError for an unknown alias or a database that refuses, and
     SchemaMismatchError for a database whose tables are not the models'.
@@ -44,5 +45,7 @@ def open_connection(alias: str):
         raise DatabaseUnavailableError(
             f"Cannot connect to database '{alias}' ({describe(alias)}): {reason.strip()}"
         ) from None
+    if before_check is not None:
+        before_check(connection, describe(alias))
     check_schema(connection, domain_tables(), described_as=describe(alias))
     return connection

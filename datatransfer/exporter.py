@@ -15,6 +15,7 @@ from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
+from datatransfer.schemarecord import RECORD, database_schema
 from datatransfer.server_rows import server_rows, table_sql
 from datatransfer.signing import signing_key as settings_signing_key
 
@@ -233,7 +234,11 @@ def export_domain(
                 "secretsExcluded": exclude_secrets,
                 "excludedTables": sorted(report.excluded),
                 "tables": dict(report.tables),
-                "manifest": {"schema": schema, "schemaFingerprint": schema_fingerprint(schema)},
+                "manifest": {
+                    "schema": schema,
+                    "schemaFingerprint": schema_fingerprint(schema),
+                    RECORD: database_schema(connection, domain_tables()),
+                },
                 **(scope.metadata() if hasattr(scope, "metadata") else {}),
             },
             signing_key=settings_signing_key() if signing_key is None else signing_key,

@@ -44,6 +44,7 @@ from datatransfer.exceptions import (
     DataTransferError,
     Interrupted,
     LockTimeoutError,
+    VerificationError,
     escaped,
     quoted,
 )
@@ -76,6 +77,7 @@ from datatransfer.media import EXPORT_MEMBER, is_archive, read_archive, restore_
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ImportReport, Note
 from datatransfer.routers import domain_database
+from datatransfer.schemarecord import check_target, record_of
 from datatransfer.signing import check_signature, signing_key
 
 MATCHES = ("id", "natural")
@@ -253,11 +255,43 @@ class ImportJob:
             on_table=self.on_table,
         )
 
+    def compare_schema(self, source) -> list:
+        """When the file records its source's schema, compare it with the target's before
+        anything else (schemarecord.py): refused (SchemaMismatchError) when the target is
+        behind; else the notes. A file without the record is not compared."""
+        with open_export(source, any_version=True) as reader:
+            path, metadata = reader.path, reader.metadata
+        try:
+            record = record_of(path, metadata)
+        except VerificationError:
+            if self.options.verify:
+                raise
+            return []
+        if record is None:
+            return []
+        notes = []
+
+        def compare(connection, described_as):
+            notes.extend(
+                check_target(
+                    record,
+                    connection,
+                    self.tables,
+                    described_as=described_as,
+                    ignore_unknown=self.options.ignore_unknown,
+                )
+            )
+
+        open_connection(self.options.using, before_check=compare)
+        return notes
+
     def transfer(self, source, *, fast_layout) -> ImportReport:
-        """Check (and match), load, link and check constraints, in one transaction."""
+        """Compare the schemas, check (and match), load, link and check constraints, in one
+        transaction."""
         options, using = self.options, self.options.using
         natural = options.match == "natural"
         scan = None
+        schema_notes = self.compare_schema(source)
         if options.verify and not natural:  # checked before the database is even opened
             scan = self.check(source)
         connection = self.connection = open_connection(using)
@@ -280,7 +314,7 @@ class ImportJob:
                 with open_export(
                     source, fast_layout=fast_layout, any_version=not options.verify
                 ) as reader:
-                    report.notes = self.notes(reader, scan)
+                    report.notes = self.notes(reader, scan) + schema_notes
                     self.load(reader, report, scan.matcher if scan else None)
                 if options.dry_run:
                     transaction.set_rollback(True, using=using)

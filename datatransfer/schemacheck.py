@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from datatransfer.exceptions import SchemaMismatchError
 
+SCHEMA_FILE = "core/prisma/schema.prisma"
+
 # How PostgreSQL's format_type() spells the types Django's PostgreSQL backend declares.
 _POSTGRES_SPELLINGS = (
     (re.compile(r"^varchar\((\d+)\)$"), r"character varying(\1)"),
@@ -36,7 +38,7 @@ def expected_postgres_type(field, connection) -> str:
     return declared
 
 
-def _models_of(tables):
+def models_of(tables):
     """Every model whose table the domain reads or writes: the tables and their link tables."""
     models = []
     for table in tables:
@@ -52,6 +54,9 @@ class SchemaDifferences:
     other_types: list[str] = field(default_factory=list)
     enum_labels: list[str] = field(default_factory=list)
     unknown_columns: list[str] = field(default_factory=list)
+    # Which side is behind: the database lacks what the models have, or the reverse.
+    database_behind: bool = False
+    models_behind: bool = False
 
     def __bool__(self):
         return any(vars(self).values())
@@ -70,24 +75,79 @@ class SchemaDifferences:
             parts.append("columns the models do not have " + ", ".join(self.unknown_columns))
         return "; ".join(parts)
 
+    def hint(self) -> str:
+        """What to run, for the side that is behind (empty when neither is clear)."""
+        hints = []
+        if self.database_behind:
+            hints.append(
+                f"its migrations are behind the models ({SCHEMA_FILE}): run `prisma migrate "
+                "deploy` there, or use the copy of this tool whose models match it"
+            )
+        if self.models_behind:
+            hints.append(
+                "the models are behind it: copy the schema.prisma it was migrated with into "
+                "core/prisma/ and run `python manage.py inspectprisma`"
+            )
+        return "; ".join(hints)
 
-def _postgres_columns(connection, table_names) -> dict[str, dict[str, str]]:
-    """{table: {column: type}} of the tables visible on the search path."""
+
+@dataclass(frozen=True)
+class Column:
+    """A column as the database describes it: its type (None where types are not
+    compared), whether it takes NULL, whether it has a default."""
+
+    type: str | None
+    null: bool
+    default: bool
+
+
+def postgres_column_details(connection, table_names) -> dict[str, dict[str, Column]]:
+    """{table: {column: Column}} of the tables visible on the search path."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), "
+            "NOT a.attnotnull, a.atthasdef "
             "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
             "WHERE c.relname = ANY(%s) AND c.relkind IN ('r', 'p') "
             "AND pg_table_is_visible(c.oid) AND a.attnum > 0 AND NOT a.attisdropped",
             [list(table_names)],
         )
         columns = {}
-        for table, column, type_ in cursor.fetchall():
-            columns.setdefault(table, {})[column] = type_
+        for table, column, type_, null, default in cursor.fetchall():
+            columns.setdefault(table, {})[column] = Column(type_, null, default)
     return columns
 
 
-def _postgres_enum_labels(connection, names) -> dict[str, list[str]]:
+def other_column_details(connection, table_names) -> dict[str, dict[str, Column]]:
+    """{table: {column: Column}} on databases whose types are not compared (type None)."""
+    present = set(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        return {
+            table: {
+                column.name: Column(None, bool(column.null_ok), column.default is not None)
+                for column in connection.introspection.get_table_description(cursor, table)
+            }
+            for table in table_names
+            if table in present
+        }
+
+
+def column_details(connection, table_names) -> dict[str, dict[str, Column]]:
+    """{table: {column: Column}} of those of `table_names` the database has."""
+    if connection.vendor == "postgresql":
+        return postgres_column_details(connection, table_names)
+    return other_column_details(connection, table_names)
+
+
+def _postgres_columns(connection, table_names) -> dict[str, dict[str, str]]:
+    """{table: {column: type}} of the tables visible on the search path."""
+    return {
+        table: {name: column.type for name, column in columns.items()}
+        for table, columns in postgres_column_details(connection, table_names).items()
+    }
+
+
+def postgres_enum_labels(connection, names) -> dict[str, list[str]]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT t.typname, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
@@ -102,21 +162,15 @@ def _postgres_enum_labels(connection, names) -> dict[str, list[str]]:
 
 def _other_columns(connection, table_names) -> dict[str, dict[str, str | None]]:
     """{table: {column: None}} on databases whose types are not compared."""
-    present = set(connection.introspection.table_names())
-    with connection.cursor() as cursor:
-        return {
-            table: {
-                column.name: None
-                for column in connection.introspection.get_table_description(cursor, table)
-            }
-            for table in table_names
-            if table in present
-        }
+    return {
+        table: dict.fromkeys(columns)
+        for table, columns in other_column_details(connection, table_names).items()
+    }
 
 
 def schema_differences(connection, tables) -> SchemaDifferences:
     """What the database `connection` lacks, or has otherwise, for the domain `tables`."""
-    models = _models_of(tables)
+    models = models_of(tables)
     postgres = connection.vendor == "postgresql"
     table_names = [model._meta.db_table for model in models]
     found = (
@@ -149,8 +203,10 @@ def schema_differences(connection, tables) -> SchemaDifferences:
             elif enum_name := getattr(model_field, "enum_name", None):
                 enums[enum_name] = model_field
         differences.unknown_columns += [f"{name}.{c}" for c in sorted(set(columns) - expected)]
+    differences.database_behind = bool(differences.missing_tables or differences.missing_columns)
+    differences.models_behind = bool(differences.unknown_columns)
     if enums:
-        labels = _postgres_enum_labels(connection, enums)
+        labels = postgres_enum_labels(connection, enums)
         for name, model_field in sorted(enums.items()):
             have, want = labels.get(name, []), list(model_field.labels)
             if set(have) != set(want):
@@ -161,6 +217,8 @@ def schema_differences(connection, tables) -> SchemaDifferences:
                     + [f"has {', '.join(unknown)} that the models do not"] * bool(unknown)
                 )
                 differences.enum_labels.append(f'"{name}" {detail}')
+                differences.database_behind |= bool(lacking)
+                differences.models_behind |= bool(unknown)
     return differences
 
 
@@ -170,7 +228,7 @@ def check_schema(connection, tables, *, described_as: str) -> None:
     differences = schema_differences(connection, tables)
     if not differences:
         return
-    expected = {model._meta.db_table for model in _models_of(tables)}
+    expected = {model._meta.db_table for model in models_of(tables)}
     if set(differences.missing_tables) == expected:
         raise SchemaMismatchError(
             f"Database '{connection.alias}' ({described_as}) has none of the platform's tables "
@@ -180,5 +238,7 @@ def check_schema(connection, tables, *, described_as: str) -> None:
         )
     raise SchemaMismatchError(
         f"Database '{connection.alias}' ({described_as}) does not match the models: "
-        f"{differences.describe()}. Nothing was read or written."
+        f"{differences.describe()}"
+        + (f". {hint[:1].upper()}{hint[1:]}" if (hint := differences.hint()) else "")
+        + ". Nothing was read or written."
     )

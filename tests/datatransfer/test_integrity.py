@@ -110,7 +110,13 @@ def test_a_repeated_table_is_refused_in_any_layout(export):
     document = json.loads(export.read_text(encoding="utf-8"))
     compact = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
     extra = json.dumps([attacker_row(export)], separators=(",", ":"), ensure_ascii=False)
-    forged = compact.replace('"data":{', '"data":{"users":' + extra + ",", 1)
+    # Just after the metadata (which names a column "data" too): `{"metadata":{...},"data":{`.
+    metadata = json.dumps(
+        {"metadata": document["metadata"]}, separators=(",", ":"), ensure_ascii=False
+    )
+    at = len(metadata)  # the comma after the metadata, less its closing brace, plus one
+    assert compact[at:].startswith('"data":{')
+    forged = compact[:at] + '"data":{"users":' + extra + "," + compact[at + len('"data":{') :]
     path = export.with_name("forged.json")
     path.write_text(forged, encoding="utf-8")
     assert_refused(path, match="'users' appears twice")

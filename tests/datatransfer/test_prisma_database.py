@@ -19,6 +19,7 @@ from core.models import AuditLog, BlockchainBlock, DocumentPartage, Organization
 from datatransfer.importer import import_domain
 from datatransfer.models import ExportRecord
 from datatransfer.verifier import verify_domain
+from tests.datatransfer.test_schema_behind import as_older_file
 from tests.subprocesses import database_url, run_manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -244,3 +245,98 @@ def test_a_database_never_migrated_or_a_wrong_schema_is_refused_in_one_line(
     assert "has none of the platform's tables" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out.json").exists()
+
+
+# ---------------------------------------------------------------------------- which side is behind
+
+
+def prisma_migrations(alias, *names):
+    """A `_prisma_migrations` table as Prisma makes it, with `names` applied."""
+    alter(
+        alias,
+        'CREATE TABLE "_prisma_migrations" ("id" VARCHAR(36) PRIMARY KEY, '
+        '"checksum" VARCHAR(64) NOT NULL, "finished_at" TIMESTAMPTZ, '
+        '"migration_name" VARCHAR(255) NOT NULL, "logs" TEXT, "rolled_back_at" TIMESTAMPTZ, '
+        '"started_at" TIMESTAMPTZ NOT NULL DEFAULT now(), '
+        '"applied_steps_count" INTEGER NOT NULL DEFAULT 0)',
+        *(
+            'INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", '
+            f"\"migration_name\") VALUES ('{number}', 'x', now(), '{name}')"
+            for number, name in enumerate(names)
+        ),
+    )
+
+
+def test_a_target_whose_migrations_are_behind_is_refused_naming_what_it_lacks(
+    make_database, seeded_source, tmp_path
+):
+    target = make_database("prisma")
+    prisma_migrations(seeded_source, "20250101000000_init", "20250301000000_phone")
+    prisma_migrations(target, "20250101000000_init")
+    alter(target, 'ALTER TABLE "User" DROP COLUMN "phone"')
+    before = catalogue(target)
+    file = tmp_path / "export.json"
+    dev, prod = (
+        {"DATABASE_URL": platform_url(seeded_source)},
+        {"DATABASE_URL": platform_url(target)},
+    )
+    assert run_manage("dumpdomain", str(file), "-v", "0", env=dev).returncode == 0
+    recorded = json.loads(file.read_text())["metadata"]["manifest"]["sourceSchema"]
+    assert recorded["migrations"] == ["20250101000000_init", "20250301000000_phone"]
+    for args in (("loaddomain", str(file)), ("loaddomain", str(file), "--dry-run")):
+        run = run_manage(*args, env=prod)
+        assert run.returncode == 2 and "Traceback" not in run.stderr
+        (line,) = run.stderr.strip().splitlines()
+        assert "is behind the file's source: it lacks User.phone" in line
+        assert "20250301000000_phone" in line and "`prisma migrate deploy` there" in line
+    assert catalogue(target) == before
+    with psycopg.connect(database_url(target)) as connection:
+        assert connection.execute('SELECT count(*) FROM "User"').fetchone() == (0,)
+
+
+def test_a_source_whose_migrations_are_behind_the_models_says_so(make_database, tmp_path):
+    source = make_database("prisma")
+    alter(source, 'ALTER TABLE "User" DROP COLUMN "phone"')
+    run = run_manage(
+        "dumpdomain", str(tmp_path / "out.json"), env={"DATABASE_URL": platform_url(source)}
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert "missing columns User.phone. Its migrations are behind the models" in line
+    assert "`prisma migrate deploy` there" in line
+    newer = make_database("prisma")
+    alter(newer, 'ALTER TABLE "User" ADD COLUMN "nickname" TEXT')
+    run = run_manage(
+        "dumpdomain", str(tmp_path / "out.json"), env={"DATABASE_URL": platform_url(newer)}
+    )
+    assert "The models are behind it" in run.stderr and "inspectprisma" in run.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_file_from_an_older_schema_fills_what_it_lacks_and_names_the_migrations(
+    make_database, seeded_source, tmp_path
+):
+    """The file an older schema made, without User.phone, into a target that has it (and a
+    migration the source lacked): updated rows keep their phone, created rows get NULL."""
+    target = make_database("prisma")
+    prisma_migrations(seeded_source, "20250101000000_init")
+    prisma_migrations(target, "20250101000000_init", "20250301000000_phone")
+    file = tmp_path / "export.json"
+    dev, prod = (
+        {"DATABASE_URL": platform_url(seeded_source)},
+        {"DATABASE_URL": platform_url(target)},
+    )
+    assert run_manage("dumpdomain", str(file), "-v", "0", env=dev).returncode == 0
+    document = json.loads(file.read_text())
+    as_older_file(document, "users", "User", "phone", "phone")
+    file.write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    first = run_manage("loaddomain", str(file), env=prod)
+    assert first.returncode == 0, first.stderr
+    assert "User.phone (NULL in a created row)" in first.stdout
+    assert "20250301000000_phone" in first.stdout
+    alter(target, """UPDATE "User" SET "phone" = '+33 1 00 00 00 00'""")
+    again = run_manage("loaddomain", str(file), env=prod)
+    assert again.returncode == 0, again.stderr
+    with psycopg.connect(database_url(target)) as connection:
+        phones = connection.execute('SELECT DISTINCT "phone" FROM "User"').fetchall()
+    assert phones == [("+33 1 00 00 00 00",)]

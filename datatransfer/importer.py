@@ -2,7 +2,7 @@
 
 Each row ends created, updated, unchanged (no write at all), skipped (a unique key held
 by another row, or a dependency on a skipped row) or failed (a value or reference that
-does not fit); see engines.py. A dry run is the same import, rolled back at the end.
+does not fit); see engines/. A dry run is the same import, rolled back at the end.
 
 `ImportOptions` holds every option, checked once; an `ImportJob` built from it runs the
 phases in order:

@@ -29,12 +29,6 @@ from datatransfer.manifest import canonical_json
 DEFAULT_APPS = ("core",)
 
 
-def camel_case(name: str) -> str:
-    """`password_hash` -> `passwordHash`, `a_document` -> `aDocument`."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 def lower_first(name: str) -> str:
     return name[:1].lower() + name[1:]
 

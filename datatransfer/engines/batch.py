@@ -1,5 +1,5 @@
-"""The batch engine (the default): the reference engine's outcomes with a few queries per
-batch of rows.
+"""The batch engine (the default off PostgreSQL): the reference engine's outcomes with a
+few queries per batch of rows.
 
 A batch of rows of one table is first planned with no write: one query for the rows the
 target holds, one per foreign key, per unique key and per many-to-many, and the plan

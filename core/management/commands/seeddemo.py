@@ -8,7 +8,7 @@ from django.db import connections, router
 
 from core import models
 from core.demo import DOMAIN_MODELS, DatabaseNotEmpty, non_empty_tables, seed_demo
-from datatransfer.management.progress import TableProgress, is_terminal
+from datatransfer.progress import TableProgress, is_terminal
 
 
 def positive_int(value: str) -> int:

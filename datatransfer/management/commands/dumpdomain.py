@@ -9,7 +9,6 @@ from datatransfer.exporter import tables_to_export
 from datatransfer.leftovers import sweep
 from datatransfer.management.interrupts import ctrl_c, leave_closed_pipe, sigterm
 from datatransfer.management.options import add_export_options, excluded_tables, export_options
-from datatransfer.management.progress import TableProgress, is_terminal
 from datatransfer.management.rendering import (
     error_line,
     next_step,
@@ -17,6 +16,7 @@ from datatransfer.management.rendering import (
     render_media_export,
     render_plan,
 )
+from datatransfer.progress import TableProgress, is_terminal
 
 INTERRUPTED = "Interrupted (Ctrl-C): no file was written."
 INTERRUPTED_STDOUT = "Interrupted (Ctrl-C): what went to stdout is an incomplete export."

@@ -12,9 +12,9 @@ from datatransfer.management.options import (
     import_options,
     save_report,
 )
-from datatransfer.management.progress import TableProgress, is_terminal
 from datatransfer.management.rendering import error_line, import_verdict, render_import_result
 from datatransfer.management.standard_input import file_or_stdin
+from datatransfer.progress import TableProgress, is_terminal
 
 INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
 

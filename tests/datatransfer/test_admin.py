@@ -22,7 +22,7 @@ from django_tasks_db.models import DBTaskResult
 
 from core.models import Organization
 from datatransfer import export_job, exporter, tasks
-from datatransfer.admin import human_duration
+from datatransfer.admin.common import human_duration
 from datatransfer.models import ExportRecord
 from datatransfer.tasks import PROGRESS_INTERVAL, ExportProgress, _start, queue_export, run_export
 from tests.snapshots import database_snapshot

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from core.models import Organization
-from datatransfer.admin_import import ISSUES_PER_PAGE
+from datatransfer.admin.imports import ISSUES_PER_PAGE
 from datatransfer.databases import describe
 from datatransfer.models import ImportRecord
 from tests.datatransfer.test_admin import staff

@@ -3,7 +3,6 @@ history of every export with its state and a link to download its file. The expo
 queued and run by the worker (`python manage.py db_worker`, see tasks.py) with an
 ExportJob, the code path of `dumpdomain`."""
 
-import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -17,12 +16,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
-from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django_tasks_db.models import DBTaskResult
 
-from core.models import Organization
+from datatransfer.admin.common import (
+    HistoryAdmin,
+    queue_context,
+    state_html,
+)
 from datatransfer.exceptions import DataTransferError
 from datatransfer.models import ExportRecord
 from datatransfer.registry import subset_root_table
@@ -34,14 +35,8 @@ from datatransfer.tasks import queue_export
 PERMISSION = "datatransfer.export_domain"
 DELETE_PERMISSION = "datatransfer.delete_export_file"
 DELETE_CONFIRMATION_TEMPLATE = "admin/datatransfer/exportrecord/delete_file_confirmation.html"
-# The history's list shows this many characters of a failed export's error (all on hover).
-ERROR_SHOWN = 160
 # The history's list names this many organizations of a subset export, then how many more.
 SCOPE_SHOWN = 3
-# The history reloads itself this often while an export is queued or running.
-REFRESH_SECONDS = 3
-# A queued export still waiting after this long: the history asks whether a worker runs.
-WORKER_SUSPECTED_AFTER = dt.timedelta(minutes=1)
 CONFIRMATION_TEMPLATE = "admin/datatransfer/export_confirmation.html"
 
 
@@ -53,18 +48,6 @@ def can_export(user) -> bool:
 def can_delete_files(user) -> bool:
     """Superusers, and active staff holding `datatransfer.delete_export_file`."""
     return user.is_active and user.is_staff and user.has_perm(DELETE_PERMISSION)
-
-
-def human_duration(seconds: float) -> str:
-    """A duration as people write it: `0.3 s`, `12.4 s`, `2 min 05 s`, `1 h 02 min` (the
-    decimal separator of the active language)."""
-    if round(seconds, 1) < 60:
-        return f"{number_format(round(seconds, 1), 1)} s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def open_as_recorded(record: ExportRecord, file: Path):
@@ -81,39 +64,6 @@ def open_as_recorded(record: ExportRecord, file: Path):
         return None
     handle.seek(0)
     return handle
-
-
-def state_html(record, *, running: str, kind: str):
-    """A record's status (an export's or an import's: `kind`) as the history shows it:
-    `running` while running with a current table; when failed, the start of its error
-    below and all of it on hover."""
-    text = record.get_status_display()
-    if record.status == ExportRecord.Status.RUNNING and record.progress_table:
-        text = running
-    if record.status == ExportRecord.Status.FAILED and record.error:
-        short = Truncator(record.error.splitlines()[0]).chars(ERROR_SHOWN)
-        text = format_html("{}<br><small>{}</small>", text, short)
-    return format_html(
-        '<span class="{}-state export-{}" title="{}">{}</span>',
-        kind,
-        record.status,
-        record.error,
-        text,
-    )
-
-
-def queue_context(model, *, worker_missing: str = "worker_missing") -> dict:
-    """For a history's list (exports or imports: `model`): `refresh_seconds` while a run is
-    queued or running, and under the name `worker_missing` whether one has waited long
-    enough to suspect that no worker runs."""
-    in_progress = model.objects.filter(status__in=model.IN_PROGRESS)
-    waiting_since = timezone.now() - WORKER_SUSPECTED_AFTER
-    return {
-        "refresh_seconds": REFRESH_SECONDS if in_progress.exists() else None,
-        worker_missing: in_progress.filter(
-            status=model.Status.QUEUED, queued_at__lt=waiting_since
-        ).exists(),
-    }
 
 
 def _queue(request, modeladmin, *, organizations=()) -> HttpResponseRedirect:
@@ -203,9 +153,10 @@ def export_domain(modeladmin, request, queryset):
 def add_export_action(site: admin.AdminSite) -> None:
     """Add `export_domain` to the actions of the organizations' admin on `site` (core's,
     which knows nothing of the transfer app), for those allowed to export."""
-    if not site.is_registered(Organization):
+    root = subset_root_table().model
+    if not site.is_registered(root):
         return
-    model_admin = site.get_model_admin(Organization)
+    model_admin = site.get_model_admin(root)
     model_admin.actions = [*model_admin.actions, export_domain]
     model_admin.has_export_domain_permission = lambda request: can_export(request.user)
 
@@ -263,26 +214,6 @@ def delete_files(modeladmin, request, queryset):
         _delete_files(request, modeladmin, queryset)
         return None
     return _delete_confirmation(request, modeladmin, queryset, action="delete_files")
-
-
-# The task queue's own admin page (django-tasks-db) is left out: the history shows each
-# export's state, the worker's log has the tracebacks, and its labels have no translation.
-if admin.site.is_registered(DBTaskResult):
-    admin.site.unregister(DBTaskResult)
-
-
-class HistoryAdmin(admin.ModelAdmin):
-    """A history (exports, imports): written by the jobs, never added, edited or deleted
-    from the admin."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ExportRecord)
@@ -366,10 +297,6 @@ class ExportRecordAdmin(HistoryAdmin):
         }
         return state_html(record, running=running, kind="export")
 
-    @admin.display(description=_("started at"), ordering="started_at")
-    def started(self, record):
-        return date_format(timezone.localtime(record.started_at), "Y-m-d H:i")
-
     @admin.display(description=_("scope"))
     def scope(self, record):
         return record.scope
@@ -396,12 +323,6 @@ class ExportRecordAdmin(HistoryAdmin):
     @admin.display(description=_("excluded tables"))
     def excluded(self, record):
         return ", ".join(record.excluded_tables) or "-"
-
-    @admin.display(description=_("duration"), ordering="duration")
-    def duration_column(self, record):
-        if record.duration is None:
-            return "-"
-        return human_duration(record.duration.total_seconds())
 
     @admin.display(description=_("rows per table"))
     def rows_per_table(self, record):
@@ -575,10 +496,3 @@ class ExportRecordAdmin(HistoryAdmin):
             )
             return HttpResponseRedirect(reverse("admin:datatransfer_exportrecord_changelist"))
         return FileResponse(handle, as_attachment=True, filename=file.name)
-
-
-# Imports from the admin: admin_import.py has their page, registered here.
-from datatransfer.admin_import import ImportRecordAdmin  # noqa: E402
-from datatransfer.models import ImportRecord  # noqa: E402
-
-admin.site.register(ImportRecord, ImportRecordAdmin)

@@ -24,13 +24,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from datatransfer.admin import (
-    REFRESH_SECONDS,
-    ExportRecordAdmin,
-    HistoryAdmin,
-    queue_context,
-    state_html,
-)
+from datatransfer.admin.common import REFRESH_SECONDS, HistoryAdmin, queue_context, state_html
 from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError
 from datatransfer.import_files import SUFFIXES, LimitedUpload, max_size, store_upload
@@ -150,10 +144,6 @@ class ImportRecordAdmin(HistoryAdmin):
     @admin.display(description=_("kind"), ordering="dry_run")
     def kind(self, record):
         return gettext("dry run") if record.dry_run else gettext("import")
-
-    # The same columns as the exports' history.
-    started = ExportRecordAdmin.started
-    duration_column = ExportRecordAdmin.duration_column
 
     @admin.display(description=_("database"), ordering="database")
     def database_column(self, record):

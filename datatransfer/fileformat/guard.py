@@ -12,8 +12,9 @@ or make it slow (issue 20):
   long as the last, so a value costs a few passes over its bytes. The reads drop back to
   4 KB at the next event, which keeps what a deeply nested file costs per read small.
 - One value (or stretch without any event) longer than `max_value_bytes()`
-  (settings.DATATRANSFER_MAX_VALUE_BYTES) is refused as soon as that many bytes are read:
-  a gzip of a few megabytes holding gigabytes of one string ends there, not hours later.
+  (settings.DATATRANSFER_MAX_VALUE_BYTES) is refused once more than that many of its bytes
+  are read (one read, at most MAX_READ, later): a gzip of a few megabytes holding gigabytes
+  of one string ends there, not hours later. A value of the limit itself is read.
 """
 
 import sys
@@ -104,12 +105,14 @@ class GuardedStream:
             self._size, self._quiet_from = self.BASE_READ, self._offset
         elif self._offset > self._quiet_from:
             self._size = min(self._size * 2, self.MAX_READ)
-        data = self._handle.read(self._size)
-        if self._offset + len(data) - self._quiet_from > self._max_value + self.BASE_READ:
+        # Only the bytes already handed out without an event count: the read that finds a
+        # value's end goes past it (up to MAX_READ), and a value of the limit must pass.
+        if self._offset - self._quiet_from > self._max_value + self.BASE_READ:
             raise FileFormatError(
                 f"{self._path}: a value near byte {self._quiet_from:,} is longer than "
                 f"{_size(self._max_value)} (DATATRANSFER_MAX_VALUE_MB); the file is refused."
             )
+        data = self._handle.read(self._size)
         self._check_numbers(data)
         self._offset += len(data)
         return data

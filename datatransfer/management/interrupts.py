@@ -17,9 +17,23 @@ EXIT_INTERRUPTED = 130
 STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+def _ignore(signum, frame):
+    """A signal that came while the command cleans up after another: nothing to do. A
+    handler, not SIG_IGN: a signal already pending when its handler became SIG_IGN prints a
+    traceback ("Signal 15 ignored due to race condition")."""
+
+
+def _calm(handler) -> None:
+    """The signals whose handler is `handler` are ignored from now on."""
+    for signum in (signal.SIGINT, *STOPPING_SIGNALS):
+        if signal.getsignal(signum) is handler:
+            signal.signal(signum, _ignore)
+
+
 def _interrupt(signum, frame):
-    # Once: the Ctrl-Cs that follow are ignored until the command has cleaned up.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Once: the Ctrl-Cs and stops that follow are ignored until the command has cleaned up.
+    _calm(_interrupt)
+    _calm(_terminate)
     raise KeyboardInterrupt
 
 
@@ -48,9 +62,9 @@ def ctrl_c(message: str):
 
 
 def _terminate(signum, frame):
-    # Once: the stopping signals that follow are ignored until the command has cleaned up.
-    for stopping in STOPPING_SIGNALS:
-        signal.signal(stopping, signal.SIG_IGN)
+    # Once: the stops and Ctrl-Cs that follow are ignored until the command has cleaned up.
+    _calm(_terminate)
+    _calm(_interrupt)
     raise Terminated(128 + signum)
 
 

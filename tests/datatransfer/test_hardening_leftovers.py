@@ -319,6 +319,23 @@ def test_a_stopped_loaddomain_of_stdin_removes_its_spool_at_once(place, signum, 
     assert left_behind(place) == []
 
 
+def test_signals_at_once_stop_loaddomain_in_one_line_and_leave_nothing(place):
+    """SIGTERM, SIGINT and SIGHUP together (a supervisor and a closing terminal): the first
+    handled stops the run, the others do not cut its cleanup short nor print a traceback
+    ("Signal 15 ignored due to race condition")."""
+    process = start("loaddomain", "-", "--dry-run", env=place, stdin=subprocess.PIPE)
+    feed_part_of(place, process)
+    wait_for(lambda: spool_of(place), process, "spooled standard input")
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        process.send_signal(signum)
+    _, stderr = process.communicate(timeout=GUARD)
+    stderr = stderr.decode()
+    assert process.returncode in (129, 130, 143), stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr, stderr
+    assert "nothing was written" in stderr
+    assert left_behind(place) == []
+
+
 @pytest.mark.skipif(not POSTGRES, reason="SQLite's busy wait holds signals until it ends")
 @pytest.mark.parametrize("signum, status, name", STOPS)
 def test_a_stopped_export_removes_its_part_file_and_records_interrupted_at_once(

@@ -139,9 +139,17 @@ class StrictModeFailure(DataTransferError):
 
 class Interrupted(DataTransferError):
     """A Ctrl-C came when part of the work was already done for good (an archive's files,
-    after the database committed); the message says what."""
+    after the database committed); the message says what. A SIGTERM or SIGHUP there sets
+    its own `exit_code` (143, 129)."""
 
     exit_code = 130
+
+
+class Terminated(SystemExit):
+    """A command got SIGTERM or SIGHUP (its code: 128 + the signal): a SystemExit, so that
+    what cleans up on a stopped process runs (psycopg cancels the running query,
+    transactions roll back, temporary files go, the history records the run interrupted),
+    and nothing catching Exception stops it on the way."""
 
 
 class LockTimeoutError(DataTransferError):

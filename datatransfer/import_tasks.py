@@ -167,6 +167,8 @@ def run_import(record_id: int) -> str:
                 raise
     except DataTransferError as error:
         _finish(record, started, status=ImportRecord.Status.FAILED, error=str(error))
+        # A failed run can never be confirmed (nor run again): its upload is not kept.
+        _delete_kept_file(record)
     except KeyboardInterrupt:
         _finish(record, started, status=ImportRecord.Status.INTERRUPTED, error=INTERRUPTED)
         raise
@@ -185,8 +187,8 @@ def run_import(record_id: int) -> str:
 
 
 def _delete_kept_file(record: ImportRecord) -> None:
-    """Delete the uploaded file once it is imported (it may hold password hashes); the
-    record keeps its name and SHA-256. A failure is only logged."""
+    """Delete the uploaded file once it is imported, or its run failed (it may hold
+    password hashes); the record keeps its name and SHA-256. A failure is only logged."""
     try:
         Path(record.file_path).unlink(missing_ok=True)
     except OSError as error:

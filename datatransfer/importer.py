@@ -44,6 +44,7 @@ from datatransfer.exceptions import (
     DataTransferError,
     Interrupted,
     LockTimeoutError,
+    Terminated,
     VerificationError,
     escaped,
     quoted,
@@ -443,11 +444,14 @@ class ImportJob:
                 overwrite=options.overwrite_media,
                 dry_run=options.dry_run,
             )
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Terminated) as stop:
             if options.dry_run:
                 raise
-            raise Interrupted(
+            interrupted = Interrupted(
                 f"Interrupted while the uploaded files of {opened.archive} were being written: "
                 "the database import is committed, some files may be missing; load the archive "
                 "again to finish them."
-            ) from None
+            )
+            if isinstance(stop, Terminated):
+                interrupted.exit_code = stop.code
+            raise interrupted from None

@@ -12,8 +12,10 @@ or make it slow (issue 20):
   long as the last, so a value costs a few passes over its bytes. The reads drop back to
   4 KB at the next event, which keeps what a deeply nested file costs per read small.
 - One value (or stretch without any event) longer than `max_value_bytes()`
-  (settings.DATATRANSFER_MAX_VALUE_BYTES) is refused as soon as that many bytes are read:
-  a gzip of a few megabytes holding gigabytes of one string ends there, not hours later.
+  (settings.DATATRANSFER_MAX_VALUE_BYTES) is refused once more than that many of its bytes
+  are read (the reads stop at the limit, wherever the value would end): a gzip of a few
+  megabytes holding gigabytes of one string ends there, not hours later. A value of the
+  limit itself is read, whatever follows it.
 """
 
 import sys
@@ -104,12 +106,16 @@ class GuardedStream:
             self._size, self._quiet_from = self.BASE_READ, self._offset
         elif self._offset > self._quiet_from:
             self._size = min(self._size * 2, self.MAX_READ)
-        data = self._handle.read(self._size)
-        if self._offset + len(data) - self._quiet_from > self._max_value + self.BASE_READ:
+        # A stretch without an event never goes past the limit (and the few bytes before
+        # the value in its first read): the reads stop there, so that a value of the limit
+        # passes whatever follows it, and one a byte longer is refused.
+        room = self._max_value + self.BASE_READ - (self._offset - self._quiet_from)
+        if room <= 0:
             raise FileFormatError(
                 f"{self._path}: a value near byte {self._quiet_from:,} is longer than "
                 f"{_size(self._max_value)} (DATATRANSFER_MAX_VALUE_MB); the file is refused."
             )
+        data = self._handle.read(min(self._size, room))
         self._check_numbers(data)
         self._offset += len(data)
         return data

@@ -1,6 +1,7 @@
 """Ctrl-C in the commands: one line on stderr and exit status 130 (128 + SIGINT, as a
-shell reports it), never a traceback. SIGTERM (an export's): the same, exit status 143
-(128 + SIGTERM). A closed pipe: exit status 141 (128 + SIGPIPE), no message."""
+shell reports it), never a traceback. SIGTERM, and the SIGHUP of a terminal closed (an SSH
+session dropped): the same, exit status 143 (128 + SIGTERM) or 129 (128 + SIGHUP). A
+closed pipe: exit status 141 (128 + SIGPIPE), no message."""
 
 import contextlib
 import os
@@ -9,19 +10,30 @@ import threading
 
 from django.core.management import CommandError
 
+from datatransfer.exceptions import Terminated
+
 EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 128 + signal.SIGTERM
+# The signals that stop a process as SIGTERM does, and clean up as a Ctrl-C does.
+STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-class Terminated(SystemExit):
-    """SIGTERM came: a SystemExit, so that what cleans up on a stopped process runs (psycopg
-    cancels the running query, transactions roll back, temporary files go, the history
-    records the run interrupted), and nothing catching Exception stops it on the way."""
+def _ignore(signum, frame):
+    """A signal that came while the command cleans up after another: nothing to do. A
+    handler, not SIG_IGN: a signal already pending when its handler became SIG_IGN prints a
+    traceback ("Signal 15 ignored due to race condition")."""
+
+
+def _calm(handler) -> None:
+    """The signals whose handler is `handler` are ignored from now on."""
+    for signum in (signal.SIGINT, *STOPPING_SIGNALS):
+        if signal.getsignal(signum) is handler:
+            signal.signal(signum, _ignore)
 
 
 def _interrupt(signum, frame):
-    # Once: the Ctrl-Cs that follow are ignored until the command has cleaned up.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Once: the Ctrl-Cs and stops that follow are ignored until the command has cleaned up.
+    _calm(_interrupt)
+    _calm(_terminate)
     raise KeyboardInterrupt
 
 
@@ -50,30 +62,33 @@ def ctrl_c(message: str):
 
 
 def _terminate(signum, frame):
-    # Once: the SIGTERMs that follow are ignored until the command has cleaned up.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated(EXIT_TERMINATED)
+    # Once: the stops and Ctrl-Cs that follow are ignored until the command has cleaned up.
+    _calm(_terminate)
+    _calm(_interrupt)
+    raise Terminated(128 + signum)
 
 
 @contextlib.contextmanager
 def sigterm(message: str):
-    """Turn a SIGTERM in the block into CommandError(`message`, returncode=143), as
-    `ctrl_c` turns a Ctrl-C: a process stopped by its supervisor (`kill`, systemd, a
-    container's end) cleans up before it goes, rather than dying where it stands. A process
-    that handles or ignores SIGTERM already keeps doing so."""
-    installed = (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    )
-    if installed:
-        signal.signal(signal.SIGTERM, _terminate)
+    """Turn a SIGTERM or a SIGHUP in the block into CommandError(`message`, returncode=143 or
+    129), as `ctrl_c` turns a Ctrl-C: a process stopped by its supervisor (`kill`, systemd,
+    a container's end) or whose terminal closed cleans up before it goes (its spool, its
+    `.part` file, its record), rather than dying where it stands and leaving them to the
+    next start's sweep. `{signal}` in `message` becomes the signal's name. A process that
+    handles or ignores one of them already keeps doing so."""
+    installed = []
+    if threading.current_thread() is threading.main_thread():
+        installed = [s for s in STOPPING_SIGNALS if signal.getsignal(s) is signal.SIG_DFL]
+    for stopping in installed:
+        signal.signal(stopping, _terminate)
     try:
         yield
-    except Terminated:
-        raise CommandError(message, returncode=EXIT_TERMINATED) from None
+    except Terminated as stopped:
+        name = signal.Signals(stopped.code - 128).name
+        raise CommandError(message.format(signal=name), returncode=stopped.code) from None
     finally:
-        if installed:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for stopping in installed:
+            signal.signal(stopping, signal.SIG_DFL)
 
 
 def leave_closed_pipe(stream, status: int):

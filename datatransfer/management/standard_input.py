@@ -27,6 +27,7 @@ from datatransfer.leftovers import private_file, work_folder
 from datatransfer.reports import human_size
 
 BLOCK = 1 << 20
+STANDARD_INPUT = "standard input"  # what errors about the spooled copy name
 _COMPRESSED = ((b"\x1f\x8b", ".gz", gzip), (b"BZh", ".bz2", bz2), (b"\xfd7zXZ\x00", ".xz", lzma))
 _JSON_SPACE = b" \t\r\n"
 
@@ -124,7 +125,8 @@ def file_or_stdin(name: str, stdin=None):
     """Yield `name`, or for `-` the path of a private copy of standard input. Raises
     FileFormatError for input that is not an export or is over the limit, and
     DataTransferError when the copy cannot be written (a full disk, a file size limit);
-    then nothing is left behind."""
+    then nothing is left behind. The errors of the block name `standard input`, not the
+    copy's path."""
     if name != "-":
         yield name
         return
@@ -140,4 +142,9 @@ def file_or_stdin(name: str, stdin=None):
             named = _spool(Path(folder.name), head, source)
         except OSError as error:
             raise _cannot_spool(error) from None
-        yield str(named)
+        try:
+            yield str(named)
+        except DataTransferError as error:
+            # The spool is gone once the command ends: name what the user gave.
+            error.args = (str(error).replace(str(named), STANDARD_INPUT),)
+            raise

@@ -249,6 +249,16 @@ def test_a_bad_file_shows_one_line_and_writes_nothing(
     assert all(not rows for rows in database_snapshot(target).values())
 
 
+def test_a_failed_dry_run_deletes_its_kept_file(admin_client, export_bytes, target, run_worker):
+    """A dry run that failed can never be confirmed: its upload (which may hold password
+    hashes) is not kept for nothing, as a succeeded one is until confirmed."""
+    upload(admin_client, truncated(export_bytes), target)
+    assert run_worker() == 1
+    record = ImportRecord.objects.get()
+    assert record.status == ImportRecord.Status.FAILED
+    assert not Path(record.file_path).exists()
+
+
 @pytest.mark.parametrize("name", ["notes.txt", "demo.json.zip", "demo"])
 def test_a_name_the_import_does_not_read_is_refused_on_the_form(
     admin_client, export_bytes, target, imports_dir, name

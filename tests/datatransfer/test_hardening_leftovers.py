@@ -292,6 +292,89 @@ def test_a_killed_worker_leaves_a_private_copy_and_a_running_import_the_next_wor
     assert left_behind(place) == []
 
 
+# ---------------------------------------------------------------------------- SIGTERM, SIGHUP
+
+# A supervisor's SIGTERM, or the SIGHUP of a terminal closed (an SSH session dropped): the
+# run cleans up as on Ctrl-C, at once, not at the next start's sweep.
+STOPS = [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP")]
+
+
+def stop(process: subprocess.Popen, signum) -> str:
+    """Send `signum` to `process`; return its stderr once it has ended."""
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=GUARD)
+    return stderr.decode()
+
+
+@pytest.mark.parametrize("signum, status, name", STOPS)
+def test_a_stopped_loaddomain_of_stdin_removes_its_spool_at_once(place, signum, status, name):
+    process = start("loaddomain", "-", "--dry-run", env=place, stdin=subprocess.PIPE)
+    feed_part_of(place, process)
+    wait_for(lambda: spool_of(place), process, "spooled standard input")
+    stderr = stop(process, signum)
+    assert process.returncode == status, stderr
+    assert stderr.strip() == (
+        f"CommandError: Stopped ({name}): the import was rolled back, nothing was written."
+    )
+    assert left_behind(place) == []
+
+
+def test_signals_at_once_stop_loaddomain_in_one_line_and_leave_nothing(place):
+    """SIGTERM, SIGINT and SIGHUP together (a supervisor and a closing terminal): the first
+    handled stops the run, the others do not cut its cleanup short nor print a traceback
+    ("Signal 15 ignored due to race condition")."""
+    process = start("loaddomain", "-", "--dry-run", env=place, stdin=subprocess.PIPE)
+    feed_part_of(place, process)
+    wait_for(lambda: spool_of(place), process, "spooled standard input")
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        process.send_signal(signum)
+    _, stderr = process.communicate(timeout=GUARD)
+    stderr = stderr.decode()
+    assert process.returncode in (129, 130, 143), stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr, stderr
+    assert "nothing was written" in stderr
+    assert left_behind(place) == []
+
+
+@pytest.mark.skipif(not POSTGRES, reason="SQLite's busy wait holds signals until it ends")
+@pytest.mark.parametrize("signum, status, name", STOPS)
+def test_a_stopped_export_removes_its_part_file_and_records_interrupted_at_once(
+    place, signum, status, name
+):
+    output = Path(place["EXPORTS_DIR"]) / "stopped.json"
+    blocker = Blocker(place)
+    try:
+        process = start("dumpdomain", str(output), env=place)
+        wait_for(lambda: part_files(place), process, "made its .part file")
+        stderr = stop(process, signum)
+    finally:
+        blocker.release()
+    assert process.returncode == status, stderr
+    assert stderr.strip() == f"CommandError: Stopped ({name}): no file was written."
+    assert left_behind(place) == []
+    [record] = [r for r in history(place, "exportrecord").values() if r["file_path"] == str(output)]
+    assert record["status"] == "interrupted"
+
+
+@pytest.mark.skipif(not POSTGRES, reason="waits on a table lock of PostgreSQL")
+@pytest.mark.parametrize("signum, status, name", STOPS)
+def test_a_stopped_verifydomain_says_so_in_one_line(place, signum, status, name):
+    from tests.datatransfer.test_interrupts import wait_until_blocked
+
+    blocker = Blocker(place)
+    watcher = psycopg.connect(place["DATABASE_URL"], autocommit=True)
+    try:
+        process = start("verifydomain", place["EXPORT"], "--lock-timeout", "0", env=place)
+        wait_until_blocked(process, watcher, watcher.info.dbname)
+        stderr = stop(process, signum)
+    finally:
+        blocker.release()
+        watcher.close()
+    assert process.returncode == status, stderr
+    assert stderr.strip() == f"CommandError: Stopped ({name}): nothing was written."
+    assert left_behind(place) == []
+
+
 # ---------------------------------------------------------------------------- in this process
 
 

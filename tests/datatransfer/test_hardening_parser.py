@@ -191,6 +191,33 @@ def test_a_value_of_several_megabytes_is_read_whole(tmp_path, indent):
     assert len(messages[0]) == size - 1
 
 
+def test_values_of_exactly_the_limit_are_read_whole(tmp_path, settings):
+    """The limit is on one value's size, as documented ("longer than" it is refused): not on
+    how far past its end the reads that find it go (more of the file follows it here)."""
+    limit = settings.DATATRANSFER_MAX_VALUE_BYTES = 1 << 20
+    document = _message_of(limit)
+    [first] = document["data"]["contactMessages"]
+    document["data"]["contactMessages"].append({**first, "id": first["id"] + "2"})
+    path = tmp_path / "long.json"
+    path.write_bytes(spelled(document, indent=2))
+    messages = [row["message"] for row in read_all(path) if "message" in row]
+    assert [len(message.encode()) for message in messages] == [limit, limit]
+
+
+def test_a_value_a_little_over_the_limit_is_refused_whatever_follows(tmp_path, settings):
+    """Not only when the reads happen to stop inside it: 64 KiB over, more of the file
+    after it (a 66 MiB value under the 64 MiB limit was read)."""
+    limit = settings.DATATRANSFER_MAX_VALUE_BYTES = 1 << 20
+    document = _message_of(limit + (64 << 10))
+    [first] = document["data"]["contactMessages"]
+    document["data"]["contactMessages"].append({**first, "id": first["id"] + "2"})
+    path = tmp_path / "long.json"
+    path.write_bytes(spelled(document, indent=2))
+    with pytest.raises(FileFormatError) as refused:
+        read_all(path)
+    assert "DATATRANSFER_MAX_VALUE_MB" in str(refused.value)
+
+
 @pytest.mark.django_db(databases=["default", "platform"])
 def test_a_value_over_the_limit_is_refused_in_one_line_and_nothing_written(tmp_path, settings):
     settings.DATATRANSFER_MAX_VALUE_BYTES = 1 << 20

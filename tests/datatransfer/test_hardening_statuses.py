@@ -90,6 +90,19 @@ def test_standard_input_that_is_no_export_is_refused_before_it_is_spooled(
     assert spooled(spool_dir) == []
 
 
+@pytest.mark.parametrize("compress", [False, True], ids=["json", "gzip"])
+def test_a_refusal_of_standard_input_names_it_not_its_spool(spool_dir, compress):
+    """The spool is gone once the command ends: its path means nothing to the user."""
+    import gzip
+
+    data = b'{"metadata": {"version": "2.0"}, "data": {"x": ' + b"9" * 200_000 + b"}}"
+    error = load_stdin(io.BytesIO(gzip.compress(data) if compress else data))
+    assert error.returncode == EXIT_REFUSED
+    assert str(error).startswith("standard input: the number at byte "), str(error)
+    assert str(spool_dir) not in str(error)
+    assert spooled(spool_dir) == []
+
+
 def test_standard_input_over_the_spool_limit_is_refused(settings, spool_dir):
     settings.DATATRANSFER_STDIN_MAX_SIZE = 2 * MiB
     stream = Endless(b'{"metadata": {}, "data": {"x": "', b"a", 300 * MiB)

@@ -182,6 +182,36 @@ def test_ctrl_c_while_an_archives_files_are_written_says_the_database_is_committ
 
 
 @pytest.mark.django_db
+def test_sigterm_while_an_archives_files_are_written_says_the_database_is_committed(
+    monkeypatch, settings, node_file, tmp_path
+):
+    """SIGTERM after the database committed: loaddomain must not say it rolled back."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    (settings.MEDIA_ROOT / "docs").mkdir(parents=True)
+    (settings.MEDIA_ROOT / "docs" / "a.pdf").write_bytes(b"%PDF-1.4 a")
+    call_command("loaddomain", node_file, "-v", "0")
+    from core.models import DocumentPartage
+
+    DocumentPartage.objects.update(file_path="docs/a.pdf")
+    archive = tmp_path / "x.tar"
+    call_command("dumpdomain", str(archive), "--with-media", "-v", "0")
+    settings.MEDIA_ROOT = tmp_path / "elsewhere"
+
+    def stopped(*args, **kwargs):
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler), "loaddomain does not handle SIGTERM"
+        handler(signal.SIGTERM, None)
+
+    monkeypatch.setattr(media, "_restore", stopped)
+    with pytest.raises(CommandError) as raised:
+        call_command("loaddomain", str(archive), stdout=io.StringIO(), stderr=io.StringIO())
+    assert raised.value.returncode == 143
+    message = str(raised.value)
+    assert "\n" not in message and "the database import is committed" in message
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+
+
+@pytest.mark.django_db
 def test_ctrl_c_during_verifydomain_exits_130_in_one_line(monkeypatch, node_file):
     import datatransfer.verifier as verifier
 

@@ -20,8 +20,8 @@ from datatransfer.progress import TableProgress, is_terminal
 
 INTERRUPTED = "Interrupted (Ctrl-C): no file was written."
 INTERRUPTED_STDOUT = "Interrupted (Ctrl-C): what went to stdout is an incomplete export."
-STOPPED = "Stopped (SIGTERM): no file was written."
-STOPPED_STDOUT = "Stopped (SIGTERM): what went to stdout is an incomplete export."
+STOPPED = "Stopped ({signal}): no file was written."
+STOPPED_STDOUT = "Stopped ({signal}): what went to stdout is an incomplete export."
 
 
 class Command(BaseCommand):
@@ -30,8 +30,9 @@ class Command(BaseCommand):
         "format). OUTPUT (or -o OUTPUT) defaults to exports/export-<UTC time>.json; '-' is "
         "stdout; .gz, .bz2 and .xz compress. Exit status: 0 done; 2 refused or failed (a write "
         "error, another session's lock held too long), no file written; 130 interrupted "
-        "(Ctrl-C); 143 stopped (SIGTERM), no file written; 141 the reader of stdout closed "
-        "the pipe (dumpdomain - | head): no message, recorded in the history as interrupted."
+        "(Ctrl-C); 143 stopped (SIGTERM; 129: SIGHUP, a terminal closed), no file written; 141 "
+        "the reader of stdout closed the pipe (dumpdomain - | head): no message, recorded in "
+        "the history as interrupted."
     )
 
     def add_arguments(self, parser):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.exceptions import EXIT_ROWS_FAILED, DataTransferError
 from datatransfer.importer import ImportJob
 from datatransfer.leftovers import sweep
-from datatransfer.management.interrupts import ctrl_c
+from datatransfer.management.interrupts import ctrl_c, sigterm
 from datatransfer.management.options import (
     add_import_arguments,
     check_report_path,
@@ -17,6 +17,7 @@ from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.progress import TableProgress, is_terminal
 
 INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
+STOPPED = "Stopped ({signal}): the import was rolled back, nothing was written."
 
 
 class Command(BaseCommand):
@@ -24,7 +25,8 @@ class Command(BaseCommand):
         "Upsert an export file (this tool's or the Node.js tool's, .gz too) into a database by "
         "primary key, in one transaction. Exit 0: every row loaded; 1: rows failed; 2: the file "
         "or the options are wrong, or another session held a lock too long (nothing written); "
-        "3: no row failed but rows were skipped as conflicts; 130: interrupted (nothing written)."
+        "3: no row failed but rows were skipped as conflicts; 130: interrupted (nothing written); "
+        "143 (SIGTERM) or 129 (SIGHUP): stopped (nothing written)."
     )
     # call_command("loaddomain", "-", stdin=STREAM) reads STREAM (bytes) for standard input.
     stealth_options = ("stdin",)
@@ -42,6 +44,7 @@ class Command(BaseCommand):
                 self.stderr._out, enabled=verbosity >= 1 and is_terminal(self.stderr)
             )
             with (
+                sigterm(STOPPED),
                 ctrl_c(INTERRUPTED),
                 file_or_stdin(options["file"], stdin=options.get("stdin")) as path,
                 progress,

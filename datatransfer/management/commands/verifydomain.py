@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import EXIT_REFUSED, Code, DataTransferError
 from datatransfer.leftovers import sweep
-from datatransfer.management.interrupts import ctrl_c
+from datatransfer.management.interrupts import ctrl_c, sigterm
 from datatransfer.management.options import (
     add_comparison_arguments,
     add_database_option,
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         "Compare an export file with a database, without writing: rows missing from the "
         "database, rows that differ (field by field), rows the file lacks. Exit 0: they "
         "agree; 1: they differ; 2: the file or the options are wrong, or another session held a "
-        "lock too long."
+        "lock too long; 130: interrupted (Ctrl-C); 143 (SIGTERM) or 129 (SIGHUP): stopped."
     )
 
     def add_arguments(self, parser):
@@ -43,7 +43,10 @@ class Command(BaseCommand):
         exclude = excluded_tables(options)
         check_report_path(options)
         try:
-            with ctrl_c("Interrupted (Ctrl-C): nothing was written."):
+            with (
+                sigterm("Stopped ({signal}): nothing was written."),
+                ctrl_c("Interrupted (Ctrl-C): nothing was written."),
+            ):
                 report = verify_domain(
                     options["file"],
                     using=options["database"],

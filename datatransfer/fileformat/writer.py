@@ -17,6 +17,7 @@ import orjson
 from datatransfer.checksums import DigestingWriter
 from datatransfer.exceptions import Code, DataTransferError, FileFormatError
 from datatransfer.fileformat import COMPRESSIONS, compression_of
+from datatransfer.fileformat.guard import max_value_bytes
 from datatransfer.leftovers import temporary_prefix
 from datatransfer.manifest import TableDigest
 from datatransfer.signing import signed
@@ -88,12 +89,36 @@ class ExportWriter:
         self._first_table = False
         self._first_row = True
         self._digest = self.manifest[key] = TableDigest()
+        self._key = key
 
     def write_row(self, row: dict) -> None:
         separator = ("" if self._first_row else ",") + self._newline(3)
-        self._spool_write(separator.encode() + self._dumps_bytes(row, 3))
+        encoded = self._dumps_bytes(row, 3)
+        if len(encoded) > max_value_bytes():
+            self._refuse_long_values(row)
+        self._spool_write(separator.encode() + encoded)
         self._first_row = False
         self._digest.add(row)
+
+    def _refuse_long_values(self, row: dict) -> None:
+        """Raise DataTransferError when a value of `row`, as the file spells it (a newline is
+        `\\n`, two bytes), is longer than the readers take (DATATRANSFER_MAX_VALUE_MB): the
+        file would be refused by loaddomain, so it is not written. Checked only for a row
+        whose whole spelling is longer than that, so it costs nothing per row."""
+        from datatransfer.reports import human_size  # reports imports this module
+
+        limit = max_value_bytes()
+        for field, value in row.items():
+            size = max(map(len, _spelled_strings(value)), default=0)
+            if size > limit:
+                where = f"{self._key} {row['id']}" if "id" in row else self._key
+                raise DataTransferError(
+                    f"{where}: {field} is {human_size(size)} as the file spells it, longer "
+                    f"than {human_size(limit)} (DATATRANSFER_MAX_VALUE_MB), which loaddomain "
+                    "would refuse; raise DATATRANSFER_MAX_VALUE_MB here and where the file is "
+                    "loaded. No file was written.",
+                    code=Code.CANNOT_WRITE,
+                )
 
     def end_table(self) -> None:
         self._spool_write(("]" if self._first_row else self._newline(2) + "]").encode())
@@ -137,6 +162,19 @@ class ExportWriter:
         self.stream.write(
             ("" if self._first_table else self._newline(1)) + "}" + self._newline(0) + "}\n"
         )
+
+
+def _spelled_strings(value):
+    """The JSON spelling of every string in `value` (a JSON column's too)."""
+    if isinstance(value, str):
+        yield orjson.dumps(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _spelled_strings(key)
+            yield from _spelled_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _spelled_strings(item)
 
 
 def _spool_error(error: OSError) -> DataTransferError:

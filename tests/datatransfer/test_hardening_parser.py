@@ -7,18 +7,20 @@ commands run as real processes here."""
 
 import copy
 import gzip
+import io
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connections
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from core.models import Configuration
+from core.models import Configuration, ContactMessage
 from datatransfer.exceptions import EXIT_REFUSED, FileFormatError
 from datatransfer.fileformat import MAX_INTEGER_DIGITS
 from datatransfer.fileformat.readers import LayoutMismatch, open_export
@@ -407,3 +409,28 @@ def test_the_reader_refuses_what_crashed_it_in_a_corpus_of_hostile_files(tmp_pat
         assert process.returncode == 0, (name, process.returncode, process.stderr[-2000:])
         expected = "refused" if "too-long" in name else "read"
         assert process.stdout.startswith(expected), (name, process.stdout[:300])
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
+def test_an_export_never_writes_a_value_its_own_import_would_refuse(
+    make_database, tmp_path, settings, vendor
+):
+    """A text of 600,000 newlines is 1.2 MB as the file spells it (`\\n`): with a 1 MB
+    limit, loaddomain would refuse the file, so dumpdomain refuses to write it, naming the
+    row and the field, and leaves no file."""
+    settings.DATATRANSFER_MAX_VALUE_BYTES = 1 << 20
+    source = make_database(vendor)
+    message = ContactMessage.objects.using(source).create(
+        name="A", email="a@example.invalid", message="\n" * 600_000
+    )
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "dumpdomain", str(exports / "export.json"), "--database", source, stdout=io.StringIO()
+        )
+    assert refused.value.returncode == 2
+    text = str(refused.value)
+    assert "\n" not in text and f"contactMessages {message.pk}: message" in text
+    assert "DATATRANSFER_MAX_VALUE_MB" in text
+    assert list(exports.iterdir()) == []

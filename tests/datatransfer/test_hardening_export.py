@@ -29,7 +29,7 @@ from django.db import connections
 from datatransfer.fileformat.writer import ExportWriter
 from datatransfer.models import ExportRecord
 from datatransfer.tasks import queue_export
-from tests.datatransfer.test_interrupts import assert_one_line, held, history_record
+from tests.datatransfer.test_interrupts import assert_one_line, held
 from tests.datatransfer.test_safety import NODE_FILE, ROOT
 
 # 200 blocks of 1 KiB: far less than the demo data's export at scale 1 (about 700 KB).
@@ -408,41 +408,5 @@ def test_sigterm_half_way_removes_the_part_file_and_records_interrupted(
     assert_connection_usable()
 
 
-@postgresql_only
-def test_sigterm_to_a_real_export_waiting_on_a_lock(locked_source, tmp_path):
-    """A real process and a real SIGTERM while the export waits on another session's lock
-    (--lock-timeout 0: it would wait as long as it takes): exit 143 in one line, the
-    `.part` file gone, the record interrupted."""
-    from tests.datatransfer.test_interrupts import connect, wait_until_blocked
-    from tests.datatransfer.test_safety import database_url, manage
-
-    folder = tmp_path / "out"
-    folder.mkdir()
-    output = folder / "x.json"
-    blocker = connect(locked_source)
-    blocker.execute('LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE')
-    watcher = connect(locked_source, autocommit=True)
-    process = manage(
-        "dumpdomain",
-        str(output),
-        "--database",
-        "src",
-        "--lock-timeout",
-        "0",
-        env_aliases={"src": database_url(locked_source)},
-    )
-    try:
-        wait_until_blocked(process, watcher, connections.settings[locked_source]["NAME"])
-        assert [path.suffix for path in folder.iterdir()] == [".part"]
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-        blocker.close()
-        watcher.close()
-    assert process.returncode == 143, stderr
-    assert_one_line(stderr, "Stopped (SIGTERM): no file was written.")
-    assert list(folder.iterdir()) == []
-    assert history_record(output) == ("interrupted", STOPPED)
+# A real SIGTERM to a real export waiting on a lock: test_interrupts.py,
+# test_a_signal_to_a_real_export_is_one_line_and_recorded.

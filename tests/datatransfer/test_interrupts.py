@@ -159,10 +159,19 @@ def test_ctrl_c_during_an_export_leaves_no_file_and_is_recorded_as_interrupted(
     assert record.error == "Interrupted (Ctrl-C)." and record.duration is not None
 
 
+def _sigterm_now(*args, **kwargs):
+    handler = signal.getsignal(signal.SIGTERM)
+    assert callable(handler), "loaddomain does not handle SIGTERM"
+    handler(signal.SIGTERM, None)
+
+
 @pytest.mark.django_db
-def test_ctrl_c_while_an_archives_files_are_written_says_the_database_is_committed(
-    monkeypatch, settings, node_file, tmp_path
+@pytest.mark.parametrize("sent", ["ctrl-c", "sigterm"])
+def test_a_stop_while_an_archives_files_are_written_says_the_database_is_committed(
+    monkeypatch, settings, node_file, tmp_path, sent
 ):
+    """Ctrl-C or SIGTERM after the database committed: loaddomain must not say it rolled
+    back."""
     settings.MEDIA_ROOT = tmp_path / "media"
     (settings.MEDIA_ROOT / "docs").mkdir(parents=True)
     (settings.MEDIA_ROOT / "docs" / "a.pdf").write_bytes(b"%PDF-1.4 a")
@@ -173,42 +182,20 @@ def test_ctrl_c_while_an_archives_files_are_written_says_the_database_is_committ
     archive = tmp_path / "x.tar"
     call_command("dumpdomain", str(archive), "--with-media", "-v", "0")
     settings.MEDIA_ROOT = tmp_path / "elsewhere"
-    monkeypatch.setattr(media, "_restore", Interrupt(media._restore))
-    error = interrupted("loaddomain", str(archive))
-    assert error.returncode == 130
+    if sent == "ctrl-c":
+        monkeypatch.setattr(media, "_restore", Interrupt(media._restore))
+        error = interrupted("loaddomain", str(archive))
+        assert error.returncode == 130
+    else:
+        monkeypatch.setattr(media, "_restore", _sigterm_now)
+        with pytest.raises(CommandError) as raised:
+            call_command("loaddomain", str(archive), stdout=io.StringIO(), stderr=io.StringIO())
+        error = raised.value
+        assert error.returncode == 143
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
     message = str(error)
     assert "\n" not in message and "the database import is committed" in message
     assert not (tmp_path / "elsewhere" / "docs" / "a.pdf").exists()
-
-
-@pytest.mark.django_db
-def test_sigterm_while_an_archives_files_are_written_says_the_database_is_committed(
-    monkeypatch, settings, node_file, tmp_path
-):
-    """SIGTERM after the database committed: loaddomain must not say it rolled back."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    (settings.MEDIA_ROOT / "docs").mkdir(parents=True)
-    (settings.MEDIA_ROOT / "docs" / "a.pdf").write_bytes(b"%PDF-1.4 a")
-    call_command("loaddomain", node_file, "-v", "0")
-    from core.models import DocumentPartage
-
-    DocumentPartage.objects.update(file_path="docs/a.pdf")
-    archive = tmp_path / "x.tar"
-    call_command("dumpdomain", str(archive), "--with-media", "-v", "0")
-    settings.MEDIA_ROOT = tmp_path / "elsewhere"
-
-    def stopped(*args, **kwargs):
-        handler = signal.getsignal(signal.SIGTERM)
-        assert callable(handler), "loaddomain does not handle SIGTERM"
-        handler(signal.SIGTERM, None)
-
-    monkeypatch.setattr(media, "_restore", stopped)
-    with pytest.raises(CommandError) as raised:
-        call_command("loaddomain", str(archive), stdout=io.StringIO(), stderr=io.StringIO())
-    assert raised.value.returncode == 143
-    message = str(raised.value)
-    assert "\n" not in message and "the database import is committed" in message
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
 @pytest.mark.django_db
@@ -259,7 +246,25 @@ def test_sigint_to_a_real_import_waiting_on_a_lock(make_database, changed_file):
 
 
 @pytest.mark.e2e
-def test_sigint_to_a_real_export_is_one_line_exit_130_and_recorded(make_database, tmp_path):
+@pytest.mark.parametrize(
+    ("sent", "status", "line", "recorded"),
+    [
+        (signal.SIGINT, 130, "Interrupted (Ctrl-C): no file was written.", "Interrupted (Ctrl-C)."),
+        (
+            signal.SIGTERM,
+            143,
+            "Stopped (SIGTERM): no file was written.",
+            "Interrupted: the process running the export was stopped.",
+        ),
+    ],
+    ids=["sigint", "sigterm"],
+)
+def test_a_signal_to_a_real_export_is_one_line_and_recorded(
+    make_database, tmp_path, sent, status, line, recorded
+):
+    """A real process and a real signal while the export waits on another session's lock
+    (--lock-timeout 0: it would wait as long as it takes): one line, its exit status, the
+    `.part` file gone, the record interrupted."""
     source = make_database("postgresql")
     call_command("loaddomain", str(NODE_FILE), "--database", source, "-v", "0")
     connections[source].close()
@@ -271,12 +276,18 @@ def test_sigint_to_a_real_export_is_one_line_exit_130_and_recorded(make_database
     watcher = connect(source, autocommit=True)
     output = folder / "x.json"
     process = manage(
-        "dumpdomain", str(output), "--database", "src", env_aliases={"src": database_url(source)}
+        "dumpdomain",
+        str(output),
+        "--database",
+        "src",
+        "--lock-timeout",
+        "0",
+        env_aliases={"src": database_url(source)},
     )
     try:
         wait_until_blocked(process, watcher, connections.settings[source]["NAME"])
-        assert any(folder.iterdir())  # the temporary file is there
-        process.send_signal(signal.SIGINT)
+        assert [path.suffix for path in folder.iterdir()] == [".part"]
+        process.send_signal(sent)
         _, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
@@ -284,10 +295,10 @@ def test_sigint_to_a_real_export_is_one_line_exit_130_and_recorded(make_database
             process.communicate()
         blocker.close()
         watcher.close()
-    assert process.returncode == 130, stderr
-    assert_one_line(stderr, "Interrupted (Ctrl-C): no file was written.")
+    assert process.returncode == status, stderr
+    assert_one_line(stderr, line)
     assert list(folder.iterdir()) == []
-    assert history_record(output) == ("interrupted", "Interrupted (Ctrl-C).")
+    assert history_record(output) == ("interrupted", recorded)
 
 
 # ---------------------------------------------------------------------------- locks of others

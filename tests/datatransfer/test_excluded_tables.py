@@ -14,29 +14,10 @@ from core.models import AuditLog, ContactMessage, Organization
 from datatransfer.importer import import_domain
 from datatransfer.registry import domain_tables
 from datatransfer.verifier import verify_domain
+from tests.domain_order import OLD_TOOL_ORDER
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
-
-# The old tool's keys, in its order (/work/shared/reference/export-format.md).
-OLD_TOOL_KEYS = [
-    "permissions",
-    "organizations",
-    "users",
-    "departments",
-    "filieres",
-    "organizationInvites",
-    "demandePartages",
-    "documentPartages",
-    "blockchainBlocks",
-    "abonnements",
-    "transactions",
-    "payments",
-    "contactMessages",
-    "configurations",
-    "siteSettings",
-    "auditLogs",
-]
 
 
 def dump(path, *args):
@@ -61,12 +42,12 @@ def loaded(node_file):
 )
 def test_every_table_key_is_written_and_a_table_left_out_is_named(loaded, tmp_path, args, left_out):
     document = dump(tmp_path / "export.json", *args)
-    assert list(document["data"]) == OLD_TOOL_KEYS == [t.key for t in domain_tables()]
+    assert list(document["data"]) == OLD_TOOL_ORDER == [t.key for t in domain_tables()]
     assert document["metadata"]["excludedTables"] == left_out
     for key in left_out:
         assert document["data"][key] == [], key
         assert key not in document["metadata"]["tables"]  # counts of the tables written
-    assert all(document["data"][key] for key in OLD_TOOL_KEYS if key not in left_out)
+    assert all(document["data"][key] for key in OLD_TOOL_ORDER if key not in left_out)
 
 
 def test_to_stdout_too(loaded):
@@ -75,7 +56,7 @@ def test_to_stdout_too(loaded):
         "dumpdomain", "-", "--skip-audit", "--indent", "0", stdout=out, stderr=io.StringIO()
     )
     document = json.loads(out.getvalue())
-    assert list(document["data"]) == OLD_TOOL_KEYS and document["data"]["auditLogs"] == []
+    assert list(document["data"]) == OLD_TOOL_ORDER and document["data"]["auditLogs"] == []
 
 
 def test_a_table_left_out_is_not_loaded_and_what_the_database_has_stays(loaded, tmp_path):

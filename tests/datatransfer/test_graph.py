@@ -5,29 +5,11 @@ from django.test.utils import isolate_apps
 from datatransfer.exceptions import GraphError
 from datatransfer.graph import dependency_order
 from datatransfer.registry import domain_tables
-
-SEED_ORDER = [
-    "permissions",
-    "organizations",
-    "users",
-    "departments",
-    "filieres",
-    "organizationInvites",
-    "demandePartages",
-    "documentPartages",
-    "blockchainBlocks",
-    "abonnements",
-    "transactions",
-    "payments",
-    "contactMessages",
-    "configurations",
-    "siteSettings",
-    "auditLogs",
-]
+from tests.domain_order import OLD_TOOL_ORDER
 
 
 def test_domain_order_is_computed_from_metadata_and_matches_the_old_tool():
-    assert [t.key for t in domain_tables()] == SEED_ORDER
+    assert [t.key for t in domain_tables()] == OLD_TOOL_ORDER
 
 
 def test_every_table_comes_after_the_tables_its_links_need():

@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from datatransfer.registry import domain_tables
+from tests.domain_order import OLD_TOOL_ORDER
 from tests.interop import only_in_the_postgresql_pass
 
 pytestmark = [only_in_the_postgresql_pass, pytest.mark.e2e]
@@ -42,25 +44,12 @@ DDL = ROOT / "core" / "prisma" / "prisma-schema.sql"
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 UNDER_CI = os.environ.get("CI") == "true"
 
-# The export file's keys, in its order, and the Prisma Client model each one holds.
-TABLES = {
-    "permissions": "permission",
-    "organizations": "organization",
-    "users": "user",
-    "departments": "department",
-    "filieres": "filiere",
-    "organizationInvites": "organizationInvite",
-    "demandePartages": "demandePartage",
-    "documentPartages": "documentPartage",
-    "blockchainBlocks": "blockchainBlock",
-    "abonnements": "abonnement",
-    "transactions": "transaction",
-    "payments": "payment",
-    "contactMessages": "contactMessage",
-    "configurations": "configuration",
-    "siteSettings": "siteSettings",
-    "auditLogs": "auditLog",
-}
+
+def prisma_models() -> dict[str, str]:
+    """The export file's keys, in the old tool's order, and the Prisma Client model each one
+    holds (its table's name, first letter in lower case)."""
+    tables = {table.key: table.model._meta.db_table for table in domain_tables()}
+    return {key: tables[key][:1].lower() + tables[key][1:] for key in OLD_TOOL_ORDER}
 
 
 def _unavailable(reason: str):
@@ -214,14 +203,14 @@ def test_prisma_reads_back_in_the_target_what_it_wrote_in_the_source(
 
     node_script(node, "write.mjs", source)
     written = json.loads(node_script(node, "read.mjs", source))
-    assert all(written[model] for model in TABLES.values()), "write.mjs left a model empty"
+    assert all(written[model] for model in prisma_models().values()), "write.mjs left a model empty"
 
     # Export from the platform's database as Prisma wrote it.
     export = tmp_path / "export.json"
     manage(django_env, source, "dumpdomain", str(export))
     data = json.loads(export.read_text(encoding="utf-8"))["data"]
-    assert list(data) == list(TABLES)
-    counts = {key: len(written[model]) for key, model in TABLES.items()}
+    assert list(data) == list(prisma_models())
+    counts = {key: len(written[model]) for key, model in prisma_models().items()}
     assert {key: len(rows) for key, rows in data.items()} == counts
     assert {user["id"]: sorted(user["permissionKeys"]) for user in data["users"]} == {
         user["id"]: sorted(p["key"] for p in user["permissions"]) for user in written["user"]
@@ -256,7 +245,7 @@ def test_prisma_reads_back_in_the_target_what_it_wrote_in_the_source(
     source_read = json.loads(node_script(node, "read.mjs", source))
     target_read = json.loads(node_script(node, "read.mjs", target))
     assert source_read == written, "dumpdomain changed the source database"
-    for model in TABLES.values():
+    for model in prisma_models().values():
         if model != "auditLog":
             assert target_read[model] == source_read[model], model
     # Audit logs are append-only: the same events, numbered by the target's own sequence

@@ -28,23 +28,23 @@ Names are the model's field names (`password_hash`, `organization`), never colum
   travel in an archive with the data. Default (None): the model's FileFields.
 - `subset_root`: on the one model whose rows a subset export starts from
   (`Organization`), the unique field that names those rows (`"slug"`).
-- `policy`: how an import may write the rows. `"upsert"` (the default) inserts or
-  updates by primary key. `"append-only"` never changes a row of the target: a file row
-  is judged by its content (every column but the id), and one the target lacks is
-  inserted under a new id from the target's own sequence (an event log). Rows are a
-  multiset: n identical rows in the file are n rows in the target (when it holds k of
-  them, n - k are inserted, none when k >= n: a second import adds nothing). The model needs
-  an auto-incrementing key, no many-to-many, no natural key, and no model may link to it.
-  `"immutable"` inserts a row whose id is new and never changes an existing one (a file
-  row that differs is a conflict); the model has no many-to-many.
+- `policy`: how an import may write the rows, the name of a write policy of
+  `datatransfer/policies/` (one module each; docs/write-policies.md). `"upsert"` (the
+  default) inserts or updates by primary key. `"append-only"` never changes a row of the
+  target: a file row is judged by its content (every column but the id), and one the
+  target lacks is inserted under a new id from the target's own sequence (an event log),
+  as a multiset. `"immutable"` inserts a row whose id is new and never changes an existing
+  one (a file row that differs is a conflict). Each policy checks the models it can take
+  (append-only: an auto-incrementing key, no many-to-many, no natural key, no model
+  linking to it; immutable: no many-to-many); the package's modules list the others.
 - `audit_log`: the table is the platform's log of events, which an export or an import
   may be told to leave out as a whole (the command line's option to skip the audit).
 """
 
 from dataclasses import dataclass
 
+# The names of the policies the project's own models declare (datatransfer/policies/).
 UPSERT, APPEND_ONLY, IMMUTABLE = "upsert", "append-only", "immutable"
-POLICIES = (UPSERT, APPEND_ONLY, IMMUTABLE)
 
 
 @dataclass(frozen=True)

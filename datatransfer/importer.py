@@ -422,7 +422,9 @@ class ImportJob:
         connection = self.connection
         if not self.options.dry_run:
             # Append-only tables took their new ids from their sequences already.
-            _reset_sequences(connection, [t.model for t in loaded if not t.append_only])
+            _reset_sequences(
+                connection, [t.model for t in loaded if not t.write_policy.matched_by_content]
+            )
         self.doing = "checking the foreign keys"
         try:
             connection.check_constraints(table_names=[t.model._meta.db_table for t in loaded])

@@ -18,13 +18,13 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
-from django.db.models.fields import AutoFieldMixin
 
-from datatransfer.declarations import APPEND_ONLY, IMMUTABLE, POLICIES, UPSERT, Transfer
+from datatransfer.declarations import UPSERT, Transfer
 from datatransfer.exceptions import DataTransferError
 from datatransfer.fileformat.codec import SECRET_NOT_SHOWN
 from datatransfer.graph import dependency_order
 from datatransfer.manifest import canonical_json
+from datatransfer.policies import WritePolicy, policy_named, policy_names
 
 DEFAULT_APPS = ("core",)
 
@@ -163,12 +163,9 @@ class TableSpec:
         return next(spec for spec in self.fields if spec.field.primary_key)
 
     @property
-    def append_only(self) -> bool:
-        return self.policy == APPEND_ONLY
-
-    @property
-    def immutable(self) -> bool:
-        return self.policy == IMMUTABLE
+    def write_policy(self) -> WritePolicy:
+        """The policy object (datatransfer/policies/) the engines and the verifier ask."""
+        return policy_named(self.policy)
 
     @cached_property
     def content(self) -> tuple[FieldSpec, ...]:
@@ -212,21 +209,6 @@ class TableSpec:
             if not same_value(specs[name].field, current[name], value)
             and not (value == "" and current[name] and specs[name].key in self.secret_keys)
         }
-
-    def immutable_change(self, current: dict | None, values: dict) -> str | None:
-        """For an immutable table, the message when the target's row `current` differs from
-        the file's `values` (the row is then left as it is, a conflict); else None."""
-        if not self.immutable or current is None:
-            return None
-        changed = self.changed_values(current, values)
-        if not changed:
-            return None
-        keys = [spec.key for spec in self.fields if spec.attname in changed]
-        verb = "differs" if len(keys) == 1 else "differ"
-        return (
-            f"the target holds another version of this row ({', '.join(keys)} {verb}) and "
-            f"{self.key} rows are immutable: it was left as it is"
-        )
 
     def unique_conflict(self, fields: tuple[models.Field, ...], values, holder) -> str:
         """The message for a row whose unique key `fields` = `values` belongs to the
@@ -315,44 +297,18 @@ def natural_key_names(model) -> tuple[str, ...]:
 
 def transfer_policy(model, model_list=()) -> str:
     """The model's declared policy (default "upsert"), checked against `model_list`, the
-    models travelling with it. Raises ImproperlyConfigured for an unknown policy, an
-    immutable model with a many-to-many, or an append-only model whose rows cannot take
-    new ids: a key that is not auto-incrementing, a many-to-many, a natural key, or a
-    model of `model_list` linking to it."""
-    policy = declaration(model).policy
+    models travelling with it. Raises ImproperlyConfigured for an unknown policy, or one
+    the model cannot have (the policy's own `check`: datatransfer/policies/)."""
+    name = declaration(model).policy
     label = model._meta.label
-    if policy not in POLICIES:
+    policy = policy_named(name)
+    if policy is None:
         raise ImproperlyConfigured(
-            f"{label}.transfer policy '{policy}' is not one of {', '.join(POLICIES)}."
+            f"{label}.transfer policy '{name}' is not one of {', '.join(policy_names())}."
         )
-    meta = model._meta
-    if policy == IMMUTABLE and meta.local_many_to_many:
-        raise ImproperlyConfigured(
-            f"{label}.transfer policy 'immutable': its many-to-many links would change "
-            "with the file's; an immutable model cannot have any."
-        )
-    if policy != APPEND_ONLY:
-        return policy
-    if not isinstance(meta.pk, AutoFieldMixin):
-        problem = "its primary key is not an auto-incrementing integer"
-    elif meta.local_many_to_many:
-        problem = "it has a many-to-many field"
-    elif declaration(model).natural_key:
-        problem = "it declares a natural_key (its rows are matched by content)"
-    else:
-        linking = [
-            other._meta.label
-            for other in model_list
-            for field in (*other._meta.concrete_fields, *other._meta.local_many_to_many)
-            if field.is_relation and field.related_model is model
-        ]
-        problem = f"{', '.join(sorted(set(linking)))} link(s) to it" if linking else ""
-    if problem:
-        raise ImproperlyConfigured(
-            f"{label}.transfer policy 'append-only': {problem}, but its rows take new ids "
-            "in the target."
-        )
-    return policy
+    if problem := policy.check(model, model_list):
+        raise ImproperlyConfigured(f"{label}.transfer policy '{name}': {problem}.")
+    return name
 
 
 def _file_fields(model) -> tuple[models.Field, ...]:

@@ -6,11 +6,13 @@ rows with a few queries (a typed `BatchPlan`), then writes it in bulk. They shar
 but the registry's table specs; tests/datatransfer/test_engines.py checks that they leave
 the same database and the same report, row by row.
 
-Both follow each table's write policy (registry.py): upsert; append-only, where a row is
-judged by its content and, when the target lacks that content, appended under a new id
-from the target's sequence (in a dry run on PostgreSQL, the ids the sequence would give,
-read without moving it), n rows of one content in the file being n rows in the target
-(a multiset: contents.py); immutable, where an existing row that differs is a conflict.
+Both follow each table's write policy, which they ask (`table.write_policy`, one class per
+module of datatransfer/policies/: how a row is matched, what becomes of a row the target
+holds) and never name: upsert; append-only, where a row is judged by its content and, when
+the target lacks that content, appended under a new id from the target's sequence (in a
+dry run on PostgreSQL, the ids the sequence would give, read without moving it), n rows of
+one content in the file being n rows in the target (a multiset: contents.py); immutable,
+where an existing row that differs is a conflict.
 `PostgresEngine` (postgres.py, the default on PostgreSQL) has the server type, classify and
 write a table's rows with a few set-based statements, and leaves to the batch engine what
 only a walk in file order decides. `AUTO` picks it on PostgreSQL, the batch engine

@@ -139,7 +139,7 @@ class BatchEngine:
                     self._load_batch(table, [item], fresh=False)
                 return
             [row] = plan.rows
-            present = not table.append_only and self._present(table, row.id)
+            present = not table.write_policy.matched_by_content and self._present(table, row.id)
             message = f"could not be written: {first_line(error)}"
             self._record(table, PlannedRow(row.id, Outcome.FAILED, message, present=present))
             return
@@ -168,7 +168,7 @@ class BatchEngine:
 
     def _plan(self, table, batch, *, fresh) -> BatchPlan:
         """Classify each row as the reference engine would, with a few queries."""
-        if table.append_only:
+        if table.write_policy.matched_by_content:
             return self._plan_append(table, batch)
         current = {} if fresh else self._current_rows(table, batch)
         references = self.references.get(table.key, ())
@@ -206,9 +206,16 @@ class BatchEngine:
                     continue
             else:
                 known = current.get(row_id)
+                problem = self._dependency_problem(
+                    table, item.values, exists=exists, pending=pending
+                )
+                kept = _kept(table, known, item.values) if problem is None else None
+                if kept is not None and kept[0] is Outcome.UNCHANGED:
+                    plan.rows.append(PlannedRow(row_id, Outcome.UNCHANGED))
+                    continue
                 problem = (
-                    self._dependency_problem(table, item.values, exists=exists, pending=pending)
-                    or _immutable_problem(table, known, item.values)
+                    problem
+                    or kept
                     or self._claim(table, item, holders, known)
                     or self._classify(table, item, plan, known, keys, current_m2m, linkable)
                 )
@@ -587,9 +594,12 @@ def _decoded(table, number, raw) -> tuple:
     return row.pk, _DECODED, row
 
 
-def _immutable_problem(table, current, values):
-    message = table.immutable_change(current, values)
-    return (Outcome.SKIPPED, message) if message else None
+def _kept(table, current, values):
+    """What the table's policy makes of a row the target holds without writing it:
+    (UNCHANGED, None), (SKIPPED, why); None for a row to write (or one the target lacks)."""
+    if current is None:
+        return None
+    return table.write_policy.existing_row(table, current, values)
 
 
 def _same_as_file(table, raw, current) -> bool:

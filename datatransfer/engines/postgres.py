@@ -7,15 +7,16 @@ column type), classifies them with a few set-based queries and writes them with 
 many-to-many keys). Python only brings back each row's id and outcome for the report, and
 the links that must wait for the end (a cycle's).
 
-The classification is the reference engine's, per write policy (registry.py):
+The classification is the reference engine's, per write policy (datatransfer/policies/):
 
 - upsert: a row whose id the target lacks is created; one the target holds is unchanged
-  when every value (and its many-to-many keys) is the same, else updated; an immutable
-  table's row that differs is the batch engine's to refuse;
-- append-only: rows are a multiset (contents.py): the k-th row of a content in the file is
-  unchanged when the target holds k rows of that content or more, else appended under a
-  new id from the table's sequence (in a dry run, the ids the sequence would give, read
-  without moving it);
+  when every value (and its many-to-many keys) is the same, else updated; a row that
+  differs, under a policy that does not update (immutable), is the batch engine's to
+  classify, as the policy says;
+- matched by content (append-only): rows are a multiset (contents.py): the k-th row of a
+  content in the file is unchanged when the target holds k rows of that content or more,
+  else appended under a new id from the table's sequence (in a dry run, the ids the
+  sequence would give, read without moving it);
 - a link written last (a cycle, a self-reference) whose row is not in the target yet goes
   to the batch engine's list of links set at the end, which fails the row if it never
   comes.
@@ -336,7 +337,8 @@ class PostgresEngine:
         if self._needs_walk(cursor, sql):
             return None
         table = sql.table
-        if table.append_only:
+        by_content = table.write_policy.matched_by_content
+        if by_content:
             self._plan_append(cursor, sql)
         else:
             self._plan_upsert(cursor, sql)
@@ -347,7 +349,7 @@ class PostgresEngine:
         )
         all_fast, new, changed, appended = cursor.fetchone()
         self_linked = any(s.field.related_model is table.model for s in table.deferred)
-        if (table.append_only or self_linked) and all_fast is False:
+        if (by_content or self_linked) and all_fast is False:
             return None  # a refused row changes what follows it
         # Nothing to write, no write statement: an unchanged file writes nothing at all.
         if appended:
@@ -396,7 +398,9 @@ class PostgresEngine:
         for fields in sql.table.unique_sets:
             columns = [sql.quote(field.column) for field in fields]
             same = " AND ".join(f"t.{c} = s.{c}" for c in columns)
-            other = "true" if sql.table.append_only else f"t.{sql.pk} <> s.{sql.pk}"
+            other = (
+                "true" if sql.table.write_policy.matched_by_content else f"t.{sql.pk} <> s.{sql.pk}"
+            )
             present = " AND ".join(f"{c} IS NOT NULL" for c in columns)
             cursor.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {TYPED} AS s JOIN {sql.target} AS t ON {same} "
@@ -440,7 +444,9 @@ class PostgresEngine:
         )
         refused = self._refused_ids(sql)
         later = [f"{sql.later(spec)} AS _later_{i}" for i, spec in enumerate(table.deferred)]
-        changed_ok = "false" if table.immutable else "true"
+        # A changed row of a policy that does not update it is left to the batch engine,
+        # which asks the policy what it is (unchanged, or a conflict).
+        changed_ok = "true" if table.write_policy.updates else "false"
         cursor.execute(
             f"CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS "
             f"SELECT _n, _label, CASE WHEN _kind = 'same' AND _links_differ THEN 'changed' "

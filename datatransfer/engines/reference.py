@@ -63,7 +63,7 @@ class RowEngine:
             row = decode_row(table, raw)
             row_id = row.pk
             with transaction.atomic(using=self.using):
-                write = self._append if table.append_only else self._upsert
+                write = self._append if table.write_policy.matched_by_content else self._upsert
                 outcome = write(table, row)
         except Refused as refusal:
             self._refuse(table, row_id, refusal.outcome, refusal.message)
@@ -84,8 +84,13 @@ class RowEngine:
             return Outcome.UNCHANGED
         self._check_links(table, row.values)
         current = manager.filter(pk=row.pk).values(*(s.attname for s in table.fields)).first()
-        if message := table.immutable_change(current, row.values):
-            raise Refused(Outcome.SKIPPED, message)
+        if current is not None and (
+            kept := table.write_policy.existing_row(table, current, row.values)
+        ):
+            outcome, message = kept
+            if outcome is Outcome.UNCHANGED:
+                return outcome  # left as it is: the policy does not update it
+            raise Refused(outcome, message)
         self._check_unique(table, row.values, other_than=row.pk)
         many_to_many = self._many_to_many_ids(table, row)
         deferred = {spec.attname for spec in table.deferred}
@@ -206,7 +211,7 @@ class RowEngine:
     def _refuse(self, table, row_id, outcome, message):
         """Record a row that is not written. Unless the target holds its id, the rows that
         link to it are refused too."""
-        if table.append_only or not self._holds_id(table, row_id):
+        if table.write_policy.matched_by_content or not self._holds_id(table, row_id):
             self.refused[(table.key, row_id)] = outcome
         self.report.record(table.key, outcome, row_id, message)
         if self.strict and outcome is Outcome.FAILED:

@@ -1,6 +1,7 @@
 """Write policies declared on the models (the `policy` of their `transfer`): audit logs
-are append-only, blockchain blocks immutable; and a refused row whose id the target holds
-does not carry its dependants down. Every test runs with both engines."""
+are append-only, blockchain blocks immutable, and insert-only, a plug-in declared here on
+Configuration alone; a refused row whose id the target holds does not carry its
+dependants down. Every test runs with every engine this run's database offers."""
 
 import json
 import types
@@ -11,9 +12,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from core.models import AuditLog, BlockchainBlock, Department, Organization, User
+from core.models import AuditLog, BlockchainBlock, Configuration, Department, Organization, User
 from datatransfer.importer import import_domain
 from datatransfer.registry import declaration, domain_models, domain_tables, transfer_policy
+from datatransfer.verifier import verify_domain
 from tests.engine_names import ENGINE_NAMES
 from tests.snapshots import database_snapshot
 
@@ -265,6 +267,69 @@ def test_an_existing_block_is_never_changed_and_a_different_one_is_a_conflict(no
     # The same block, identical: unchanged, as any other row.
     BlockchainBlock.objects.filter(index=1).update(nonce=42)
     assert import_domain(node_file, engine=engine).tables["blockchainBlocks"]["unchanged"] == 2
+
+
+# ---------------------------------------------------------------------------- insert-only
+
+
+@pytest.fixture
+def insert_only_configurations(monkeypatch):
+    """Configuration declared insert-only on the model, and nothing else changed: the
+    policy is its own module (datatransfer/policies/insert_only.py), found by its name."""
+    declared = replace(declaration(Configuration), policy="insert-only")
+    monkeypatch.setattr(Configuration, "transfer", declared)
+    domain_tables.cache_clear()  # the registry reads the declarations again
+    yield
+    domain_tables.cache_clear()  # and again once the declaration is back
+
+
+def configuration_row(pk, key, value):
+    return {
+        "id": pk,
+        "key": key,
+        "value": value,
+        "description": None,
+        "createdAt": "2025-01-10T08:00:00.000Z",
+        "updatedAt": "2025-01-10T08:00:00.000Z",
+    }
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_an_insert_only_row_is_created_once_and_the_targets_version_is_kept(
+    insert_only_configurations, node_file, tmp_path, engine
+):
+    assert {t.key: t.policy for t in domain_tables()}["configurations"] == "insert-only"
+    first = import_domain(node_file, engine=engine).tables["configurations"]
+    assert first["created"] == 1, first
+    # Production set its own fee since; development added a setting.
+    edited_fee = {"amount": 3000, "currency": "XOF"}
+    Configuration.objects.filter(key="fees.dossier").update(value=edited_fee)
+    path = edited(
+        node_file,
+        tmp_path,
+        lambda data: data["configurations"].append(
+            configuration_row("ckconf0000000000000000002", "fees.new", {"amount": 1})
+        ),
+    )
+
+    report = import_domain(path, engine=engine)
+    counts = report.tables["configurations"]
+    assert (counts["created"], counts["unchanged"]) == (1, 1), counts
+    assert counts["updated"] == counts["skipped"] == counts["failed"] == 0, counts
+    assert [i for i in report.issues if i.table == "configurations"] == []
+    assert Configuration.objects.get(key="fees.dossier").value == edited_fee  # never updated
+    assert Configuration.objects.get(key="fees.new").value == {"amount": 1}
+    # verify checks that the rows are there, not the values the import leaves alone.
+    compared = verify_domain(path).tables["configurations"]
+    assert compared.agrees and compared.matching == 2, compared.as_dict()
+    again = import_domain(path, engine=engine).tables["configurations"]
+    assert (again["unchanged"], again["created"], again["updated"]) == (2, 0, 0), again
+
+
+def test_an_insert_only_model_cannot_have_a_many_to_many(monkeypatch):
+    monkeypatch.setattr(User, "transfer", replace(declaration(User), policy="insert-only"))
+    with pytest.raises(ImproperlyConfigured, match="an insert-only model cannot have any"):
+        transfer_policy(User, domain_models())
 
 
 # ---------------------------------------------------------------------------- cascades

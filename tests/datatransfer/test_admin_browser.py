@@ -53,6 +53,7 @@ WIDTH, HEIGHT = 1400, 900
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
@@ -234,7 +235,9 @@ def history_row(driver, number=1):
 def wait_for_state(driver, state, number=1):
     """Wait until the `number`th row of the history shows `state`, the page refreshing
     itself; return the row."""
-    WebDriverWait(driver, WAIT).until(
+    # The page reloads itself while a run is queued or running: a row found just before a
+    # reload is stale, and is looked for again.
+    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: history_row(d, number).find_elements(By.CSS_SELECTOR, f".export-{state}")
     )
     return history_row(driver, number)

@@ -12,7 +12,11 @@ new alternately, `--repeat` times each:
 - import: `loaddomain FILE --report R` into a fresh copy of the empty template, its report
   must say every row created (or appended, for append-only tables);
 - re-import: `loaddomain FILE --report R` again into the same database (after VACUUM
-  ANALYZE), its report must say every row unchanged.
+  ANALYZE), its report must say every row unchanged;
+- 1 in 10 changed: `loaddomain CHANGED --report R` into that database again, CHANGED being
+  the export of a copy of the source in which every 10th row (by id) of each table with an
+  `updatedAt` column has it one second later; its report must say exactly those rows
+  updated and every other one unchanged.
 
 Both versions import the same file (NEW_TREE's first export): the file format is the same.
 Wall time is taken around the child; CPU is the child's user + system time
@@ -35,7 +39,9 @@ import psycopg
 
 PREFIX = "h_bench_"
 TEMPLATE, SOURCE, TARGET = PREFIX + "tpl", PREFIX + "src", PREFIX + "tgt"
-STEPS = ("export", "import (empty)", "re-import (unchanged)")
+CHANGED = PREFIX + "changed"
+STEPS = ("export", "import (empty)", "re-import (unchanged)", "import (1 in 10 changed)")
+CHANGE_EVERY = 10
 
 
 def log(message: str) -> None:
@@ -59,7 +65,7 @@ class AB:
         self.admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
     def drop_all(self) -> None:
-        for name in (TARGET, SOURCE, TEMPLATE):
+        for name in (TARGET, CHANGED, SOURCE, TEMPLATE):
             self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def run(self, tree: Path, database: str, *args: str) -> tuple[float, float]:
@@ -84,6 +90,28 @@ class AB:
             raise SystemExit(f"{' '.join(argv)} failed: {done.stderr[-2000:]}")
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return wall, cpu
+
+    def change_every_tenth_row(self) -> int:
+        """CHANGED: a copy of SOURCE where every CHANGE_EVERY-th row (by id) of each table
+        with an `updatedAt` column has it one second later. The number of rows changed."""
+        self.create(CHANGED, SOURCE)
+        changed = 0
+        with psycopg.connect(self.url(CHANGED), autocommit=True) as conn:
+            tables = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT table_name FROM information_schema.columns WHERE table_schema = "
+                    "'public' AND column_name = 'updatedAt'"
+                )
+            ]
+            for table in tables:
+                cursor = conn.execute(
+                    f'UPDATE "{table}" SET "updatedAt" = "updatedAt" + INTERVAL '
+                    f"'1 second' WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
+                    f'(ORDER BY id) AS n FROM "{table}") AS numbered WHERE n % {CHANGE_EVERY} = 0)'
+                )
+                changed += cursor.rowcount
+        return changed
 
 
 def outcomes(report: Path) -> dict:
@@ -124,6 +152,10 @@ def main() -> None:
         ab.admin("VACUUM ANALYZE", SOURCE)
         log(f"seeddemo --scale {args.scale} in {wall:.0f} s")
         shared = workdir / "shared.json"  # the file both versions import
+        changed_file = workdir / "changed.json"  # the 1-in-10 file, exported by NEW_TREE
+        expected_updates = ab.change_every_tenth_row()
+        ab.run(trees["new"], CHANGED, "dumpdomain", str(changed_file))
+        log(f"{expected_updates:,} rows changed in {changed_file.name}")
         report = workdir / "report.json"
         times: dict = {(v, s): [] for v in trees for s in STEPS}
         for number in range(args.repeat):
@@ -142,6 +174,12 @@ def main() -> None:
                 ab.admin("CHECKPOINT")
                 times[version, "re-import (unchanged)"].append(ab.run(tree, TARGET, *load))
                 expect(outcomes(report), ("unchanged",), f"{version} re-import")
+                ab.admin("CHECKPOINT")
+                changed_load = ("loaddomain", str(changed_file), "--report", str(report))
+                times[version, STEPS[3]].append(ab.run(tree, TARGET, *changed_load))
+                updated = outcomes(report).get("updated", 0)
+                if updated != expected_updates:
+                    raise SystemExit(f"{version}: {updated} updated, {expected_updates} changed")
                 last = {s: times[version, s][-1] for s in STEPS}
                 log(
                     f"run {number + 1} {version}: "

@@ -8,6 +8,7 @@ import os
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from datatransfer.databases import describe
 from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, Code
 from datatransfer.media import DIFFERENT_FILE, MANIFEST_MEMBER
 from datatransfer.reports import (
@@ -58,6 +59,22 @@ def note_line(note) -> str:
     return "Note: " + hinted(str(note), HINTS.get(getattr(note, "code", None)))
 
 
+def database_named(alias: str) -> str:
+    """`database 'prod' (postgresql db.example:5432/platform_prod)`: the alias and where it
+    really points (engine host:port/dbname, or sqlite and its file; never a user nor a
+    password), so a dry run's output shows which database it read."""
+    try:
+        return f"database '{alias}' ({describe(alias)})"
+    except KeyError:  # an alias no longer configured (an old record in the admin)
+        return f"database '{alias}'"
+
+
+def start_line(verb: str, what: str, alias: str, preposition: str) -> str:
+    """The first line of a command that reads or writes a platform database, naming it:
+    `Loading exports/x.json into database 'prod' (postgresql host:5432/platform_prod)...`."""
+    return f"{verb} {what} {preposition} {database_named(alias)}..."
+
+
 def render_table(header: list[str], rows: list[list], footer: list) -> str:
     """Render rows as an aligned text table: first column left, others right-aligned."""
     cells = [header] + [[str(c) for c in row] for row in rows] + [[str(c) for c in footer]]
@@ -89,8 +106,8 @@ def render_export(report: ExportReport) -> str:
         else ""
     )
     return (
-        f"{table}\n\nWrote {report.file} ({human_size(report.file_size)}) from database "
-        f"'{report.database}' in {report.duration:.1f} s.{left_out}"
+        f"{table}\n\nWrote {report.file} ({human_size(report.file_size)}) from "
+        f"{database_named(report.database)} in {report.duration:.1f} s.{left_out}"
     )
 
 
@@ -107,8 +124,8 @@ def render_import(report: ImportReport) -> str:
     table = render_table(header, rows, footer)
     verb = "Checked" if report.dry_run else "Loaded"
     text = (
-        f"{table}\n\n{verb} {report.file} ({human_size(report.file_size)}) into database "
-        f"'{report.database}' in {report.duration:.1f} s."
+        f"{table}\n\n{verb} {report.file} ({human_size(report.file_size)}) into "
+        f"{database_named(report.database)} in {report.duration:.1f} s."
     )
     if report.dry_run:
         text += "\nDRY RUN: nothing was written; the counts are what a real run would do."
@@ -197,8 +214,9 @@ def render_verify(report: VerifyReport) -> str:
         else "The database differs from the file."
     )
     return (
-        f"{table}\n\nCompared {report.file} ({human_size(report.file_size)}) with database "
-        f"'{report.database}' in {report.duration:.1f} s: nothing was written.\n{verdict}"
+        f"{table}\n\nCompared {report.file} ({human_size(report.file_size)}) with "
+        f"{database_named(report.database)} in {report.duration:.1f} s: nothing was "
+        f"written.\n{verdict}"
     )
 
 

@@ -54,7 +54,7 @@ def loaded(node_file):
 
 def summary(out, table):
     """{column: number} of `table`'s line in the summary."""
-    header = out.splitlines()[0].split("  ")
+    header = re.search(r"^table\s.*$", out, re.M).group(0).split("  ")
     names = [h.strip() for h in header if h.strip()]
     line = re.search(rf"^{table}\s.*$", out, re.M).group(0)
     return dict(zip(names[1:], (int(n.replace(",", "")) for n in line.split()[1:]), strict=True))

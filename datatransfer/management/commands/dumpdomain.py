@@ -15,6 +15,7 @@ from datatransfer.management.rendering import (
     render_export,
     render_media_export,
     render_plan,
+    start_line,
 )
 from datatransfer.progress import TableProgress, is_terminal
 
@@ -52,6 +53,9 @@ class Command(BaseCommand):
         sweep()
         try:
             export = export_options(options)
+            if options["verbosity"] >= 1:
+                into = "standard output" if to_stdout else export.output
+                messages.write(start_line("Exporting to", into, options["database"], "from"))
             with (
                 sigterm(STOPPED_STDOUT if to_stdout else STOPPED),
                 ctrl_c(INTERRUPTED_STDOUT if to_stdout else INTERRUPTED),

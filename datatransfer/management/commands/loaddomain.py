@@ -12,7 +12,12 @@ from datatransfer.management.options import (
     import_options,
     save_report,
 )
-from datatransfer.management.rendering import error_line, import_verdict, render_import_result
+from datatransfer.management.rendering import (
+    error_line,
+    import_verdict,
+    render_import_result,
+    start_line,
+)
 from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.progress import TableProgress, is_terminal
 
@@ -40,6 +45,8 @@ class Command(BaseCommand):
         try:
             job_options = import_options(options)
             check_report_path(options)
+            if verbosity >= 1:
+                self.stdout.write(self.starting(options))
             progress = TableProgress(
                 self.stderr._out, enabled=verbosity >= 1 and is_terminal(self.stderr)
             )
@@ -65,3 +72,11 @@ class Command(BaseCommand):
         if verdict := import_verdict(report):
             message, returncode = verdict
             raise CommandError(message, returncode=returncode)
+
+    @staticmethod
+    def starting(options) -> str:
+        """The first line, naming the file and where the database really is."""
+        file = "standard input" if options["file"] == "-" else options["file"]
+        if options["dry_run"]:
+            return start_line("Dry run: checking", file, options["database"], "against")
+        return start_line("Loading", file, options["database"], "into")

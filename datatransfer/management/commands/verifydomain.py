@@ -14,7 +14,7 @@ from datatransfer.management.options import (
     excluded_tables,
     save_report,
 )
-from datatransfer.management.rendering import error_line, render_verify_result
+from datatransfer.management.rendering import error_line, render_verify_result, start_line
 from datatransfer.verifier import verify_domain
 
 SHOWN_DIFFERENCES = 20
@@ -42,6 +42,8 @@ class Command(BaseCommand):
         sweep()
         exclude = excluded_tables(options)
         check_report_path(options)
+        if options["verbosity"] >= 1:
+            self.stdout.write(start_line("Comparing", options["file"], options["database"], "with"))
         try:
             with (
                 sigterm("Stopped ({signal}): nothing was written."),

@@ -23,6 +23,7 @@ from datatransfer.import_files import StoredFile, checked_copy, sha256_of
 from datatransfer.importer import ImportJob, ImportOptions
 from datatransfer.leftovers import owner
 from datatransfer.models import ImportRecord
+from datatransfer.registry import audit_log_keys
 from datatransfer.tasks import save_and_enqueue
 
 logger = logging.getLogger(__name__)
@@ -33,12 +34,18 @@ STOPPED = (
 )
 
 
-def load_file(path, *, using: str, dry_run: bool, on_table=None) -> dict:
-    """Import the export file or archive at `path` into `using` (rolled back when
-    `dry_run`) with the import job of `loaddomain`; return the report
-    (ImportReport.as_dict(), with "media" for an archive). Raises what the job raises."""
-    job = ImportJob(ImportOptions(using=using, dry_run=dry_run), on_table=on_table)
-    return job.run(str(path)).as_dict()
+def load_file(record: ImportRecord, path, *, on_table=None) -> dict:
+    """Import the export file or archive at `path` as `record` says (its database, dry run
+    or not, its options: `--match`, `--skip-audit`) with the import job of `loaddomain`;
+    return the report (ImportReport.as_dict(), with "media" for an archive). Raises what
+    the job raises."""
+    options = ImportOptions(
+        using=record.database,
+        dry_run=record.dry_run,
+        match=record.match,
+        exclude=frozenset(audit_log_keys()) if record.skip_audit else frozenset(),
+    )
+    return ImportJob(options, on_table=on_table).run(str(path)).as_dict()
 
 
 def _description(alias: str) -> str:
@@ -58,14 +65,24 @@ def _queue(record: ImportRecord) -> ImportRecord:
     return save_and_enqueue(record, run_import)
 
 
-def queue_preview(*, user, stored: StoredFile, file_name: str, database: str) -> ImportRecord:
-    """Record the dry run of an uploaded file (kept as `stored`) into `database` and queue
-    it; return the record."""
+def queue_preview(
+    *,
+    user,
+    stored: StoredFile,
+    file_name: str,
+    database: str,
+    match: str = "id",
+    skip_audit: bool = False,
+) -> ImportRecord:
+    """Record the dry run of an uploaded file (kept as `stored`) into `database`, with the
+    options `match` and `skip_audit` (as loaddomain's), and queue it; return the record."""
     return _queue(
         ImportRecord(
             dry_run=True,
             user=user if user is not None and user.pk else None,
             database=database,
+            match=match,
+            skip_audit=skip_audit,
             file_name=file_name,
             file_path=str(stored.path),
             file_size=stored.size,
@@ -76,8 +93,9 @@ def queue_preview(*, user, stored: StoredFile, file_name: str, database: str) ->
 
 def queue_confirmed(preview: ImportRecord, *, user) -> ImportRecord:
     """Queue for real the import that `preview` (a dry run that succeeded) checked: the same
-    file, into the same database. Raises FileChangedError when the kept file is no longer
-    the bytes previewed, DataTransferError when it cannot be queued."""
+    file, into the same database, with the same options. Raises FileChangedError when the
+    kept file is no longer the bytes previewed, DataTransferError when it cannot be
+    queued."""
     if sha256_of(preview.file_path) != preview.checksum:
         raise FileChangedError(
             f"{preview.file_name} changed since its preview (its SHA-256 is not the one "
@@ -89,6 +107,8 @@ def queue_confirmed(preview: ImportRecord, *, user) -> ImportRecord:
             preview=preview,
             user=user if user is not None and user.pk else None,
             database=preview.database,
+            match=preview.match,
+            skip_audit=preview.skip_audit,
             file_name=preview.file_name,
             file_path=preview.file_path,
             file_size=preview.file_size,
@@ -155,12 +175,7 @@ def run_import(record_id: int) -> str:
     try:
         with checked_copy(record.file_path, record.checksum) as copy:
             try:
-                report = load_file(
-                    copy,
-                    using=record.database,
-                    dry_run=record.dry_run,
-                    on_table=ImportProgress(record),
-                )
+                report = load_file(record, copy, on_table=ImportProgress(record))
             except DataTransferError as error:
                 # Messages name the private copy: name the file as it was uploaded.
                 error.args = (str(error).replace(str(copy), record.file_name),)

@@ -123,6 +123,14 @@ class ImportRecord(Run):
     file_path = models.CharField(_("stored file"), max_length=1000)
     file_size = models.BigIntegerField(_("size in bytes"))
     checksum = models.CharField(_("SHA-256"), max_length=64)
+    # The options of `loaddomain` the upload form offers; a confirmation takes its preview's.
+    match = models.CharField(
+        _("rows matched"),
+        max_length=10,
+        choices=[("id", _("by id")), ("natural", _("by natural key (--match natural)"))],
+        default="id",
+    )
+    skip_audit = models.BooleanField(_("audit logs left out (--skip-audit)"), default=False)
     # While running: the table being loaded, and how many tables were started.
     progress_table = models.CharField(_("current table"), max_length=100, blank=True)
     progress_tables = models.PositiveIntegerField(_("tables started"), default=0)

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from datatransfer.databases import describe
 from datatransfer.models import ExportRecord
 
 # The history's list shows this many characters of a failed run's error (all on hover).
@@ -88,3 +89,11 @@ class HistoryAdmin(admin.ModelAdmin):
         if record.duration is None:
             return "-"
         return human_duration(record.duration.total_seconds())
+
+
+def described(alias: str) -> str:
+    """`alias (where it points)`, never a password."""
+    try:
+        return f"{alias} ({describe(alias)})"
+    except KeyError:
+        return alias

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from datatransfer.admin.common import (
     HistoryAdmin,
+    described,
     queue_context,
     state_html,
 )
@@ -29,6 +30,7 @@ from datatransfer.models import ExportRecord
 from datatransfer.registry import subset_root_table
 from datatransfer.reports import human_size
 from datatransfer.retention import delete_export_file, export_file
+from datatransfer.routers import domain_database
 from datatransfer.subset import subset_counts
 from datatransfer.tasks import queue_export
 
@@ -111,6 +113,8 @@ def _confirmation(request, modeladmin, *, title, intro, organizations=(), action
         **modeladmin.admin_site.each_context(request),
         "title": title,
         "intro": intro,
+        # The database read, as the commands name it: alias (engine host:port/dbname).
+        "source": described(domain_database()),
         "opts": opts,
         "organizations": organizations,
         "counts": counts,

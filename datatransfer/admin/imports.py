@@ -24,8 +24,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from datatransfer.admin.common import REFRESH_SECONDS, HistoryAdmin, queue_context, state_html
-from datatransfer.databases import describe
+from datatransfer.admin.common import (
+    REFRESH_SECONDS,
+    HistoryAdmin,
+    described,
+    queue_context,
+    state_html,
+)
 from datatransfer.exceptions import DataTransferError
 from datatransfer.import_files import SUFFIXES, LimitedUpload, max_size, store_upload
 from datatransfer.import_tasks import queue_confirmed, queue_preview
@@ -56,14 +61,6 @@ def can_import(user) -> bool:
     return user.is_active and user.is_staff and user.has_perm(PERMISSION)
 
 
-def described(alias: str) -> str:
-    """`alias (where it points)`, never a password."""
-    try:
-        return f"{alias} ({describe(alias)})"
-    except KeyError:
-        return alias
-
-
 def database_choices() -> list[tuple[str, str]]:
     """Every platform database (each alias but the project's own), the default first."""
     aliases = [alias for alias in settings.DATABASES if alias != DEFAULT_DB_ALIAS]
@@ -72,13 +69,32 @@ def database_choices() -> list[tuple[str, str]]:
 
 
 class UploadForm(forms.Form):
+    """The file, the database it goes into (chosen each time: none is preselected, not even
+    the platform database the admin exports from, which is often the source), and the
+    options of `loaddomain` that change what the dry run finds."""
+
     file = forms.FileField(label=_("Export file or archive"))
     database = forms.ChoiceField(label=_("Into the database"))
+    match = forms.ChoiceField(
+        label=_("Rows matched"),
+        choices=ImportRecord._meta.get_field("match").choices,
+        initial="id",
+        required=False,  # a form posted without it (a script) matches by id, as loaddomain
+        widget=forms.RadioSelect,
+        help_text=_(
+            "By natural key: a row whose id is not in the database but whose natural key "
+            "(a user's email, an organization's slug...) is there updates that row."
+        ),
+    )
+    skip_audit = forms.BooleanField(
+        label=_("Leave out the audit logs"),
+        required=False,
+        help_text=_("The audit logs of the file are not loaded (--skip-audit)."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["database"].choices = database_choices()
-        self.fields["database"].initial = domain_database()
+        self.fields["database"].choices = [("", "---------"), *database_choices()]
         self.fields["file"].help_text = gettext(
             "%(suffixes)s; at most %(size)s. The file is kept privately, named by its SHA-256."
         ) % {"suffixes": ", ".join(SUFFIXES), "size": human_size(max_size())}
@@ -116,6 +132,8 @@ class ImportRecordAdmin(HistoryAdmin):
         "duration_column",
         "launched_by",
         "database_column",
+        "match",
+        "skip_audit",
         "file_name",
         "size",
         "checksum",
@@ -231,6 +249,8 @@ class ImportRecordAdmin(HistoryAdmin):
                     stored=store_upload(upload),
                     file_name=upload.name,
                     database=form.cleaned_data["database"],
+                    match=form.cleaned_data["match"] or "id",
+                    skip_audit=form.cleaned_data["skip_audit"],
                 )
             except DataTransferError as error:
                 form.add_error("file", str(error))

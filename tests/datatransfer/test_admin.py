@@ -23,6 +23,7 @@ from django_tasks_db.models import DBTaskResult
 from core.models import Organization
 from datatransfer import export_job, exporter, tasks
 from datatransfer.admin.common import human_duration
+from datatransfer.databases import describe
 from datatransfer.models import ExportRecord
 from datatransfer.tasks import PROGRESS_INTERVAL, ExportProgress, _start, queue_export, run_export
 from tests.snapshots import database_snapshot
@@ -183,6 +184,9 @@ def test_whole_database_export_from_the_history(admin_client, seeded, exports_di
     assert WHOLE in page
     confirmation = admin_client.get(WHOLE)
     assert confirmation.status_code == 200 and "password hashes" in confirmation.content.decode()
+    # It says which database it reads, as the commands do.
+    read_from = f"Read from the database platform ({describe('platform')})."
+    assert read_from in confirmation.content.decode().replace("&amp;", "&")
     record = queued(admin_client.post(WHOLE, {"confirm": "yes"}, follow=True))
     assert record.organizations == [] and record.scope == "whole database"
     run_worker()

@@ -66,9 +66,11 @@ def target(make_database):
     return make_database(vendor)
 
 
-def upload(client, data: bytes, database: str, name="demo.json"):
+def upload(client, data: bytes, database: str, name="demo.json", **options):
     return client.post(
-        UPLOAD, {"file": SimpleUploadedFile(name, data), "database": database}, follow=True
+        UPLOAD,
+        {"file": SimpleUploadedFile(name, data), "database": database, **options},
+        follow=True,
     )
 
 
@@ -141,6 +143,41 @@ def test_upload_preview_confirm_imports_into_the_named_database(
     # A dry run is confirmed once.
     admin_client.post(confirm_url(preview))
     assert ImportRecord.objects.count() == 2
+
+
+def test_no_database_is_preselected_and_one_must_be_chosen(admin_client, export_bytes, target):
+    """The platform database the admin exports from is often the source: the target is
+    chosen each time, never taken by default."""
+    form = admin_client.get(UPLOAD).content.decode()
+    select = re.search(r'<select name="database".*?</select>', form, re.S)[0]
+    assert re.findall(r'<option value="([^"]*)" selected>', select) == [""]
+    response = upload(admin_client, export_bytes, "")
+    assert "This field is required." in response.content.decode()
+    assert not ImportRecord.objects.exists()
+
+
+def test_natural_matching_and_skipping_the_audit_logs_go_from_the_preview_to_the_import(
+    admin_client, export_bytes, target, run_worker
+):
+    response = upload(admin_client, export_bytes, target, match="natural", skip_audit="on")
+    preview = ImportRecord.objects.get()
+    assert preview.match == "natural" and preview.skip_audit
+    assert run_worker() == 1
+    preview.refresh_from_db()
+    assert preview.status == ImportRecord.Status.SUCCEEDED, preview.error
+    assert "auditLogs" not in preview.report["tables"]
+    assert "matched" in preview.report["totals"]  # natural matching counts its matches
+    page = admin_client.get(page_of(preview)).content.decode()
+    assert "by natural key (--match natural)" in page
+    admin_client.post(confirm_url(preview), follow=True)
+    record = ImportRecord.objects.exclude(pk=preview.pk).get()
+    assert record.match == "natural" and record.skip_audit
+    assert run_worker() == 1
+    record.refresh_from_db()
+    assert record.status == ImportRecord.Status.SUCCEEDED, record.error
+    snapshot = database_snapshot(target)
+    assert snapshot["core.AuditLog"] == {} and snapshot["core.Organization"]
+    assert response.status_code == 200
 
 
 def test_the_upload_is_kept_privately_under_its_sha256(admin_client, export_bytes, target):

@@ -127,10 +127,10 @@ class ImportRecord(Run):
     match = models.CharField(
         _("rows matched"),
         max_length=10,
-        choices=[("id", _("by id")), ("natural", _("by natural key (--match natural)"))],
+        choices=[("id", _("by id")), ("natural", _("by natural key"))],
         default="id",
     )
-    skip_audit = models.BooleanField(_("audit logs left out (--skip-audit)"), default=False)
+    skip_audit = models.BooleanField(_("audit logs left out"), default=False)
     # While running: the table being loaded, and how many tables were started.
     progress_table = models.CharField(_("current table"), max_length=100, blank=True)
     progress_tables = models.PositiveIntegerField(_("tables started"), default=0)

@@ -89,7 +89,7 @@ class UploadForm(forms.Form):
     skip_audit = forms.BooleanField(
         label=_("Leave out the audit logs"),
         required=False,
-        help_text=_("The audit logs of the file are not loaded (--skip-audit)."),
+        help_text=_("The audit logs of the file are not loaded."),
     )
 
     def __init__(self, *args, **kwargs):

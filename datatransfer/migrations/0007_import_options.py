@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
             model_name="importrecord",
             name="match",
             field=models.CharField(
-                choices=[("id", "by id"), ("natural", "by natural key (--match natural)")],
+                choices=[("id", "by id"), ("natural", "by natural key")],
                 default="id",
                 max_length=10,
                 verbose_name="rows matched",
@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
             model_name="importrecord",
             name="skip_audit",
             field=models.BooleanField(
-                default=False, verbose_name="audit logs left out (--skip-audit)"
+                default=False, verbose_name="audit logs left out"
             ),
         ),
     ]

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from run import CHANGE_EVERY, ENGINE_CASES, SLOW, TOOLS  # bench/run.py
+from cases import CHANGE_EVERY, ENGINE_CASES, SLOW, TOOLS  # bench/cases.py
 
 GROUPS = {  # step: (Django's tool, PostgreSQL's tool) it is compared with
     "export": ("dumpdata", "pg_dump"),

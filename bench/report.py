@@ -300,10 +300,36 @@ def profile_lines(scale: dict) -> list[str]:
 
 
 def render_docs(saved: dict, doc: Path, plot: Path) -> str:
+    """Write docs/benchmarks.md (and its plot) from `saved`, bench/results.json's content;
+    return the text. Each section is a function of its own, in the order they are read."""
     main, million = saved.get("main"), saved.get("million")
-    any_run = main or million
-    m = any_run["machine"]
+    machine = (main or million)["machine"]
     lines = [
+        *header_lines(main, million, machine),
+        *method_lines(machine),
+        *case_method_lines(),
+    ]
+    if main:
+        lines += run_settings_lines(main)
+        for scale in main["scales"]:
+            lines += scale_lines(scale, main.get("engine", "batch"))
+        lines += memory_growth_lines(main["scales"])
+    if million:
+        lines += million_lines(million, main)
+    notes = Path(__file__).with_name("notes.md")
+    if notes.exists():  # the profile of what misses a target, written by hand
+        lines += ["", notes.read_text().strip()]
+    lines += rerun_lines(main)
+    text = "\n".join(lines)
+    doc.parent.mkdir(exist_ok=True)
+    doc.write_text(text)
+    draw(main, million, plot)
+    return text
+
+
+def header_lines(main: dict | None, million: dict | None, m: dict) -> list[str]:
+    """The title, where the page comes from, and the machine `m` and code it ran on."""
+    return [
         "# Benchmarks",
         "",
         "`dumpdomain` / `loaddomain` against Django's `dumpdata` / `loaddata` and PostgreSQL's "
@@ -319,6 +345,13 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         f"- PostgreSQL {m['postgresql']} (local, 127.0.0.1), {m['pg_dump']}",
         *code_lines(main, million),
         *layout_lines(main, million),
+    ]
+
+
+def method_lines(m: dict) -> list[str]:
+    """How it is measured: the databases, the data set, and how time and memory are taken
+    (the launcher's floor, from the machine `m`, included)."""
+    return [
         "",
         "## How it is measured",
         "",
@@ -344,6 +377,13 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "pre-exec mark), so the launcher is kept small; its floor, measured for `true`, is "
         f"{m.get('rss_floor_kb', 0) / 1024:.1f} MB. The client's memory only: the PostgreSQL "
         "server's is not counted, for any tool. A `CHECKPOINT` runs before each measured command.",
+    ]
+
+
+def case_method_lines() -> list[str]:
+    """How it is measured, case by case: export, import, re-import, the changed file, the
+    dry run."""
+    return [
         "- Export: `dumpdomain FILE` (indent 2, the default), `dumpdata core --database platform "
         "--indent 2 -o FILE` (without `--database` the router leaves `dumpdata` nothing to read "
         "in the project's database: it writes `[]`), `pg_dump --data-only -Fc` with one "
@@ -380,138 +420,155 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "- Dry run: `loaddomain FILE --dry-run` into an empty database.",
         "- `loaddomain` runs with `--report FILE` (to check the outcomes; a few KB of JSON).",
     ]
-    if main:
-        slow = (
-            "not run at all in this run (`--skip-slow`)"
-            if main.get("skip_slow")
-            else f"best of {main['slow_repeat']} (`--slow-repeat`, they take minutes)"
-        )
-        lines += [
-            f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata` and `loaddomain "
-            f"--engine rows`: {slow}. The rows engine is skipped from scale 400 on unless "
-            "`--with-rows-engine`.",
-            "- `loaddomain`'s engine in this run: "
-            + (
-                "batch, loaddomain's default then (a run from before `bench/run.py --engine`)."
-                if "engine" not in main
-                else f"`--engine {main['engine']}` (`bench/run.py --engine`)."
-                if main["engine"]
-                else "none given, loaddomain's own default (`bench/run.py --engine NAME` to "
-                "choose one)."
-            ),
-            "- The machine is shared: the largest number of other active PostgreSQL sessions "
-            "seen at the "
-            "start of a measured command, and the 1-minute load average, are listed under each "
-            "table.",
-            "",
-            f"## Results ({main['date']})",
-        ]
-        for scale in main["scales"]:
-            tools = scale["tools"]
-            busy = max(t["busy"] for t in tools.values())
-            load = max(t["load"] for t in tools.values())
-            lines += [
-                "",
-                f"### Scale {scale['scale']}: {scale['rows']:,} rows",
-                "",
-                f"Files: `dumpdomain` {scale['file_sizes']['dumpdomain'] / 2**20:,.0f} MB, "
-                f"`dumpdata` {scale['file_sizes']['dumpdata'] / 2**20:,.0f} MB, "
-                f"`pg_dump -Fc` {scale['file_sizes']['pg_dump'] / 2**20:,.0f} MB. "
-                f"Rows per table: "
-                + ", ".join(f"{k} {v:,}" for k, v in scale["counts"].items())
-                + ".",
-                "",
-                # Runs from before the --engine option passed --engine batch.
-                *results_table(scale, main.get("engine", "batch")),
-                *changed_lines(scale),
-                *loaddata_attempt(scale),
-                "",
-                f"Other active sessions at the start of a run: at most {busy}; load average at "
-                f"most {load:.2f}.",
-                "",
-                f"Targets at scale {scale['scale']} (issue 14):",
-                "",
-                "| what | target | measured | |",
-                "|---|---|---|---|",
-                *(f"| {a} | {b} | {c} | {mark(d)} |" for a, b, c, d in targets(scale)),
-                *profile_lines(scale),
-            ]
-        scales = main["scales"]
-        if len(scales) >= 2:
-            low, high = scales[0], scales[-1]
-            factor = high["rows"] / low["rows"]
-            lines += [
-                "",
-                f"### Peak memory: scale {low['scale']} → {high['scale']} ({factor:.1f}× the rows)",
-                "",
-                f"Target (issue 14): flat, every `dumpdomain` / `loaddomain` under "
-                f"{MEMORY_LIMIT_MB} MB, 1,000,000 rows included; the growth is for reference.",
-                "",
-                "| tool | peak RSS at "
-                + f"{low['rows']:,} rows | at {high['rows']:,} rows | growth | |",
-                "|---|---:|---:|---:|---|",
-            ]
-            for key in FLAT_TOOLS + ["dumpdata", "loaddata"]:
-                if key in low["tools"] and key in high["tools"]:
-                    a, b = low["tools"][key]["rss_kb"], high["tools"][key]["rss_kb"]
-                    label = next(f"{step}: {lbl}" for k, step, lbl in TOOLS if k == key)
-                    ok = mark(b < MEMORY_LIMIT_MB * 1024) if key in FLAT_TOOLS else "(reference)"
-                    lines.append(
-                        f"| {label} | {mb(a)} | {mb(b)} | {100 * (b / a - 1):+.0f}% | {ok} |"
-                    )
-    if million:
-        t = million["tools"]
+
+
+def run_settings_lines(main: dict) -> list[str]:
+    """The main run's settings (repeats, engine, a shared machine), then its results' title."""
+    lines = []
+    slow = (
+        "not run at all in this run (`--skip-slow`)"
+        if main.get("skip_slow")
+        else f"best of {main['slow_repeat']} (`--slow-repeat`, they take minutes)"
+    )
+    lines += [
+        f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata` and `loaddomain "
+        f"--engine rows`: {slow}. The rows engine is skipped from scale 400 on unless "
+        "`--with-rows-engine`.",
+        "- `loaddomain`'s engine in this run: "
+        + (
+            "batch, loaddomain's default then (a run from before `bench/run.py --engine`)."
+            if "engine" not in main
+            else f"`--engine {main['engine']}` (`bench/run.py --engine`)."
+            if main["engine"]
+            else "none given, loaddomain's own default (`bench/run.py --engine NAME` to "
+            "choose one)."
+        ),
+        "- The machine is shared: the largest number of other active PostgreSQL sessions "
+        "seen at the "
+        "start of a measured command, and the 1-minute load average, are listed under each "
+        "table.",
+        "",
+        f"## Results ({main['date']})",
+    ]
+    return lines
+
+
+def scale_lines(scale: dict, engine: str | None) -> list[str]:
+    """One scale's section: the file sizes, the results table, and the targets of issue 14.
+    `engine` is the run's --engine (runs from before the option passed --engine batch)."""
+    lines = []
+    tools = scale["tools"]
+    busy = max(t["busy"] for t in tools.values())
+    load = max(t["load"] for t in tools.values())
+    lines += [
+        "",
+        f"### Scale {scale['scale']}: {scale['rows']:,} rows",
+        "",
+        f"Files: `dumpdomain` {scale['file_sizes']['dumpdomain'] / 2**20:,.0f} MB, "
+        f"`dumpdata` {scale['file_sizes']['dumpdata'] / 2**20:,.0f} MB, "
+        f"`pg_dump -Fc` {scale['file_sizes']['pg_dump'] / 2**20:,.0f} MB. "
+        f"Rows per table: " + ", ".join(f"{k} {v:,}" for k, v in scale["counts"].items()) + ".",
+        "",
+        *results_table(scale, engine),
+        *changed_lines(scale),
+        *loaddata_attempt(scale),
+        "",
+        f"Other active sessions at the start of a run: at most {busy}; load average at "
+        f"most {load:.2f}.",
+        "",
+        f"Targets at scale {scale['scale']} (issue 14):",
+        "",
+        "| what | target | measured | |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {mark(d)} |" for a, b, c, d in targets(scale)),
+        *profile_lines(scale),
+    ]
+    return lines
+
+
+def memory_growth_lines(scales: list[dict]) -> list[str]:
+    """Peak memory from the first scale to the last (nothing with a single scale)."""
+    lines = []
+    if len(scales) >= 2:
+        low, high = scales[0], scales[-1]
+        factor = high["rows"] / low["rows"]
         lines += [
             "",
-            f"## The 1,000,000-row check ({million['date']})",
+            f"### Peak memory: scale {low['scale']} → {high['scale']} ({factor:.1f}× the rows)",
             "",
-            f"`seeddemo --scale {million['scale']}`: {million['rows']:,} rows (seeded in "
-            f"{million['seed_seconds']:.0f} s); `dumpdomain` file "
-            f"{million['file_sizes']['dumpdomain'] / 2**20:,.0f} MB. "
-            "Each command once, on the same machine (`python bench/run.py --million`)."
-            + (
-                ""
-                if million["machine"].get("layout")
-                else " **Measured on the earlier layout** (`core_*` tables made by Django's "
-                f"migrations, commit {million['machine']['commit']}) and not rerun on the "
-                "Prisma-made tables: see the notes."
-            ),
+            f"Target (issue 14): flat, every `dumpdomain` / `loaddomain` under "
+            f"{MEMORY_LIMIT_MB} MB, 1,000,000 rows included; the growth is for reference.",
             "",
-            "| command | wall time | rows/s | peak RSS | under 150 MB |",
+            "| tool | peak RSS at "
+            + f"{low['rows']:,} rows | at {high['rows']:,} rows | growth | |",
             "|---|---:|---:|---:|---|",
         ]
-        for key, label in [
-            ("dumpdomain", "`dumpdomain`"),
-            ("loaddomain", "`loaddomain` into an empty database"),
-            ("loaddomain_dry", "`loaddomain --dry-run` into an empty database"),
-        ]:
-            r = t[key]
-            lines.append(
-                f"| {label} | {seconds(r['wall'])} | {million['rows'] / r['wall']:,.0f} | "
-                f"{mb(r['rss_kb'])} | {mark(r['rss_kb'] < MEMORY_LIMIT_MB * 1024)} |"
-            )
-        dry = t["loaddomain_dry"]["wall"] / t["loaddomain"]["wall"]
-        lines += ["", f"Dry run / real import: {dry:.2f}× (target ≤ 1.1×: {mark(dry <= 1.1)})."]
-        if million.get("engine"):
-            lines += ["", f"`loaddomain` ran with `--engine {million['engine']}`."]
-        if main:
-            low = main["scales"][0]
-            lines += [
-                "",
-                f"Peak RSS from {low['rows']:,} rows (scale {low['scale']}) to "
-                f"{million['rows']:,} rows "
-                f"({million['rows'] / low['rows']:.1f}× the rows):",
-                "",
-            ]
-            names = {"dumpdomain": "dumpdomain", "loaddomain": "loaddomain"}
-            names["loaddomain_dry"] = "loaddomain --dry-run"
-            for key, name in names.items():
-                a, b = low["tools"][key]["rss_kb"], t[key]["rss_kb"]
-                lines.append(f"- `{name}`: {mb(a)} → {mb(b)} ({100 * (b / a - 1):+.0f}%)")
-    notes = Path(__file__).with_name("notes.md")
-    if notes.exists():  # the profile of what misses a target, written by hand
-        lines += ["", notes.read_text().strip()]
+        for key in FLAT_TOOLS + ["dumpdata", "loaddata"]:
+            if key in low["tools"] and key in high["tools"]:
+                a, b = low["tools"][key]["rss_kb"], high["tools"][key]["rss_kb"]
+                label = next(f"{step}: {lbl}" for k, step, lbl in TOOLS if k == key)
+                ok = mark(b < MEMORY_LIMIT_MB * 1024) if key in FLAT_TOOLS else "(reference)"
+                lines.append(f"| {label} | {mb(a)} | {mb(b)} | {100 * (b / a - 1):+.0f}% | {ok} |")
+    return lines
+
+
+def million_lines(million: dict, main: dict | None) -> list[str]:
+    """The 1,000,000-row check, and its peak memory against the main run's first scale."""
+    lines = []
+    t = million["tools"]
     lines += [
+        "",
+        f"## The 1,000,000-row check ({million['date']})",
+        "",
+        f"`seeddemo --scale {million['scale']}`: {million['rows']:,} rows (seeded in "
+        f"{million['seed_seconds']:.0f} s); `dumpdomain` file "
+        f"{million['file_sizes']['dumpdomain'] / 2**20:,.0f} MB. "
+        "Each command once, on the same machine (`python bench/run.py --million`)."
+        + (
+            ""
+            if million["machine"].get("layout")
+            else " **Measured on the earlier layout** (`core_*` tables made by Django's "
+            f"migrations, commit {million['machine']['commit']}) and not rerun on the "
+            "Prisma-made tables: see the notes."
+        ),
+        "",
+        "| command | wall time | rows/s | peak RSS | under 150 MB |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for key, label in [
+        ("dumpdomain", "`dumpdomain`"),
+        ("loaddomain", "`loaddomain` into an empty database"),
+        ("loaddomain_dry", "`loaddomain --dry-run` into an empty database"),
+    ]:
+        r = t[key]
+        lines.append(
+            f"| {label} | {seconds(r['wall'])} | {million['rows'] / r['wall']:,.0f} | "
+            f"{mb(r['rss_kb'])} | {mark(r['rss_kb'] < MEMORY_LIMIT_MB * 1024)} |"
+        )
+    dry = t["loaddomain_dry"]["wall"] / t["loaddomain"]["wall"]
+    lines += ["", f"Dry run / real import: {dry:.2f}× (target ≤ 1.1×: {mark(dry <= 1.1)})."]
+    if million.get("engine"):
+        lines += ["", f"`loaddomain` ran with `--engine {million['engine']}`."]
+    if main:
+        low = main["scales"][0]
+        lines += [
+            "",
+            f"Peak RSS from {low['rows']:,} rows (scale {low['scale']}) to "
+            f"{million['rows']:,} rows "
+            f"({million['rows'] / low['rows']:.1f}× the rows):",
+            "",
+        ]
+        names = {"dumpdomain": "dumpdomain", "loaddomain": "loaddomain"}
+        names["loaddomain_dry"] = "loaddomain --dry-run"
+        for key, name in names.items():
+            a, b = low["tools"][key]["rss_kb"], t[key]["rss_kb"]
+            lines.append(f"- `{name}`: {mb(a)} → {mb(b)} ({100 * (b / a - 1):+.0f}%)")
+    return lines
+
+
+def rerun_lines(main: dict | None) -> list[str]:
+    """The plot, and how to run the benchmark again (with the last run's duration)."""
+    return [
         "",
         "## Plot",
         "",
@@ -554,11 +611,6 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "touches no other. Never part of `make test`.",
         "",
     ]
-    text = "\n".join(lines)
-    doc.parent.mkdir(exist_ok=True)
-    doc.write_text(text)
-    draw(main, million, plot)
-    return text
 
 
 def draw(main: dict | None, million: dict | None, path: Path) -> None:

@@ -102,7 +102,7 @@ def targets(scale: dict) -> list[tuple[str, str, str, bool | None]]:
     """Issue 14's targets. `loaddata` and `dumpdata` stay in the results as references."""
     t = scale["tools"]
     w = {key: value["wall"] for key, value in t.items()}
-    out = [
+    return [
         (
             "import into an empty database",
             "≤ 2× `pg_restore --data-only`",
@@ -113,66 +113,73 @@ def targets(scale: dict) -> list[tuple[str, str, str, bool | None]]:
             "≤ 1× `pg_restore --data-only` (into an empty database)",
             *ratio_target(w, "loaddomain_again", "pg_restore", 1),
         ),
-    ]
-    again = t.get("loaddomain_again")
-    if again:
-        written = again["row_versions_written"]["domain_tables"]
-        loaddata_written = (
-            t.get("loaddata_again", {}).get("row_versions_written", {}).get("domain_tables")
-        )
-        by_loaddata = f" (`loaddata`: {loaddata_written:,})" if loaddata_written is not None else ""
-        out.append(
-            (
-                "",
-                "not one row version written",
-                f"{written:,} written in {again['runs']} runs; xmin/ctid of every row "
-                f"{'unchanged' if again['xmin_ctid_unchanged'] else 'CHANGED'}{by_loaddata}",
-                written == 0 and again["xmin_ctid_unchanged"],
-            )
-        )
-    out.append(
-        ("export", "≤ 2× `pg_dump -Fc --data-only`", *ratio_target(w, "dumpdomain", "pg_dump", 2))
-    )
-    changed = t.get("loaddomain_changed")
-    out.append(
+        *unchanged_rows_target(t),
+        ("export", "≤ 2× `pg_dump -Fc --data-only`", *ratio_target(w, "dumpdomain", "pg_dump", 2)),
         (
             f"import of a file with 1 row in {CHANGE_EVERY} changed",
             "≤ 2× `pg_restore --data-only` (into an empty database)",
             *ratio_target(w, "loaddomain_changed", "pg_restore", 2),
-        )
-    )
-    if changed:
-        written = changed["row_versions_written"]
-        out.append(
-            (
-                "",
-                "row versions written = rows changed (none for an unchanged row)",
-                f"{', '.join(f'{n:,}' for n in written)} written in {len(written)} runs; "
-                f"{changed['changed_rows']:,} rows changed",
-                all(n == changed["changed_rows"] for n in written),
-            )
-        )
-    else:
-        out.append(("", "row versions written = rows changed", "not run", None))
-    out.append(
+        ),
+        changed_rows_target(t.get("loaddomain_changed")),
         (
             "dry run",
             "≤ 1.1× the real import",
             *ratio_target(w, "loaddomain_dry", "loaddomain", 1.1, 2),
-        )
+        ),
+        *memory_target(t),
+    ]
+
+
+def unchanged_rows_target(t: dict) -> list[tuple[str, str, str, bool]]:
+    """The re-import's row versions (none may be written), with `loaddata`'s for reference;
+    nothing when the re-import did not run."""
+    again = t.get("loaddomain_again")
+    if not again:
+        return []
+    written = again["row_versions_written"]["domain_tables"]
+    loaddata_written = (
+        t.get("loaddata_again", {}).get("row_versions_written", {}).get("domain_tables")
     )
-    ours = {k: t[k]["rss_kb"] for k in FLAT_TOOLS if k in t}
-    if ours:
-        top = max(ours, key=ours.get)
-        out.append(
-            (
-                "memory",
-                f"peak RSS under {MEMORY_LIMIT_MB} MB (1,000,000 rows: see that check)",
-                f"at most {mb(ours[top])} ({STEPS[top]}: {LABELS[top]})",
-                ours[top] < MEMORY_LIMIT_MB * 1024,
-            )
+    by_loaddata = f" (`loaddata`: {loaddata_written:,})" if loaddata_written is not None else ""
+    return [
+        (
+            "",
+            "not one row version written",
+            f"{written:,} written in {again['runs']} runs; xmin/ctid of every row "
+            f"{'unchanged' if again['xmin_ctid_unchanged'] else 'CHANGED'}{by_loaddata}",
+            written == 0 and again["xmin_ctid_unchanged"],
         )
-    return out
+    ]
+
+
+def changed_rows_target(changed: dict | None) -> tuple[str, str, str, bool | None]:
+    """The changed file's row versions: exactly one per changed row, in every run."""
+    if not changed:
+        return ("", "row versions written = rows changed", "not run", None)
+    written = changed["row_versions_written"]
+    return (
+        "",
+        "row versions written = rows changed (none for an unchanged row)",
+        f"{', '.join(f'{n:,}' for n in written)} written in {len(written)} runs; "
+        f"{changed['changed_rows']:,} rows changed",
+        all(n == changed["changed_rows"] for n in written),
+    )
+
+
+def memory_target(t: dict) -> list[tuple[str, str, str, bool]]:
+    """The highest peak RSS of dumpdomain and loaddomain's cases, under the limit."""
+    ours = {k: t[k]["rss_kb"] for k in FLAT_TOOLS if k in t}
+    if not ours:
+        return []
+    top = max(ours, key=ours.get)
+    return [
+        (
+            "memory",
+            f"peak RSS under {MEMORY_LIMIT_MB} MB (1,000,000 rows: see that check)",
+            f"at most {mb(ours[top])} ({STEPS[top]}: {LABELS[top]})",
+            ours[top] < MEMORY_LIMIT_MB * 1024,
+        )
+    ]
 
 
 def code_lines(main: dict | None, million: dict | None) -> list[str]:

@@ -620,12 +620,9 @@ def rerun_lines(main: dict | None) -> list[str]:
     ]
 
 
-def draw(main: dict | None, million: dict | None, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_groups(main: dict | None, million: dict | None) -> list[tuple[str, dict]]:
+    """(legend label, results) of each bar group of the plot: every scale, then the
+    1,000,000-row check."""
     groups = [
         (f"scale {s['scale']} ({s['rows'] / 1000:,.0f}k rows)", s)
         for s in (main or {}).get("scales", [])
@@ -639,6 +636,17 @@ def draw(main: dict | None, million: dict | None, path: Path) -> None:
                 million,
             )
         )
+    return groups
+
+
+def draw(main: dict | None, million: dict | None, path: Path) -> None:
+    """docs/benchmarks.png: throughput and peak RSS of every tool, one bar per group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = plot_groups(main, million)
     keys = [key for key, _, _ in TOOLS if any(key in g["tools"] for _, g in groups)]
     fig, axes = plt.subplots(2, 1, figsize=(13, 9), constrained_layout=True)
     width = 0.8 / max(len(groups), 1)

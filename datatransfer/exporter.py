@@ -2,21 +2,21 @@
 
 import contextlib
 import time
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
 from datatransfer.databases import open_connection
-from datatransfer.fileformat import FORMAT_NAME, FORMAT_VERSION
-from datatransfer.fileformat.codec import encode_row, encode_value, format_datetime
-from datatransfer.fileformat.writer import ExportWriter
+from datatransfer.formats import get_format
+from datatransfer.formats.document import FORMAT_NAME, FORMAT_VERSION
+from datatransfer.formats.rows import encode_row, encode_value, format_datetime
 from datatransfer.locking import LockWaits, checked_lock_timeout
 from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
 from datatransfer.schemarecord import RECORD, database_schema
-from datatransfer.server_rows import server_rows, table_sql
 from datatransfer.signing import signing_key as settings_signing_key
 
 CHUNK_SIZE = 2000
@@ -69,12 +69,12 @@ def _python_rows(table, queryset, using, exclude_secrets, scope):
         yield row, reference
 
 
-def _spelled_rows(table, queryset, row_sql, connection, scope):
+def _spelled_rows(table, server_rows, scope):
     """Yield (file's dict, whether a reference) for each row, spelled by the server."""
     references = scope.references(table) if hasattr(scope, "references") else ()
     references = {encode_value(table.pk.field, pk) for pk in references}
     # Closed with this generator: its COPY holds the connection until it ends (closing).
-    with contextlib.closing(server_rows(table, queryset, row_sql, connection)) as rows:
+    with contextlib.closing(server_rows) as rows:
         yield from _marked_references(table, rows, references, scope)
 
 
@@ -101,14 +101,16 @@ def _marked_references(table, rows, references, scope):
         yield row, reference
 
 
-def _table_rows(table, queryset, using, connection, exclude_secrets, scope, server_spelling):
-    """The rows of one table: spelled by PostgreSQL when it can (server_rows.py), else
-    read and spelled in Python."""
-    if server_spelling and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            row_sql = table_sql(table, cursor.cursor, exclude_secrets=exclude_secrets)
-        if row_sql is not None:
-            return _spelled_rows(table, queryset, row_sql, connection, scope)
+def _table_rows(table, queryset, using, connection, exclude_secrets, scope, export_format):
+    """The rows of one table: spelled by the database server when the format can have it
+    (`export_format` None: never), else read and spelled in Python."""
+    server_rows = (
+        export_format.server_rows(table, queryset, connection, exclude_secrets=exclude_secrets)
+        if export_format
+        else None
+    )
+    if server_rows is not None:
+        return _spelled_rows(table, server_rows, scope)
     return _python_rows(table, queryset, using, exclude_secrets, scope)
 
 
@@ -146,35 +148,35 @@ def export_domain(
     signing_key: str | None = None,
     server_spelling: bool = True,
     lock_timeout: float | None = None,
+    export_format: str | None = None,
 ) -> ExportReport:
     """Write the domain's tables to the text `stream`; return an ExportReport.
 
     All tables are read in one transaction (REPEATABLE READ, read only, on PostgreSQL),
-    so the file's references hold together while the application writes.
-    `scope(table, queryset)` may narrow each table's queryset (a subset export); it
-    returns the queryset to write, or None to leave the table out; it may also tell the
-    rows written only as references (`references(table)`, written `as_reference(table,
-    values, many_to_many)` and without secrets) and add to the file's `metadata()`
-    (subset.OrganizationScope). Every table's key is
-    written, in order: a table left out (`exclude`d or by `scope`) is an empty list, named
-    in the metadata's `excludedTables`.
-    `on_table(key, count)` is called before each table and may return a callback taking
-    a number of rows written (for progress); `on_row(key, row)` is called with each row
-    as written (a dict of the file's fields). With a signing key (settings), the metadata
-    is signed (signing.py);
-    `signing_key` replaces the settings' key ('' for none). On PostgreSQL the rows are
-    spelled by the server (server_rows.py) unless `server_spelling` is false; the file
-    is the same byte for byte. On PostgreSQL, a wait for another session's lock ends
-    after `lock_timeout` seconds (default: the setting, DATATRANSFER_LOCK_TIMEOUT; 0: no
-    limit) with LockTimeoutError.
-    Raises DataTransferError for a bad option or an unreachable database.
+    so the file's references hold together while the application writes. `scope(table,
+    queryset)` may narrow each table's queryset (a subset export: subset.OrganizationScope,
+    which may also tell the rows written only as references, and add to the metadata).
+    Every table's key is written, in order: a table left out (`exclude`d or by `scope`) is
+    an empty list, named in the metadata's `excludedTables`. `on_table(key, count)` may
+    return a progress callback taking a number of rows written; `on_row(key, row)` sees
+    each row written. The metadata is signed with `signing_key` (default: the settings';
+    '' for none). The document is in `export_format` (a registered format's name; default:
+    the default format), its rows spelled by the server when the format can have it
+    unless `server_spelling` is false (the file is the same byte for byte). A wait for
+    another session's lock ends after `lock_timeout` seconds (default:
+    DATATRANSFER_LOCK_TIMEOUT; 0: no limit) with LockTimeoutError. Raises
+    DataTransferError for a bad option or an unreachable database.
     """
     using = using or domain_database()
     started = time.monotonic()
     tables = tables_to_export(exclude)
     connection = open_connection(using)
+    chosen_format = get_format(export_format)
     report = ExportReport(file=file_name, database=using)
-    writer = ExportWriter(stream, indent=indent)
+    server_format = chosen_format if server_spelling else None
+    export = _Export(using, connection, report, scope, exclude_secrets, server_format)
+    export.on_table, export.on_row = on_table, on_row
+    writer = chosen_format.writer(stream, indent=indent)
     waits = LockWaits(
         using, checked_lock_timeout(lock_timeout), "the export was stopped, nothing was written"
     )
@@ -185,63 +187,98 @@ def export_domain(
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         waits.limit(connection)
-        querysets = {}
-        for table in tables:
-            queryset = table.model._base_manager.using(using).all()
-            queryset = scope(table, queryset) if scope else queryset
-            if queryset is not None:
-                querysets[table.key] = queryset
-        tables = [t for t in tables if t.key in querysets]
-        report.excluded = [t.key for t in domain_tables() if t.key not in querysets]
-        counts = {}
-        for table in tables:
-            waits.doing = f"reading {table.key}"
-            counts[table.key] = querysets[table.key].count()
+        export.write(writer, tables, waits, signing_key)
+    export.report.duration = time.monotonic() - started
+    return export.report
+
+
+@dataclass
+class _Export:
+    """One export's state inside its transaction: the querysets to write, their counts,
+    and the report filled as the tables are written."""
+
+    using: str
+    connection: object
+    report: ExportReport
+    scope: object
+    exclude_secrets: bool
+    server_format: object
+    on_table: object = None
+    on_row: object = None
+    querysets: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+
+    def write(self, writer, tables, waits, signing_key) -> None:
+        """Count, write every table, then the metadata (signed with `signing_key`, or with
+        the settings' key when it is None)."""
+        tables = self.count(tables, waits)
         now = format_datetime(timezone.now())
-        for table in domain_tables():
-            # Every key, as the old tool writes it (its importer needs them all): a table
-            # left out is an empty list, named in `excludedTables`.
-            writer.begin_table(table.key)
-            if table.key in querysets:
-                waits.doing = f"reading {table.key}"
-                on_rows = on_table(table.key, counts[table.key]) if on_table else None
-                rows = _table_rows(
-                    table,
-                    querysets[table.key],
-                    using,
-                    connection,
-                    exclude_secrets,
-                    scope,
-                    server_spelling,
-                )
-                report.tables[table.key], referenced = _write_rows(
-                    writer, table, rows, on_rows, on_row
-                )
-                if referenced:
-                    report.references[table.key] = referenced
-            writer.end_table()
-        schema = schema_of(tables)
+        self.write_tables(writer, waits)
         writer.finish(
-            {
-                "format": FORMAT_NAME,
-                "version": FORMAT_VERSION,
-                "timestamp": now,
-                "exportedAt": now,
-                "source": {
-                    "vendor": connection.vendor,
-                    "name": str(connection.settings_dict["NAME"]),
-                },
-                "secretsExcluded": exclude_secrets,
-                "excludedTables": sorted(report.excluded),
-                "tables": dict(report.tables),
-                "manifest": {
-                    "schema": schema,
-                    "schemaFingerprint": schema_fingerprint(schema),
-                    RECORD: database_schema(connection, domain_tables()),
-                },
-                **(scope.metadata() if hasattr(scope, "metadata") else {}),
-            },
+            self.metadata(tables, now),
             signing_key=settings_signing_key() if signing_key is None else signing_key,
         )
-    report.duration = time.monotonic() - started
-    return report
+
+    def count(self, tables, waits) -> list:
+        """Narrow each table to the scope and count its rows; return the tables written."""
+        for table in tables:
+            queryset = table.model._base_manager.using(self.using).all()
+            queryset = self.scope(table, queryset) if self.scope else queryset
+            if queryset is not None:
+                self.querysets[table.key] = queryset
+        tables = [t for t in tables if t.key in self.querysets]
+        self.report.excluded = [t.key for t in domain_tables() if t.key not in self.querysets]
+        for table in tables:
+            waits.doing = f"reading {table.key}"
+            self.counts[table.key] = self.querysets[table.key].count()
+        return tables
+
+    def write_tables(self, writer, waits) -> None:
+        """Every key, as the old tool writes it (its importer needs them all): a table left
+        out is an empty list, named in `excludedTables`."""
+        for table in domain_tables():
+            writer.begin_table(table.key)
+            if table.key in self.querysets:
+                waits.doing = f"reading {table.key}"
+                self.write_table(writer, table)
+            writer.end_table()
+
+    def write_table(self, writer, table) -> None:
+        key = table.key
+        on_rows = self.on_table(key, self.counts[key]) if self.on_table else None
+        rows = _table_rows(
+            table,
+            self.querysets[key],
+            self.using,
+            self.connection,
+            self.exclude_secrets,
+            self.scope,
+            self.server_format,
+        )
+        self.report.tables[key], referenced = _write_rows(writer, table, rows, on_rows, self.on_row)
+        if referenced:
+            self.report.references[key] = referenced
+
+    def metadata(self, tables, now: str) -> dict:
+        """The document's metadata (the writer adds the manifest's tables)."""
+        connection, scope = self.connection, self.scope
+        schema = schema_of(tables)
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "timestamp": now,
+            "exportedAt": now,
+            "source": {
+                "vendor": connection.vendor,
+                "name": str(connection.settings_dict["NAME"]),
+            },
+            "secretsExcluded": self.exclude_secrets,
+            "excludedTables": sorted(self.report.excluded),
+            "tables": dict(self.report.tables),
+            "manifest": {
+                "schema": schema,
+                "schemaFingerprint": schema_fingerprint(schema),
+                RECORD: database_schema(connection, domain_tables()),
+            },
+            **(scope.metadata() if hasattr(scope, "metadata") else {}),
+        }

@@ -19,18 +19,15 @@ from django.db import transaction
 from datatransfer.contents import ContentCounts, content_key, contents_held
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import quoted
-from datatransfer.filecheck import checked_rows, scan_file, unknown_error
-from datatransfer.fileformat.codec import SECRET_NOT_SHOWN, RowError, decode_row, encode_value
-from datatransfer.fileformat.readers import (
-    ExportSource,
-    excluded_table_keys,
-    open_export,
-    reference_ids,
-)
+from datatransfer.filecheck import checked_rows, read_head, scan_file, unknown_error
+from datatransfer.formats import open_reader
+from datatransfer.formats.rows import SECRET_NOT_SHOWN, RowError, decode_row, encode_value
+from datatransfer.formats.source import ExportSource
 from datatransfer.importer import ImportOptions
 from datatransfer.locking import LockWaits
+from datatransfer.matching import NaturalKeyMatcher
 from datatransfer.registry import tables_by_key
-from datatransfer.signing import check_signature, signing_key
+from datatransfer.signing import check_signature
 
 BATCH_SIZE = 500
 
@@ -321,97 +318,124 @@ def verify_domain(path, **options) -> VerifyReport:
 def _verify(source, options, started):
     """verify_domain's work, every read of the file through the ExportSource `source`;
     return the VerifyReport."""
-    using, exclude, ignore_unknown = options.using, set(options.exclude), options.ignore_unknown
-    verify, natural = options.verify, options.match == "natural"
-    tables = list(tables_by_key().values())
-    by_key = {t.key: t for t in tables}
-
-    def scan(**match):
-        return scan_file(
-            source,
-            tables,
-            verify=verify,
-            ignore_unknown=ignore_unknown,
-            batch_size=BATCH_SIZE,
-            exclude=exclude,
-            **match,
-        )
-
-    notes = []
-    if not verify:
-        notes = ["Not verified: the file was compared without checking it against its manifest."]
-    elif not natural:  # with natural keys, one pass checks and matches, below
-        notes = scan().notes
-    with open_export(source, any_version=not verify) as reader:
-        if not verify:  # the signature holds all the same, as for an import
-            notes += check_signature(reader.path, reader.metadata, signing_key())
-        connection = open_connection(using)
-        report = VerifyReport(file=source.path, database=using, file_size=reader.size, notes=notes)
-        skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
-        left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
-        references = reference_ids(reader.path, reader.metadata, by_key)
-        outermost = not connection.in_atomic_block
-        waits = LockWaits(using, options.lock_timeout, "the comparison was stopped")
-        with waits, transaction.atomic(using=using):
-            if connection.vendor == "postgresql" and outermost:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            waits.limit(connection)
-            matcher = None
-            if natural:
-                waits.doing = "matching natural keys"
-                scanned = scan(match_using=using)
-                report.notes[:0] = scanned.notes
-                matcher = scanned.matcher
-                references = matcher.translated(references)
-            for key, rows in reader.tables():
-                table = by_key.get(key)
-                if table is None:
-                    if not ignore_unknown:
-                        raise unknown_error(reader.path, [f"table {quoted(key)}"])
-                    report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
-                    continue
-                if key in exclude or key in left_out:
-                    continue
-                waits.doing = f"reading {key}"
-                comparison = report.tables.setdefault(
-                    key, TableComparison(key, by_content=table.write_policy.matched_by_content)
-                )
-                verifier = _TableVerifier(
-                    table,
-                    comparison,
-                    using=using,
-                    skip_empty_secrets=skip_empty_secrets,
-                    references=references.get(key, set()),
-                )
-                rows = checked_rows(reader.path, table, rows, ignore_unknown)
-                verifier.run(matcher.rows(table, rows) if matcher else rows)
-            transaction.set_rollback(True, using=using)
-    if matcher:
-        report.id_mapping = {key: ids for key, ids in matcher.mapping.items() if ids}
-        if report.id_mapping:
-            counts = ", ".join(f"{key} {len(ids):,}" for key, ids in report.id_mapping.items())
-            report.notes.append(
-                f"Matched by natural key, compared under the database's ids: {counts}."
-            )
-    absent = [
-        key
-        for key in by_key
-        if key not in report.tables and key not in exclude and key not in left_out
-    ]
-    if absent:
-        report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
-    if left_out:
-        report.notes.append(f"Left out of the export, not compared: {', '.join(sorted(left_out))}.")
-    referenced = sum(len(ids) for key, ids in references.items() if key in report.tables)
-    if referenced:
-        report.notes.append(
-            f"{referenced:,} rows in the file only as references (the import never changes them "
-            "in a database that has them): checked to be in the database, not compared."
-        )
-    if skip_empty_secrets:
-        report.notes.append(
-            "The file was written without secrets: empty secrets were not compared."
-        )
+    verification = _Verification(source, options)
+    report = verification.compare()
+    verification.add_notes(report)
     report.duration = time.monotonic() - started
     return report
+
+
+class _Verification:
+    """One comparison: the file's head read once (a FileHead), the check, the match (with
+    natural keys), then each table of the file compared with the database."""
+
+    def __init__(self, source, options):
+        self.source, self.options = source, options
+        self.by_key = tables_by_key()
+        self.head = read_head(source, self.by_key.values(), options.exclude)
+        self.matcher = None
+        self.references = {}
+        self.skip_empty_secrets = False
+
+    def scan(self, matcher=None) -> list:
+        """The check (and match) of the whole file (filecheck.scan_file); its notes."""
+        options = self.options
+        return scan_file(
+            self.source,
+            self.head,
+            verify=options.verify,
+            ignore_unknown=options.ignore_unknown,
+            signing_key=options.signing_key,
+            matcher=matcher,
+        )
+
+    def compare(self) -> VerifyReport:
+        options, head, using = self.options, self.head, self.options.using
+        notes = []
+        if not options.verify:
+            notes = [
+                "Not verified: the file was compared without checking it against its manifest."
+            ]
+        elif options.match != "natural":  # with natural keys, one pass checks and matches, below
+            notes = self.scan()
+        with open_reader(self.source, any_version=not options.verify) as reader:
+            if not options.verify:  # the signature holds all the same, as for an import
+                notes += check_signature(reader.path, reader.metadata, options.signing_key)
+            connection = open_connection(using)
+            report = VerifyReport(
+                file=self.source.path, database=using, file_size=reader.size, notes=notes
+            )
+            self.skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
+            # Refused here, in this order, when the file's lists are malformed.
+            _, self.references = head.left_out, head.references
+            outermost = not connection.in_atomic_block
+            waits = LockWaits(using, options.lock_timeout, "the comparison was stopped")
+            with waits, transaction.atomic(using=using):
+                if connection.vendor == "postgresql" and outermost:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                waits.limit(connection)
+                if options.match == "natural":
+                    waits.doing = "matching natural keys"
+                    self.matcher = NaturalKeyMatcher(using=using, batch_size=options.batch_size)
+                    report.notes[:0] = self.scan(self.matcher)
+                    self.references = self.matcher.translated(self.references)
+                self.compare_tables(reader, report, waits)
+                transaction.set_rollback(True, using=using)
+        return report
+
+    def compare_tables(self, reader, report, waits) -> None:
+        """Compare each table of the file (not skipped) with the database's."""
+        options, matcher = self.options, self.matcher
+        for key, rows in reader.tables():
+            table = self.by_key.get(key)
+            if table is None:
+                if not options.ignore_unknown:
+                    raise unknown_error(reader.path, [f"table {quoted(key)}"])
+                report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
+                continue
+            if key in self.head.skipped:
+                continue
+            waits.doing = f"reading {key}"
+            comparison = report.tables.setdefault(
+                key, TableComparison(key, by_content=table.write_policy.matched_by_content)
+            )
+            verifier = _TableVerifier(
+                table,
+                comparison,
+                using=options.using,
+                skip_empty_secrets=self.skip_empty_secrets,
+                references=self.references.get(key, set()),
+            )
+            rows = checked_rows(reader.path, table, rows, options.ignore_unknown)
+            verifier.run(matcher.rows(table, rows) if matcher else rows)
+
+    def add_notes(self, report) -> None:
+        """The notes of what was matched, not compared, or compared otherwise."""
+        left_out, references = self.head.left_out, self.references
+        if self.matcher:
+            report.id_mapping = {key: ids for key, ids in self.matcher.mapping.items() if ids}
+            if report.id_mapping:
+                counts = ", ".join(f"{key} {len(ids):,}" for key, ids in report.id_mapping.items())
+                report.notes.append(
+                    f"Matched by natural key, compared under the database's ids: {counts}."
+                )
+        absent = [
+            key for key in self.by_key if key not in report.tables and key not in self.head.skipped
+        ]
+        if absent:
+            report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
+        if left_out:
+            report.notes.append(
+                f"Left out of the export, not compared: {', '.join(sorted(left_out))}."
+            )
+        referenced = sum(len(ids) for key, ids in references.items() if key in report.tables)
+        if referenced:
+            report.notes.append(
+                f"{referenced:,} rows in the file only as references (the import never changes "
+                "them in a database that has them): checked to be in the database, not compared."
+            )
+        if self.skip_empty_secrets:
+            report.notes.append(
+                "The file was written without secrets: empty secrets were not compared."
+            )

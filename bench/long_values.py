@@ -23,17 +23,12 @@ NODE_FILE = ROOT / "tests" / "datatransfer" / "data" / "node-export-1.0.json"
 READ = """
 import sys, time, django
 django.setup()
-from datatransfer.fileformat.readers import LayoutMismatch, open_export
+from datatransfer.formats import open_reader
 started = time.perf_counter()
-for fast in (True, False):
-    try:
-        with open_export(sys.argv[1], fast_layout=fast) as reader:
-            for _, table in reader.tables():
-                for _ in table:
-                    pass
-        break
-    except LayoutMismatch:
-        continue
+with open_reader(sys.argv[1]) as reader:
+    for _, table in reader.tables():
+        for _ in table:
+            pass
 print(time.perf_counter() - started)
 """
 

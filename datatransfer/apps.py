@@ -11,12 +11,12 @@ class DatatransferConfig(AppConfig):
         from django.contrib import admin
 
         from datatransfer.admin import add_export_action
-        from datatransfer.fileformat.guard import allow_long_integers
+        from datatransfer.formats import prepare_formats
         from datatransfer.routers import refuse_migrating_a_platform_database
 
         pre_migrate.connect(refuse_migrating_a_platform_database)
-        # A JSON column's integer of any size a database holds is read and written exactly.
-        allow_long_integers()
+        # What each format needs of the process (JSON: integers of any size kept exact).
+        prepare_formats()
         # The admin modules are loaded (admin's own ready() ran first): core's organizations
         # get the export action from here, so that core never imports the transfer app.
         add_export_action(admin.site)

@@ -15,11 +15,12 @@ from django.conf import settings
 from datatransfer.checksums import FileDigest
 from datatransfer.exceptions import Code, DataTransferError
 from datatransfer.exporter import export_domain, tables_to_export
-from datatransfer.fileformat.writer import check_output_path, open_output
+from datatransfer.files import open_output
+from datatransfer.formats import check_output_path, format_for_path, get_format
 from datatransfer.history import begin_record, default_output, outcome_of, save_record
 from datatransfer.leftovers import temporary_prefix
 from datatransfer.locking import checked_lock_timeout
-from datatransfer.media import EXPORT_MEMBER, ReferencedFiles, check_archive_output, write_archive
+from datatransfer.media import ReferencedFiles, check_archive_output, write_archive
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
@@ -41,7 +42,8 @@ class OutputClosed(DataTransferError):
 class ExportOptions:
     """Everything an export is asked to do, checked once when built.
 
-    `output`: a `.json` file (`.json.gz`, `.bz2`, `.xz` compressed), `-` for stdout, or
+    `output`: a file named for its format (formats.output_suffixes: `.json`, `.json.gz`...),
+    `-` for stdout (the default format), or
     with `media` a `.tar`/`.tar.gz`/`.tgz` archive; empty: a new name in EXPORTS_DIR.
     `using`: the database to read (default: the domain's). `exclude`: file keys left out.
     `organizations`: slugs, for a subset export. `indent`: None or 0 for one line.
@@ -80,7 +82,7 @@ class ExportOptions:
             normalize("signing_key", settings_signing_key())
         normalize("lock_timeout", checked_lock_timeout(self.lock_timeout))
         if not self.output:
-            normalize("output", default_output(".tar" if self.media else ".json"))
+            normalize("output", default_output(".tar" if self.media else get_format().suffix))
         if self.indent is not None and self.indent < 0:
             raise DataTransferError(
                 f"The indentation must be 0 or more, not {self.indent}.", code=Code.BAD_INDENT
@@ -124,7 +126,7 @@ class ExportJob:
         self.warning = ""
         self.report: ExportReport | None = None
         self.manifest: dict | None = None
-        self._digest = FileDigest()  # of the file written: the JSON, then the archive
+        self._digest = FileDigest()  # of the file written: the export, then the archive
         self._files: ReferencedFiles | None = None
 
     def run(self) -> ExportRun:
@@ -137,9 +139,9 @@ class ExportJob:
         try:
             with contextlib.ExitStack() as stack:
                 scope = self.scope()
-                json_path = self.options.output
+                export_path = self.options.output
                 if self.options.media:
-                    # The JSON waits in a private folder (0700: it holds password hashes)
+                    # The export waits in a private folder (0700: it holds password hashes)
                     # beside the archive, removed with it on any error.
                     target = Path(self.options.output)
                     work = stack.enter_context(
@@ -147,10 +149,10 @@ class ExportJob:
                             prefix=temporary_prefix(target), dir=target.parent
                         )
                     )
-                    json_path = os.path.join(work, EXPORT_MEMBER)
-                self.write(scope, json_path)
+                    export_path = os.path.join(work, get_format().member_name)
+                self.write(scope, export_path)
                 if self.options.media:
-                    self.archive(json_path)
+                    self.archive(export_path)
         except BaseException as error:
             self.record_run(*outcome_of(error), duration=time.monotonic() - started)
             if self.warning:
@@ -191,6 +193,7 @@ class ExportJob:
                     on_row=self._files,
                     signing_key=options.signing_key,
                     lock_timeout=options.lock_timeout,
+                    export_format=format_for_path(path).name,
                 )
         except BrokenPipeError as error:
             if not options.to_stdout:
@@ -201,13 +204,13 @@ class ExportJob:
         if not options.to_stdout:
             self.report.file_size = self._digest.size
 
-    def archive(self, json_path: str) -> None:
+    def archive(self, export_path: str) -> None:
         """Write the archive: the export just written and the uploads it names."""
         options = self.options
         try:
             self.manifest, archive = write_archive(
                 options.output,
-                json_path,
+                export_path,
                 self._digest,
                 self._files.paths,
                 options.media_root,

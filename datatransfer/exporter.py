@@ -2,21 +2,20 @@
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils import timezone
 
 from datatransfer.databases import open_connection, read_only_snapshot
-from datatransfer.fileformat import FORMAT_NAME, FORMAT_VERSION
-from datatransfer.fileformat.codec import encode_row, encode_value, format_datetime
-from datatransfer.fileformat.writer import ExportWriter
+from datatransfer.formats import get_format
+from datatransfer.formats.document import FORMAT_NAME, FORMAT_VERSION
+from datatransfer.formats.rows import encode_row, encode_value, format_datetime
 from datatransfer.locking import LockWaits, checked_lock_timeout
 from datatransfer.manifest import schema_fingerprint, schema_of
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
 from datatransfer.schemarecord import RECORD, database_schema
-from datatransfer.server_rows import server_rows, table_sql
 from datatransfer.signing import signing_key as settings_signing_key
 
 CHUNK_SIZE = 2000
@@ -69,12 +68,12 @@ def _python_rows(table, queryset, using, exclude_secrets, scope):
         yield row, reference
 
 
-def _spelled_rows(table, queryset, row_sql, connection, scope):
+def _spelled_rows(table, server_rows, scope):
     """Yield (file's dict, whether a reference) for each row, spelled by the server."""
     references = scope.references(table) if hasattr(scope, "references") else ()
     references = {encode_value(table.pk.field, pk) for pk in references}
     # Closed with this generator: its COPY holds the connection until it ends (closing).
-    with contextlib.closing(server_rows(table, queryset, row_sql, connection)) as rows:
+    with contextlib.closing(server_rows) as rows:
         yield from _marked_references(table, rows, references, scope)
 
 
@@ -101,14 +100,16 @@ def _marked_references(table, rows, references, scope):
         yield row, reference
 
 
-def _table_rows(table, queryset, using, connection, exclude_secrets, scope, server_spelling):
-    """The rows of one table: spelled by PostgreSQL when it can (server_rows.py), else
-    read and spelled in Python."""
-    if server_spelling and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            row_sql = table_sql(table, cursor.cursor, exclude_secrets=exclude_secrets)
-        if row_sql is not None:
-            return _spelled_rows(table, queryset, row_sql, connection, scope)
+def _table_rows(table, queryset, using, connection, exclude_secrets, scope, export_format):
+    """The rows of one table: spelled by the database server when the format can have it
+    (`export_format` None: never), else read and spelled in Python."""
+    server_rows = (
+        export_format.server_rows(table, queryset, connection, exclude_secrets=exclude_secrets)
+        if export_format
+        else None
+    )
+    if server_rows is not None:
+        return _spelled_rows(table, server_rows, scope)
     return _python_rows(table, queryset, using, exclude_secrets, scope)
 
 
@@ -146,154 +147,125 @@ def export_domain(
     signing_key: str | None = None,
     server_spelling: bool = True,
     lock_timeout: float | None = None,
+    export_format: str | None = None,
 ) -> ExportReport:
     """Write the domain's tables to the text `stream`; return an ExportReport.
 
     All tables are read in one transaction (REPEATABLE READ, read only, on PostgreSQL),
-    so the file's references hold together while the application writes.
-    `scope(table, queryset)` may narrow each table's queryset (a subset export); it
-    returns the queryset to write, or None to leave the table out; it may also tell the
-    rows written only as references (`references(table)`, written `as_reference(table,
-    values, many_to_many)` and without secrets) and add to the file's `metadata()`
-    (subset.OrganizationScope). Every table's key is
-    written, in order: a table left out (`exclude`d or by `scope`) is an empty list, named
-    in the metadata's `excludedTables`.
-    `on_table(key, count)` is called before each table and may return a callback taking
-    a number of rows written (for progress); `on_row(key, row)` is called with each row
-    as written (a dict of the file's fields). With a signing key (settings), the metadata
-    is signed (signing.py);
-    `signing_key` replaces the settings' key ('' for none). On PostgreSQL the rows are
-    spelled by the server (server_rows.py) unless `server_spelling` is false; the file
-    is the same byte for byte. On PostgreSQL, a wait for another session's lock ends
-    after `lock_timeout` seconds (default: the setting, DATATRANSFER_LOCK_TIMEOUT; 0: no
-    limit) with LockTimeoutError.
-    Raises DataTransferError for a bad option or an unreachable database.
+    so the file's references hold together while the application writes. `scope(table,
+    queryset)` may narrow each table's queryset (a subset export: subset.OrganizationScope,
+    which may also tell the rows written only as references, and add to the metadata).
+    Every table's key is written, in order: a table left out (`exclude`d or by `scope`) is
+    an empty list, named in the metadata's `excludedTables`. `on_table(key, count)` may
+    return a progress callback taking a number of rows written; `on_row(key, row)` sees
+    each row written. The metadata is signed with `signing_key` (default: the settings';
+    '' for none). The document is in `export_format` (a registered format's name; default:
+    the default format), its rows spelled by the server when the format can have it
+    unless `server_spelling` is false (the file is the same byte for byte). A wait for
+    another session's lock ends after `lock_timeout` seconds (default:
+    DATATRANSFER_LOCK_TIMEOUT; 0: no limit) with LockTimeoutError. Raises
+    DataTransferError for a bad option or an unreachable database.
     """
     using = using or domain_database()
     started = time.monotonic()
     tables = tables_to_export(exclude)
     connection = open_connection(using)
-    run = _ExportRun(
-        writer=ExportWriter(stream, indent=indent),
-        report=ExportReport(file=file_name, database=using),
-        waits=LockWaits(
-            using, checked_lock_timeout(lock_timeout), "the export was stopped, nothing was written"
-        ),
-        using=using,
-        connection=connection,
-        scope=scope,
-        exclude_secrets=exclude_secrets,
-        server_spelling=server_spelling,
-        on_table=on_table,
-        on_row=on_row,
+    chosen_format = get_format(export_format)
+    report = ExportReport(file=file_name, database=using)
+    server_format = chosen_format if server_spelling else None
+    export = _Export(using, connection, report, scope, exclude_secrets, server_format)
+    export.on_table, export.on_row = on_table, on_row
+    writer = chosen_format.writer(stream, indent=indent)
+    waits = LockWaits(
+        using, checked_lock_timeout(lock_timeout), "the export was stopped, nothing was written"
     )
-    run.write(tables, signing_key)
-    run.report.duration = time.monotonic() - started
-    return run.report
+    # The writer closed on any error: its temporary file of rows goes at once.
+    with contextlib.closing(writer), waits, read_only_snapshot(connection, using):
+        waits.limit(connection)
+        export.write(writer, tables, waits, signing_key)
+    export.report.duration = time.monotonic() - started
+    return export.report
 
 
 @dataclass
-class _ExportRun:
-    """What every step of one export shares: export_domain's options, its writer, its
-    report (filled as the steps go) and its lock waits (told what each step reads, for the
-    message of a wait that runs out of time)."""
+class _Export:
+    """One export's state inside its transaction: the querysets to write, their counts,
+    and the report filled as the tables are written."""
 
-    writer: ExportWriter
-    report: ExportReport
-    waits: LockWaits
     using: str
     connection: object
+    report: ExportReport
     scope: object
     exclude_secrets: bool
-    server_spelling: bool
-    on_table: object
-    on_row: object
+    server_format: object
+    on_table: object = None
+    on_row: object = None
+    querysets: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
 
-    def write(self, tables, signing_key) -> None:
-        """Write the file from one snapshot: `tables` less those the scope leaves out, then
-        the metadata, signed with `signing_key` (None: the settings' key)."""
-        # The writer closed on any error: its temporary file of rows goes at once.
-        with (
-            contextlib.closing(self.writer),
-            self.waits,
-            read_only_snapshot(self.connection, self.using),
-        ):
-            self.waits.limit(self.connection)
-            querysets = self.scoped_querysets(tables)
-            tables = [t for t in tables if t.key in querysets]
-            counts = self.counts(tables, querysets)
-            now = format_datetime(timezone.now())
-            self.write_tables(querysets, counts)
-            self.writer.finish(
-                self.metadata(tables, now),
-                signing_key=settings_signing_key() if signing_key is None else signing_key,
-            )
+    def write(self, writer, tables, waits, signing_key) -> None:
+        """Count, write every table, then the metadata (signed with `signing_key`, or with
+        the settings' key when it is None)."""
+        tables = self.count(tables, waits)
+        now = format_datetime(timezone.now())
+        self.write_tables(writer, waits)
+        writer.finish(
+            self.metadata(tables, now),
+            signing_key=settings_signing_key() if signing_key is None else signing_key,
+        )
 
-    def scoped_querysets(self, tables) -> dict:
-        """Each table's queryset by key, narrowed by the scope; a table the scope leaves out
-        has none, and is named in the report's `excluded` (as is every table not in
-        `tables`), so that the file says which tables it left out."""
-        querysets = {}
+    def count(self, tables, waits) -> list:
+        """Narrow each table to the scope and count its rows; return the tables written."""
         for table in tables:
             queryset = table.model._base_manager.using(self.using).all()
             queryset = self.scope(table, queryset) if self.scope else queryset
             if queryset is not None:
-                querysets[table.key] = queryset
-        self.report.excluded = [t.key for t in domain_tables() if t.key not in querysets]
-        return querysets
-
-    def counts(self, tables, querysets) -> dict:
-        """The rows of each table, counted before any is written: the metadata's counts and
-        the progress bars' totals come from the same snapshot as the rows."""
-        counts = {}
+                self.querysets[table.key] = queryset
+        tables = [t for t in tables if t.key in self.querysets]
+        self.report.excluded = [t.key for t in domain_tables() if t.key not in self.querysets]
         for table in tables:
-            self.waits.doing = f"reading {table.key}"
-            counts[table.key] = querysets[table.key].count()
-        return counts
+            waits.doing = f"reading {table.key}"
+            self.counts[table.key] = self.querysets[table.key].count()
+        return tables
 
-    def write_tables(self, querysets, counts) -> None:
-        """Write every domain table's key, in order, as the old tool writes it (its importer
-        needs them all): a table left out is an empty list, named in `excludedTables`."""
+    def write_tables(self, writer, waits) -> None:
+        """Every key, as the old tool writes it (its importer needs them all): a table left
+        out is an empty list, named in `excludedTables`."""
         for table in domain_tables():
-            self.writer.begin_table(table.key)
-            if table.key in querysets:
-                self.waits.doing = f"reading {table.key}"
-                self._write_table(table, querysets[table.key], counts[table.key])
-            self.writer.end_table()
+            writer.begin_table(table.key)
+            if table.key in self.querysets:
+                waits.doing = f"reading {table.key}"
+                self.write_table(writer, table)
+            writer.end_table()
 
-    def _write_table(self, table, queryset, count) -> None:
-        """Write one table's rows and record in the report how many, and how many of them
-        only as references."""
-        on_rows = self.on_table(table.key, count) if self.on_table else None
+    def write_table(self, writer, table) -> None:
+        key = table.key
+        on_rows = self.on_table(key, self.counts[key]) if self.on_table else None
         rows = _table_rows(
             table,
-            queryset,
+            self.querysets[key],
             self.using,
             self.connection,
             self.exclude_secrets,
             self.scope,
-            self.server_spelling,
+            self.server_format,
         )
-        self.report.tables[table.key], referenced = _write_rows(
-            self.writer, table, rows, on_rows, self.on_row
-        )
+        self.report.tables[key], referenced = _write_rows(writer, table, rows, on_rows, self.on_row)
         if referenced:
-            self.report.references[table.key] = referenced
+            self.report.references[key] = referenced
 
     def metadata(self, tables, now: str) -> dict:
-        """The file's metadata: its format, where and when it was read, the counts, and the
-        manifest that the import checks the file against (the `tables` written, the schema
-        they were read from)."""
+        """The document's metadata (the writer adds the manifest's tables)."""
+        connection, scope = self.connection, self.scope
         schema = schema_of(tables)
-        scope_metadata = self.scope.metadata() if hasattr(self.scope, "metadata") else {}
         return {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "timestamp": now,
             "exportedAt": now,
             "source": {
-                "vendor": self.connection.vendor,
-                "name": str(self.connection.settings_dict["NAME"]),
+                "vendor": connection.vendor,
+                "name": str(connection.settings_dict["NAME"]),
             },
             "secretsExcluded": self.exclude_secrets,
             "excludedTables": sorted(self.report.excluded),
@@ -301,7 +273,7 @@ class _ExportRun:
             "manifest": {
                 "schema": schema,
                 "schemaFingerprint": schema_fingerprint(schema),
-                RECORD: database_schema(self.connection, domain_tables()),
+                RECORD: database_schema(connection, domain_tables()),
             },
-            **scope_metadata,
+            **(scope.metadata() if hasattr(scope, "metadata") else {}),
         }

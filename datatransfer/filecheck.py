@@ -6,8 +6,10 @@ Each table is reported to `on_table(key, rows, phase=..., number=..., tables=...
 returns a callback taking a number of rows done (progress), or None.
 """
 
+import pickle
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from datatransfer.exceptions import (
     Code,
@@ -18,13 +20,16 @@ from datatransfer.exceptions import (
     escaped,
     quoted,
 )
-from datatransfer.fileformat import UNVERIFIABLE_MAJOR_VERSIONS
-from datatransfer.fileformat.codec import dumps_json, loads_json, value_decoder
-from datatransfer.fileformat.readers import LayoutMismatch, excluded_table_keys, open_export
+from datatransfer.formats import open_reader
+from datatransfer.formats.document import (
+    UNVERIFIABLE_MAJOR_VERSIONS,
+    excluded_table_keys,
+    reference_ids,
+)
+from datatransfer.formats.rows import value_decoder
 from datatransfer.manifest import TableDigest, check_digests, schema_of
-from datatransfer.matching import NaturalKeyMatcher, matchable
 from datatransfer.reports import Note
-from datatransfer.signing import check_signature, signing_key
+from datatransfer.signing import check_signature
 
 # How many rows a progress callback is told about at once.
 PROGRESS_STEP = 1000
@@ -35,7 +40,7 @@ class TableScheduler:
 
     Files list tables in dependency order (both tools do), so tables go straight
     through; a table that comes before one it needs is spooled to a temporary file
-    (one JSON line per row, not memory) and loaded once that table is in.
+    (one pickle per row, not memory) and loaded once that table is in.
     """
 
     def __init__(self, load, tables, *, expected_keys):
@@ -57,7 +62,7 @@ class TableScheduler:
         else:
             spool = tempfile.TemporaryFile()
             for row in rows:
-                spool.write(dumps_json(row) + b"\n")
+                pickle.dump(row, spool, pickle.HIGHEST_PROTOCOL)
             self.spooled[table.key] = (table, spool)
 
     def _release(self, *, finishing=False) -> None:
@@ -71,12 +76,21 @@ class TableScheduler:
             table, spool = self.spooled.pop(key)
             with spool:
                 spool.seek(0)
-                self.load(table, (loads_json(line) for line in spool))
+                self.load(table, _unpickled(spool))
             self.seen.add(key)
 
     def finish(self) -> None:
         """Load what is still spooled (its missing dependencies are not in the file)."""
         self._release(finishing=True)
+
+
+def _unpickled(spool):
+    """The rows a TableScheduler spooled, in order."""
+    while True:
+        try:
+            yield pickle.load(spool)
+        except EOFError:
+            return
 
 
 class TableIds:
@@ -266,96 +280,115 @@ def _schema_notes(schema, by_key) -> list[str]:
     ]
 
 
-@dataclass
-class FileScan:
-    """What the pass found: notes for the report, the natural-key matcher (or None), and
-    whether the fast reader read the file (the load can then use it too)."""
+class FileHead:
+    """What the file's metadata says, read once per import and handed forward to the
+    check, the match and the load: the tables it lists, those left out of the export,
+    the tables not read (those and the `exclude`d ones) and the ids of rows it carries
+    only as references. Each is worked out when first asked (FileFormatError when the
+    metadata holds it malformed), so that a file is refused where it was before."""
 
-    notes: list
-    matcher: NaturalKeyMatcher | None
-    fast_layout: bool
+    def __init__(self, path: str, metadata: dict, tables, exclude=frozenset()):
+        self.path, self.metadata = path, metadata
+        self.tables = list(tables)
+        self.by_key = {t.key: t for t in self.tables}
+        self.exclude = frozenset(exclude)
+
+    @cached_property
+    def listed(self) -> list[str]:
+        """The table keys the metadata lists, else every model's."""
+        return expected_tables(self.metadata, self.tables)
+
+    @cached_property
+    def left_out(self) -> set[str]:
+        """The tables left out of the export (and not excluded here): not read."""
+        return excluded_table_keys(self.path, self.metadata) - self.exclude
+
+    @cached_property
+    def skipped(self) -> frozenset[str]:
+        """Every table whose rows are not read: excluded here, or left out of the export."""
+        return self.exclude | self.left_out
+
+    @cached_property
+    def references(self) -> dict:
+        """{table key: ids} of the rows carried only as references (subset exports)."""
+        return reference_ids(self.path, self.metadata, self.by_key)
+
+    def expected_rows(self, key: str) -> int | None:
+        return expected_rows(self.metadata, key)
+
+
+def read_head(source, tables, exclude=frozenset()) -> FileHead:
+    """The FileHead of `source` (an ExportSource): its metadata, read once."""
+    with open_reader(source, any_version=True) as reader:
+        return FileHead(reader.path, reader.metadata, tables, exclude)
 
 
 def scan_file(
     source,
-    tables,
+    head: FileHead,
     *,
     verify: bool,
     ignore_unknown: bool = False,
-    match_using: str | None = None,
-    batch_size: int | None = None,
-    exclude=frozenset(),
+    signing_key: str = "",
+    matcher=None,
     on_table=None,
-) -> FileScan:
-    """Read the whole file (an ExportSource) once, writing nothing.
+) -> list:
+    """Read the whole file (an ExportSource) once, writing nothing; return the notes.
 
-    With `verify`: refuse it (FileFormatError) when a signing key is set and the file is
+    With `verify`: refuse it (FileFormatError) when `signing_key` is set and the file is
     not signed with it (first, from its head), when an id repeats in a table or is empty,
     when a table does not match its manifest, or when it names tables or fields the models
-    lack (all of them in one message) unless `ignore_unknown`. With `match_using` (a
-    database alias), collect the natural keys of its tables with one (not in `exclude`,
-    nor left out of the export), in dependency order, against that database.
+    lack (all of them in one message) unless `ignore_unknown`. With a `matcher`
+    (matching.NaturalKeyMatcher), give it the rows of the tables it matches (not skipped
+    by the `head`), in dependency order.
 
     With a signing key set, a file that fails its check against its manifest is refused
     with SignatureError, not VerificationError: its signature vouches for the manifest,
     so rows that do not match it were altered after signing, and nothing may lift that.
-
-    The fast reader is tried first; a file it cannot read is read again by the other.
     """
-    arguments = (verify, ignore_unknown, match_using, batch_size, exclude, on_table)
     try:
-        try:
-            return _scan(source, tables, True, *arguments)
-        except LayoutMismatch:
-            return _scan(source, tables, False, *arguments)
+        with open_reader(source, any_version=not verify) as reader:
+            scan = _Scan(head, verify=verify, matcher=matcher, on_table=on_table)
+            return scan.run(reader, ignore_unknown, signing_key)
     except VerificationError as error:
-        if not (verify and signing_key()):
+        if not (verify and signing_key):
             raise
         raise SignatureError(str(error)) from None
 
 
-def _scan(
-    source, tables, fast_layout, verify, ignore_unknown, match_using, batch_size, exclude, on_table
-):
-    by_key = {t.key: t for t in tables}
-    notes = []
-    phase = "check" if verify else "match"
-    with open_export(source, fast_layout=fast_layout, any_version=not verify) as reader:
-        metadata = reader.metadata
-        if verify:
-            notes += check_signature(reader.path, metadata, signing_key())
-        check = _Check(by_key)
-        matcher = scheduler = None
-        if match_using is not None:
-            matcher = NaturalKeyMatcher(using=match_using, batch_size=batch_size)
-            skipped = set(exclude) | excluded_table_keys(reader.path, metadata)
-            wanted = {t.key: t for t in tables if matchable(t) and t.key not in skipped}
-            expected = [k for k in expected_tables(metadata, tables) if k in wanted]
+@dataclass
+class _Scan:
+    """One pass over the file: the check (with `verify`) and the match (with a matcher)."""
+
+    head: FileHead
+    verify: bool
+    matcher: object
+    on_table: object
+
+    def run(self, reader, ignore_unknown: bool, signing_key: str) -> list:
+        head, verify = self.head, self.verify
+        notes = check_signature(reader.path, reader.metadata, signing_key) if verify else []
+        check = _Check(head.by_key)
+        wanted, scheduler = {}, None
+        if self.matcher is not None:
+            matches, skipped = self.matcher.matches, head.skipped
+            wanted = {t.key: t for t in head.tables if matches(t) and t.key not in skipped}
             scheduler = TableScheduler(
-                matcher.scan_table, list(wanted.values()), expected_keys=expected
+                self.matcher.scan_table,
+                list(wanted.values()),
+                expected_keys=[key for key in head.listed if key in wanted],
             )
-        else:
-            wanted = {}
         # How many tables the pass reads: those the metadata lists (else the models'), or
         # for a match alone the tables with a natural key.
-        count = len(expected_tables(metadata, tables)) if verify else len(wanted)
+        count = len(head.listed) if verify else len(wanted)
         number = 0
         for key, rows in reader.tables():
             if not verify and key not in wanted:
                 continue
             number += 1
-            advance = (
-                on_table(
-                    key,
-                    expected_rows(metadata, key),
-                    phase=phase,
-                    number=number,
-                    tables=max(count, number),
-                )
-                if on_table
-                else None
+            rows = counted(
+                check.rows(key, rows) if verify else rows, self.advance(key, number, count)
             )
-            rows = counted(check.rows(key, rows) if verify else rows, advance)
             if key in wanted:
                 scheduler.offer(wanted[key], rows)
             else:
@@ -365,7 +398,19 @@ def _scan(
             notes += check.verdict(reader, ignore_unknown)
         if scheduler is not None:
             scheduler.finish()
-    return FileScan(notes=notes, matcher=matcher, fast_layout=fast_layout)
+        return notes
+
+    def advance(self, key: str, number: int, count: int):
+        """The progress callback of table `key`, or None."""
+        if not self.on_table:
+            return None
+        return self.on_table(
+            key,
+            self.head.expected_rows(key),
+            phase="check" if self.verify else "match",
+            number=number,
+            tables=max(count, number),
+        )
 
 
 def unverified_note() -> Note:

@@ -24,7 +24,7 @@ STOPPED = "Interrupted: the process running the export was stopped."
 PIPE_CLOSED = "Stopped: the reader closed the pipe; what went to stdout is incomplete."
 
 
-def default_output(suffix: str = ".json") -> str:
+def default_output(suffix: str) -> str:
     """`EXPORTS_DIR/export-<UTC time><suffix>`, with `-2`, `-3`... when that name is taken."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H-%M-%S")
     folder = Path(settings.EXPORTS_DIR)

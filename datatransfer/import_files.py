@@ -20,12 +20,12 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 from datatransfer.checksums import file_digest
 from datatransfer.exceptions import DataTransferError, FileChangedError, FileFormatError
-from datatransfer.fileformat.writer import OUTPUT_SUFFIXES
+from datatransfer.files import human_size
+from datatransfer.formats import output_suffixes
 from datatransfer.leftovers import private_file, temporary_prefix, work_folder
 from datatransfer.media import ARCHIVE_SUFFIXES
-from datatransfer.reports import human_size
 
-SUFFIXES = (*OUTPUT_SUFFIXES, *ARCHIVE_SUFFIXES)
+SUFFIXES = (*output_suffixes(), *ARCHIVE_SUFFIXES)
 BLOCK_SIZE = 1 << 20
 # Room for the upload form's other fields and the multipart framing in a request's
 # Content-Length: a longer body holds a file over the limit, refused before a byte is kept.
@@ -57,7 +57,7 @@ def suffix_of(name: str) -> str:
         if lowered.endswith(suffix):
             return suffix
     raise FileFormatError(
-        f"{name} is not an export file nor an archive: choose a {', '.join(OUTPUT_SUFFIXES)} "
+        f"{name} is not an export file nor an archive: choose a {', '.join(output_suffixes())} "
         f"file or a {', '.join(ARCHIVE_SUFFIXES)} archive."
     )
 

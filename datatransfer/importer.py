@@ -23,7 +23,7 @@ import contextlib
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -50,23 +50,18 @@ from datatransfer.exceptions import (
     quoted,
 )
 from datatransfer.filecheck import (
+    FileHead,
     TableScheduler,
     checked_rows,
-    expected_rows,
-    expected_tables,
+    read_head,
     scan_file,
     unique_ids,
     unknown_error,
     unverified_note,
 )
-from datatransfer.fileformat import FORMAT_VERSION
-from datatransfer.fileformat.readers import (
-    ExportSource,
-    LayoutMismatch,
-    excluded_table_keys,
-    open_export,
-    reference_ids,
-)
+from datatransfer.formats import open_reader
+from datatransfer.formats.document import FORMAT_VERSION
+from datatransfer.formats.source import ExportSource
 from datatransfer.leftovers import work_folder
 from datatransfer.locking import (
     import_lock,
@@ -74,12 +69,14 @@ from datatransfer.locking import (
     limit_lock_waits,
     lock_timeout_setting,
 )
-from datatransfer.media import EXPORT_MEMBER, is_archive, read_archive, restore_media
+from datatransfer.matching import NaturalKeyMatcher
+from datatransfer.media import is_archive, read_archive, restore_media
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ImportReport, Note
 from datatransfer.routers import domain_database
 from datatransfer.schemarecord import check_target, record_of
-from datatransfer.signing import check_signature, signing_key
+from datatransfer.signing import check_signature
+from datatransfer.signing import signing_key as settings_signing_key
 
 MATCHES = ("id", "natural")
 
@@ -94,7 +91,9 @@ class ImportOptions:
     BAD_OPTION, for a bad value).
 
     `using` defaults to the domain database, `lock_timeout` (seconds, 0: no limit) to
-    settings.DATATRANSFER_LOCK_TIMEOUT, `media_root` to settings.MEDIA_ROOT. `engine` is
+    settings.DATATRANSFER_LOCK_TIMEOUT, `media_root` to settings.MEDIA_ROOT, `signing_key`
+    to settings.DATATRANSFER_SIGNING_KEY ('' for none): set here once, every phase reads
+    them from here. `engine` is
     "auto" (the default: "postgres" on PostgreSQL, else "batch"), "postgres" (set-based
     statements, PostgreSQL only), "batch" or "rows" (the per-row reference); `match` is
     "id" (rows are the target's rows with the same id) or "natural" (a row whose id is
@@ -119,6 +118,7 @@ class ImportOptions:
     lock_timeout: float | None = None
     overwrite_media: bool = False
     media_root: str | None = None
+    signing_key: str | None = field(default=None, repr=False)  # a secret: never shown
 
     def __post_init__(self):
         def resolve(name, value):
@@ -131,6 +131,8 @@ class ImportOptions:
             raise _bad_option(str(error)) from None
         resolve("batch_size", self.batch_size or DEFAULT_BATCH_SIZE)
         resolve("media_root", str(self.media_root or settings.MEDIA_ROOT))
+        if self.signing_key is None:
+            resolve("signing_key", settings_signing_key())
         if self.match not in MATCHES:
             raise _bad_option(f"Unknown match {quoted(self.match)} (use id or natural).")
         if self.engine not in ENGINES and self.engine != AUTO:
@@ -147,7 +149,7 @@ class ImportOptions:
             )
         if self.batch_size < 1:
             raise _bad_option("The batch size must be at least 1.")
-        if not self.verify and signing_key():
+        if not self.verify and self.signing_key:
             raise DataTransferError(
                 "DATATRANSFER_SIGNING_KEY is set: the signature and the rows of every file are "
                 "always checked; nothing was written.",
@@ -212,11 +214,7 @@ class ImportJob:
     def run(self, path) -> ImportReport:
         started = time.monotonic()
         with self.open(path) as opened:
-            try:
-                report = self.transfer(opened.source, fast_layout=True)
-            except LayoutMismatch:
-                # Rolled back: start over with the reader that takes any JSON layout.
-                report = self.transfer(opened.source, fast_layout=False)
+            report = self.transfer(opened.source)
             if opened.archive:
                 report.file, report.file_size = opened.archive, os.path.getsize(opened.archive)
                 report.media = self.media(opened)
@@ -236,34 +234,38 @@ class ImportJob:
             return
         with tempfile.TemporaryDirectory(prefix="archive-", dir=work_folder()) as work:
             contents = read_archive(path, work)
-            name = f"{path}:{EXPORT_MEMBER}"
+            name = f"{path}:{Path(contents.export_path).name}"
             with ExportSource(contents.export_path, name=name) as source:
                 yield _Opened(source, archive=path, media_manifest=contents.manifest)
 
     # ------------------------------------------------------------------------ check, match, load
 
-    def check(self, source, *, match_using=None):
-        """The check and match phase: one read of the whole file (filecheck.scan_file)."""
+    def check(self, source, head, matcher=None) -> list:
+        """The check and match phase: one read of the whole file (filecheck.scan_file),
+        which fills the `matcher`, if any; return its notes."""
         options = self.options
         return scan_file(
             source,
-            self.tables,
+            head,
             verify=options.verify,
             ignore_unknown=options.ignore_unknown,
-            match_using=match_using,
-            batch_size=options.batch_size,
-            exclude=options.exclude,
+            signing_key=options.signing_key,
+            matcher=matcher,
             on_table=self.on_table,
         )
 
-    def compare_schema(self, source) -> list:
+    def read_head(self, source) -> tuple[FileHead, list]:
+        """Read the file's head once: its metadata, handed forward as a FileHead, and the
+        notes of the comparison of the schema it records with the target's."""
+        head = read_head(source, self.tables, self.options.exclude)
+        return head, self.compare_schema(head)
+
+    def compare_schema(self, head) -> list:
         """When the file records its source's schema, compare it with the target's before
         anything else (schemarecord.py): refused (SchemaMismatchError) when the target is
         behind; else the notes. A file without the record is not compared."""
-        with open_export(source, any_version=True) as reader:
-            path, metadata = reader.path, reader.metadata
         try:
-            record = record_of(path, metadata)
+            record = record_of(head.path, head.metadata)
         except VerificationError:
             if self.options.verify:
                 raise
@@ -286,15 +288,17 @@ class ImportJob:
         open_connection(self.options.using, before_check=compare)
         return notes
 
-    def transfer(self, source, *, fast_layout) -> ImportReport:
-        """Compare the schemas, check (and match), load, link and check constraints, in one
-        transaction."""
+    def transfer(self, source) -> ImportReport:
+        """Read the head, check (and match), load, link and check constraints, in one
+        transaction; every phase takes what the one before it handed over."""
         options, using = self.options, self.options.using
-        natural = options.match == "natural"
-        scan = None
-        schema_notes = self.compare_schema(source)
-        if options.verify and not natural:  # checked before the database is even opened
-            scan = self.check(source)
+        head, schema_notes = self.read_head(source)
+        matcher = None
+        if options.match == "natural":
+            matcher = NaturalKeyMatcher(using=using, batch_size=options.batch_size)
+        check_notes = None
+        if options.verify and matcher is None:  # checked before the database is even opened
+            check_notes = self.check(source, head)
         connection = self.connection = open_connection(using)
         report = ImportReport(
             file=source.path,
@@ -306,17 +310,13 @@ class ImportJob:
         try:
             with import_lock(connection, wait=options.wait), transaction.atomic(using=using):
                 limit_lock_waits(connection, options.lock_timeout)
-                if natural:  # one read checks the file and collects its natural keys
+                if matcher is not None:  # one read checks the file and collects its natural keys
                     self.doing = "matching natural keys"
-                    scan = self.check(source, match_using=using)
-                    report.id_mapping = scan.matcher.mapping
-                if scan and options.verify:  # did the fast reader read the whole file?
-                    fast_layout = fast_layout and scan.fast_layout
-                with open_export(
-                    source, fast_layout=fast_layout, any_version=not options.verify
-                ) as reader:
-                    report.notes = self.notes(reader, scan) + schema_notes
-                    self.load(reader, report, scan.matcher if scan else None)
+                    check_notes = self.check(source, head, matcher)
+                    report.id_mapping = matcher.mapping
+                with open_reader(source, any_version=not options.verify) as reader:
+                    report.notes = self.notes(reader, check_notes) + schema_notes
+                    self.load(reader, report, head, matcher)
                 if options.dry_run:
                     transaction.set_rollback(True, using=using)
         except DatabaseError as error:
@@ -329,11 +329,11 @@ class ImportJob:
             ) from None
         return report
 
-    def notes(self, reader, scan) -> list:
+    def notes(self, reader, check_notes) -> list:
         """The report's first notes: the check's, or what was not checked."""
-        notes = list(scan.notes) if scan else []
+        notes = list(check_notes or [])
         if not self.options.verify:
-            notes = check_signature(reader.path, reader.metadata, signing_key())
+            notes = check_signature(reader.path, reader.metadata, self.options.signing_key)
             notes.append(unverified_note())
         if not reader.version_supported:
             notes.append(
@@ -342,46 +342,40 @@ class ImportJob:
             )
         return notes
 
-    def load(self, reader, report, matcher) -> None:
+    def load(self, reader, report, head, matcher) -> None:
         """The load, link and constraints phases, inside the transaction."""
-        options, by_key = self.options, self.by_key
-        metadata = reader.metadata
-        expected = expected_tables(metadata, self.tables)
-        # Tables left out of the export are empty lists that say nothing: not loaded.
-        left_out = excluded_table_keys(reader.path, metadata) - options.exclude
-        skipped_tables = options.exclude | left_out
-        references = reference_ids(reader.path, metadata, by_key)
-        unknown = [key for key in expected if key not in by_key]
+        options = self.options
+        skipped = head.skipped  # refused first when its list of tables left out is malformed
+        references = head.references
+        unknown = [key for key in head.listed if key not in self.by_key]
         if unknown and not options.ignore_unknown:
             raise unknown_error(reader.path, [f"table {quoted(k)}" for k in unknown])
         writer = ENGINES[options.engine](
             report,
             using=options.using,
             strict=options.strict,
-            excluded=skipped_tables,
+            excluded=skipped,
             batch_size=options.batch_size,
             references=matcher.translated(references) if matcher else references,
             dry_run=options.dry_run,
         )
+        loaded = self.load_tables(reader, report, head, writer, matcher)
+        self.link(writer, report)
+        self.constraints(loaded)
+
+    def load_tables(self, reader, report, head, writer, matcher) -> list:
+        """Give each table of the file to the `writer`, in dependency order (tables left
+        out or excluded are not read); return the tables loaded."""
+        by_key, ignore_unknown = self.by_key, self.options.ignore_unknown
         loaded = []
-        to_load = [k for k in expected if k in by_key and k not in skipped_tables]
+        to_load = [key for key in head.listed if key in by_key and key not in head.skipped]
 
         def load_table(table, rows):
             self.doing = f"loading {table.key}"
             loaded.append(table)
-            on_rows = (
-                self.on_table(
-                    table.key,
-                    expected_rows(metadata, table.key),
-                    phase="load",
-                    number=len(loaded),
-                    tables=max(len(to_load), len(loaded)),
-                )
-                if self.on_table
-                else None
-            )
-            rows = checked_rows(reader.path, table, rows, options.ignore_unknown)
-            if not options.verify:  # otherwise the check refused repeated ids already
+            on_rows = self.progress(table, head, len(loaded), max(len(to_load), len(loaded)))
+            rows = checked_rows(reader.path, table, rows, ignore_unknown)
+            if not self.options.verify:  # otherwise the check refused repeated ids already
                 rows = unique_ids(reader.path, table, rows)
             writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
 
@@ -389,22 +383,29 @@ class ImportJob:
         not_loaded = []
         for key, rows in reader.tables():
             if key not in by_key:
-                if not options.ignore_unknown:
+                if not ignore_unknown:
                     raise unknown_error(reader.path, [f"table {quoted(key)}"])
                 report.notes.append(
                     Note(
                         f"Table {quoted(key)} is not in the models: skipped.", Code.UNKNOWN_SKIPPED
                     )
                 )
-            elif key in left_out:
+            elif key in head.left_out:
                 not_loaded.append(key)
-            elif key not in options.exclude:
+            elif key not in head.skipped:
                 scheduler.offer(by_key[key], rows)
         if not_loaded:
             report.notes.append(f"Left out of the export, so not loaded: {', '.join(not_loaded)}.")
         scheduler.finish()
-        self.link(writer, report)
-        self.constraints(loaded)
+        return loaded
+
+    def progress(self, table, head, number: int, tables: int):
+        """The progress callback of the load of `table`, or None."""
+        if not self.on_table:
+            return None
+        return self.on_table(
+            table.key, head.expected_rows(table.key), phase="load", number=number, tables=tables
+        )
 
     def link(self, writer, report) -> None:
         """The links written last (cycles, self-references)."""

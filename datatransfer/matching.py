@@ -7,8 +7,7 @@ from collections import defaultdict
 
 from django.db.models import Q
 
-from datatransfer.engines import DEFAULT_BATCH_SIZE
-from datatransfer.fileformat.codec import encode_value, value_decoder
+from datatransfer.formats.rows import encode_value, value_decoder
 from datatransfer.registry import table_key
 
 _DECODE_ERRORS = (ValueError, TypeError, OverflowError)
@@ -51,9 +50,9 @@ class NaturalKeyMatcher:
     (`Organization.ownerId`, a user later in the file) be rewritten like any other.
     """
 
-    def __init__(self, *, using: str, batch_size: int | None = None):
+    def __init__(self, *, using: str, batch_size: int):
         self.using = using
-        self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.batch_size = batch_size
         self.mapping = defaultdict(dict)
         self._claimed = defaultdict(set)  # target ids already taken by a file row
 
@@ -68,6 +67,11 @@ class NaturalKeyMatcher:
                 value = self.mapping.get(table_key(spec.field.related_model), {}).get(value, value)
             key.append(value)
         return tuple(key)
+
+    @staticmethod
+    def matches(table) -> bool:
+        """Whether the rows of `table` are matched (it has a natural key: matchable)."""
+        return matchable(table)
 
     def scan_table(self, table, raw_rows) -> None:
         """Add the rows of `table` that the target holds under another id to `mapping`."""

@@ -1,5 +1,6 @@
 """Uploaded files travel with the data: `dumpdomain --with-media` writes one tar archive
-(`export.json`, every file the exported documents name under `media/<path>`, and
+(the export, named for its format, `export.json`; every file the exported documents name
+under `media/<path>`; and
 `media-manifest.json` with each file's size and SHA-256); `loaddomain` reads it back,
 then writes the files under the target's MEDIA_ROOT, never outside it.
 
@@ -31,13 +32,13 @@ from datatransfer.exceptions import (
     escaped,
     quoted,
 )
-from datatransfer.fileformat.writer import atomic_file
+from datatransfer.files import atomic_file
+from datatransfer.formats import archive_members, get_format
 from datatransfer.leftovers import private_file, temporary_prefix
 from datatransfer.registry import domain_tables
 from datatransfer.reports import MediaOutcome, MediaReport
 from datatransfer.signing import require_signature, signed, signing_key
 
-EXPORT_MEMBER = "export.json"
 MANIFEST_MEMBER = "media-manifest.json"
 MEDIA_PREFIX = "media/"
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -197,9 +198,10 @@ def write_archive(
     output: str, export_path: str, export: FileDigest, paths, media_root, *, signing_key: str
 ) -> tuple[dict, FileDigest]:
     """Write the tar archive `output` (gzip-compressed unless named `.tar`): the export
-    file `export_path` (whose size and SHA-256, counted when it was written, are
-    `export`), every upload of `paths` found under `media_root` and the manifest (signed
-    with `signing_key`, if any). A referenced file that is missing is listed in the
+    file `export_path` under its own name (its format's member name, `export.json`; its
+    size and SHA-256, counted when it was written, are `export`), every upload of
+    `paths` found under `media_root` and the manifest (signed with `signing_key`, if
+    any). A referenced file that is missing is listed in the
     manifest's `missing`, not an error. Return the manifest and the archive's own size
     and SHA-256, counted as it is written.
 
@@ -215,7 +217,7 @@ def write_archive(
         ) as tar,
     ):
         with open(export_path, "rb") as handle:
-            tar.addfile(_tar_info(EXPORT_MEMBER, export.size), handle)
+            tar.addfile(_tar_info(Path(export_path).name, export.size), handle)
         manifest["export"] = {"size": export.size, "sha256": export.sha256}
         _add_media(tar, paths, Path(media_root).resolve(), manifest)
         if signing_key:
@@ -248,7 +250,7 @@ def _member_problem(member: tarfile.TarInfo) -> str:
         return "is a device or special file"
     if member.isdir():
         return "" if parts and parts[0] == MEDIA_PREFIX.rstrip("/") else "is not under media/"
-    if name in (EXPORT_MEMBER, MANIFEST_MEMBER):
+    if name == MANIFEST_MEMBER or name in archive_members():
         return ""
     if (
         not name.startswith(MEDIA_PREFIX)
@@ -316,8 +318,8 @@ def read_archive(path: str, work: str) -> _Contents:
                         f"Refused {path}: its member {name} {problem}; nothing was written."
                     )
                 seen.add(member.name)
-                if member.name == EXPORT_MEMBER:
-                    export_path = os.path.join(work, EXPORT_MEMBER)
+                if member.name in archive_members() and export_path is None:
+                    export_path = os.path.join(work, member.name)
                     with private_file(export_path) as out:
                         _copy(tar.extractfile(member), out, export_digest)
                     export_size = member.size
@@ -329,18 +331,28 @@ def read_archive(path: str, work: str) -> _Contents:
         raise FileFormatError(
             f"{path} is not a readable tar archive ({escaped(error or type(error).__name__)})."
         ) from None
+    _check_contents(
+        path, export_path, manifest, named_export, (export_size, export_digest.hexdigest()), media
+    )
+    return _Contents(export_path=export_path, manifest=manifest)
+
+
+def _check_contents(path, export_path, manifest, named_export, export_sum, media) -> None:
+    """Refuse the archive (FileFormatError) when its export or its manifest is missing,
+    or when the export (`export_sum`: its size and SHA-256) or the media files ({relative
+    path: size}) are not what the manifest names."""
     if export_path is None or manifest is None:
-        missing = EXPORT_MEMBER if export_path is None else MANIFEST_MEMBER
+        missing = get_format().member_name if export_path is None else MANIFEST_MEMBER
         raise FileFormatError(
             f"{path} has no {missing}: it is not an export archive with its files.",
             code=Code.NOT_AN_ARCHIVE,
         )
-    if named_export is not None and (export_size, export_digest.hexdigest()) != (
+    if named_export is not None and export_sum != (
         named_export["size"],
         named_export["sha256"],
     ):
         raise FileFormatError(
-            f"Refused {path}: {EXPORT_MEMBER} is not the export {MANIFEST_MEMBER} names "
+            f"Refused {path}: {Path(export_path).name} is not the export {MANIFEST_MEMBER} names "
             "(its size or SHA-256 differs); nothing was written."
         )
     _check_media(path, media, manifest)

@@ -21,7 +21,7 @@ from django.db import models
 
 from datatransfer.declarations import UPSERT, Transfer
 from datatransfer.exceptions import DataTransferError
-from datatransfer.fileformat.codec import SECRET_NOT_SHOWN
+from datatransfer.formats.rows import SECRET_NOT_SHOWN
 from datatransfer.graph import dependency_order
 from datatransfer.manifest import canonical_json
 from datatransfer.policies import WritePolicy, policy_named, policy_names

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datatransfer.exceptions import escaped, one_line
-from datatransfer.fileformat.writer import atomic_file
+from datatransfer.files import atomic_file
 
 
 class Note(str):
@@ -185,15 +185,6 @@ class ExportReport:
     @property
     def total(self) -> int:
         return sum(self.tables.values())
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def write_report(path, document: dict) -> None:

@@ -19,18 +19,15 @@ from django.db import transaction
 from datatransfer.contents import ContentCounts, content_key, contents_held
 from datatransfer.databases import open_connection, read_only_snapshot
 from datatransfer.exceptions import quoted
-from datatransfer.filecheck import checked_rows, scan_file, unknown_error
-from datatransfer.fileformat.codec import SECRET_NOT_SHOWN, RowError, decode_row, encode_value
-from datatransfer.fileformat.readers import (
-    ExportSource,
-    excluded_table_keys,
-    open_export,
-    reference_ids,
-)
+from datatransfer.filecheck import checked_rows, read_head, scan_file, unknown_error
+from datatransfer.formats import open_reader
+from datatransfer.formats.rows import SECRET_NOT_SHOWN, RowError, decode_row, encode_value
+from datatransfer.formats.source import ExportSource
 from datatransfer.importer import ImportOptions
 from datatransfer.locking import LockWaits
+from datatransfer.matching import NaturalKeyMatcher
 from datatransfer.registry import tables_by_key
-from datatransfer.signing import check_signature, signing_key
+from datatransfer.signing import check_signature
 
 BATCH_SIZE = 500
 
@@ -322,111 +319,96 @@ def _verify(source, options, started):
     """verify_domain's work, every read of the file through the ExportSource `source`;
     return the VerifyReport."""
     verification = _Verification(source, options)
-    notes = verification.checked_notes()
-    with open_export(source, any_version=not options.verify) as reader:
-        report = verification.compare(reader, notes)
-    verification.add_closing_notes(report)
+    report = verification.compare()
+    verification.add_notes(report)
     report.duration = time.monotonic() - started
     return report
 
 
 class _Verification:
-    """The steps of one comparison, in order: the file's check against its manifest, the
-    comparison of each table in one read-only snapshot (after the natural-key matching,
-    if asked), then the notes on what was not compared. What one step learns of the file
-    (the tables it left out, the rows only as references, the matcher) the next reads."""
+    """One comparison: the file's head read once (a FileHead), the check, the match (with
+    natural keys), then each table of the file compared with the database."""
 
     def __init__(self, source, options):
         self.source, self.options = source, options
-        self.using, self.exclude = options.using, set(options.exclude)
-        self.natural = options.match == "natural"
-        self.tables = list(tables_by_key().values())
-        self.by_key = {t.key: t for t in self.tables}
+        self.by_key = tables_by_key()
+        self.head = read_head(source, self.by_key.values(), options.exclude)
         self.matcher = None
-        self.left_out, self.references, self.skip_empty_secrets = set(), {}, False
+        self.references = {}
+        self.skip_empty_secrets = False
 
-    def scan(self, **match):
-        """One read of the whole file, checking it (and matching its natural keys with
-        `match_using`), as the import's own check does."""
+    def scan(self, matcher=None) -> list:
+        """The check (and match) of the whole file (filecheck.scan_file); its notes."""
+        options = self.options
         return scan_file(
             self.source,
-            self.tables,
-            verify=self.options.verify,
-            ignore_unknown=self.options.ignore_unknown,
-            batch_size=BATCH_SIZE,
-            exclude=self.exclude,
-            **match,
+            self.head,
+            verify=options.verify,
+            ignore_unknown=options.ignore_unknown,
+            signing_key=options.signing_key,
+            matcher=matcher,
         )
 
-    def checked_notes(self) -> list:
-        """The file checked against its manifest first, unless `verify` is false (then a
-        note says so) or natural keys are matched (then one pass, in the snapshot, checks
-        and matches: compare)."""
-        if not self.options.verify:
-            return ["Not verified: the file was compared without checking it against its manifest."]
-        if self.natural:
-            return []
-        return self.scan().notes
-
-    def compare(self, reader, notes) -> VerifyReport:
-        """Compare every table of the file with the database, in one transaction that is
-        rolled back (read only, one snapshot, on PostgreSQL)."""
-        if not self.options.verify:  # the signature holds all the same, as for an import
-            notes += check_signature(reader.path, reader.metadata, signing_key())
-        connection = open_connection(self.using)
-        report = VerifyReport(
-            file=self.source.path, database=self.using, file_size=reader.size, notes=notes
-        )
-        self.skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
-        self.left_out = excluded_table_keys(reader.path, reader.metadata) - self.exclude
-        self.references = reference_ids(reader.path, reader.metadata, self.by_key)
-        waits = LockWaits(self.using, self.options.lock_timeout, "the comparison was stopped")
-        with waits, read_only_snapshot(connection, self.using):
-            waits.limit(connection)
-            if self.natural:
-                waits.doing = "matching natural keys"
-                self._match_natural_keys(report)
-            for key, rows in reader.tables():
-                self._compare_table(report, reader.path, key, rows, waits)
-            transaction.set_rollback(True, using=self.using)
+    def compare(self) -> VerifyReport:
+        options, head, using = self.options, self.head, self.options.using
+        notes = []
+        if not options.verify:
+            notes = [
+                "Not verified: the file was compared without checking it against its manifest."
+            ]
+        elif options.match != "natural":  # with natural keys, one pass checks and matches, below
+            notes = self.scan()
+        with open_reader(self.source, any_version=not options.verify) as reader:
+            if not options.verify:  # the signature holds all the same, as for an import
+                notes += check_signature(reader.path, reader.metadata, options.signing_key)
+            connection = open_connection(using)
+            report = VerifyReport(
+                file=self.source.path, database=using, file_size=reader.size, notes=notes
+            )
+            self.skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
+            # Refused here, in this order, when the file's lists are malformed.
+            _, self.references = head.left_out, head.references
+            waits = LockWaits(using, options.lock_timeout, "the comparison was stopped")
+            with waits, read_only_snapshot(connection, using):
+                waits.limit(connection)
+                if options.match == "natural":
+                    waits.doing = "matching natural keys"
+                    self.matcher = NaturalKeyMatcher(using=using, batch_size=options.batch_size)
+                    report.notes[:0] = self.scan(self.matcher)
+                    self.references = self.matcher.translated(self.references)
+                self.compare_tables(reader, report, waits)
+                transaction.set_rollback(True, using=using)
         return report
 
-    def _match_natural_keys(self, report) -> None:
-        """Check the file and match its rows to the database's by natural key, in the
-        snapshot the comparison reads: the rows are then compared under the database's ids."""
-        scanned = self.scan(match_using=self.using)
-        report.notes[:0] = scanned.notes
-        self.matcher = scanned.matcher
-        self.references = self.matcher.translated(self.references)
+    def compare_tables(self, reader, report, waits) -> None:
+        """Compare each table of the file (not skipped) with the database's."""
+        options, matcher = self.options, self.matcher
+        for key, rows in reader.tables():
+            table = self.by_key.get(key)
+            if table is None:
+                if not options.ignore_unknown:
+                    raise unknown_error(reader.path, [f"table {quoted(key)}"])
+                report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
+                continue
+            if key in self.head.skipped:
+                continue
+            waits.doing = f"reading {key}"
+            comparison = report.tables.setdefault(
+                key, TableComparison(key, by_content=table.write_policy.matched_by_content)
+            )
+            verifier = _TableVerifier(
+                table,
+                comparison,
+                using=options.using,
+                skip_empty_secrets=self.skip_empty_secrets,
+                references=self.references.get(key, set()),
+            )
+            rows = checked_rows(reader.path, table, rows, options.ignore_unknown)
+            verifier.run(matcher.rows(table, rows) if matcher else rows)
 
-    def _compare_table(self, report, path, key, rows, waits) -> None:
-        """Compare one table of the file; an unknown table is an error (or, with
-        `ignore_unknown`, a note), an excluded or left-out one is passed over."""
-        table = self.by_key.get(key)
-        if table is None:
-            if not self.options.ignore_unknown:
-                raise unknown_error(path, [f"table {quoted(key)}"])
-            report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
-            return
-        if key in self.exclude or key in self.left_out:
-            return
-        waits.doing = f"reading {key}"
-        comparison = report.tables.setdefault(
-            key, TableComparison(key, by_content=table.write_policy.matched_by_content)
-        )
-        verifier = _TableVerifier(
-            table,
-            comparison,
-            using=self.using,
-            skip_empty_secrets=self.skip_empty_secrets,
-            references=self.references.get(key, set()),
-        )
-        rows = checked_rows(path, table, rows, self.options.ignore_unknown)
-        verifier.run(self.matcher.rows(table, rows) if self.matcher else rows)
-
-    def add_closing_notes(self, report) -> None:
-        """The notes that say what was matched by natural key and what was not compared,
-        so that an agreement is never read as covering more than it does."""
+    def add_notes(self, report) -> None:
+        """The notes of what was matched, not compared, or compared otherwise."""
+        left_out, references = self.head.left_out, self.references
         if self.matcher:
             report.id_mapping = {key: ids for key, ids in self.matcher.mapping.items() if ids}
             if report.id_mapping:
@@ -434,14 +416,16 @@ class _Verification:
                 report.notes.append(
                     f"Matched by natural key, compared under the database's ids: {counts}."
                 )
-        skipped = self.exclude | self.left_out
-        absent = [key for key in self.by_key if key not in report.tables and key not in skipped]
+        absent = [
+            key for key in self.by_key if key not in report.tables and key not in self.head.skipped
+        ]
         if absent:
             report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
-        if self.left_out:
-            left_out = ", ".join(sorted(self.left_out))
-            report.notes.append(f"Left out of the export, not compared: {left_out}.")
-        referenced = sum(len(ids) for key, ids in self.references.items() if key in report.tables)
+        if left_out:
+            report.notes.append(
+                f"Left out of the export, not compared: {', '.join(sorted(left_out))}."
+            )
+        referenced = sum(len(ids) for key, ids in references.items() if key in report.tables)
         if referenced:
             report.notes.append(
                 f"{referenced:,} rows in the file only as references (the import never changes "

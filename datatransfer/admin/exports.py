@@ -26,9 +26,9 @@ from datatransfer.admin.common import (
     state_html,
 )
 from datatransfer.exceptions import DataTransferError
+from datatransfer.files import human_size
 from datatransfer.models import ExportRecord
 from datatransfer.registry import subset_root_table
-from datatransfer.reports import human_size
 from datatransfer.retention import delete_export_file, export_file
 from datatransfer.routers import domain_database
 from datatransfer.subset import subset_counts

@@ -32,10 +32,10 @@ from datatransfer.admin.common import (
     state_html,
 )
 from datatransfer.exceptions import DataTransferError
+from datatransfer.files import human_size
 from datatransfer.import_files import SUFFIXES, LimitedUpload, max_size, store_upload
 from datatransfer.import_tasks import queue_confirmed, queue_preview
 from datatransfer.models import ImportRecord
-from datatransfer.reports import human_size
 from datatransfer.routers import domain_database
 from datatransfer.signing import signing_key
 

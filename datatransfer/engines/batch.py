@@ -19,13 +19,8 @@ from django.db import DatabaseError, connections, models, transaction
 
 from datatransfer.contents import ContentCounts, content_key, contents_held
 from datatransfer.exceptions import StrictModeFailure, escaped, first_line, one_line
-from datatransfer.fileformat.codec import (
-    RowError,
-    decode_row,
-    dumps_json,
-    row_encoders,
-    value_decoder,
-)
+from datatransfer.formats.json.codec import dumps_json
+from datatransfer.formats.rows import RowError, decode_row, row_encoders, value_decoder
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import ManyToManySpec, same_value, table_key
 from datatransfer.reports import Outcome

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from django.db import DatabaseError, models, transaction
 
 from datatransfer.engines.batch import BatchEngine
-from datatransfer.fileformat.codec import dumps_json, loads_json
+from datatransfer.formats.json.codec import dumps_json, loads_json
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import table_key
 from datatransfer.reports import Outcome

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connections, transaction
 
 from datatransfer.contents import ContentCounts, content_key, contents_held
 from datatransfer.exceptions import StrictModeFailure, escaped, first_line, one_line
-from datatransfer.fileformat.codec import RowError, decode_row, value_decoder
+from datatransfer.formats.rows import RowError, decode_row, value_decoder
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import table_key
 from datatransfer.reports import Outcome

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from datatransfer.engines import AUTO, DEFAULT_BATCH_SIZE, ENGINES
 from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
 from datatransfer.export_job import ExportOptions
-from datatransfer.fileformat.writer import unwritable_reason
+from datatransfer.files import unwritable_reason
 from datatransfer.importer import ImportOptions
 from datatransfer.registry import audit_log_keys, excluded_keys
 from datatransfer.reports import write_report

@@ -10,6 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 from datatransfer.databases import describe
 from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, Code
+from datatransfer.files import human_size
 from datatransfer.media import DIFFERENT_FILE, MANIFEST_MEMBER
 from datatransfer.reports import (
     ExportReport,
@@ -17,7 +18,6 @@ from datatransfer.reports import (
     MediaOutcome,
     MediaReport,
     Outcome,
-    human_size,
 )
 from datatransfer.verifier import VerifyReport
 

@@ -22,14 +22,13 @@ from pathlib import Path
 from django.conf import settings
 
 from datatransfer.exceptions import DataTransferError, FileFormatError
-from datatransfer.fileformat.readers import SNIFF_SIZE, text_problem
+from datatransfer.files import human_size
+from datatransfer.formats import SNIFF_SIZE, get_format
 from datatransfer.leftovers import private_file, work_folder
-from datatransfer.reports import human_size
 
 BLOCK = 1 << 20
 STANDARD_INPUT = "standard input"  # what errors about the spooled copy name
 _COMPRESSED = ((b"\x1f\x8b", ".gz", gzip), (b"BZh", ".bz2", bz2), (b"\xfd7zXZ\x00", ".xz", lzma))
-_JSON_SPACE = b" \t\r\n"
 
 
 def max_size() -> int:
@@ -41,14 +40,16 @@ def _is_tar(head: bytes) -> bool:
 
 
 def _name_for(head: bytes, path: Path) -> str:
-    """`export.json[.gz|.bz2|.xz]` or `archive.tar[.gz]`, from the first bytes."""
+    """The default format's export name (`export.json`), `.gz`, `.bz2` or `.xz` when
+    compressed, or `archive.tar[.gz]`, from the first bytes."""
+    export = get_format().member_name
     for magic, suffix, module in _COMPRESSED:
         if head.startswith(magic):
             with module.open(path, "rb") as inner, contextlib.suppress(OSError, EOFError):
                 if _is_tar(inner.read(512)):
-                    return "archive.tar.gz" if suffix == ".gz" else f"export.json{suffix}"
-            return f"export.json{suffix}"
-    return "archive.tar" if _is_tar(head) else "export.json"
+                    return "archive.tar.gz" if suffix == ".gz" else f"{export}{suffix}"
+            return f"{export}{suffix}"
+    return "archive.tar" if _is_tar(head) else export
 
 
 def _read_head(source) -> bytes:
@@ -65,14 +66,13 @@ def _read_head(source) -> bytes:
 def check_head(head: bytes) -> None:
     """Refuse standard input whose first bytes cannot start an export, before more is read
     (300 MB of zeros were once spooled before the file's check refused them): compressed
-    or a tar archive by its magic bytes, else UTF-8 JSON text starting with `{`."""
+    or a tar archive by its magic bytes, else the start of a document of the default
+    format (UTF-8 JSON text starting with `{`)."""
     if not head:
         raise FileFormatError("Standard input is empty: there is nothing to import.")
     if _is_tar(head) or any(head.startswith(magic) for magic, _, _ in _COMPRESSED):
         return
-    problem = text_problem(head)
-    if not problem and not head.lstrip(_JSON_SPACE).startswith(b"{"):
-        problem = "is not JSON (an export starts with `{`)"
+    problem = get_format().head_problem(head)
     if problem:
         raise FileFormatError(
             f"Standard input {problem}; nor is it gzip, bzip2, xz or a tar archive: it is not "

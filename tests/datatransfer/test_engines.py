@@ -370,7 +370,7 @@ def test_on_postgresql_the_server_types_only_what_the_codec_reads_alike(database
 
     from core.models import Abonnement, ContactMessage
     from datatransfer.engines.postgres import _column
-    from datatransfer.fileformat.codec import value_decoder
+    from datatransfer.formats.rows import value_decoder
 
     alias = databases("postgresql")
     wrong = []

@@ -26,7 +26,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from datatransfer.fileformat.writer import ExportWriter
+from datatransfer.formats.json.writer import ExportWriter
 from datatransfer.models import ExportRecord
 from datatransfer.tasks import queue_export
 from tests.datatransfer.test_interrupts import assert_one_line, held

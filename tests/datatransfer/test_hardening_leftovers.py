@@ -23,7 +23,7 @@ from django.db import connections
 from django.utils import timezone
 
 from datatransfer import leftovers
-from datatransfer.fileformat.writer import atomic_file
+from datatransfer.files import atomic_file
 from datatransfer.import_files import checked_copy
 from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.models import ExportRecord, ImportRecord

@@ -21,8 +21,8 @@ from django.db import connections
 from core.models import Organization, User
 from datatransfer.engines import ENGINES, VENDOR_ENGINES
 from datatransfer.exceptions import FileFormatError
-from datatransfer.fileformat import MAX_DEPTH
-from datatransfer.fileformat.readers import LayoutReader
+from datatransfer.formats.json.codec import MAX_DEPTH
+from datatransfer.formats.json.reader import LayoutReader
 from datatransfer.media import is_archive
 from tests.engine_names import ENGINE_NAMES
 from tests.snapshots import database_snapshot
@@ -566,7 +566,8 @@ def test_a_file_nested_30000_deep_is_refused_in_little_memory(make_database, tmp
 def test_a_line_longer_than_the_bound_leaves_the_fast_reader_after_reading_little(
     node_file, tmp_path, monkeypatch
 ):
-    from datatransfer.fileformat import readers as fileformat
+    from datatransfer.formats import source
+    from datatransfer.formats.json import reader as fileformat
 
     document = node_document(node_file)
     document["data"]["contactMessages"][0]["message"] = "long line " * 500_000  # 5 MB
@@ -577,14 +578,14 @@ def test_a_line_longer_than_the_bound_leaves_the_fast_reader_after_reading_littl
 
     monkeypatch.setattr(fileformat.LayoutReader, "MAX_LINE", 1000)
     read = []
-    real = fileformat._SourceRead.readinto
+    real = source._SourceRead.readinto
 
     def counting(self, buffer):
         count = real(self, buffer)
         read.append(count)
         return count
 
-    monkeypatch.setattr(fileformat._SourceRead, "readinto", counting)
+    monkeypatch.setattr(source._SourceRead, "readinto", counting)
     with pytest.raises(fileformat.LayoutMismatch), fileformat.LayoutReader(str(path)) as reader:
         for _, rows in reader.tables():
             list(rows)

@@ -1,4 +1,4 @@
-"""On PostgreSQL the export's rows are spelled by the server (datatransfer/server_rows.py):
+"""On PostgreSQL the export's rows are spelled by the server (datatransfer/formats/json/server.py):
 the file must be the one the Python path writes, byte for byte, for every option, on a
 Prisma-made database holding awkward values."""
 
@@ -15,9 +15,9 @@ from core import models as core
 from core.demo import seed_demo
 from datatransfer import exporter
 from datatransfer.exporter import export_domain
-from datatransfer.fileformat.codec import encode_value, format_date, format_datetime
+from datatransfer.formats.json.server import Column, table_sql, value_sql
+from datatransfer.formats.rows import encode_value, format_date, format_datetime
 from datatransfer.registry import domain_tables
-from datatransfer.server_rows import Column, table_sql, value_sql
 from datatransfer.subset import organization_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,9 +6,9 @@ interrupted."""
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from datatransfer.files import human_size
 from datatransfer.leftovers import sweep
 from datatransfer.management.rendering import render_swept
-from datatransfer.reports import human_size
 from datatransfer.retention import prune_exports
 
 

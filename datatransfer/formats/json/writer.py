@@ -1,29 +1,21 @@
-"""Writing an export file: the rows as they come, then the metadata ahead of them, under a
-temporary name renamed once whole, compressed as the name asks."""
+"""Writing a JSON export: the rows as they come, then the metadata ahead of them."""
 
 import codecs
 import contextlib
-import gzip
 import io
 import json
-import os
 import shutil
-import sys
 import tempfile
-from pathlib import Path
 
 import orjson
 
-from datatransfer.checksums import DigestingWriter
-from datatransfer.exceptions import Code, DataTransferError, FileFormatError
-from datatransfer.fileformat import COMPRESSIONS, compression_of
-from datatransfer.fileformat.guard import max_value_bytes
-from datatransfer.leftovers import temporary_prefix
-from datatransfer.manifest import TableDigest
-from datatransfer.signing import signed
+from datatransfer.exceptions import Code, DataTransferError
+from datatransfer.files import human_size
+from datatransfer.formats.document import DocumentWriter
+from datatransfer.formats.json.guard import max_value_bytes
 
 
-class ExportWriter:
+class ExportWriter(DocumentWriter):
     """Writes the file as it goes, table by table and row by row.
 
     With `indent=2` the layout is the old tool's (`JSON.stringify(backup, null, 2)`);
@@ -36,11 +28,8 @@ class ExportWriter:
     """
 
     def __init__(self, stream, *, indent: int | None = 2):
-        self.stream = stream
-        self.indent = indent
-        self.manifest = {}
+        super().__init__(stream, indent=indent)
         self._spool = tempfile.TemporaryFile()
-        self._digest = None
         self._first_table = True
         self._first_row = True
 
@@ -79,7 +68,7 @@ class ExportWriter:
     def _newline(self, depth: int) -> str:
         return "" if self.indent is None else "\n" + " " * (self.indent * depth)
 
-    def begin_table(self, key: str) -> None:
+    def _begin_table(self, key: str) -> None:
         sep = ": " if self.indent is not None else ":"
         self._spool_write(
             (
@@ -88,25 +77,20 @@ class ExportWriter:
         )
         self._first_table = False
         self._first_row = True
-        self._digest = self.manifest[key] = TableDigest()
-        self._key = key
 
-    def write_row(self, row: dict) -> None:
+    def _write_row(self, row: dict) -> None:
         separator = ("" if self._first_row else ",") + self._newline(3)
         encoded = self._dumps_bytes(row, 3)
         if len(encoded) > max_value_bytes():
             self._refuse_long_values(row)
         self._spool_write(separator.encode() + encoded)
         self._first_row = False
-        self._digest.add(row)
 
     def _refuse_long_values(self, row: dict) -> None:
         """Raise DataTransferError when a value of `row`, as the file spells it (a newline is
         `\\n`, two bytes), is longer than the readers take (DATATRANSFER_MAX_VALUE_MB): the
         file would be refused by loaddomain, so it is not written. Checked only for a row
         whose whole spelling is longer than that, so it costs nothing per row."""
-        from datatransfer.reports import human_size  # reports imports this module
-
         limit = max_value_bytes()
         for field, value in row.items():
             size = max(map(len, _spelled_strings(value)), default=0)
@@ -120,21 +104,11 @@ class ExportWriter:
                     code=Code.CANNOT_WRITE,
                 )
 
-    def end_table(self) -> None:
+    def _end_table(self) -> None:
         self._spool_write(("]" if self._first_row else self._newline(2) + "]").encode())
 
-    def finish(self, metadata: dict, *, signing_key: str = "") -> None:
-        """Write `metadata` (with `manifest` filled in, and signed when there is a
-        `signing_key`: see signing.py) and the rows to the stream."""
-        metadata = {
-            **metadata,
-            "manifest": {
-                **metadata.get("manifest", {}),
-                "tables": {key: digest.as_dict() for key, digest in self.manifest.items()},
-            },
-        }
-        if signing_key:
-            metadata = signed(metadata, signing_key)
+    def _finish(self, metadata: dict) -> None:
+        """Write `metadata` ahead of the spooled rows, then the rows."""
         sep = ": " if self.indent is not None else ":"
         self.stream.write(
             "{"
@@ -185,92 +159,3 @@ def _spool_error(error: OSError) -> DataTransferError:
         f"{error.strerror or error}.",
         code=Code.CANNOT_WRITE,
     )
-
-
-# Compression by the file name, as Django's dumpdata/loaddata: one module per suffix.
-OUTPUT_SUFFIXES = (".json", *(f".json{suffix}" for suffix in COMPRESSIONS))
-
-
-def check_output_path(path: str) -> None:
-    """Raise FileFormatError when `path` is not a name an export can take (`.json`,
-    optionally `.gz`, `.bz2` or `.xz`), or when its folder does not exist: a missing
-    folder is never created behind the user's back."""
-    if path == "-":
-        return
-    if not path.lower().endswith(OUTPUT_SUFFIXES):
-        raise FileFormatError(
-            f"Cannot write {path}: an export's name ends in {', '.join(OUTPUT_SUFFIXES)}."
-        )
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise FileFormatError(f"Cannot write {path}: the folder {folder} does not exist.")
-
-
-@contextlib.contextmanager
-def open_output(path: str, stdout=None, *, digest=None):
-    """Yield a text stream for `path` (`-` is `stdout`, by default sys.stdout; `.gz`, `.bz2`
-    and `.xz` are compressed).
-
-    A file is written under a temporary name in the same folder, with mode 0600 (it
-    holds password hashes), and renamed only when the block ends without error, so no
-    partial file ever stands under the final name. Every byte written to the file (as it
-    lies on disk, compressed) is added to `digest` (checksums.FileDigest), if given.
-    """
-    if path == "-":
-        stream = stdout or sys.stdout
-        yield stream
-        stream.flush()
-        return
-    target = Path(path)
-    with atomic_file(target) as file:
-        raw = DigestingWriter(file, digest) if digest is not None else file
-        compression = compression_of(path)
-        if compression is gzip:
-            binary = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
-        else:
-            binary = compression.open(raw, "wb") if compression else raw
-        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n", write_through=False)
-        yield text
-        text.flush()
-        text.detach()
-        if binary is not raw:
-            binary.close()
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path):
-    """Yield a binary file written under a temporary name in `path`'s folder, mode 0600,
-    and renamed to `path` only when the block ends without error; on any error (Ctrl-C
-    included) the temporary file is removed and nothing stands under `path`."""
-    prefix = temporary_prefix(path)
-    fd, temporary = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as raw:
-            yield raw
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def unwritable_reason(path) -> str | None:
-    """Why no file can be written at `path` (its folder is missing or takes no new file,
-    or `path` is a folder), or None when one can. A probe file is created, then removed."""
-    target = Path(path)
-    if target.is_dir():
-        return "it is a folder"
-    if not target.parent.is_dir():
-        return f"no folder {target.parent}"
-    try:
-        descriptor, probe = tempfile.mkstemp(
-            prefix=temporary_prefix(target), suffix=".part", dir=target.parent
-        )
-    except OSError as error:
-        return error.strerror or str(error)
-    os.close(descriptor)
-    os.unlink(probe)
-    return None

@@ -1,30 +1,24 @@
-"""Reading an export file: the source opened once, the two readers that stream its rows
-(the fast one for the tools' own layout, and the one that reads any JSON), and the lists
-its metadata holds."""
+"""Reading a JSON export: two readers that stream its rows, the fast one for the tools' own
+layout and the one that reads any JSON, behind JsonReader, which starts with the first
+and hands over to the second where the layout differs, without reading a row twice."""
 
 import gzip
-import hashlib
 import io
+import itertools
 import json
 import lzma
-import os
-import stat
 import zlib
 from decimal import Decimal, InvalidOperation
 
 import ijson
 
-from datatransfer.exceptions import (
-    FileChangedError,
-    FileFormatError,
-    VerificationError,
-    escaped,
-    one_line,
-    quoted,
-)
-from datatransfer.fileformat import MAX_DEPTH, READABLE_MAJOR_VERSIONS, compression_of
-from datatransfer.fileformat.codec import loads_json, value_decoder
-from datatransfer.fileformat.guard import GuardedStream, max_value_bytes
+from datatransfer.exceptions import FileFormatError, escaped, quoted
+from datatransfer.files import compression_of
+from datatransfer.formats import SNIFF_SIZE
+from datatransfer.formats.document import DocumentReader
+from datatransfer.formats.json.codec import MAX_DEPTH, loads_json
+from datatransfer.formats.json.guard import GuardedStream, max_value_bytes
+from datatransfer.formats.source import ExportSource
 
 
 def _exact_numbers(events, stream: GuardedStream):
@@ -37,47 +31,6 @@ def _exact_numbers(events, stream: GuardedStream):
         if event == "number" and isinstance(value, Decimal):
             value = float(value)
         yield prefix, event, value
-
-
-# ---------------------------------------------------------------------------- metadata
-
-
-def excluded_table_keys(path, metadata: dict) -> set[str]:
-    """The tables the file says were left out of the export (`excludedTables`): their empty
-    lists say nothing about the data, so they are neither loaded nor compared.
-
-    Raises FileFormatError when `excludedTables` is not a list of table keys.
-    """
-    keys = metadata.get("excludedTables", [])
-    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
-        raise FileFormatError(f"{path}: metadata.excludedTables must be a list of table keys.")
-    return set(keys)
-
-
-def reference_ids(path, metadata: dict, by_key: dict) -> dict[str, set]:
-    """{table key: primary keys} of the rows a subset export carries only as references
-    (`references`: other organizations' rows, or shared ones, that its rows link to),
-    decoded; tables the models lack are ignored.
-
-    Raises FileFormatError when `references` is not {table key: [id, ...]} or an id does
-    not fit its table's key.
-    """
-    listed = metadata.get("references", {})
-    if not isinstance(listed, dict) or not all(isinstance(ids, list) for ids in listed.values()):
-        raise FileFormatError(f"{path}: metadata.references must map table keys to lists of ids.")
-    decoded = {}
-    for key, ids in listed.items():
-        table = by_key.get(key)
-        if table is None:
-            continue
-        decode = value_decoder(table.pk.field)
-        try:
-            decoded[key] = {decode(value) for value in ids}
-        except (ValueError, TypeError) as error:
-            raise FileFormatError(
-                f"{path}: metadata.references.{escaped(key)}: {one_line(str(error))}."
-            ) from None
-    return decoded
 
 
 # ---------------------------------------------------------------------------- reading
@@ -115,8 +68,6 @@ def _parse_error(path, error) -> FileFormatError:
     return FileFormatError(f"Cannot read {path}: {error or type(error).__name__}")
 
 
-# How far the start of a file is looked at for signs that it is not UTF-8 JSON text.
-SNIFF_SIZE = 4096
 _BYTE_ORDER_MARKS = (
     (b"\x00\x00\xfe\xff", "UTF-32"),
     (b"\xff\xfe\x00\x00", "UTF-32"),
@@ -181,89 +132,7 @@ def nesting(value) -> int:
     return deepest
 
 
-class ExportSource:
-    """The export file, opened once: every read of one import reads these same bytes.
-
-    Each read has its own position on the one descriptor (`pread`), so a file renamed over
-    the path once it is open is never seen. Each complete read hashes what it read;
-    `end_read` raises FileChangedError when that differs from the first complete read
-    (the file was rewritten in place, or grew or shrank). Use it in a `with` block.
-    `name` is what messages call the file (default: its path).
-    """
-
-    BUFFER_SIZE = 1 << 18
-
-    def __init__(self, path, *, name: str | None = None):
-        self.path = str(name or path)
-        try:
-            # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-            fd = os.open(str(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise FileFormatError(f"No such file: {self.path}") from None
-        except OSError as error:
-            raise FileFormatError(f"Cannot read {self.path}: {error.strerror or error}.") from None
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):
-            os.close(fd)
-            raise FileFormatError(f"{self.path} is not a regular file.")
-        self._fd = fd
-        self.size = status.st_size
-        self.sha256 = None  # of the first complete read
-
-    def open(self) -> "_SourceRead":
-        """A new read of the file from its first byte (a raw binary stream)."""
-        return _SourceRead(self._fd)
-
-    def end_read(self, read: "_SourceRead") -> None:
-        """Hash what is left of `read`, to the end of the file; raise FileChangedError when
-        the whole differs from the first complete read."""
-        digest = read.finish()
-        if self.sha256 is None:
-            self.sha256 = digest
-        elif digest != self.sha256:
-            raise FileChangedError(
-                f"{self.path} changed while it was read: it is no longer the file that was "
-                "checked; nothing was written."
-            )
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-
-class _SourceRead(io.RawIOBase):
-    """One read of an ExportSource: its own position, and the SHA-256 of what it read."""
-
-    def __init__(self, fd: int):
-        self._fd = fd
-        self._position = 0
-        self._digest = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        count = os.preadv(self._fd, [buffer], self._position)
-        self._position += count
-        self._digest.update(memoryview(buffer)[:count])
-        return count
-
-    def finish(self) -> str:
-        """Read (and hash) the rest of the file; return the hex SHA-256 of all of it."""
-        block = bytearray(1 << 20)
-        while self.readinto(block):
-            pass
-        return self._digest.hexdigest()
-
-
-class _OpenFile:
+class _OpenFile(DocumentReader):
     """What both readers share: the open (maybe compressed) file, `with`, the version, and
     the refusal of a table key that repeats."""
 
@@ -307,33 +176,6 @@ class _OpenFile:
         self._buffered.close()
         if self._own_source:
             self._source.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    @property
-    def version(self) -> str:
-        return str(self.metadata.get("version", "1.0"))
-
-    @property
-    def major_version(self) -> str:
-        return self.version.split(".")[0]
-
-    @property
-    def version_supported(self) -> bool:
-        return self.major_version in READABLE_MAJOR_VERSIONS
-
-    def _check_version(self, any_version: bool) -> None:
-        """Raise VerificationError for a format version this tool does not read, unless
-        `any_version` (the file is then read as the current format)."""
-        if not any_version and not self.version_supported:
-            raise VerificationError(
-                f"{self.path} has format version {escaped(self.version)}; "
-                "this tool reads versions 1.x and 2.x."
-            )
 
 
 class ExportReader(_OpenFile):
@@ -661,19 +503,98 @@ def _loads(data: bytes):
         raise LayoutMismatch from None  # ExportReader refuses it at its depth limit
 
 
-def open_export(source, *, fast_layout=False, any_version=False):
-    """Open an export file (a path, or an ExportSource that several reads share) for
-    streaming; use it in a `with` block.
+class JsonReader(DocumentReader):
+    """Reads a JSON export (a path, or an ExportSource that several reads share) as a
+    stream, in a `with` block: `metadata`, then `tables()`.
 
-    With `fast_layout`, a file laid out as the tools write it gets the LayoutReader,
-    whose iteration may raise LayoutMismatch; otherwise (or when the file starts
-    otherwise) the ExportReader, which reads any JSON. Raises FileFormatError for a
-    missing or unreadable file, VerificationError for a format version this tool does not
-    read, unless `any_version`.
+    It starts with the LayoutReader; where the file is laid out otherwise, even in the
+    middle of a table, the ExportReader takes over at the same row (both yield the same
+    rows), so that the caller never sees the difference and no row is handed out twice.
+    The source remembers it, and its next reads start with the ExportReader. Raises
+    FileFormatError for a missing, unreadable or broken file, VerificationError for a
+    format version this tool does not read, unless `any_version`.
     """
-    if fast_layout:
+
+    def __init__(self, source, *, any_version=False):
+        self._own_source = not isinstance(source, ExportSource)
+        self._source = ExportSource(source) if self._own_source else source
+        self._any_version = any_version
+        self._fast = None  # the LayoutReader, until the ExportReader takes over
+        self._reader = None
         try:
-            return LayoutReader(source, any_version=any_version)
+            self._open_first()
+        except BaseException:
+            self.close()
+            raise
+        self.path, self.size = self._reader.path, self._reader.size
+        self.metadata = self._reader.metadata
+
+    def _open_first(self) -> None:
+        if self._source.learned.get(_LAYOUT, True):
+            try:
+                self._fast = self._reader = LayoutReader(
+                    self._source, any_version=self._any_version
+                )
+                return
+            except LayoutMismatch:
+                self._source.learned[_LAYOUT] = False
+        self._reader = ExportReader(self._source, any_version=self._any_version)
+
+    def _take_over(self, tables_done: int):
+        """Hand over to the ExportReader: a new read from the start, skipping the
+        `tables_done` tables handed out already; return its tables()."""
+        self._source.learned[_LAYOUT] = False
+        self._fast = None
+        self._reader.close()
+        self._reader = ExportReader(self._source, any_version=self._any_version)
+        tables = self._reader.tables()
+        for _ in range(tables_done):
+            next(tables)
+        return tables
+
+    def tables(self):
+        """Yield (table key, iterator of row dicts) in file order; each iterator must be
+        used up (or dropped) before the next table is read."""
+        tables, handed = self._reader.tables(), 0
+        while True:
+            try:
+                key, rows = next(tables)
+            except StopIteration:
+                return
+            except LayoutMismatch:
+                tables = self._take_over(handed)
+                continue
+            handed += 1
+            if self._fast is None:
+                yield key, rows
+                continue
+            taken_over = []
+            yield key, self._fast_rows(rows, handed - 1, taken_over)
+            if taken_over:
+                tables = taken_over[0]
+
+    def _fast_rows(self, rows, tables_before: int, taken_over: list):
+        """The rows of the LayoutReader's table; where it stops, the ExportReader's, from
+        the row after the last one handed out. Its tables() go to `taken_over`."""
+        done = 0
+        try:
+            for row in rows:
+                yield row
+                done += 1
         except LayoutMismatch:
-            pass
-    return ExportReader(source, any_version=any_version)
+            tables = self._take_over(tables_before)
+            taken_over.append(tables)
+            _, rows = next(tables)
+            for _ in itertools.islice(rows, done):
+                pass
+            yield from rows
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self._own_source:
+            self._source.close()
+
+
+# What an ExportSource learns of its file: whether its layout is the tools' own.
+_LAYOUT = "json-layout"

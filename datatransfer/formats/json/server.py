@@ -1,5 +1,5 @@
 """On PostgreSQL, the export's rows spelled by the server: one JSON text per row, made by
-`json_build_object` with every value as codec.encode_value spells it (times by
+`json_build_object` with every value as formats.rows.encode_value spells it (times by
 `to_char`, decimals at the field's places, big integers as strings, secrets empty,
 many-to-many keys sorted), read with `COPY ... TO STDOUT` and parsed once, instead of
 each value being read into Python and formatted back to text.
@@ -7,7 +7,7 @@ each value being read into Python and formatted back to text.
 The spelling of a column is chosen from its field (as the codec does) and from the type
 the database really gives it (pg_attribute): a table with a column this module cannot
 spell exactly as the Python path does (another field or column type, a field that
-converts what it reads) is left to the Python path (`table_sql` returns None). The
+converts what it reads) is left to the Python path (`spelled_rows` returns None). The
 parity test (tests/datatransfer/test_server_rows.py) compares both files byte for byte.
 """
 
@@ -21,7 +21,7 @@ from django.db import models
 from django.db.models.expressions import RawSQL
 from psycopg import sql
 
-from datatransfer.fileformat.codec import has_long_integer
+from datatransfer.formats.json.codec import has_long_integer
 
 TEXT_TYPES = frozenset({"text", "character varying", "character"})
 INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
@@ -214,3 +214,16 @@ def server_rows(table, queryset, row_sql, connection):
         with client.copy(sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(statement))) as copy:
             for (line,) in copy.rows():
                 yield parse(line)
+
+
+def spelled_rows(table, queryset, connection, *, exclude_secrets=False):
+    """The rows of `queryset` spelled by the server (a generator, to be closed: its COPY
+    holds the connection until it ends), or None when they cannot be: the database is not
+    PostgreSQL, or a column of `table` is one this module cannot spell exactly."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        row_sql = table_sql(table, cursor.cursor, exclude_secrets=exclude_secrets)
+    if row_sql is None:
+        return None
+    return server_rows(table, queryset, row_sql, connection)

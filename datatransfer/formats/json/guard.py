@@ -23,7 +23,8 @@ import sys
 from django.conf import settings
 
 from datatransfer.exceptions import FileFormatError
-from datatransfer.fileformat import MAX_INTEGER_DIGITS
+from datatransfer.files import human_size
+from datatransfer.formats.json.codec import MAX_INTEGER_DIGITS
 
 # One value's most bytes in the file, when settings.DATATRANSFER_MAX_VALUE_BYTES is not set.
 DEFAULT_MAX_VALUE_BYTES = 64 << 20
@@ -50,12 +51,6 @@ def integer_digits_limit() -> int:
     takes fewer (the parser must never meet one that int() refuses)."""
     current = sys.get_int_max_str_digits()
     return min(current, MAX_INTEGER_DIGITS) if current else MAX_INTEGER_DIGITS
-
-
-def _size(count: int) -> str:
-    from datatransfer.reports import human_size  # reports imports the file format
-
-    return human_size(count)
 
 
 def _quotes(segment: bytes, escaped: bool) -> tuple[int, bool]:
@@ -113,7 +108,7 @@ class GuardedStream:
         if room <= 0:
             raise FileFormatError(
                 f"{self._path}: a value near byte {self._quiet_from:,} is longer than "
-                f"{_size(self._max_value)} (DATATRANSFER_MAX_VALUE_MB); the file is refused."
+                f"{human_size(self._max_value)} (DATATRANSFER_MAX_VALUE_MB); the file is refused."
             )
         data = self._handle.read(min(self._size, room))
         self._check_numbers(data)

@@ -1,4 +1,14 @@
-"""Values and rows as the export file spells them (see the package's docstring)."""
+"""Values and rows as every export format carries them, as Django's "python" serializer
+does for its formats: a row is a dict of file keys to plain values (strings, numbers,
+booleans, None, lists and dicts). Times are ISO 8601 in UTC with `Z` (milliseconds, or
+microseconds when they are not whole milliseconds, so round trips are exact); dates are
+written at midnight UTC as the old tool does; decimals are strings; JSON columns are their
+plain value, integers of any size kept exact; big integers (`BigInt` columns) are strings,
+which JavaScript reads exactly where it would round a number above 2^53 (numbers are
+accepted on reading too).
+
+A format only spells these rows in its own text; the manifest's checksums are computed on
+them, so they do not depend on the format, and the writers take what this module makes."""
 
 import datetime as dt
 import functools
@@ -6,7 +16,6 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-import orjson
 from django.db import models
 
 
@@ -15,42 +24,6 @@ class RowError(ValueError):
 
 
 SECRET_NOT_SHOWN = "(a secret, not shown)"
-
-
-# ---------------------------------------------------------------------------- JSON
-
-# An integer literal of 19 digits or more, which orjson may read as a float (it keeps
-# integers exact only within 64 bits): a character that may come before a number, then 19
-# digits. Found with bytes.translate and a substring search (both in C, seven times faster
-# than a regular expression on every row); a match inside a string only costs a slower parse.
-_NUMBER_SHAPES = bytes.maketrans(b"123456789-:,[ \t\n\r", b"000000000!!!!!!!!")
-_LONG_INTEGER = b"!" + b"0" * 19
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def has_long_integer(data: bytes) -> bool:
-    """Whether the JSON text `data` may hold an integer orjson would round."""
-    return _LONG_INTEGER in bytes(data).translate(_NUMBER_SHAPES)
-
-
-def loads_json(data: bytes):
-    """Parse JSON with every integer exact: orjson, or the standard library when the text
-    has an integer orjson would round. Raises ValueError for what is not JSON."""
-    if not has_long_integer(data):
-        return orjson.loads(data)
-    return json.loads(data, parse_constant=_refuse_constant)
-
-
-def dumps_json(value) -> bytes:
-    """One compact line of JSON: orjson, or the standard library for what orjson refuses
-    (integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 # ---------------------------------------------------------------------------- values

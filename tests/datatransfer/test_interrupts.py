@@ -492,8 +492,9 @@ def test_wait_still_queues_behind_another_import_beyond_the_lock_timeout(
 @pytest.mark.django_db
 def test_a_closed_pipe_ends_quietly_with_141_and_is_recorded_interrupted(site):
     """`dumpdomain - | head -c 100` through a real pipe: the reader takes 100 bytes and
-    closes it; the export stops with no message (its start line aside), no traceback, no "Exception ignored" at exit, exit
-    status 141 (128 + SIGPIPE), and its history record says interrupted, not failed."""
+    closes it; the export stops with no message (its start line aside), no traceback, no
+    "Exception ignored" at exit, exit status 141 (128 + SIGPIPE), and its history record says
+    interrupted, not failed."""
     process = subprocess.Popen(
         [sys.executable, "manage.py", "dumpdomain", "-"],
         cwd=ROOT,

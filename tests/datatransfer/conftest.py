@@ -1,11 +1,12 @@
 import io
+import shutil
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from tests.subprocesses import database_url, run_manage
+from tests.subprocesses import database_url
 
 DATA = Path(__file__).parent / "data"
 
@@ -50,19 +51,19 @@ def run_worker():
 
 
 @pytest.fixture
-def site(make_database, tmp_path):
+def site(make_database, tmp_path, subprocess_project_database):
     """The environment of `manage.py` subprocesses for a project as deployed (a server, a
-    worker): its own migrated project database (an SQLite file), a platform database of
-    this run's vendor with the demo data, and an exports folder. Nothing is shared with
-    the test process but these databases."""
+    worker): its own migrated project database (an SQLite file: a copy of the session's
+    pristine one, as `manage.py migrate` would make it), a platform database of this run's
+    vendor with the demo data, and an exports folder. Nothing is shared with the test
+    process but these databases."""
     vendor = "postgresql" if connections["platform"].vendor == "postgresql" else "sqlite"
     platform = make_database(vendor)
     call_command("seeddemo", "--scale", "1", "--database", platform, stdout=io.StringIO())
-    env = {
-        "PROJECT_DATABASE_URL": f"sqlite:///{tmp_path / 'project.sqlite3'}",
+    project = tmp_path / "project.sqlite3"
+    shutil.copyfile(subprocess_project_database, project)
+    return {
+        "PROJECT_DATABASE_URL": f"sqlite:///{project}",
         "DATABASE_URL": database_url(platform),
         "EXPORTS_DIR": str(tmp_path / "exports"),
     }
-    result = run_manage("migrate", "--verbosity", "0", env=env)
-    assert result.returncode == 0, result.stderr
-    return env

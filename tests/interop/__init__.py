@@ -9,6 +9,9 @@ import os
 
 import pytest
 
+# Both modules install the Prisma CLI into tests/interop/node_modules on first use: in one
+# worker of `make test` (pytest-xdist, --dist loadgroup), one after the other.
+one_worker = pytest.mark.xdist_group("interop")
 only_in_the_postgresql_pass = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
     reason="real Prisma runs in the PostgreSQL pass of the suite (DATABASE_URL on PostgreSQL)",

@@ -33,9 +33,9 @@ import pytest
 
 from datatransfer.registry import domain_tables
 from tests.domain_order import OLD_TOOL_ORDER
-from tests.interop import only_in_the_postgresql_pass
+from tests.interop import one_worker, only_in_the_postgresql_pass
 
-pytestmark = [only_in_the_postgresql_pass, pytest.mark.e2e]
+pytestmark = [only_in_the_postgresql_pass, one_worker, pytest.mark.database, pytest.mark.e2e]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

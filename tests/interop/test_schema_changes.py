@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from tests.core import schema_changes
-from tests.interop import only_in_the_postgresql_pass
+from tests.interop import one_worker, only_in_the_postgresql_pass
 from tests.interop.test_prisma_client import (
     DDL,
     HERE,
@@ -34,7 +34,7 @@ from tests.interop.test_prisma_client import (
     run,
 )
 
-pytestmark = [only_in_the_postgresql_pass, pytest.mark.e2e]
+pytestmark = [only_in_the_postgresql_pass, one_worker, pytest.mark.database, pytest.mark.e2e]
 
 # Per change: SQL giving the source values in what changed, and a query of them to compare.
 CHANGES = {

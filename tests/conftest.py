@@ -24,11 +24,15 @@ from config.database_urls import database_from_url
 PRISMA_DDL = Path(settings.BASE_DIR) / "core" / "prisma" / "prisma-schema.sql"
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 _aliases = itertools.count(1)
+# The fixtures of the transfer tests (node_file, run_worker, site), in every layer's folder.
+pytest_plugins = ["tests.transfer_fixtures"]
 # The domain's tables live in the platform's database, the export history in the project's.
 BOTH_DATABASES = ["default", "platform"]
 
 
-# The three layers of the suite, each test in one (`make test-fast` runs the first):
+# The three layers of the suite, each test in one (`make test-fast` runs the first). Each test
+# file lives in the folder of its layer (tests/unit, tests/integration, tests/e2e), or of
+# most of its tests; the marker, given per test below, is what `-m` selects on.
 # - unit: no database, no process (the default: a test asking for neither);
 # - integration: the ORM on SQLite or PostgreSQL (given to every test with database access);
 # - e2e: real `manage.py` processes, Chromium or Node.js (marked `e2e` by the test or its
@@ -38,7 +42,7 @@ LAYERS = ("unit", "integration", "e2e")
 DATABASE_FIXTURES = {"_django_db_helper", "make_database"}
 # Across the layers, `database` marks what depends on the suite's database (DATABASE_URL,
 # SQLite or PostgreSQL): every test with a database, and the checks that run only when it
-# is PostgreSQL (tests/interop). `make test` runs the whole suite on SQLite, then only these
+# is PostgreSQL (tests/e2e/interop). `make test` runs the whole suite on SQLite, then only these
 # on PostgreSQL: the others would do the very same thing twice.
 
 
@@ -83,7 +87,7 @@ def _no_process_in_a_unit_test(request, monkeypatch):
 def subprocess_project_database(request, tmp_path_factory):
     """The project's own database (export history) for `manage.py` subprocesses: a migrated
     SQLite file of this test session, never the developer's. Returns the path of a pristine
-    copy, which tests copy for a project of their own (tests/datatransfer/conftest.py,
+    copy, which tests copy for a project of their own (tests/transfer_fixtures.py,
     `site`) rather than migrating one. Not made for a session of unit tests alone (`make
     test-fast`)."""
     folder = tmp_path_factory.mktemp("project")

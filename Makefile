@@ -51,15 +51,24 @@ check-schema: install
 	@echo "== The models against core/prisma/schema.prisma =="
 	ENV_FILE=/dev/null env -u DATABASE_URL -u PROJECT_DATABASE_URL $(PY) manage.py inspectprisma --check
 
-test-sqlite: install
-	@echo "== Test suite on SQLite =="
-	env -u DATABASE_URL -u PROJECT_DATABASE_URL $(PY) -m pytest --durations=10
+# Two workers (pytest-xdist; each has its own test databases and temporary folders); the
+# test databases are made once per worker and copied, not migrated, per test. PYTEST_ARGS
+# adds options (PYTEST_WORKERS=0: no worker process).
+PYTEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=10 $(PYTEST_ARGS)
 
-# Skipped loudly when PostgreSQL is unreachable, except under CI=true where that fails.
+# The whole suite: every layer, the tests with a database on SQLite.
+test-sqlite: install
+	@echo "== Test suite on SQLite (all of it) =="
+	env -u DATABASE_URL -u PROJECT_DATABASE_URL $(PYTEST)
+
+# Only what depends on the database (marker `database`, tests/conftest.py): the rest ran in
+# the SQLite pass and would do the very same thing again. Skipped loudly when PostgreSQL is
+# unreachable, except under CI=true where that fails.
 test-postgres: install
 	@if $(PY) -m tests.postgres_reachable "$(TEST_DATABASE_URL)"; then \
-		echo "== Test suite on PostgreSQL =="; \
-		env -u PROJECT_DATABASE_URL DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest --durations=10; \
+		echo "== Test suite on PostgreSQL (the tests marked database) =="; \
+		env -u PROJECT_DATABASE_URL DATABASE_URL="$(TEST_DATABASE_URL)" $(PYTEST) -m database; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "ERROR: PostgreSQL is unreachable and CI=true: the PostgreSQL run cannot be skipped." >&2; exit 1; \
 	else \

@@ -1,5 +1,5 @@
 """The test settings plus tests/extramodels, a 17th and an 18th domain model: only the
-`manage.py` subprocesses of tests/datatransfer/test_extra_models.py use them, so the rest
+`manage.py` subprocesses of tests/e2e/datatransfer/test_extra_models.py use them, so the rest
 of the suite sees the 16 tables of the platform."""
 
 from tests.settings import *  # noqa: F403

@@ -8,7 +8,7 @@ The spelling of a column is chosen from its field (as the codec does) and from t
 the database really gives it (pg_attribute): a table with a column this module cannot
 spell exactly as the Python path does (another field or column type, a field that
 converts what it reads) is left to the Python path (`spelled_rows` returns None). The
-parity test (tests/datatransfer/test_server_rows.py) compares both files byte for byte.
+parity test (tests/integration/datatransfer/test_server_rows.py) compares both files byte for byte.
 """
 
 import json

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from run import CHANGE_EVERY, ENGINE_CASES, SLOW, TOOLS  # bench/run.py
+from run import CHANGE_EVERY, SLOW, TOOLS  # bench/run.py
 
 GROUPS = {  # step: (Django's tool, PostgreSQL's tool) it is compared with
     "export": ("dumpdata", "pg_dump"),
@@ -27,7 +27,6 @@ SHORT = {
     "dumpdata": "dumpdata",
     "pg_dump": "pg_dump",
     "loaddomain": "loaddomain\n(import)",
-    "loaddomain_rows": "loaddomain\n(rows)",
     "loaddata": "loaddata\n(deferrable FKs)",
     "pg_restore": "pg_restore",
     "loaddomain_again": "loaddomain\nre-import",
@@ -49,18 +48,11 @@ def mark(ok: bool | None) -> str:
     return "—" if ok is None else "✅" if ok else "❌"
 
 
-def tool_label(key: str, label: str, engine: str | None) -> str:
-    """The label of TOOLS, with `--engine NAME` when the run gave loaddomain one."""
-    if engine and key in ENGINE_CASES:
-        return label.replace("`loaddomain", f"`loaddomain --engine {engine}", 1)
-    return label
-
-
 def not_run_reason(scale: dict, key: str) -> str:
     return scale.get("not_run", {}).get(key, "not in this run")
 
 
-def results_table(scale: dict, engine: str | None) -> list[str]:
+def results_table(scale: dict) -> list[str]:
     tools, rows = scale["tools"], scale["rows"]
     lines = [
         "| step | tool | wall time (best of n) | rows/s | peak RSS | speed-up vs Django's tool "
@@ -68,7 +60,6 @@ def results_table(scale: dict, engine: str | None) -> list[str]:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for key, step, label in TOOLS:
-        label = tool_label(key, label, engine)
         if key not in tools:
             lines.append(f"| {step} | {label} | not run ({not_run_reason(scale, key)}) | | | | |")
             continue
@@ -350,9 +341,7 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "`--table 'public.\"Name\"'` per domain table (the domain tables only, as the other "
         "two).",
         "- Import into an empty database: each run gets a fresh copy of the empty template. "
-        "`loaddomain FILE` (with `--engine NAME` when the run was given `--engine NAME`, else "
-        "loaddomain's own default: see under each table), `loaddomain FILE --engine rows` (the "
-        "reference engine), `loaddata --database platform FILE` (the "
+        "`loaddomain FILE`, `loaddata --database platform FILE` (the "
         "`dumpdata` file; see † under each table for the foreign keys), and `pg_restore "
         "--data-only --disable-triggers` (`--disable-triggers`, as superuser, because of the "
         "Organization ↔ User foreign-key cycle). After each run the row count of the target "
@@ -387,18 +376,7 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
             else f"best of {main['slow_repeat']} (`--slow-repeat`, they take minutes)"
         )
         lines += [
-            f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata` and `loaddomain "
-            f"--engine rows`: {slow}. The rows engine is skipped from scale 400 on unless "
-            "`--with-rows-engine`.",
-            "- `loaddomain`'s engine in this run: "
-            + (
-                "batch, loaddomain's default then (a run from before `bench/run.py --engine`)."
-                if "engine" not in main
-                else f"`--engine {main['engine']}` (`bench/run.py --engine`)."
-                if main["engine"]
-                else "none given, loaddomain's own default (`bench/run.py --engine NAME` to "
-                "choose one)."
-            ),
+            f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata`: {slow}.",
             "- The machine is shared: the largest number of other active PostgreSQL sessions "
             "seen at the "
             "start of a measured command, and the 1-minute load average, are listed under each "
@@ -421,8 +399,7 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
                 + ", ".join(f"{k} {v:,}" for k, v in scale["counts"].items())
                 + ".",
                 "",
-                # Runs from before the --engine option passed --engine batch.
-                *results_table(scale, main.get("engine", "batch")),
+                *results_table(scale),
                 *changed_lines(scale),
                 *loaddata_attempt(scale),
                 "",
@@ -492,8 +469,6 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
             )
         dry = t["loaddomain_dry"]["wall"] / t["loaddomain"]["wall"]
         lines += ["", f"Dry run / real import: {dry:.2f}× (target ≤ 1.1×: {mark(dry <= 1.1)})."]
-        if million.get("engine"):
-            lines += ["", f"`loaddomain` ran with `--engine {million['engine']}`."]
         if main:
             low = main["scales"][0]
             lines += [
@@ -528,11 +503,8 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
             else " (about 40 minutes on 2 cores)"
         ),
         ".venv/bin/python bench/run.py --million   # seeddemo --scale 800: about 10 minutes",
-        ".venv/bin/python bench/run.py --help      # --repeat, --slow-repeat, "
-        "--with-rows-engine, ...",
-        "make bench BENCH_ARGS=--skip-slow        # without loaddata and --engine rows "
-        "(minutes each)",
-        "make bench BENCH_ARGS='--engine postgres' # loaddomain's cases with that engine",
+        ".venv/bin/python bench/run.py --help      # --repeat, --slow-repeat, ...",
+        "make bench BENCH_ARGS=--skip-slow        # without loaddata (minutes each)",
         "make bench BENCH_ARGS=--profile          # py-spy of one loaddomain and one "
         "dumpdomain at the first scale",
         "```",

@@ -7,9 +7,9 @@ from collections import defaultdict
 
 from django.db.models import Q
 
-from datatransfer.engines import DEFAULT_BATCH_SIZE
 from datatransfer.fileformat.codec import encode_value, value_decoder
 from datatransfer.registry import table_key
+from datatransfer.writer import DEFAULT_BATCH_SIZE
 
 _DECODE_ERRORS = (ValueError, TypeError, OverflowError)
 

@@ -108,6 +108,16 @@ def pytest_collection_modifyitems(items):
             )
 
 
+@pytest.fixture
+def written_by(request, monkeypatch):
+    """The writer (tests/engine_names.py) the imports of a test parametrized with it
+    (indirectly) write with; its name."""
+    from tests.engine_names import use_writer
+
+    use_writer(monkeypatch, request.param)
+    return request.param
+
+
 def _postgres_admin_kwargs(config) -> dict:
     return dict(
         host=config.get("HOST") or None,

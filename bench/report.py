@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from run import CHANGE_EVERY, SLOW, TOOLS  # bench/run.py
+from cases import CHANGE_EVERY, SLOW, TOOLS  # bench/cases.py
 
 GROUPS = {  # step: (Django's tool, PostgreSQL's tool) it is compared with
     "export": ("dumpdata", "pg_dump"),
@@ -93,7 +93,7 @@ def targets(scale: dict) -> list[tuple[str, str, str, bool | None]]:
     """Issue 14's targets. `loaddata` and `dumpdata` stay in the results as references."""
     t = scale["tools"]
     w = {key: value["wall"] for key, value in t.items()}
-    out = [
+    return [
         (
             "import into an empty database",
             "≤ 2× `pg_restore --data-only`",
@@ -104,66 +104,73 @@ def targets(scale: dict) -> list[tuple[str, str, str, bool | None]]:
             "≤ 1× `pg_restore --data-only` (into an empty database)",
             *ratio_target(w, "loaddomain_again", "pg_restore", 1),
         ),
-    ]
-    again = t.get("loaddomain_again")
-    if again:
-        written = again["row_versions_written"]["domain_tables"]
-        loaddata_written = (
-            t.get("loaddata_again", {}).get("row_versions_written", {}).get("domain_tables")
-        )
-        by_loaddata = f" (`loaddata`: {loaddata_written:,})" if loaddata_written is not None else ""
-        out.append(
-            (
-                "",
-                "not one row version written",
-                f"{written:,} written in {again['runs']} runs; xmin/ctid of every row "
-                f"{'unchanged' if again['xmin_ctid_unchanged'] else 'CHANGED'}{by_loaddata}",
-                written == 0 and again["xmin_ctid_unchanged"],
-            )
-        )
-    out.append(
-        ("export", "≤ 2× `pg_dump -Fc --data-only`", *ratio_target(w, "dumpdomain", "pg_dump", 2))
-    )
-    changed = t.get("loaddomain_changed")
-    out.append(
+        *unchanged_rows_target(t),
+        ("export", "≤ 2× `pg_dump -Fc --data-only`", *ratio_target(w, "dumpdomain", "pg_dump", 2)),
         (
             f"import of a file with 1 row in {CHANGE_EVERY} changed",
             "≤ 2× `pg_restore --data-only` (into an empty database)",
             *ratio_target(w, "loaddomain_changed", "pg_restore", 2),
-        )
-    )
-    if changed:
-        written = changed["row_versions_written"]
-        out.append(
-            (
-                "",
-                "row versions written = rows changed (none for an unchanged row)",
-                f"{', '.join(f'{n:,}' for n in written)} written in {len(written)} runs; "
-                f"{changed['changed_rows']:,} rows changed",
-                all(n == changed["changed_rows"] for n in written),
-            )
-        )
-    else:
-        out.append(("", "row versions written = rows changed", "not run", None))
-    out.append(
+        ),
+        changed_rows_target(t.get("loaddomain_changed")),
         (
             "dry run",
             "≤ 1.1× the real import",
             *ratio_target(w, "loaddomain_dry", "loaddomain", 1.1, 2),
-        )
+        ),
+        *memory_target(t),
+    ]
+
+
+def unchanged_rows_target(t: dict) -> list[tuple[str, str, str, bool]]:
+    """The re-import's row versions (none may be written), with `loaddata`'s for reference;
+    nothing when the re-import did not run."""
+    again = t.get("loaddomain_again")
+    if not again:
+        return []
+    written = again["row_versions_written"]["domain_tables"]
+    loaddata_written = (
+        t.get("loaddata_again", {}).get("row_versions_written", {}).get("domain_tables")
     )
-    ours = {k: t[k]["rss_kb"] for k in FLAT_TOOLS if k in t}
-    if ours:
-        top = max(ours, key=ours.get)
-        out.append(
-            (
-                "memory",
-                f"peak RSS under {MEMORY_LIMIT_MB} MB (1,000,000 rows: see that check)",
-                f"at most {mb(ours[top])} ({STEPS[top]}: {LABELS[top]})",
-                ours[top] < MEMORY_LIMIT_MB * 1024,
-            )
+    by_loaddata = f" (`loaddata`: {loaddata_written:,})" if loaddata_written is not None else ""
+    return [
+        (
+            "",
+            "not one row version written",
+            f"{written:,} written in {again['runs']} runs; xmin/ctid of every row "
+            f"{'unchanged' if again['xmin_ctid_unchanged'] else 'CHANGED'}{by_loaddata}",
+            written == 0 and again["xmin_ctid_unchanged"],
         )
-    return out
+    ]
+
+
+def changed_rows_target(changed: dict | None) -> tuple[str, str, str, bool | None]:
+    """The changed file's row versions: exactly one per changed row, in every run."""
+    if not changed:
+        return ("", "row versions written = rows changed", "not run", None)
+    written = changed["row_versions_written"]
+    return (
+        "",
+        "row versions written = rows changed (none for an unchanged row)",
+        f"{', '.join(f'{n:,}' for n in written)} written in {len(written)} runs; "
+        f"{changed['changed_rows']:,} rows changed",
+        all(n == changed["changed_rows"] for n in written),
+    )
+
+
+def memory_target(t: dict) -> list[tuple[str, str, str, bool]]:
+    """The highest peak RSS of dumpdomain and loaddomain's cases, under the limit."""
+    ours = {k: t[k]["rss_kb"] for k in FLAT_TOOLS if k in t}
+    if not ours:
+        return []
+    top = max(ours, key=ours.get)
+    return [
+        (
+            "memory",
+            f"peak RSS under {MEMORY_LIMIT_MB} MB (1,000,000 rows: see that check)",
+            f"at most {mb(ours[top])} ({STEPS[top]}: {LABELS[top]})",
+            ours[top] < MEMORY_LIMIT_MB * 1024,
+        )
+    ]
 
 
 def code_lines(main: dict | None, million: dict | None) -> list[str]:
@@ -291,10 +298,36 @@ def profile_lines(scale: dict) -> list[str]:
 
 
 def render_docs(saved: dict, doc: Path, plot: Path) -> str:
+    """Write docs/benchmarks.md (and its plot) from `saved`, bench/results.json's content;
+    return the text. Each section is a function of its own, in the order they are read."""
     main, million = saved.get("main"), saved.get("million")
-    any_run = main or million
-    m = any_run["machine"]
+    machine = (main or million)["machine"]
     lines = [
+        *header_lines(main, million, machine),
+        *method_lines(machine),
+        *case_method_lines(),
+    ]
+    if main:
+        lines += run_settings_lines(main)
+        for scale in main["scales"]:
+            lines += scale_lines(scale)
+        lines += memory_growth_lines(main["scales"])
+    if million:
+        lines += million_lines(million, main)
+    notes = Path(__file__).with_name("notes.md")
+    if notes.exists():  # the profile of what misses a target, written by hand
+        lines += ["", notes.read_text().strip()]
+    lines += rerun_lines(main)
+    text = "\n".join(lines)
+    doc.parent.mkdir(exist_ok=True)
+    doc.write_text(text)
+    draw(main, million, plot)
+    return text
+
+
+def header_lines(main: dict | None, million: dict | None, m: dict) -> list[str]:
+    """The title, where the page comes from, and the machine `m` and code it ran on."""
+    return [
         "# Benchmarks",
         "",
         "`dumpdomain` / `loaddomain` against Django's `dumpdata` / `loaddata` and PostgreSQL's "
@@ -310,6 +343,13 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         f"- PostgreSQL {m['postgresql']} (local, 127.0.0.1), {m['pg_dump']}",
         *code_lines(main, million),
         *layout_lines(main, million),
+    ]
+
+
+def method_lines(m: dict) -> list[str]:
+    """How it is measured: the databases, the data set, and how time and memory are taken
+    (the launcher's floor, from the machine `m`, included)."""
+    return [
         "",
         "## How it is measured",
         "",
@@ -335,6 +375,13 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "pre-exec mark), so the launcher is kept small; its floor, measured for `true`, is "
         f"{m.get('rss_floor_kb', 0) / 1024:.1f} MB. The client's memory only: the PostgreSQL "
         "server's is not counted, for any tool. A `CHECKPOINT` runs before each measured command.",
+    ]
+
+
+def case_method_lines() -> list[str]:
+    """How it is measured, case by case: export, import, re-import, the changed file, the
+    dry run."""
+    return [
         "- Export: `dumpdomain FILE` (indent 2, the default), `dumpdata core --database platform "
         "--indent 2 -o FILE` (without `--database` the router leaves `dumpdata` nothing to read "
         "in the project's database: it writes `[]`), `pg_dump --data-only -Fc` with one "
@@ -369,124 +416,141 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "- Dry run: `loaddomain FILE --dry-run` into an empty database.",
         "- `loaddomain` runs with `--report FILE` (to check the outcomes; a few KB of JSON).",
     ]
-    if main:
-        slow = (
-            "not run at all in this run (`--skip-slow`)"
-            if main.get("skip_slow")
-            else f"best of {main['slow_repeat']} (`--slow-repeat`, they take minutes)"
-        )
-        lines += [
-            f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata`: {slow}.",
-            "- The machine is shared: the largest number of other active PostgreSQL sessions "
-            "seen at the "
-            "start of a measured command, and the 1-minute load average, are listed under each "
-            "table.",
-            "",
-            f"## Results ({main['date']})",
-        ]
-        for scale in main["scales"]:
-            tools = scale["tools"]
-            busy = max(t["busy"] for t in tools.values())
-            load = max(t["load"] for t in tools.values())
-            lines += [
-                "",
-                f"### Scale {scale['scale']}: {scale['rows']:,} rows",
-                "",
-                f"Files: `dumpdomain` {scale['file_sizes']['dumpdomain'] / 2**20:,.0f} MB, "
-                f"`dumpdata` {scale['file_sizes']['dumpdata'] / 2**20:,.0f} MB, "
-                f"`pg_dump -Fc` {scale['file_sizes']['pg_dump'] / 2**20:,.0f} MB. "
-                f"Rows per table: "
-                + ", ".join(f"{k} {v:,}" for k, v in scale["counts"].items())
-                + ".",
-                "",
-                *results_table(scale),
-                *changed_lines(scale),
-                *loaddata_attempt(scale),
-                "",
-                f"Other active sessions at the start of a run: at most {busy}; load average at "
-                f"most {load:.2f}.",
-                "",
-                f"Targets at scale {scale['scale']} (issue 14):",
-                "",
-                "| what | target | measured | |",
-                "|---|---|---|---|",
-                *(f"| {a} | {b} | {c} | {mark(d)} |" for a, b, c, d in targets(scale)),
-                *profile_lines(scale),
-            ]
-        scales = main["scales"]
-        if len(scales) >= 2:
-            low, high = scales[0], scales[-1]
-            factor = high["rows"] / low["rows"]
-            lines += [
-                "",
-                f"### Peak memory: scale {low['scale']} → {high['scale']} ({factor:.1f}× the rows)",
-                "",
-                f"Target (issue 14): flat, every `dumpdomain` / `loaddomain` under "
-                f"{MEMORY_LIMIT_MB} MB, 1,000,000 rows included; the growth is for reference.",
-                "",
-                "| tool | peak RSS at "
-                + f"{low['rows']:,} rows | at {high['rows']:,} rows | growth | |",
-                "|---|---:|---:|---:|---|",
-            ]
-            for key in FLAT_TOOLS + ["dumpdata", "loaddata"]:
-                if key in low["tools"] and key in high["tools"]:
-                    a, b = low["tools"][key]["rss_kb"], high["tools"][key]["rss_kb"]
-                    label = next(f"{step}: {lbl}" for k, step, lbl in TOOLS if k == key)
-                    ok = mark(b < MEMORY_LIMIT_MB * 1024) if key in FLAT_TOOLS else "(reference)"
-                    lines.append(
-                        f"| {label} | {mb(a)} | {mb(b)} | {100 * (b / a - 1):+.0f}% | {ok} |"
-                    )
-    if million:
-        t = million["tools"]
+
+
+def run_settings_lines(main: dict) -> list[str]:
+    """The main run's settings (repeats, a shared machine), then its results' title."""
+    lines = []
+    slow = (
+        "not run at all in this run (`--skip-slow`)"
+        if main.get("skip_slow")
+        else f"best of {main['slow_repeat']} (`--slow-repeat`, they take minutes)"
+    )
+    lines += [
+        f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata`: {slow}.",
+        "- The machine is shared: the largest number of other active PostgreSQL sessions "
+        "seen at the "
+        "start of a measured command, and the 1-minute load average, are listed under each "
+        "table.",
+        "",
+        f"## Results ({main['date']})",
+    ]
+    return lines
+
+
+def scale_lines(scale: dict) -> list[str]:
+    """One scale's section: the file sizes, the results table, and the targets of issue 14."""
+    lines = []
+    tools = scale["tools"]
+    busy = max(t["busy"] for t in tools.values())
+    load = max(t["load"] for t in tools.values())
+    lines += [
+        "",
+        f"### Scale {scale['scale']}: {scale['rows']:,} rows",
+        "",
+        f"Files: `dumpdomain` {scale['file_sizes']['dumpdomain'] / 2**20:,.0f} MB, "
+        f"`dumpdata` {scale['file_sizes']['dumpdata'] / 2**20:,.0f} MB, "
+        f"`pg_dump -Fc` {scale['file_sizes']['pg_dump'] / 2**20:,.0f} MB. "
+        f"Rows per table: " + ", ".join(f"{k} {v:,}" for k, v in scale["counts"].items()) + ".",
+        "",
+        *results_table(scale),
+        *changed_lines(scale),
+        *loaddata_attempt(scale),
+        "",
+        f"Other active sessions at the start of a run: at most {busy}; load average at "
+        f"most {load:.2f}.",
+        "",
+        f"Targets at scale {scale['scale']} (issue 14):",
+        "",
+        "| what | target | measured | |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {mark(d)} |" for a, b, c, d in targets(scale)),
+        *profile_lines(scale),
+    ]
+    return lines
+
+
+def memory_growth_lines(scales: list[dict]) -> list[str]:
+    """Peak memory from the first scale to the last (nothing with a single scale)."""
+    lines = []
+    if len(scales) >= 2:
+        low, high = scales[0], scales[-1]
+        factor = high["rows"] / low["rows"]
         lines += [
             "",
-            f"## The 1,000,000-row check ({million['date']})",
+            f"### Peak memory: scale {low['scale']} → {high['scale']} ({factor:.1f}× the rows)",
             "",
-            f"`seeddemo --scale {million['scale']}`: {million['rows']:,} rows (seeded in "
-            f"{million['seed_seconds']:.0f} s); `dumpdomain` file "
-            f"{million['file_sizes']['dumpdomain'] / 2**20:,.0f} MB. "
-            "Each command once, on the same machine (`python bench/run.py --million`)."
-            + (
-                ""
-                if million["machine"].get("layout")
-                else " **Measured on the earlier layout** (`core_*` tables made by Django's "
-                f"migrations, commit {million['machine']['commit']}) and not rerun on the "
-                "Prisma-made tables: see the notes."
-            ),
+            f"Target (issue 14): flat, every `dumpdomain` / `loaddomain` under "
+            f"{MEMORY_LIMIT_MB} MB, 1,000,000 rows included; the growth is for reference.",
             "",
-            "| command | wall time | rows/s | peak RSS | under 150 MB |",
+            "| tool | peak RSS at "
+            + f"{low['rows']:,} rows | at {high['rows']:,} rows | growth | |",
             "|---|---:|---:|---:|---|",
         ]
-        for key, label in [
-            ("dumpdomain", "`dumpdomain`"),
-            ("loaddomain", "`loaddomain` into an empty database"),
-            ("loaddomain_dry", "`loaddomain --dry-run` into an empty database"),
-        ]:
-            r = t[key]
-            lines.append(
-                f"| {label} | {seconds(r['wall'])} | {million['rows'] / r['wall']:,.0f} | "
-                f"{mb(r['rss_kb'])} | {mark(r['rss_kb'] < MEMORY_LIMIT_MB * 1024)} |"
-            )
-        dry = t["loaddomain_dry"]["wall"] / t["loaddomain"]["wall"]
-        lines += ["", f"Dry run / real import: {dry:.2f}× (target ≤ 1.1×: {mark(dry <= 1.1)})."]
-        if main:
-            low = main["scales"][0]
-            lines += [
-                "",
-                f"Peak RSS from {low['rows']:,} rows (scale {low['scale']}) to "
-                f"{million['rows']:,} rows "
-                f"({million['rows'] / low['rows']:.1f}× the rows):",
-                "",
-            ]
-            names = {"dumpdomain": "dumpdomain", "loaddomain": "loaddomain"}
-            names["loaddomain_dry"] = "loaddomain --dry-run"
-            for key, name in names.items():
-                a, b = low["tools"][key]["rss_kb"], t[key]["rss_kb"]
-                lines.append(f"- `{name}`: {mb(a)} → {mb(b)} ({100 * (b / a - 1):+.0f}%)")
-    notes = Path(__file__).with_name("notes.md")
-    if notes.exists():  # the profile of what misses a target, written by hand
-        lines += ["", notes.read_text().strip()]
+        for key in FLAT_TOOLS + ["dumpdata", "loaddata"]:
+            if key in low["tools"] and key in high["tools"]:
+                a, b = low["tools"][key]["rss_kb"], high["tools"][key]["rss_kb"]
+                label = next(f"{step}: {lbl}" for k, step, lbl in TOOLS if k == key)
+                ok = mark(b < MEMORY_LIMIT_MB * 1024) if key in FLAT_TOOLS else "(reference)"
+                lines.append(f"| {label} | {mb(a)} | {mb(b)} | {100 * (b / a - 1):+.0f}% | {ok} |")
+    return lines
+
+
+def million_lines(million: dict, main: dict | None) -> list[str]:
+    """The 1,000,000-row check, and its peak memory against the main run's first scale."""
+    lines = []
+    t = million["tools"]
     lines += [
+        "",
+        f"## The 1,000,000-row check ({million['date']})",
+        "",
+        f"`seeddemo --scale {million['scale']}`: {million['rows']:,} rows (seeded in "
+        f"{million['seed_seconds']:.0f} s); `dumpdomain` file "
+        f"{million['file_sizes']['dumpdomain'] / 2**20:,.0f} MB. "
+        "Each command once, on the same machine (`python bench/run.py --million`)."
+        + (
+            ""
+            if million["machine"].get("layout")
+            else " **Measured on the earlier layout** (`core_*` tables made by Django's "
+            f"migrations, commit {million['machine']['commit']}) and not rerun on the "
+            "Prisma-made tables: see the notes."
+        ),
+        "",
+        "| command | wall time | rows/s | peak RSS | under 150 MB |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for key, label in [
+        ("dumpdomain", "`dumpdomain`"),
+        ("loaddomain", "`loaddomain` into an empty database"),
+        ("loaddomain_dry", "`loaddomain --dry-run` into an empty database"),
+    ]:
+        r = t[key]
+        lines.append(
+            f"| {label} | {seconds(r['wall'])} | {million['rows'] / r['wall']:,.0f} | "
+            f"{mb(r['rss_kb'])} | {mark(r['rss_kb'] < MEMORY_LIMIT_MB * 1024)} |"
+        )
+    dry = t["loaddomain_dry"]["wall"] / t["loaddomain"]["wall"]
+    lines += ["", f"Dry run / real import: {dry:.2f}× (target ≤ 1.1×: {mark(dry <= 1.1)})."]
+    if main:
+        low = main["scales"][0]
+        lines += [
+            "",
+            f"Peak RSS from {low['rows']:,} rows (scale {low['scale']}) to "
+            f"{million['rows']:,} rows "
+            f"({million['rows'] / low['rows']:.1f}× the rows):",
+            "",
+        ]
+        names = {"dumpdomain": "dumpdomain", "loaddomain": "loaddomain"}
+        names["loaddomain_dry"] = "loaddomain --dry-run"
+        for key, name in names.items():
+            a, b = low["tools"][key]["rss_kb"], t[key]["rss_kb"]
+            lines.append(f"- `{name}`: {mb(a)} → {mb(b)} ({100 * (b / a - 1):+.0f}%)")
+    return lines
+
+
+def rerun_lines(main: dict | None) -> list[str]:
+    """The plot, and how to run the benchmark again (with the last run's duration)."""
+    return [
         "",
         "## Plot",
         "",
@@ -526,19 +590,11 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         "touches no other. Never part of `make test`.",
         "",
     ]
-    text = "\n".join(lines)
-    doc.parent.mkdir(exist_ok=True)
-    doc.write_text(text)
-    draw(main, million, plot)
-    return text
 
 
-def draw(main: dict | None, million: dict | None, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_groups(main: dict | None, million: dict | None) -> list[tuple[str, dict]]:
+    """(legend label, results) of each bar group of the plot: every scale, then the
+    1,000,000-row check."""
     groups = [
         (f"scale {s['scale']} ({s['rows'] / 1000:,.0f}k rows)", s)
         for s in (main or {}).get("scales", [])
@@ -552,6 +608,17 @@ def draw(main: dict | None, million: dict | None, path: Path) -> None:
                 million,
             )
         )
+    return groups
+
+
+def draw(main: dict | None, million: dict | None, path: Path) -> None:
+    """docs/benchmarks.png: throughput and peak RSS of every tool, one bar per group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = plot_groups(main, million)
     keys = [key for key, _, _ in TOOLS if any(key in g["tools"] for _, g in groups)]
     fig, axes = plt.subplots(2, 1, figsize=(13, 9), constrained_layout=True)
     width = 0.8 / max(len(groups), 1)

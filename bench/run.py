@@ -44,6 +44,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from cases import CHANGE_EVERY  # bench/cases.py, next to this file
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -94,24 +95,8 @@ for spec in domain_tables():
 print(json.dumps({"tables": names, "changeable": changeable}))
 """
 
-# (key, step, label) in the order of the tables and the plot.
-TOOLS = [
-    ("dumpdomain", "export", "`dumpdomain`"),
-    ("dumpdata", "export", "`dumpdata core --indent 2`"),
-    ("pg_dump", "export", "`pg_dump --data-only -Fc`"),
-    ("loaddomain", "import (empty)", "`loaddomain`"),
-    ("loaddata", "import (empty)", "`loaddata` (foreign keys made deferrable †)"),
-    ("pg_restore", "import (empty)", "`pg_restore --data-only --disable-triggers`"),
-    ("loaddomain_again", "re-import (unchanged)", "`loaddomain`"),
-    ("loaddata_again", "re-import (unchanged)", "`loaddata`"),
-    ("loaddomain_changed", "import (1 in 10 changed)", "`loaddomain`"),
-    ("loaddomain_dry", "dry run (empty)", "`loaddomain --dry-run`"),
-]
-# Minutes each at scale 400: best of --slow-repeat, and not run at all with --skip-slow.
-SLOW = {"loaddata", "loaddata_again"}
-# The 10%-changed case: every CHANGE_EVERY-th row (by primary key) of each table an import
-# may update gets one column changed, in a copy of the source (CHANGED), which is exported.
-CHANGE_EVERY = 10
+# The 10%-changed case's source: a copy of the seeded database in which every CHANGE_EVERY-th
+# row was changed (cases.py), which is exported.
 CHANGED = PREFIX + "changed"
 # The template filled with the seeded data (pg_restore, then VACUUM ANALYZE): the target of
 # the re-import and of the 10%-changed import is a copy of it.

@@ -1,6 +1,8 @@
 """Opening a database alias for the engines, with errors that name it but never its password."""
 
-from django.db import OperationalError, connections
+import contextlib
+
+from django.db import OperationalError, connections, transaction
 from django.utils.connection import ConnectionDoesNotExist
 
 from datatransfer.exceptions import DatabaseUnavailableError
@@ -49,3 +51,17 @@ def open_connection(alias: str, *, before_check=None):
         before_check(connection, describe(alias))
     check_schema(connection, domain_tables(), described_as=describe(alias))
     return connection
+
+
+@contextlib.contextmanager
+def read_only_snapshot(connection, using: str):
+    """A transaction on `using` in which every query sees the same snapshot: on PostgreSQL,
+    REPEATABLE READ and read only when the block is the outermost one (an inner block
+    cannot change its transaction's level). The export and the comparison read every
+    table here, so that the rows they read hold together while the application writes."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql" and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield

@@ -2,11 +2,11 @@
 
 import contextlib
 import time
+from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 
-from datatransfer.databases import open_connection
+from datatransfer.databases import open_connection, read_only_snapshot
 from datatransfer.fileformat import FORMAT_NAME, FORMAT_VERSION
 from datatransfer.fileformat.codec import encode_row, encode_value, format_datetime
 from datatransfer.fileformat.writer import ExportWriter
@@ -173,75 +173,135 @@ def export_domain(
     started = time.monotonic()
     tables = tables_to_export(exclude)
     connection = open_connection(using)
-    report = ExportReport(file=file_name, database=using)
-    writer = ExportWriter(stream, indent=indent)
-    waits = LockWaits(
-        using, checked_lock_timeout(lock_timeout), "the export was stopped, nothing was written"
+    run = _ExportRun(
+        writer=ExportWriter(stream, indent=indent),
+        report=ExportReport(file=file_name, database=using),
+        waits=LockWaits(
+            using, checked_lock_timeout(lock_timeout), "the export was stopped, nothing was written"
+        ),
+        using=using,
+        connection=connection,
+        scope=scope,
+        exclude_secrets=exclude_secrets,
+        server_spelling=server_spelling,
+        on_table=on_table,
+        on_row=on_row,
     )
-    outermost = not connection.in_atomic_block
-    # The writer closed on any error: its temporary file of rows goes at once.
-    with contextlib.closing(writer), waits, transaction.atomic(using=using):
-        if connection.vendor == "postgresql" and outermost:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        waits.limit(connection)
+    run.write(tables, signing_key)
+    run.report.duration = time.monotonic() - started
+    return run.report
+
+
+@dataclass
+class _ExportRun:
+    """What every step of one export shares: export_domain's options, its writer, its
+    report (filled as the steps go) and its lock waits (told what each step reads, for the
+    message of a wait that runs out of time)."""
+
+    writer: ExportWriter
+    report: ExportReport
+    waits: LockWaits
+    using: str
+    connection: object
+    scope: object
+    exclude_secrets: bool
+    server_spelling: bool
+    on_table: object
+    on_row: object
+
+    def write(self, tables, signing_key) -> None:
+        """Write the file from one snapshot: `tables` less those the scope leaves out, then
+        the metadata, signed with `signing_key` (None: the settings' key)."""
+        # The writer closed on any error: its temporary file of rows goes at once.
+        with (
+            contextlib.closing(self.writer),
+            self.waits,
+            read_only_snapshot(self.connection, self.using),
+        ):
+            self.waits.limit(self.connection)
+            querysets = self.scoped_querysets(tables)
+            tables = [t for t in tables if t.key in querysets]
+            counts = self.counts(tables, querysets)
+            now = format_datetime(timezone.now())
+            self.write_tables(querysets, counts)
+            self.writer.finish(
+                self.metadata(tables, now),
+                signing_key=settings_signing_key() if signing_key is None else signing_key,
+            )
+
+    def scoped_querysets(self, tables) -> dict:
+        """Each table's queryset by key, narrowed by the scope; a table the scope leaves out
+        has none, and is named in the report's `excluded` (as is every table not in
+        `tables`), so that the file says which tables it left out."""
         querysets = {}
         for table in tables:
-            queryset = table.model._base_manager.using(using).all()
-            queryset = scope(table, queryset) if scope else queryset
+            queryset = table.model._base_manager.using(self.using).all()
+            queryset = self.scope(table, queryset) if self.scope else queryset
             if queryset is not None:
                 querysets[table.key] = queryset
-        tables = [t for t in tables if t.key in querysets]
-        report.excluded = [t.key for t in domain_tables() if t.key not in querysets]
+        self.report.excluded = [t.key for t in domain_tables() if t.key not in querysets]
+        return querysets
+
+    def counts(self, tables, querysets) -> dict:
+        """The rows of each table, counted before any is written: the metadata's counts and
+        the progress bars' totals come from the same snapshot as the rows."""
         counts = {}
         for table in tables:
-            waits.doing = f"reading {table.key}"
+            self.waits.doing = f"reading {table.key}"
             counts[table.key] = querysets[table.key].count()
-        now = format_datetime(timezone.now())
+        return counts
+
+    def write_tables(self, querysets, counts) -> None:
+        """Write every domain table's key, in order, as the old tool writes it (its importer
+        needs them all): a table left out is an empty list, named in `excludedTables`."""
         for table in domain_tables():
-            # Every key, as the old tool writes it (its importer needs them all): a table
-            # left out is an empty list, named in `excludedTables`.
-            writer.begin_table(table.key)
+            self.writer.begin_table(table.key)
             if table.key in querysets:
-                waits.doing = f"reading {table.key}"
-                on_rows = on_table(table.key, counts[table.key]) if on_table else None
-                rows = _table_rows(
-                    table,
-                    querysets[table.key],
-                    using,
-                    connection,
-                    exclude_secrets,
-                    scope,
-                    server_spelling,
-                )
-                report.tables[table.key], referenced = _write_rows(
-                    writer, table, rows, on_rows, on_row
-                )
-                if referenced:
-                    report.references[table.key] = referenced
-            writer.end_table()
-        schema = schema_of(tables)
-        writer.finish(
-            {
-                "format": FORMAT_NAME,
-                "version": FORMAT_VERSION,
-                "timestamp": now,
-                "exportedAt": now,
-                "source": {
-                    "vendor": connection.vendor,
-                    "name": str(connection.settings_dict["NAME"]),
-                },
-                "secretsExcluded": exclude_secrets,
-                "excludedTables": sorted(report.excluded),
-                "tables": dict(report.tables),
-                "manifest": {
-                    "schema": schema,
-                    "schemaFingerprint": schema_fingerprint(schema),
-                    RECORD: database_schema(connection, domain_tables()),
-                },
-                **(scope.metadata() if hasattr(scope, "metadata") else {}),
-            },
-            signing_key=settings_signing_key() if signing_key is None else signing_key,
+                self.waits.doing = f"reading {table.key}"
+                self._write_table(table, querysets[table.key], counts[table.key])
+            self.writer.end_table()
+
+    def _write_table(self, table, queryset, count) -> None:
+        """Write one table's rows and record in the report how many, and how many of them
+        only as references."""
+        on_rows = self.on_table(table.key, count) if self.on_table else None
+        rows = _table_rows(
+            table,
+            queryset,
+            self.using,
+            self.connection,
+            self.exclude_secrets,
+            self.scope,
+            self.server_spelling,
         )
-    report.duration = time.monotonic() - started
-    return report
+        self.report.tables[table.key], referenced = _write_rows(
+            self.writer, table, rows, on_rows, self.on_row
+        )
+        if referenced:
+            self.report.references[table.key] = referenced
+
+    def metadata(self, tables, now: str) -> dict:
+        """The file's metadata: its format, where and when it was read, the counts, and the
+        manifest that the import checks the file against (the `tables` written, the schema
+        they were read from)."""
+        schema = schema_of(tables)
+        scope_metadata = self.scope.metadata() if hasattr(self.scope, "metadata") else {}
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "timestamp": now,
+            "exportedAt": now,
+            "source": {
+                "vendor": self.connection.vendor,
+                "name": str(self.connection.settings_dict["NAME"]),
+            },
+            "secretsExcluded": self.exclude_secrets,
+            "excludedTables": sorted(self.report.excluded),
+            "tables": dict(self.report.tables),
+            "manifest": {
+                "schema": schema,
+                "schemaFingerprint": schema_fingerprint(schema),
+                RECORD: database_schema(self.connection, domain_tables()),
+            },
+            **scope_metadata,
+        }

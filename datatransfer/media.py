@@ -343,6 +343,14 @@ def read_archive(path: str, work: str) -> _Contents:
             f"Refused {path}: {EXPORT_MEMBER} is not the export {MANIFEST_MEMBER} names "
             "(its size or SHA-256 differs); nothing was written."
         )
+    _check_media(path, media, manifest)
+    return _Contents(export_path=export_path, manifest=manifest)
+
+
+def _check_media(path: str, media: dict, manifest: dict) -> None:
+    """The archive's files (`media`: relative path -> size) against the manifest's entries:
+    the same paths, the same sizes. Raises FileFormatError for the first that differs,
+    before anything is written (each digest is checked as its file is restored)."""
     for relative in sorted(set(media) ^ set(manifest)):
         where = "not listed in" if relative in media else "missing from the archive but listed in"
         raise FileFormatError(
@@ -355,7 +363,6 @@ def read_archive(path: str, work: str) -> _Contents:
                 f"Refused {path}: {quoted(MEDIA_PREFIX + relative)} has {size} bytes, the "
                 f"manifest says {manifest[relative]['size']}; nothing was written."
             )
-    return _Contents(export_path=export_path, manifest=manifest)
 
 
 def _copy(source, target, digest=None) -> None:

@@ -5,7 +5,8 @@ The domain apps (`settings.DATATRANSFER_APPS`, default `core`) read and write
 project's own tables (admin, auth, sessions, export history) in `default` only, and
 never a domain table there; on any other alias it creates only the domain's tables, for
 a test copy (`migrate core --database ALIAS`). The platform's databases themselves are
-made by Prisma and need no `migrate`: see core/signals.py for the guard.
+made by Prisma and need no `migrate`: see refuse_migrating_a_platform_database below
+for the guard.
 """
 
 from django.conf import settings

@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from datatransfer.contents import ContentCounts, content_key, contents_held
-from datatransfer.databases import open_connection
+from datatransfer.databases import open_connection, read_only_snapshot
 from datatransfer.exceptions import quoted
 from datatransfer.filecheck import checked_rows, scan_file, unknown_error
 from datatransfer.fileformat.codec import SECRET_NOT_SHOWN, RowError, decode_row, encode_value
@@ -321,97 +321,133 @@ def verify_domain(path, **options) -> VerifyReport:
 def _verify(source, options, started):
     """verify_domain's work, every read of the file through the ExportSource `source`;
     return the VerifyReport."""
-    using, exclude, ignore_unknown = options.using, set(options.exclude), options.ignore_unknown
-    verify, natural = options.verify, options.match == "natural"
-    tables = list(tables_by_key().values())
-    by_key = {t.key: t for t in tables}
+    verification = _Verification(source, options)
+    notes = verification.checked_notes()
+    with open_export(source, any_version=not options.verify) as reader:
+        report = verification.compare(reader, notes)
+    verification.add_closing_notes(report)
+    report.duration = time.monotonic() - started
+    return report
 
-    def scan(**match):
+
+class _Verification:
+    """The steps of one comparison, in order: the file's check against its manifest, the
+    comparison of each table in one read-only snapshot (after the natural-key matching,
+    if asked), then the notes on what was not compared. What one step learns of the file
+    (the tables it left out, the rows only as references, the matcher) the next reads."""
+
+    def __init__(self, source, options):
+        self.source, self.options = source, options
+        self.using, self.exclude = options.using, set(options.exclude)
+        self.natural = options.match == "natural"
+        self.tables = list(tables_by_key().values())
+        self.by_key = {t.key: t for t in self.tables}
+        self.matcher = None
+        self.left_out, self.references, self.skip_empty_secrets = set(), {}, False
+
+    def scan(self, **match):
+        """One read of the whole file, checking it (and matching its natural keys with
+        `match_using`), as the import's own check does."""
         return scan_file(
-            source,
-            tables,
-            verify=verify,
-            ignore_unknown=ignore_unknown,
+            self.source,
+            self.tables,
+            verify=self.options.verify,
+            ignore_unknown=self.options.ignore_unknown,
             batch_size=BATCH_SIZE,
-            exclude=exclude,
+            exclude=self.exclude,
             **match,
         )
 
-    notes = []
-    if not verify:
-        notes = ["Not verified: the file was compared without checking it against its manifest."]
-    elif not natural:  # with natural keys, one pass checks and matches, below
-        notes = scan().notes
-    with open_export(source, any_version=not verify) as reader:
-        if not verify:  # the signature holds all the same, as for an import
+    def checked_notes(self) -> list:
+        """The file checked against its manifest first, unless `verify` is false (then a
+        note says so) or natural keys are matched (then one pass, in the snapshot, checks
+        and matches: compare)."""
+        if not self.options.verify:
+            return ["Not verified: the file was compared without checking it against its manifest."]
+        if self.natural:
+            return []
+        return self.scan().notes
+
+    def compare(self, reader, notes) -> VerifyReport:
+        """Compare every table of the file with the database, in one transaction that is
+        rolled back (read only, one snapshot, on PostgreSQL)."""
+        if not self.options.verify:  # the signature holds all the same, as for an import
             notes += check_signature(reader.path, reader.metadata, signing_key())
-        connection = open_connection(using)
-        report = VerifyReport(file=source.path, database=using, file_size=reader.size, notes=notes)
-        skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
-        left_out = excluded_table_keys(reader.path, reader.metadata) - exclude
-        references = reference_ids(reader.path, reader.metadata, by_key)
-        outermost = not connection.in_atomic_block
-        waits = LockWaits(using, options.lock_timeout, "the comparison was stopped")
-        with waits, transaction.atomic(using=using):
-            if connection.vendor == "postgresql" and outermost:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        connection = open_connection(self.using)
+        report = VerifyReport(
+            file=self.source.path, database=self.using, file_size=reader.size, notes=notes
+        )
+        self.skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
+        self.left_out = excluded_table_keys(reader.path, reader.metadata) - self.exclude
+        self.references = reference_ids(reader.path, reader.metadata, self.by_key)
+        waits = LockWaits(self.using, self.options.lock_timeout, "the comparison was stopped")
+        with waits, read_only_snapshot(connection, self.using):
             waits.limit(connection)
-            matcher = None
-            if natural:
+            if self.natural:
                 waits.doing = "matching natural keys"
-                scanned = scan(match_using=using)
-                report.notes[:0] = scanned.notes
-                matcher = scanned.matcher
-                references = matcher.translated(references)
+                self._match_natural_keys(report)
             for key, rows in reader.tables():
-                table = by_key.get(key)
-                if table is None:
-                    if not ignore_unknown:
-                        raise unknown_error(reader.path, [f"table {quoted(key)}"])
-                    report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
-                    continue
-                if key in exclude or key in left_out:
-                    continue
-                waits.doing = f"reading {key}"
-                comparison = report.tables.setdefault(
-                    key, TableComparison(key, by_content=table.write_policy.matched_by_content)
+                self._compare_table(report, reader.path, key, rows, waits)
+            transaction.set_rollback(True, using=self.using)
+        return report
+
+    def _match_natural_keys(self, report) -> None:
+        """Check the file and match its rows to the database's by natural key, in the
+        snapshot the comparison reads: the rows are then compared under the database's ids."""
+        scanned = self.scan(match_using=self.using)
+        report.notes[:0] = scanned.notes
+        self.matcher = scanned.matcher
+        self.references = self.matcher.translated(self.references)
+
+    def _compare_table(self, report, path, key, rows, waits) -> None:
+        """Compare one table of the file; an unknown table is an error (or, with
+        `ignore_unknown`, a note), an excluded or left-out one is passed over."""
+        table = self.by_key.get(key)
+        if table is None:
+            if not self.options.ignore_unknown:
+                raise unknown_error(path, [f"table {quoted(key)}"])
+            report.notes.append(f"Table {quoted(key)} is not in the models: not compared.")
+            return
+        if key in self.exclude or key in self.left_out:
+            return
+        waits.doing = f"reading {key}"
+        comparison = report.tables.setdefault(
+            key, TableComparison(key, by_content=table.write_policy.matched_by_content)
+        )
+        verifier = _TableVerifier(
+            table,
+            comparison,
+            using=self.using,
+            skip_empty_secrets=self.skip_empty_secrets,
+            references=self.references.get(key, set()),
+        )
+        rows = checked_rows(path, table, rows, self.options.ignore_unknown)
+        verifier.run(self.matcher.rows(table, rows) if self.matcher else rows)
+
+    def add_closing_notes(self, report) -> None:
+        """The notes that say what was matched by natural key and what was not compared,
+        so that an agreement is never read as covering more than it does."""
+        if self.matcher:
+            report.id_mapping = {key: ids for key, ids in self.matcher.mapping.items() if ids}
+            if report.id_mapping:
+                counts = ", ".join(f"{key} {len(ids):,}" for key, ids in report.id_mapping.items())
+                report.notes.append(
+                    f"Matched by natural key, compared under the database's ids: {counts}."
                 )
-                verifier = _TableVerifier(
-                    table,
-                    comparison,
-                    using=using,
-                    skip_empty_secrets=skip_empty_secrets,
-                    references=references.get(key, set()),
-                )
-                rows = checked_rows(reader.path, table, rows, ignore_unknown)
-                verifier.run(matcher.rows(table, rows) if matcher else rows)
-            transaction.set_rollback(True, using=using)
-    if matcher:
-        report.id_mapping = {key: ids for key, ids in matcher.mapping.items() if ids}
-        if report.id_mapping:
-            counts = ", ".join(f"{key} {len(ids):,}" for key, ids in report.id_mapping.items())
+        skipped = self.exclude | self.left_out
+        absent = [key for key in self.by_key if key not in report.tables and key not in skipped]
+        if absent:
+            report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
+        if self.left_out:
+            left_out = ", ".join(sorted(self.left_out))
+            report.notes.append(f"Left out of the export, not compared: {left_out}.")
+        referenced = sum(len(ids) for key, ids in self.references.items() if key in report.tables)
+        if referenced:
             report.notes.append(
-                f"Matched by natural key, compared under the database's ids: {counts}."
+                f"{referenced:,} rows in the file only as references (the import never changes "
+                "them in a database that has them): checked to be in the database, not compared."
             )
-    absent = [
-        key
-        for key in by_key
-        if key not in report.tables and key not in exclude and key not in left_out
-    ]
-    if absent:
-        report.notes.append(f"Not in the file, not compared: {', '.join(absent)}.")
-    if left_out:
-        report.notes.append(f"Left out of the export, not compared: {', '.join(sorted(left_out))}.")
-    referenced = sum(len(ids) for key, ids in references.items() if key in report.tables)
-    if referenced:
-        report.notes.append(
-            f"{referenced:,} rows in the file only as references (the import never changes them "
-            "in a database that has them): checked to be in the database, not compared."
-        )
-    if skip_empty_secrets:
-        report.notes.append(
-            "The file was written without secrets: empty secrets were not compared."
-        )
-    report.duration = time.monotonic() - started
-    return report
+        if self.skip_empty_secrets:
+            report.notes.append(
+                "The file was written without secrets: empty secrets were not compared."
+            )

@@ -4,7 +4,7 @@ errors, page by page), then confirm to import it for real. Both runs are queued 
 the worker (`python manage.py db_worker`, see import_tasks.py), into the database the page
 names, and recorded (ImportRecord) with their report, who ran them and the file's SHA-256.
 
-Needs the permission `datatransfer.import_domain`. Registered from admin.py.
+Needs the permission `datatransfer.import_domain`. Registered from the package's __init__.py.
 """
 
 from django import forms

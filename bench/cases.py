@@ -7,7 +7,6 @@ TOOLS = [
     ("dumpdata", "export", "`dumpdata core --indent 2`"),
     ("pg_dump", "export", "`pg_dump --data-only -Fc`"),
     ("loaddomain", "import (empty)", "`loaddomain`"),
-    ("loaddomain_rows", "import (empty)", "`loaddomain --engine rows`"),
     ("loaddata", "import (empty)", "`loaddata` (foreign keys made deferrable †)"),
     ("pg_restore", "import (empty)", "`pg_restore --data-only --disable-triggers`"),
     ("loaddomain_again", "re-import (unchanged)", "`loaddomain`"),
@@ -16,10 +15,7 @@ TOOLS = [
     ("loaddomain_dry", "dry run (empty)", "`loaddomain --dry-run`"),
 ]
 # Minutes each at scale 400: best of --slow-repeat, and not run at all with --skip-slow.
-SLOW = {"loaddomain_rows", "loaddata", "loaddata_again"}
-# The loaddomain cases that run with --engine NAME when given (the rows engine is a case of
-# its own, always --engine rows).
-ENGINE_CASES = {"loaddomain", "loaddomain_again", "loaddomain_changed", "loaddomain_dry"}
+SLOW = {"loaddata", "loaddata_again"}
 # The 10%-changed case: every CHANGE_EVERY-th row (by primary key) of each table an import
 # may update gets one column changed, in a copy of the source (CHANGED), which is exported.
 CHANGE_EVERY = 10

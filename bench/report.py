@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from cases import CHANGE_EVERY, ENGINE_CASES, SLOW, TOOLS  # bench/cases.py
+from cases import CHANGE_EVERY, SLOW, TOOLS  # bench/cases.py
 
 GROUPS = {  # step: (Django's tool, PostgreSQL's tool) it is compared with
     "export": ("dumpdata", "pg_dump"),
@@ -27,7 +27,6 @@ SHORT = {
     "dumpdata": "dumpdata",
     "pg_dump": "pg_dump",
     "loaddomain": "loaddomain\n(import)",
-    "loaddomain_rows": "loaddomain\n(rows)",
     "loaddata": "loaddata\n(deferrable FKs)",
     "pg_restore": "pg_restore",
     "loaddomain_again": "loaddomain\nre-import",
@@ -49,18 +48,11 @@ def mark(ok: bool | None) -> str:
     return "—" if ok is None else "✅" if ok else "❌"
 
 
-def tool_label(key: str, label: str, engine: str | None) -> str:
-    """The label of TOOLS, with `--engine NAME` when the run gave loaddomain one."""
-    if engine and key in ENGINE_CASES:
-        return label.replace("`loaddomain", f"`loaddomain --engine {engine}", 1)
-    return label
-
-
 def not_run_reason(scale: dict, key: str) -> str:
     return scale.get("not_run", {}).get(key, "not in this run")
 
 
-def results_table(scale: dict, engine: str | None) -> list[str]:
+def results_table(scale: dict) -> list[str]:
     tools, rows = scale["tools"], scale["rows"]
     lines = [
         "| step | tool | wall time (best of n) | rows/s | peak RSS | speed-up vs Django's tool "
@@ -68,7 +60,6 @@ def results_table(scale: dict, engine: str | None) -> list[str]:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for key, step, label in TOOLS:
-        label = tool_label(key, label, engine)
         if key not in tools:
             lines.append(f"| {step} | {label} | not run ({not_run_reason(scale, key)}) | | | | |")
             continue
@@ -319,7 +310,7 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
     if main:
         lines += run_settings_lines(main)
         for scale in main["scales"]:
-            lines += scale_lines(scale, main.get("engine", "batch"))
+            lines += scale_lines(scale)
         lines += memory_growth_lines(main["scales"])
     if million:
         lines += million_lines(million, main)
@@ -397,9 +388,7 @@ def case_method_lines() -> list[str]:
         "`--table 'public.\"Name\"'` per domain table (the domain tables only, as the other "
         "two).",
         "- Import into an empty database: each run gets a fresh copy of the empty template. "
-        "`loaddomain FILE` (with `--engine NAME` when the run was given `--engine NAME`, else "
-        "loaddomain's own default: see under each table), `loaddomain FILE --engine rows` (the "
-        "reference engine), `loaddata --database platform FILE` (the "
+        "`loaddomain FILE`, `loaddata --database platform FILE` (the "
         "`dumpdata` file; see † under each table for the foreign keys), and `pg_restore "
         "--data-only --disable-triggers` (`--disable-triggers`, as superuser, because of the "
         "Organization ↔ User foreign-key cycle). After each run the row count of the target "
@@ -430,7 +419,7 @@ def case_method_lines() -> list[str]:
 
 
 def run_settings_lines(main: dict) -> list[str]:
-    """The main run's settings (repeats, engine, a shared machine), then its results' title."""
+    """The main run's settings (repeats, a shared machine), then its results' title."""
     lines = []
     slow = (
         "not run at all in this run (`--skip-slow`)"
@@ -438,18 +427,7 @@ def run_settings_lines(main: dict) -> list[str]:
         else f"best of {main['slow_repeat']} (`--slow-repeat`, they take minutes)"
     )
     lines += [
-        f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata` and `loaddomain "
-        f"--engine rows`: {slow}. The rows engine is skipped from scale 400 on unless "
-        "`--with-rows-engine`.",
-        "- `loaddomain`'s engine in this run: "
-        + (
-            "batch, loaddomain's default then (a run from before `bench/run.py --engine`)."
-            if "engine" not in main
-            else f"`--engine {main['engine']}` (`bench/run.py --engine`)."
-            if main["engine"]
-            else "none given, loaddomain's own default (`bench/run.py --engine NAME` to "
-            "choose one)."
-        ),
+        f"- Best of {main['repeat']} runs (`--repeat`), except `loaddata`: {slow}.",
         "- The machine is shared: the largest number of other active PostgreSQL sessions "
         "seen at the "
         "start of a measured command, and the 1-minute load average, are listed under each "
@@ -460,9 +438,8 @@ def run_settings_lines(main: dict) -> list[str]:
     return lines
 
 
-def scale_lines(scale: dict, engine: str | None) -> list[str]:
-    """One scale's section: the file sizes, the results table, and the targets of issue 14.
-    `engine` is the run's --engine (runs from before the option passed --engine batch)."""
+def scale_lines(scale: dict) -> list[str]:
+    """One scale's section: the file sizes, the results table, and the targets of issue 14."""
     lines = []
     tools = scale["tools"]
     busy = max(t["busy"] for t in tools.values())
@@ -476,7 +453,7 @@ def scale_lines(scale: dict, engine: str | None) -> list[str]:
         f"`pg_dump -Fc` {scale['file_sizes']['pg_dump'] / 2**20:,.0f} MB. "
         f"Rows per table: " + ", ".join(f"{k} {v:,}" for k, v in scale["counts"].items()) + ".",
         "",
-        *results_table(scale, engine),
+        *results_table(scale),
         *changed_lines(scale),
         *loaddata_attempt(scale),
         "",
@@ -554,8 +531,6 @@ def million_lines(million: dict, main: dict | None) -> list[str]:
         )
     dry = t["loaddomain_dry"]["wall"] / t["loaddomain"]["wall"]
     lines += ["", f"Dry run / real import: {dry:.2f}× (target ≤ 1.1×: {mark(dry <= 1.1)})."]
-    if million.get("engine"):
-        lines += ["", f"`loaddomain` ran with `--engine {million['engine']}`."]
     if main:
         low = main["scales"][0]
         lines += [
@@ -592,11 +567,8 @@ def rerun_lines(main: dict | None) -> list[str]:
             else " (about 40 minutes on 2 cores)"
         ),
         ".venv/bin/python bench/run.py --million   # seeddemo --scale 800: about 10 minutes",
-        ".venv/bin/python bench/run.py --help      # --repeat, --slow-repeat, "
-        "--with-rows-engine, ...",
-        "make bench BENCH_ARGS=--skip-slow        # without loaddata and --engine rows "
-        "(minutes each)",
-        "make bench BENCH_ARGS='--engine postgres' # loaddomain's cases with that engine",
+        ".venv/bin/python bench/run.py --help      # --repeat, --slow-repeat, ...",
+        "make bench BENCH_ARGS=--skip-slow        # without loaddata (minutes each)",
         "make bench BENCH_ARGS=--profile          # py-spy of one loaddomain and one "
         "dumpdomain at the first scale",
         "```",

@@ -3,12 +3,11 @@ dumpdata/loaddata and PostgreSQL's pg_dump/pg_restore, on the local PostgreSQL.
 
     python bench/run.py --scales 100 400      # what `make bench SCALE="100 400"` runs
     python bench/run.py --million             # the 1,000,000-row check (seeddemo --scale 800)
-    python bench/run.py --skip-slow           # without loaddata and --engine rows (minutes)
-    python bench/run.py --engine postgres     # every loaddomain case with that engine
+    python bench/run.py --skip-slow           # without loaddata (minutes)
     python bench/run.py --profile             # py-spy of loaddomain and dumpdomain, first scale
 
 The cases: export (dumpdomain, dumpdata, pg_dump), import into an empty database
-(loaddomain, its rows engine, loaddata, pg_restore), re-import of the same file (every row
+(loaddomain, loaddata, pg_restore), re-import of the same file (every row
 unchanged: no row version may be written), import of a file in which every 10th row of each
 table an import may update was changed (exactly those rows updated, one row version each),
 and loaddomain's dry run.
@@ -95,7 +94,6 @@ for spec in domain_tables():
         break
 print(json.dumps({"tables": names, "changeable": changeable}))
 """
-ROWS_ENGINE_MAX_SCALE = 400  # from this scale on, --engine rows only with --with-rows-engine
 
 # The 10%-changed case's source: a copy of the seeded database in which every CHANGE_EVERY-th
 # row was changed (cases.py), which is exported.
@@ -117,15 +115,12 @@ class Bench:
         workdir: Path,
         repeat: int,
         slow_repeat: int,
-        engine: str | None = None,
         skip_slow: bool = False,
     ):
         self.server_url = server_url
         self.workdir = workdir
         self.repeat = repeat
         self.slow_repeat = slow_repeat
-        # `--engine NAME` for the loaddomain cases of ENGINE_CASES; None: loaddomain's default.
-        self.engine_args = ["--engine", engine] if engine else []
         self.skip_slow = skip_slow
         self.created: set[str] = set()
         self.tables: list[str] = []  # the domain's tables, from the models
@@ -382,7 +377,7 @@ class Bench:
 
         return check
 
-    def scale(self, scale: int, with_rows_engine: bool, profile: bool = False) -> dict:
+    def scale(self, scale: int, profile: bool = False) -> dict:
         counts, seed_time = self.seed(scale)
         rows = sum(counts.values())
         files = self.workdir / f"scale-{scale}"
@@ -439,8 +434,7 @@ class Bench:
         pg_restore = ["pg_restore", "--data-only", "--disable-triggers", "-d", self.url(TARGET)]
 
         log("import into an empty platform database (a copy of the template)")
-        loaddomain_base = m(TARGET, "loaddomain", str(domain_file), "--report", str(report))
-        loaddomain = [*loaddomain_base, *self.engine_args]
+        loaddomain = m(TARGET, "loaddomain", str(domain_file), "--report", str(report))
 
         def expect(outcome: str, label: str):
             # New rows of append-only tables (audit logs) are 'appended', not 'created'.
@@ -470,24 +464,6 @@ class Bench:
             before=self.empty_target,
             after=both(self.check_target(rows, "loaddomain"), expect("created", "loaddomain")),
         )
-        if self.skip_slow:
-            not_run["loaddomain_rows"] = "--skip-slow"
-        elif with_rows_engine or scale < ROWS_ENGINE_MAX_SCALE:
-            results["loaddomain_rows"] = self.measure(
-                "loaddomain_rows",
-                [*loaddomain_base, "--engine", "rows"],
-                TARGET,
-                slow,
-                before=self.empty_target,
-                after=both(
-                    self.check_target(rows, "loaddomain --engine rows"),
-                    expect("created", "rows engine"),
-                ),
-            )
-        else:
-            not_run["loaddomain_rows"] = f"scale ≥ {ROWS_ENGINE_MAX_SCALE}"
-        if not_run.get("loaddomain_rows"):
-            log(f"  loaddomain --engine rows not run ({not_run['loaddomain_rows']})")
         loaddata = m(TARGET, "loaddata", "--database", "platform", str(django_file))
         if self.skip_slow:
             not_run["loaddata"] = not_run["loaddata_again"] = "--skip-slow"
@@ -659,7 +635,6 @@ class Bench:
 
         argv = [
             *self.manage(TARGET, "loaddomain", str(changed_file), "--report", str(report)),
-            *self.engine_args,
         ]
         result = self.measure("loaddomain_changed", argv, TARGET, self.repeat, target, check)
         result |= {
@@ -684,7 +659,6 @@ class Bench:
                 TARGET,
                 [
                     *self.manage(TARGET, "loaddomain", str(domain_file), "--report", str(report)),
-                    *self.engine_args,
                 ],
             ),
             "dumpdomain": (
@@ -727,7 +701,6 @@ class Bench:
         )
         loaddomain = [
             *self.manage(TARGET, "loaddomain", str(domain_file), "--report", str(report)),
-            *self.engine_args,
         ]
 
         def totals(run):
@@ -866,25 +839,12 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="Runs per tool, best wall time kept (default 3)."
     )
-    parser.add_argument(
-        "--slow-repeat", type=int, default=1, help="Runs of loaddata and --engine rows (default 1)."
-    )
-    parser.add_argument(
-        "--with-rows-engine",
-        action="store_true",
-        help=f"Also run --engine rows at scales >= {ROWS_ENGINE_MAX_SCALE}.",
-    )
-    parser.add_argument(
-        "--engine",
-        metavar="NAME",
-        help="loaddomain --engine NAME for every loaddomain case but the rows engine's "
-        "(default: none given, loaddomain's own default).",
-    )
+    parser.add_argument("--slow-repeat", type=int, default=1, help="Runs of loaddata (default 1).")
     parser.add_argument(
         "--skip-slow",
         action="store_true",
-        help="Do not run loaddata (import, re-import) nor loaddomain --engine rows (minutes "
-        "each at scale 400): 'not run' in the tables.",
+        help="Do not run loaddata (import, re-import; minutes each at scale 400): 'not run' "
+        "in the tables.",
     )
     parser.add_argument(
         "--profile",
@@ -924,12 +884,10 @@ def main() -> None:
     if args.profile:
         py_spy()  # missing: say so now, not after the first scale
     workdir = Path(tempfile.mkdtemp(prefix="bench_"))
-    bench = Bench(
-        args.server_url, workdir, args.repeat, args.slow_repeat, args.engine, args.skip_slow
-    )
+    bench = Bench(args.server_url, workdir, args.repeat, args.slow_repeat, args.skip_slow)
     log(f"work files and child logs in {workdir}")
     log(
-        f"loaddata and --engine rows are slow: best of {args.slow_repeat} (--slow-repeat); "
+        f"loaddata is slow: best of {args.slow_repeat} (--slow-repeat); "
         f"the others best of {args.repeat} (--repeat)"
     )
     info = machine(bench)
@@ -943,7 +901,7 @@ def main() -> None:
             result = {"machine": info, "date": started, **bench.million(args.million_scale)}
         else:
             scales = [
-                bench.scale(scale, args.with_rows_engine, profile=args.profile and n == 0)
+                bench.scale(scale, profile=args.profile and n == 0)
                 for n, scale in enumerate(args.scales)
             ]
             result = {
@@ -956,7 +914,6 @@ def main() -> None:
             }
     finally:
         bench.cleanup()
-    result["engine"] = args.engine  # None: loaddomain's own default
     # Another engineer may commit while it runs: say so in the docs.
     result["machine"]["commit_end"] = git_head()
     result["machine"]["uncommitted_end"] = uncommitted()

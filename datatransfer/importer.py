@@ -2,7 +2,7 @@
 
 Each row ends created, updated, unchanged (no write at all), skipped (a unique key held
 by another row, or a dependency on a skipped row) or failed (a value or reference that
-does not fit); see engines/. A dry run is the same import, rolled back at the end.
+does not fit); see writer/. A dry run is the same import, rolled back at the end.
 
 `ImportOptions` holds every option, checked once; an `ImportJob` built from it runs the
 phases in order:
@@ -11,7 +11,7 @@ phases in order:
   members are checked and its export taken out first (media.read_archive);
 - check and match: one read of the whole file that verifies it and, with `match` natural,
   collects its natural keys (filecheck.scan_file); skipped when neither is asked;
-- load: a second read, each table given to the engine in dependency order;
+- load: a second read, each table given to the writer in dependency order;
 - link: the links written last (cycles, self-references);
 - constraints: sequences moved past the new ids, foreign keys checked, then commit (or
   roll back, for a dry run);
@@ -28,17 +28,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.color import no_style
-from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from datatransfer.databases import open_connection
-from datatransfer.engines import (
-    AUTO,
-    DEFAULT_BATCH_SIZE,
-    ENGINES,
-    VENDOR_ENGINES,
-    engine_for,
-    first_line,
-)
 from datatransfer.exceptions import (
     Code,
     DataTransferError,
@@ -47,6 +39,7 @@ from datatransfer.exceptions import (
     Terminated,
     VerificationError,
     escaped,
+    first_line,
     quoted,
 )
 from datatransfer.filecheck import (
@@ -77,6 +70,7 @@ from datatransfer.routers import domain_database
 from datatransfer.schemarecord import check_target, record_of
 from datatransfer.signing import check_signature
 from datatransfer.signing import signing_key as settings_signing_key
+from datatransfer.writer import DEFAULT_BATCH_SIZE, Writer
 
 MATCHES = ("id", "natural")
 
@@ -93,9 +87,7 @@ class ImportOptions:
     `using` defaults to the domain database, `lock_timeout` (seconds, 0: no limit) to
     settings.DATATRANSFER_LOCK_TIMEOUT, `media_root` to settings.MEDIA_ROOT, `signing_key`
     to settings.DATATRANSFER_SIGNING_KEY ('' for none): set here once, every phase reads
-    them from here. `engine` is
-    "auto" (the default: "postgres" on PostgreSQL, else "batch"), "postgres" (set-based
-    statements, PostgreSQL only), "batch" or "rows" (the per-row reference); `match` is
+    them from here. `match` is
     "id" (rows are the target's rows with the same id) or "natural" (a row whose id is
     not in the target but whose natural key is updates that row, and links to it follow:
     matching.py). Without `verify`, the file is loaded without its check against its
@@ -110,7 +102,6 @@ class ImportOptions:
     strict: bool = False
     exclude: frozenset = frozenset()
     ignore_unknown: bool = False
-    engine: str = AUTO
     batch_size: int = DEFAULT_BATCH_SIZE
     wait: bool = False
     verify: bool = True
@@ -135,18 +126,6 @@ class ImportOptions:
             resolve("signing_key", settings_signing_key())
         if self.match not in MATCHES:
             raise _bad_option(f"Unknown match {quoted(self.match)} (use id or natural).")
-        if self.engine not in ENGINES and self.engine != AUTO:
-            names = " or ".join([AUTO, *ENGINES])
-            raise _bad_option(f"Unknown engine {quoted(self.engine)} (use {names}).")
-        # An unknown alias is refused when the job opens it (databases.open_connection).
-        known = self.using in connections.settings
-        vendor = connections[self.using].vendor if known else None
-        resolve("engine", engine_for(self.engine, vendor))
-        if known and VENDOR_ENGINES.get(self.engine, vendor) != vendor:
-            raise _bad_option(
-                f"The {self.engine} engine needs a {VENDOR_ENGINES[self.engine]} database; "
-                f"database {quoted(self.using)} is {vendor}."
-            )
         if self.batch_size < 1:
             raise _bad_option("The batch size must be at least 1.")
         if not self.verify and self.signing_key:
@@ -350,7 +329,7 @@ class ImportJob:
         unknown = [key for key in head.listed if key not in self.by_key]
         if unknown and not options.ignore_unknown:
             raise unknown_error(reader.path, [f"table {quoted(k)}" for k in unknown])
-        writer = ENGINES[options.engine](
+        writer = Writer(
             report,
             using=options.using,
             strict=options.strict,

@@ -164,7 +164,7 @@ class TableSpec:
 
     @property
     def write_policy(self) -> WritePolicy:
-        """The policy object (datatransfer/policies/) the engines and the verifier ask."""
+        """The policy object (datatransfer/policies/) the writer and the verifier ask."""
         return policy_named(self.policy)
 
     @cached_property

@@ -131,6 +131,16 @@ def pytest_collection_modifyitems(items):
             )
 
 
+@pytest.fixture
+def written_by(request, monkeypatch):
+    """The writer (tests/engine_names.py) the imports of a test parametrized with it
+    (indirectly) write with; its name."""
+    from tests.engine_names import use_writer
+
+    use_writer(monkeypatch, request.param)
+    return request.param
+
+
 # The server's maintenance database, which always exists: where databases are created and
 # dropped, as Django itself does for its test databases (the one a URL names need not exist).
 MAINTENANCE_DATABASE = "postgres"

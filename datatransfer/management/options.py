@@ -6,7 +6,6 @@ import math
 
 from django.core.management.base import CommandError
 
-from datatransfer.engines import AUTO, DEFAULT_BATCH_SIZE, ENGINES
 from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
 from datatransfer.export_job import ExportOptions
 from datatransfer.files import unwritable_reason
@@ -14,6 +13,7 @@ from datatransfer.importer import ImportOptions
 from datatransfer.registry import audit_log_keys, excluded_keys
 from datatransfer.reports import write_report
 from datatransfer.routers import domain_database
+from datatransfer.writer import DEFAULT_BATCH_SIZE
 
 
 def add_database_option(parser, verb: str) -> None:
@@ -125,14 +125,6 @@ def add_import_arguments(parser) -> None:
         "--ignore-unknown", action="store_true", help="Skip tables and fields the models lack."
     )
     parser.add_argument(
-        "--engine",
-        choices=[AUTO, *sorted(ENGINES)],
-        default=AUTO,
-        help="auto (default): postgres on PostgreSQL, batch elsewhere; postgres: the server "
-        "types, classifies and writes each table with a few set-based statements; batch: a few "
-        "queries per batch of rows; rows: one row at a time (the reference).",
-    )
-    parser.add_argument(
         "--batch-size",
         type=int,
         default=DEFAULT_BATCH_SIZE,
@@ -180,7 +172,6 @@ def import_options(options) -> ImportOptions:
         strict=options["strict"],
         exclude=exclude,
         ignore_unknown=options["ignore_unknown"],
-        engine=options["engine"],
         batch_size=options["batch_size"],
         wait=options["wait"],
         verify=not options["no_verify"],

@@ -1,4 +1,4 @@
-"""The questions every write policy answers, so that the engines, the verifier and the
+"""The questions every write policy answers, so that the writer, the verifier and the
 report ask the policy of a table (`TableSpec.write_policy`) instead of comparing its name.
 
 A policy is one class in its own module of this package, a subclass of WritePolicy with a

@@ -310,24 +310,3 @@ def test_conflicts_exit_3_so_that_a_script_tells_them_from_a_clean_import(node_f
     path = tmp_path / "conflict-and-failure.json"
     path.write_text(json.dumps(failing), encoding="utf-8")
     assert run_status("loaddomain", str(path))[0] == 1  # a failed row outweighs a conflict
-
-
-def test_the_postgres_engine_on_sqlite_is_one_line_and_exit_2(tmp_path):
-    """Asked for on a SQLite database, the set-based engine is refused before anything is
-    read or written."""
-    path = tmp_path / "any.json"
-    path.write_text('{"data": {}}')
-    database = tmp_path / "target.sqlite3"
-    result = run_manage(
-        "loaddomain",
-        str(path),
-        "--engine",
-        "postgres",
-        env={"ENV_FILE": "/dev/null", "DATABASE_URL": f"sqlite:///{database}"},
-    )
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines() == [
-        "CommandError: The postgres engine needs a postgresql database; database 'platform' "
-        "is sqlite."
-    ]
-    assert not database.exists()

@@ -1,8 +1,9 @@
-"""The batched engine, and on PostgreSQL the set-based engine, give exactly what the
-per-row reference engine gives: the same database content and the same report, row outcome
-by row outcome. The reference shares no code with the others but the registry's table specs
-(datatransfer/engines/), so an agreement here is two ways of writing the same rows
-agreeing, not one code path agreeing with itself."""
+"""The Writer gives exactly what the per-row oracle (tests/oracle/reference.py) gives, on
+each backend (the portable one everywhere, and on PostgreSQL the postgres one as well): the
+same database content and the same report, row outcome by row outcome. The oracle shares
+no code with the Writer but the registry's table specs (datatransfer/writer/), so an
+agreement here is two ways of writing the same rows agreeing, not one code path agreeing
+with itself."""
 
 import datetime as dt
 import io
@@ -14,9 +15,14 @@ from django.core.management import call_command
 from django.db import connections
 
 from core.models import AuditLog, BlockchainBlock, Organization, Permission, User
-from datatransfer.engines import ENGINES, BatchEngine, PostgresEngine, RowEngine
 from datatransfer.importer import import_domain
 from datatransfer.reports import ImportReport, Outcome
+from datatransfer.writer import Writer
+from datatransfer.writer.backends import backend_for
+from datatransfer.writer.portable import PortableBackend
+from datatransfer.writer.postgres import PostgresBackend
+from tests.engine_names import PARITY_WRITERS_ON, use_writer
+from tests.oracle.reference import ReferenceWriter
 from tests.snapshots import database_snapshot
 
 # The domain's database (the platform's), where these tests load and read rows.
@@ -90,20 +96,19 @@ def _recording(record):
 
 
 def run_both(make_database, path, prepare=None, twice=False, **options):
-    """Import `path` with each engine (the postgres one on PostgreSQL too) into its own
-    fresh database (made ready by `prepare`), `twice` in a row if asked; assert the same
-    reports, the same outcome for every row and the same database content as the reference
-    engine's. Return the reference engine's reports."""
+    """Import `path` with the oracle, then with the Writer on each backend of the database
+    (tests/engine_names.py), each into its own fresh database (made ready by `prepare`),
+    `twice` in a row if asked; assert the same reports, the same outcome for every row and
+    the same database content as the oracle's. Return the oracle's reports."""
     results = []
-    engines = ["rows", "batch"]
-    if make_database.vendor != "sqlite":
-        engines.append("postgres")
-    for engine in engines:
+    writers = PARITY_WRITERS_ON["sqlite" if make_database.vendor == "sqlite" else "postgresql"]
+    for writer in writers:
         alias = make_database(make_database.vendor)
         if prepare:
             prepare(alias)
-        options = {**options, "using": alias, "engine": engine, "batch_size": 37}
+        options = {**options, "using": alias, "batch_size": 37}
         with pytest.MonkeyPatch.context() as patch:
+            use_writer(patch, writer)
             patch.setattr(ImportReport, "record", _recording(ImportReport.record))
             reports = [import_domain(str(path), **options)]
             if twice:
@@ -115,21 +120,21 @@ def run_both(make_database, path, prepare=None, twice=False, **options):
     for reports, _, _ in results:
         for report in reports:
             report.pop("durationSeconds"), report.pop("database")
-    (rows_reports, rows_outcomes, rows_db), *others = results
-    for engine, (reports, outcomes, db) in zip(engines[1:], others, strict=True):
-        assert outcomes == rows_outcomes, engine
-        assert reports == rows_reports, engine
-        assert db == rows_db, engine
-    return rows_reports
+    (oracle_reports, oracle_outcomes, oracle_db), *others = results
+    for writer, (reports, outcomes, db) in zip(writers[1:], others, strict=True):
+        assert outcomes == oracle_outcomes, writer
+        assert reports == oracle_reports, writer
+        assert db == oracle_db, writer
+    return oracle_reports
 
 
-def test_the_engines_share_no_code():
-    """The reference engine is not a base of the other engines, nor the other way round
-    (the postgres engine hands the batch engine what it does not decide itself)."""
-    assert ENGINES == {"rows": RowEngine, "batch": BatchEngine, "postgres": PostgresEngine}
-    for engine in (BatchEngine, PostgresEngine):
-        assert not issubclass(engine, RowEngine) and not issubclass(RowEngine, engine)
-        assert engine.__module__ != RowEngine.__module__
+def test_the_writer_and_its_oracle_share_no_code():
+    """The oracle is not a base of the Writer, nor the other way round; the backend is
+    the database's (the postgres one hands the Writer's walk what it does not decide)."""
+    assert not issubclass(Writer, ReferenceWriter) and not issubclass(ReferenceWriter, Writer)
+    assert Writer.__module__ != ReferenceWriter.__module__
+    assert backend_for("postgresql") is PostgresBackend
+    assert backend_for("sqlite") is PortableBackend
 
 
 @pytest.fixture
@@ -322,8 +327,8 @@ IMPOSSIBLE_DATES = [
 
 
 def test_same_outcomes_for_impossible_times(databases, demo_file, tmp_path):
-    """Every engine refuses a time or a date that does not exist (the row fails, exit 1
-    for loaddomain), the postgres engine too: it never stores the next day instead."""
+    """The Writer refuses a time or a date that does not exist (the row fails, exit 1
+    for loaddomain), on PostgreSQL too: it never stores the next day instead."""
     document = json.loads(demo_file.read_text(encoding="utf-8"))
     data = document["data"]
     for row, value in zip(data["contactMessages"], IMPOSSIBLE_TIMES, strict=False):
@@ -360,17 +365,17 @@ def time_spellings():
 
 
 def test_on_postgresql_the_server_types_only_what_the_codec_reads_alike(databases):
-    """For every spelling of a time or a date, the postgres engine's typing either leaves
-    the row to the batch engine (the codec decides, as on every other engine) or gives the
+    """For every spelling of a time or a date, the postgres backend's typing either leaves
+    the row to the Writer's walk (the codec decides, as on every other database) or gives the
     codec's very value: never a value where the codec refuses the row (24:00:00 read as the
     next day, a leap second as the next minute, `epoch`), never another value."""
     if databases.vendor == "sqlite":
-        pytest.skip("the postgres engine needs PostgreSQL")
+        pytest.skip("the postgres backend needs PostgreSQL")
     from django.db import DatabaseError, transaction
 
     from core.models import Abonnement, ContactMessage
-    from datatransfer.engines.postgres import _column
     from datatransfer.formats.rows import value_decoder
+    from datatransfer.writer.postgres_sql import typed_column
 
     alias = databases("postgresql")
     wrong = []
@@ -378,7 +383,7 @@ def test_on_postgresql_the_server_types_only_what_the_codec_reads_alike(database
         ContactMessage._meta.get_field("created_at"),
         Abonnement._meta.get_field("start_date"),
     ):
-        condition, expression = _column(field, "v", connections[alias], secret=False)
+        condition, expression = typed_column(field, "v", connections[alias], secret=False)
         decode = value_decoder(field)
         query = (
             f"SELECT {condition}, {expression} FROM (SELECT %s::jsonb AS j) AS s WHERE {condition}"
@@ -394,7 +399,7 @@ def test_on_postgresql_the_server_types_only_what_the_codec_reads_alike(database
                         cursor.execute(query, [json.dumps({"v": text})])
                         typed = cursor.fetchone()
                 except DatabaseError:
-                    typed = None  # the whole table goes to the batch engine
+                    typed = None  # the whole table goes to the Writer's walk
                 if typed is None:
                     continue
                 value = typed[1]
@@ -462,19 +467,19 @@ def test_same_outcomes_for_a_file_with_a_tenth_of_its_rows_changed(
 
 
 def test_on_postgresql_the_server_writes_the_plain_rows(databases, demo_file, monkeypatch):
-    """The postgres engine hands the batch engine no row of a file as the tools write it,
+    """The postgres backend hands the Writer's walk no row of a file as the tools write it,
     on its first import and on a second one."""
     if databases.vendor == "sqlite":
-        pytest.skip("the postgres engine needs PostgreSQL")
+        pytest.skip("the postgres backend needs PostgreSQL")
     handed = []
-    load_table = BatchEngine.load_table
+    walk = Writer._walk
 
     def counting(self, table, rows, on_rows=None):
         rows = list(rows)
         handed.extend((table.key, row.get("id")) for row in rows)
-        load_table(self, table, iter(rows), on_rows)
+        walk(self, table, iter(rows), on_rows)
 
-    monkeypatch.setattr(BatchEngine, "load_table", counting)
+    monkeypatch.setattr(Writer, "_walk", counting)
     alias = databases("prisma")
     first = import_domain(str(demo_file), using=alias)
     second = import_domain(str(demo_file), using=alias)
@@ -510,7 +515,7 @@ def test_on_postgresql_only_the_changed_rows_get_a_new_row_version(databases, de
     alias = databases("prisma")
     import_domain(str(demo_file), using=alias)
     before = row_versions(alias)
-    report = import_domain(str(path), using=alias, engine="postgres")
+    report = import_domain(str(path), using=alias)
     after = row_versions(alias)
     assert report.tables["users"]["updated"] == 1
     assert report.tables["organizations"]["updated"] == 1

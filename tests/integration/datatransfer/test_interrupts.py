@@ -19,9 +19,8 @@ from django.db import connections
 
 import datatransfer.exporter as exporter
 import datatransfer.media as media
-from datatransfer.engines import ENGINES
 from datatransfer.models import ExportRecord
-from tests.engine_names import ENGINE_NAMES
+from tests.engine_names import WRITER_NAMES, writer_class
 from tests.integration.datatransfer.test_safety import (
     NODE_FILE,
     ROOT,
@@ -120,23 +119,24 @@ def changed_file(tmp_path):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_ctrl_c_during_an_import_rolls_back_and_exits_130_in_one_line(
-    monkeypatch, node_file, changed_file, engine
+    monkeypatch, node_file, changed_file, written_by
 ):
     call_command("loaddomain", node_file, "-v", "0")
     before = database_snapshot("platform")
     # Half-way: at the fourth table, once the organization is renamed.
-    monkeypatch.setattr(ENGINES[engine], "load_table", _interrupted_at(ENGINES[engine], 4))
-    error = interrupted("loaddomain", str(changed_file), "--engine", engine)
+    writer = writer_class(written_by)
+    monkeypatch.setattr(writer, "load_table", _interrupted_at(writer, 4))
+    error = interrupted("loaddomain", str(changed_file))
     assert error.returncode == 130
     assert str(error) == IMPORT_INTERRUPTED
     assert database_snapshot("platform") == before
 
 
-def _interrupted_at(engine_class, after):
-    """The engine's load_table, raising KeyboardInterrupt at the `after`-th table."""
-    real, calls = engine_class.load_table, []
+def _interrupted_at(writer_class, after):
+    """The writer's load_table, raising KeyboardInterrupt at the `after`-th table."""
+    real, calls = writer_class.load_table, []
 
     def load_table(self, table, raw_rows, on_rows=None):
         calls.append(table.key)
@@ -354,17 +354,15 @@ def loaded_target(make_database):
     return target
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_a_table_locked_by_another_session_fails_after_the_lock_timeout(
-    loaded_target, changed_file, engine
+    loaded_target, changed_file, written_by
 ):
     before = database_snapshot(loaded_target)
     error, seconds = load_while_locked(
         loaded_target,
         changed_file,
         'LOCK TABLE "Configuration" IN ACCESS EXCLUSIVE MODE',
-        "--engine",
-        engine,
         "--lock-timeout",
         "1",
     )
@@ -380,17 +378,15 @@ def test_a_table_locked_by_another_session_fails_after_the_lock_timeout(
     assert database_snapshot(loaded_target) == before
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_a_row_locked_by_another_session_is_not_a_failed_row_but_the_same_error(
-    loaded_target, changed_file, engine
+    loaded_target, changed_file, written_by
 ):
     before = database_snapshot(loaded_target)
     error, seconds = load_while_locked(
         loaded_target,
         changed_file,
         'SELECT * FROM "Organization" FOR UPDATE',
-        "--engine",
-        engine,
         "--lock-timeout",
         "0.5",
     )

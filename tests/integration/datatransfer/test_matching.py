@@ -219,7 +219,7 @@ def databases(make_database):
     return make_database
 
 
-def test_both_engines_match_alike_and_a_second_run_is_unchanged(databases, demo_file):  # noqa: F811
+def test_the_writer_and_its_oracle_match_alike_and_a_second_run_is_unchanged(databases, demo_file):  # noqa: F811
     data = json.loads(demo_file.read_text(encoding="utf-8"))["data"]
     organization = data["organizations"][0]
     department = next(d for d in data["departments"] if d["organizationId"] == organization["id"])

@@ -1,7 +1,8 @@
 """Write policies declared on the models (the `policy` of their `transfer`): audit logs
 are append-only, blockchain blocks immutable, and insert-only, a plug-in declared here on
 Configuration alone; a refused row whose id the target holds does not carry its
-dependants down. Every test runs with every engine this run's database offers."""
+dependants down. Every test runs with every writer this run's database offers
+(tests/engine_names.py)."""
 
 import json
 import types
@@ -16,7 +17,7 @@ from core.models import AuditLog, BlockchainBlock, Configuration, Department, Or
 from datatransfer.importer import import_domain
 from datatransfer.registry import declaration, domain_models, domain_tables, transfer_policy
 from datatransfer.verifier import verify_domain
-from tests.engine_names import ENGINE_NAMES
+from tests.engine_names import WRITER_NAMES, WRITERS_ON, use_writer
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -58,11 +59,11 @@ def contents():
 # ---------------------------------------------------------------------------- append-only
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_audit_logs_are_appended_under_new_ids_and_never_overwrite_the_targets(
-    node_file, tmp_path, engine
+    node_file, tmp_path, written_by
 ):
-    import_domain(node_file, exclude={"auditLogs"}, engine=engine)
+    import_domain(node_file, exclude={"auditLogs"})
     # Production's own events, numbered by its own sequence.
     first = AuditLog.objects.create(
         action="PROD_LOGIN", entity="User", created_at="2025-02-01T08:00:00Z"
@@ -90,7 +91,7 @@ def test_audit_logs_are_appended_under_new_ids_and_never_overwrite_the_targets(
             ]
         ),
     )
-    report = import_domain(path, engine=engine)
+    report = import_domain(path)
     counts = report.tables["auditLogs"]
     assert (counts["appended"], counts["unchanged"]) == (2, 1), counts
     assert counts["created"] == counts["updated"] == counts["skipped"] == counts["failed"] == 0
@@ -105,14 +106,14 @@ def test_audit_logs_are_appended_under_new_ids_and_never_overwrite_the_targets(
     # The sequence is where the new rows left it: the platform's next event does not collide.
     assert AuditLog.objects.create(action="NEXT", entity="User").pk == second.pk + 3
 
-    again = import_domain(path, engine=engine).tables["auditLogs"]
+    again = import_domain(path).tables["auditLogs"]
     assert (again["appended"], again["unchanged"]) == (0, 3), again
     assert AuditLog.objects.count() == 5
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_rows_of_the_same_content_are_as_many_events_and_links_are_checked(
-    node_file, tmp_path, engine
+    node_file, tmp_path, written_by
 ):
     details = {"a": 1, "b": [1, 2]}
     path = edited(
@@ -132,7 +133,7 @@ def test_rows_of_the_same_content_are_as_many_events_and_links_are_checked(
             ]
         ),
     )
-    report = import_domain(path, engine=engine, batch_size=3)
+    report = import_domain(path, batch_size=3)
     counts = report.tables["auditLogs"]
     # Three rows of one content are three events (the same action by the same user in the
     # same millisecond), however spelled: none is lost.
@@ -141,16 +142,16 @@ def test_rows_of_the_same_content_are_as_many_events_and_links_are_checked(
     assert issue.id == "3" and "userId 'cnobody' exists neither" in issue.message
     assert AuditLog.objects.count() == 4
     # Loaded again: the target holds the three already, nothing is appended.
-    again = import_domain(path, engine=engine, batch_size=3).tables["auditLogs"]
+    again = import_domain(path, batch_size=3).tables["auditLogs"]
     assert (again["appended"], again["unchanged"], again["failed"]) == (0, 4, 1), again
     assert AuditLog.objects.count() == 4
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_a_dry_run_reports_the_appended_rows_and_leaves_the_next_id_alone(
-    node_file, tmp_path, engine
+    node_file, tmp_path, written_by
 ):
-    import_domain(node_file, exclude={"auditLogs"}, engine=engine)
+    import_domain(node_file, exclude={"auditLogs"})
     before = AuditLog.objects.create(action="PROD", entity="User").pk
     path = edited(
         node_file,
@@ -160,18 +161,19 @@ def test_a_dry_run_reports_the_appended_rows_and_leaves_the_next_id_alone(
         ),
     )
     snapshot = database_snapshot("platform")
-    report = import_domain(path, engine=engine, dry_run=True)
+    report = import_domain(path, dry_run=True)
     assert report.tables["auditLogs"]["appended"] == 3
     assert database_snapshot("platform") == snapshot
     assert AuditLog.objects.create(action="NEXT", entity="User").pk == before + 1
 
 
-def test_a_batch_of_audit_logs_is_matched_with_one_query(node_file, tmp_path):
+def test_a_batch_of_audit_logs_is_matched_with_one_query(node_file, tmp_path, monkeypatch):
     rows = [audit_row(n, "LOGIN", f"2025-01-20T09:00:{n:02}.000Z") for n in range(1, 41)]
     path = edited(node_file, tmp_path, lambda data: data.update(auditLogs=rows))
     import_domain(path, exclude={"auditLogs"})
     with CaptureQueriesContext(connections["platform"]) as queries:
-        report = import_domain(path, batch_size=20, engine="batch")
+        use_writer(monkeypatch, "portable")  # the Writer's walk, batch by batch
+        report = import_domain(path, batch_size=20)
     assert report.tables["auditLogs"]["appended"] == 40
     # (PostgreSQL reads the lookup's rows through a server-side cursor: DECLARE ... SELECT)
     reads = [q["sql"] for q in queries if "SELECT" in q["sql"] and 'FROM "AuditLog"' in q["sql"]]
@@ -198,8 +200,10 @@ def sequence_state(alias):
         return cursor.fetchone()
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
-def test_a_dry_run_never_moves_a_postgresql_sequence(make_database, node_file, tmp_path, engine):
+@pytest.mark.parametrize("written_by", WRITERS_ON["postgresql"], indirect=True)
+def test_a_dry_run_never_moves_a_postgresql_sequence(
+    make_database, node_file, tmp_path, written_by
+):
     target = make_database("postgresql")
     path = edited(
         node_file,
@@ -209,22 +213,22 @@ def test_a_dry_run_never_moves_a_postgresql_sequence(make_database, node_file, t
         ),
     )
     assert sequence_state(target) == (1, False)
-    dry = import_domain(path, using=target, engine=engine, dry_run=True)
+    dry = import_domain(path, using=target, dry_run=True)
     assert sequence_state(target) == (1, False)
     assert not any(database_snapshot(target).values())
-    real = import_domain(path, using=target, engine=engine)
+    real = import_domain(path, using=target)
     assert dry.as_dict()["tables"] == real.as_dict()["tables"]
     assert real.tables["auditLogs"]["appended"] == 3
     assert sequence_state(target) == (3, True)  # three new ids from the sequence, no jump
     AuditLog.objects.using(target).create(action="PROD", entity="User")
     before = sequence_state(target)
-    import_domain(path, using=target, engine=engine, dry_run=True)
+    import_domain(path, using=target, dry_run=True)
     assert sequence_state(target) == before == (4, True)
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_a_second_import_appends_nothing_whatever_postgresql_does_to_json_numbers(
-    make_database, node_file, tmp_path, engine
+    make_database, node_file, tmp_path, written_by
 ):
     target = make_database("postgresql")
     details = {"big": 4.309306827795753e16, "hundred": 1e2, "half": 0.5, "list": [1.0, True]}
@@ -235,23 +239,25 @@ def test_a_second_import_appends_nothing_whatever_postgresql_does_to_json_number
             audit_row(19, "PAY", "2025-01-20T09:00:00.123456Z", details=details)
         ),
     )
-    first = import_domain(path, using=target, engine=engine)
+    first = import_domain(path, using=target)
     assert first.tables["auditLogs"]["appended"] == 3
-    again = import_domain(path, using=target, engine=engine)
+    again = import_domain(path, using=target)
     assert (again.tables["auditLogs"]["appended"], again.tables["auditLogs"]["unchanged"]) == (0, 3)
 
 
 # ---------------------------------------------------------------------------- immutable
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
-def test_an_existing_block_is_never_changed_and_a_different_one_is_a_conflict(node_file, engine):
-    import_domain(node_file, engine=engine)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
+def test_an_existing_block_is_never_changed_and_a_different_one_is_a_conflict(
+    node_file, written_by
+):
+    import_domain(node_file)
     BlockchainBlock.objects.filter(index=1).update(nonce=7)  # the target's own, different block
     BlockchainBlock.objects.filter(index=2).delete()
     before = database_snapshot("platform")["core.BlockchainBlock"]
 
-    report = import_domain(node_file, engine=engine)
+    report = import_domain(node_file)
     counts = report.tables["blockchainBlocks"]
     assert (counts["skipped"], counts["created"], counts["updated"]) == (1, 1, 0), counts
     [issue] = [i for i in report.issues if i.table == "blockchainBlocks"]
@@ -266,7 +272,7 @@ def test_an_existing_block_is_never_changed_and_a_different_one_is_a_conflict(no
 
     # The same block, identical: unchanged, as any other row.
     BlockchainBlock.objects.filter(index=1).update(nonce=42)
-    assert import_domain(node_file, engine=engine).tables["blockchainBlocks"]["unchanged"] == 2
+    assert import_domain(node_file).tables["blockchainBlocks"]["unchanged"] == 2
 
 
 # ---------------------------------------------------------------------------- insert-only
@@ -294,12 +300,12 @@ def configuration_row(pk, key, value):
     }
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_an_insert_only_row_is_created_once_and_the_targets_version_is_kept(
-    insert_only_configurations, node_file, tmp_path, engine
+    insert_only_configurations, node_file, tmp_path, written_by
 ):
     assert {t.key: t.policy for t in domain_tables()}["configurations"] == "insert-only"
-    first = import_domain(node_file, engine=engine).tables["configurations"]
+    first = import_domain(node_file).tables["configurations"]
     assert first["created"] == 1, first
     # Production set its own fee since; development added a setting.
     edited_fee = {"amount": 3000, "currency": "XOF"}
@@ -312,7 +318,7 @@ def test_an_insert_only_row_is_created_once_and_the_targets_version_is_kept(
         ),
     )
 
-    report = import_domain(path, engine=engine)
+    report = import_domain(path)
     counts = report.tables["configurations"]
     assert (counts["created"], counts["unchanged"]) == (1, 1), counts
     assert counts["updated"] == counts["skipped"] == counts["failed"] == 0, counts
@@ -322,7 +328,7 @@ def test_an_insert_only_row_is_created_once_and_the_targets_version_is_kept(
     # verify checks that the rows are there, not the values the import leaves alone.
     compared = verify_domain(path).tables["configurations"]
     assert compared.agrees and compared.matching == 2, compared.as_dict()
-    again = import_domain(path, engine=engine).tables["configurations"]
+    again = import_domain(path).tables["configurations"]
     assert (again["unchanged"], again["created"], again["updated"]) == (2, 0, 0), again
 
 
@@ -335,11 +341,11 @@ def test_an_insert_only_model_cannot_have_a_many_to_many(monkeypatch):
 # ---------------------------------------------------------------------------- cascades
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_a_conflict_on_a_row_the_target_holds_does_not_skip_its_dependants(
-    node_file, tmp_path, engine
+    node_file, tmp_path, written_by
 ):
-    import_domain(node_file, engine=engine)
+    import_domain(node_file)
     # The target renamed UFHB, and another organization took its old slug since.
     Organization.objects.filter(pk=UFHB).update(slug="ufhb-historique")
     Organization.objects.create(id="cprodorg0000000000000001", name="X", slug="ufhb", type="AUTRE")
@@ -351,7 +357,7 @@ def test_a_conflict_on_a_row_the_target_holds_does_not_skip_its_dependants(
             dict(data["departments"][0], id="ckdept0000000000000000002", code="PHYS")
         ),
     )
-    report = import_domain(path, engine=engine)
+    report = import_domain(path)
     assert report.totals["skipped"] == 1, [str(i) for i in report.issues]
     [issue] = report.issues
     assert issue.table == "organizations" and "slug 'ufhb' already belongs to" in issue.message
@@ -361,20 +367,22 @@ def test_a_conflict_on_a_row_the_target_holds_does_not_skip_its_dependants(
     assert Organization.objects.get(pk=UFHB).slug == "ufhb-historique"
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
-def test_a_failed_row_the_target_holds_does_not_fail_its_dependants(node_file, tmp_path, engine):
-    import_domain(node_file, engine=engine)
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
+def test_a_failed_row_the_target_holds_does_not_fail_its_dependants(
+    node_file, tmp_path, written_by
+):
+    import_domain(node_file)
     path = edited(node_file, tmp_path, lambda data: data["organizations"][0].update(type="NOPE"))
-    report = import_domain(path, engine=engine)
+    report = import_domain(path)
     assert report.totals["failed"] == 1 and report.totals["skipped"] == 0, [
         str(i) for i in report.issues
     ]
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
-def test_a_conflict_on_a_row_the_target_lacks_still_skips_its_dependants(node_file, engine):
+@pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
+def test_a_conflict_on_a_row_the_target_lacks_still_skips_its_dependants(node_file, written_by):
     Organization.objects.create(id="cprodorg0000000000000001", name="X", slug="ufhb", type="AUTRE")
-    report = import_domain(node_file, engine=engine)
+    report = import_domain(node_file)
     assert report.tables["organizations"]["skipped"] == 1
     assert report.tables["departments"]["skipped"] == 1
     assert report.tables["users"]["skipped"] == 1  # Aminata, a member of UFHB

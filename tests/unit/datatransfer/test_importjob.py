@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections
 
 from datatransfer.exceptions import Code, DataTransferError, UnknownTableError
 from datatransfer.importer import ImportOptions, import_domain
@@ -55,29 +54,12 @@ def test_the_options_are_checked_once_and_frozen():
         options.dry_run = True
     for bad, text in [
         ({"match": "email"}, "Unknown match 'email'"),
-        ({"engine": "fast"}, "Unknown engine 'fast'"),
         ({"batch_size": -1}, "The batch size must be at least 1."),
         ({"exclude": ["nothing"]}, "Unknown table(s) to exclude: nothing."),
     ]:
         with pytest.raises(DataTransferError) as raised:
             ImportOptions(**bad)
         assert raised.value.code is Code.BAD_OPTION and text in str(raised.value)
-
-
-def test_the_default_engine_is_the_fastest_one_of_the_database():
-    """auto: the set-based engine on PostgreSQL, the batch engine elsewhere; the set-based
-    engine asked for on another database is a bad option, said in one line."""
-    vendor = connections[ImportOptions().using].vendor
-    assert ImportOptions().engine == ("postgres" if vendor == "postgresql" else "batch")
-    assert ImportOptions(engine="rows").engine == "rows"
-    if vendor != "postgresql":
-        with pytest.raises(DataTransferError) as raised:
-            ImportOptions(engine="postgres")
-        assert raised.value.code is Code.BAD_OPTION
-        assert str(raised.value) == (
-            f"The postgres engine needs a postgresql database; database "
-            f"'{ImportOptions().using}' is {vendor}."
-        )
 
 
 @pytest.mark.django_db

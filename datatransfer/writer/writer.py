@@ -1,75 +1,63 @@
-"""The batch engine (the default off PostgreSQL): the reference engine's outcomes with a
-few queries per batch of rows.
+"""The Writer: every table's rows written with a few queries per batch, whatever the
+database, and the database's own fast path behind a backend (backends.py).
 
 A batch of rows of one table is first planned with no write: one query for the rows the
 target holds, one per foreign key, per unique key and per many-to-many, and the plan
-(`BatchPlan`) says what each row becomes. It is then written in one savepoint: a COPY (on
-PostgreSQL) or a bulk insert, bulk updates, the links. A batch the database refuses is
-replayed one row at a time, so that exactly the bad rows fail, each with its own message.
+(plan.BatchPlan) says what each row becomes. It is then written in one savepoint: the
+backend's bulk insert (COPY on PostgreSQL), bulk updates, the links. A batch the database
+refuses is replayed one row at a time, so that exactly the bad rows fail, each with its
+own message.
+
+Before that walk, the backend may write a table's rows itself (PostgreSQL: a few
+set-based statements, postgres.py) and hand the walk only the rows whose outcome depends
+on the order of the file.
 """
 
 import contextlib
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import orjson
-import psycopg.types.json
-from django.db import DatabaseError, connections, models, transaction
+from django.db import DatabaseError, connections, transaction
 
 from datatransfer.contents import ContentCounts, content_key, contents_held
-from datatransfer.exceptions import StrictModeFailure, escaped, first_line, one_line
-from datatransfer.formats.json.codec import dumps_json
-from datatransfer.formats.rows import RowError, decode_row, row_encoders, value_decoder
+from datatransfer.exceptions import first_line
+from datatransfer.formats.rows import value_decoder
 from datatransfer.locking import is_lock_timeout
-from datatransfer.registry import ManyToManySpec, same_value, table_key
+from datatransfer.registry import table_key
 from datatransfer.reports import Outcome
-from datatransfer.sequences import SequenceIds
+from datatransfer.writer.backends import backend_for
+from datatransfer.writer.plan import (
+    DECODED,
+    KEPT,
+    SAME,
+    UNDECODABLE,
+    BatchPlan,
+    Lookups,
+    PlannedRow,
+    always,
+    base_manager,
+    claim,
+    decoded,
+    kept,
+    many_to_many_ids,
+    same_as_file,
+    strict_failure,
+)
 
 DEFAULT_BATCH_SIZE = 1000
 LINK_BATCH_SIZE = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedRow:
-    """The outcome of one row of a batch, recorded once the batch is written."""
+class Writer:
+    """Writes the rows of each table given to `load_table`, then the links written last
+    (`set_deferred_links`), following each table's write policy.
 
-    id: object  # the row's id, as reported
-    outcome: Outcome
-    message: str | None = None  # why a row is skipped or failed
-    present: bool = False  # not written, but the target holds its id: links to it hold
-    kept: bool = False  # a reference row the target has, left as it is
-
-
-@dataclass
-class BatchPlan:
-    """What a batch of rows of one table becomes: the writes, and each row's outcome."""
-
-    rows: list[PlannedRow] = field(default_factory=list)  # every row, in file order
-    appends: list[dict] = field(default_factory=list)  # model values, to take new ids
-    creates: list[dict] = field(default_factory=list)  # model values, deferred links left out
-    updates: list[tuple[object, dict]] = field(default_factory=list)  # (pk, changed values)
-    # (spec, pk, the ids it links to, the ids it linked to)
-    many_to_many: list[tuple[ManyToManySpec, object, list, list]] = field(default_factory=list)
-    deferred: list[tuple[object, Outcome, dict]] = field(default_factory=list)  # links set last
-    contents: ContentCounts | None = None  # an append-only table: the rows this batch takes
-
-
-# How a row of a batch stands before its checks (see BatchEngine._plan).
-_KEPT, _SAME, _UNDECODABLE, _DECODED = "kept", "same", "undecodable", "decoded"
-
-
-def _always(model, value):
-    return True
-
-
-class BatchEngine:
-    """Writes the rows of each table a batch at a time, with the reference engine's
-    outcomes (see RowEngine for `references`).
-
-    Keeps, across the import, only the ids of the refused rows that the target lacks (so
-    that their dependants are refused too); the links written last wait in a temporary
-    file.
+    `references` ({table key: primary keys}) are the rows the file carries only as
+    references (a subset export's): created when the database lacks them, never changed
+    when it has them (counted unchanged, and in `kept_references`). Keeps, across the
+    import, only the ids of the refused rows that the target lacks (so that their
+    dependants are refused too); the links written last wait in a temporary file.
     """
 
     def __init__(
@@ -96,14 +84,22 @@ class BatchEngine:
         self.refused = {}
         self._links = tempfile.TemporaryFile()
         self._tables = {}
-        self._sequences = {}
         self._contents = {}  # {table key: ContentCounts}: an append-only table's rows taken
+        self.backend = backend_for(self.connection.vendor)(self)
 
     def load_table(self, table, raw_rows, on_rows=None):
+        """Write the rows of `table`: what the backend writes itself, then the rest in
+        batches, in file order. `on_rows(n)` is told of the rows done."""
         self.report.add_table(table.key)
+        with self.backend.fast_path(table, raw_rows, on_rows) as (rows, on_walked):
+            self._walk(table, rows, on_walked)
+
+    def _walk(self, table, raw_rows, on_rows):
+        """Plan and write `raw_rows` a batch at a time; a batch ends early at an id it
+        already holds, so that a row repeated in the file sees its first version."""
         self._contents[table.key] = ContentCounts()
-        # A table empty when the import began holds none of the file's rows: no need to look.
-        fresh = not self._manager(table.model).exists()
+        # A table empty when its walk began holds none of the file's rows: no need to look.
+        fresh = not self.manager(table.model).exists()
         pk_key = table.pk.key
         batch, pks = [], set()
         for number, raw in enumerate(raw_rows, start=1):
@@ -157,85 +153,106 @@ class BatchEngine:
             self.refused[(table.key, row.id)] = row.outcome
         self.report.record(table.key, row.outcome, row.id, row.message)
         if self.strict and row.outcome is Outcome.FAILED:
-            raise _strict_failure(table, row.id, row.message)
+            raise strict_failure(table, row.id, row.message)
+
+    def manager(self, model):
+        return base_manager(model, self.using)
 
     # -- planning, with no write
 
     def _plan(self, table, batch, *, fresh) -> BatchPlan:
-        """Classify each row as the reference engine would, with a few queries."""
+        """Classify each row as the reference (row by row) would, with a few queries."""
         if table.write_policy.matched_by_content:
             return self._plan_append(table, batch)
         current = {} if fresh else self._current_rows(table, batch)
+        items = self._standings(table, batch, current)
+        rows = [item for _, stands, item in items if stands is DECODED]
+        lookups = Lookups(
+            current=current,
+            exists=self._existence(table, rows),
+            holders=self._holders(table, rows) if current or not fresh else {},
+            keys=self._natural_keys(table, rows),
+            current_m2m={
+                spec: spec.linked(list(current), self.using) for spec in table.many_to_many
+            },
+            linkable=self._linkable(table, rows),
+            present=self._presence(table, batch, current, fresh),
+        )
+        plan = BatchPlan()
+        for row_id, stands, item in items:
+            problem = self._plan_row(table, plan, lookups, row_id, stands, item)
+            if problem is None:
+                continue
+            held = lookups.present(row_id)
+            if not held:
+                lookups.pending[(table.key, row_id)] = problem[0]
+            self._refuse(table, plan, PlannedRow(row_id, *problem, present=held))
+        return plan
+
+    def _standings(self, table, batch, current) -> list:
+        """(id, how the row stands, what to check) for each row of the batch: a reference
+        the target holds (kept), a row spelled exactly as the target's (same: nothing to
+        decode), else the decoded row (or why it cannot be)."""
         references = self.references.get(table.key, ())
         pk_name = table.pk.attname
-        items = []  # (id, how the row stands, what to check)
+        items = []
         for number, raw in batch:
             known = current.get(table.row_label(raw, number))
             if known is not None and known[pk_name] in references:
-                items.append((known[pk_name], _KEPT, None))
-            elif known is not None and not table.many_to_many and _same_as_file(table, raw, known):
-                # Spelled exactly as the database's row: unchanged, nothing to decode.
-                items.append((known[pk_name], _SAME, known))
+                items.append((known[pk_name], KEPT, None))
+            elif known is not None and not table.many_to_many and same_as_file(table, raw, known):
+                items.append((known[pk_name], SAME, known))
             else:
-                items.append(_decoded(table, number, raw))
-        rows = [item for _, stands, item in items if stands is _DECODED]
-        exists = self._existence(table, rows)
-        holders = self._holders(table, rows) if current or not fresh else {}
-        keys = self._natural_keys(table, rows)
-        current_m2m = {spec: spec.linked(list(current), self.using) for spec in table.many_to_many}
-        linkable = self._linkable(table, rows)
-        present = self._presence(table, batch, current, fresh)
-        plan = BatchPlan()
-        # {(table key, id): outcome} of this batch's rows not written that the target lacks
-        pending = {}
-        for row_id, stands, item in items:
-            if stands is _KEPT:
-                plan.rows.append(PlannedRow(row_id, Outcome.UNCHANGED, kept=True))
-                continue
-            if stands is _UNDECODABLE:
-                problem = Outcome.FAILED, item
-            elif stands is _SAME:
-                problem = self._dependency_problem(table, item, exists=_always, pending=pending)
-                if problem is None:
-                    plan.rows.append(PlannedRow(row_id, Outcome.UNCHANGED))
-                    continue
-            else:
-                known = current.get(row_id)
-                problem = self._dependency_problem(
-                    table, item.values, exists=exists, pending=pending
-                )
-                kept = _kept(table, known, item.values) if problem is None else None
-                if kept is not None and kept[0] is Outcome.UNCHANGED:
-                    plan.rows.append(PlannedRow(row_id, Outcome.UNCHANGED))
-                    continue
-                problem = (
-                    problem
-                    or kept
-                    or self._claim(table, item, holders, known)
-                    or self._classify(table, item, plan, known, keys, current_m2m, linkable)
-                )
-                if problem is None:
-                    if table.model in linkable.models:
-                        linkable.written.add(row_id)
-                    continue
-            held = present(row_id)
-            if not held:
-                pending[(table.key, row_id)] = problem[0]
-            self._refuse(table, plan, PlannedRow(row_id, *problem, present=held))
-        return plan
+                items.append(decoded(table, number, raw))
+        return items
+
+    def _plan_row(self, table, plan, lookups: Lookups, row_id, stands, item):
+        """Add the row to `plan`; or return (outcome, message) for a row not written."""
+        if stands is KEPT:
+            plan.rows.append(PlannedRow(row_id, Outcome.UNCHANGED, kept=True))
+            return None
+        if stands is UNDECODABLE:
+            return Outcome.FAILED, item
+        if stands is SAME:
+            problem = self._dependency_problem(table, item, exists=always, pending=lookups.pending)
+            if problem is None:
+                plan.rows.append(PlannedRow(row_id, Outcome.UNCHANGED))
+            return problem
+        return self._plan_decoded(table, plan, lookups, item)
+
+    def _plan_decoded(self, table, plan, lookups: Lookups, row):
+        """Plan a decoded row: its links, what its policy makes of the target's row, its
+        unique values, then what to write."""
+        known = lookups.current.get(row.pk)
+        problem = self._dependency_problem(
+            table, row.values, exists=lookups.exists, pending=lookups.pending
+        )
+        as_held = kept(table, known, row.values) if problem is None else None
+        if as_held is not None and as_held[0] is Outcome.UNCHANGED:
+            plan.rows.append(PlannedRow(row.pk, Outcome.UNCHANGED))
+            return None
+        problem = (
+            problem
+            or as_held
+            or claim(table, row, lookups.holders, known)
+            or self._classify(table, row, plan, known, lookups)
+        )
+        if problem is None and table.model in lookups.linkable.models:
+            lookups.linkable.written.add(row.pk)
+        return problem
 
     def _refuse(self, table, plan, row: PlannedRow):
         plan.rows.append(row)
         if self.strict and row.outcome is Outcome.FAILED:
-            raise _strict_failure(table, row.id, row.message)
+            raise strict_failure(table, row.id, row.message)
 
     def _plan_append(self, table, batch) -> BatchPlan:
         """Classify the rows of an append-only table: unchanged when the target holds more
         rows of their content than the file's earlier rows of that content took (those
         this import appended included: contents.py, a multiset), else appended; one query
         for the links, one for the content, one per unique key."""
-        items = [_decoded(table, number, raw) for number, raw in batch]
-        rows = [item for _, stands, item in items if stands is _DECODED]
+        items = [decoded(table, number, raw) for number, raw in batch]
+        rows = [item for _, stands, item in items if stands is DECODED]
         exists = self._existence(table, rows)
         keys = {id(row): content_key(table, row.values) for row in rows}
         values = [row.values for row in rows]
@@ -248,7 +265,7 @@ class BatchEngine:
         holders = self._holders(table, rows)
         plan = BatchPlan(contents=ContentCounts(base=self._contents[table.key]))
         for row_id, stands, row in items:
-            if stands is _UNDECODABLE:
+            if stands is UNDECODABLE:
                 problem = Outcome.FAILED, row
             else:
                 problem = self._dependency_problem(table, row.values, exists=exists)
@@ -257,10 +274,7 @@ class BatchEngine:
                 plan.contents.take(key)
                 plan.rows.append(PlannedRow(row_id, Outcome.UNCHANGED))
                 continue
-            if problem is None:
-                problem = self._claim(table, row, holders, None, any_row=True)
-            if problem is None and (message := table.missing_required(row.values)):
-                problem = Outcome.FAILED, message
+            problem = problem or self._appendable(table, row, holders)
             if problem is None:
                 held[key] = held.get(key, 0) + 1  # the target holds it once written
                 plan.contents.take(key)
@@ -270,27 +284,28 @@ class BatchEngine:
             self._refuse(table, plan, PlannedRow(row_id, *problem))
         return plan
 
-    def _classify(self, table, row, plan, current, keys, current_m2m, linkable):
+    @staticmethod
+    def _appendable(table, row, holders):
+        """None when the row can be appended under a new id; else (outcome, why)."""
+        if problem := claim(table, row, holders, None, any_row=True):
+            return problem
+        if message := table.missing_required(row.values):
+            return Outcome.FAILED, message
+        return None
+
+    def _classify(self, table, row, plan, current, lookups: Lookups):
         """Add to `plan` what to write for `row`, and its outcome; or return (outcome,
         message) for a row that cannot be written."""
-        wanted = {}
-        for spec in table.many_to_many:
-            if spec.key not in row.many_to_many:
-                continue
-            names = row.many_to_many[spec.key]
-            if missing := [k for k in names if k not in keys[spec]]:
-                return Outcome.FAILED, (
-                    f"{spec.key} {', '.join(repr(k) for k in missing)}: no such "
-                    f"{table_key(spec.related_model)} in the file or the database"
-                )
-            wanted[spec] = sorted(keys[spec][k] for k in names)
+        wanted, problem = many_to_many_ids(table, row, lookups.keys)
+        if problem:
+            return problem
         # A deferred link whose target is already in (the usual case for a chain of rows
         # in file order) is written with the row; the others wait for the end.
         later = {
             spec.attname
             for spec in table.deferred
             if row.values.get(spec.attname) is not None
-            and not linkable(spec.attname, row.values[spec.attname])
+            and not lookups.linkable(spec.attname, row.values[spec.attname])
         }
         if current is None:
             if message := table.missing_required(row.values):
@@ -304,16 +319,23 @@ class BatchEngine:
                 plan.updates.append((row.pk, update))
             outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
             links = {n: v for n, v in changed.items() if n in later}
-        for spec, ids in wanted.items():
-            have = current_m2m[spec].get(row.pk, [])
-            if current is None or have != ids:
-                plan.many_to_many.append((spec, row.pk, ids, have))
-                if outcome is Outcome.UNCHANGED:
-                    outcome = Outcome.UPDATED
+        outcome = self._plan_links(plan, row, current, wanted, lookups, outcome)
         if links:
             plan.deferred.append((row.pk, outcome, links))
         plan.rows.append(PlannedRow(row.pk, outcome))
         return None
+
+    @staticmethod
+    def _plan_links(plan, row, current, wanted, lookups: Lookups, outcome) -> Outcome:
+        """Plan the row's many-to-many links that change; a row whose links only changed
+        is updated."""
+        for spec, ids in wanted.items():
+            have = lookups.current_m2m[spec].get(row.pk, [])
+            if current is None or have != ids:
+                plan.many_to_many.append((spec, row.pk, ids, have))
+                if outcome is Outcome.UNCHANGED:
+                    outcome = Outcome.UPDATED
+        return outcome
 
     # -- what the planning reads, a batch at a time
 
@@ -327,7 +349,7 @@ class BatchEngine:
         attnames = [s.attname for s in table.fields]
         return {
             values[table.pk.attname]: values
-            for values in self._manager(table.model).filter(pk__in=pks).values(*attnames)
+            for values in self.manager(table.model).filter(pk__in=pks).values(*attnames)
         }
 
     def _presence(self, table, batch, current, fresh):
@@ -350,7 +372,7 @@ class BatchEngine:
                 for _, raw in batch:
                     with contextlib.suppress(ValueError, TypeError, OverflowError):
                         pks.add(decode(raw.get(table.pk.key)))
-                found = self._existing(table.model, pks - {None})
+                found = self.backend.existing(table.model, pks - {None})
             return pk in found
 
         return present
@@ -361,21 +383,7 @@ class BatchEngine:
             pk = value_decoder(table.pk.field)(row_id)
         except (ValueError, TypeError, OverflowError):
             return False
-        return bool(self._existing(table.model, {pk}))
-
-    def _existing(self, model, values) -> set:
-        """The primary keys among `values` that the database holds (one query)."""
-        if not values:
-            return set()
-        if self.connection.vendor == "postgresql":
-            # One array parameter instead of one per value: much less to build and send.
-            quote = self.connection.ops.quote_name
-            column = quote(model._meta.pk.column)
-            sql = f"SELECT {column} FROM {quote(model._meta.db_table)} WHERE {column} = ANY(%s)"
-            with self.connection.cursor() as cursor:
-                cursor.execute(sql, [list(values)])
-                return {row[0] for row in cursor.fetchall()}
-        return set(self._manager(model).filter(pk__in=values).values_list("pk", flat=True))
+        return bool(self.backend.existing(table.model, {pk}))
 
     def _existence(self, table, rows):
         """exists(model, pk) for the targets of the rows' links, with one query per link."""
@@ -386,7 +394,7 @@ class BatchEngine:
                 wanted[spec.field.related_model].update(
                     r.values[spec.attname] for r in rows if r.values.get(spec.attname) is not None
                 )
-        present = {model: self._existing(model, values) for model, values in wanted.items()}
+        present = {model: self.backend.existing(model, values) for model, values in wanted.items()}
         return lambda model, value: value in present.get(model, ())
 
     def _linkable(self, table, rows):
@@ -398,7 +406,7 @@ class BatchEngine:
                 r.values[spec.attname] for r in rows if r.values.get(spec.attname) is not None
             }
             model = spec.field.related_model
-            present[spec.attname] = (model, self._existing(model, values))
+            present[spec.attname] = (model, self.backend.existing(model, values))
 
         def linkable(attname, value):
             model, found = present[attname]
@@ -420,7 +428,7 @@ class BatchEngine:
             first = {v[0] for v in values}
             wanted = set(values)
             for found in (
-                self._manager(table.model)
+                self.manager(table.model)
                 .filter(**{f"{names[0]}__in": first})
                 .values_list(*names, "pk")
             ):
@@ -436,7 +444,7 @@ class BatchEngine:
             lookup = spec.natural_field or "pk"
             resolved[spec] = (
                 dict(
-                    self._manager(spec.related_model)
+                    self.manager(spec.related_model)
                     .filter(**{f"{lookup}__in": keys})
                     .values_list(lookup, "pk")
                 )
@@ -473,29 +481,6 @@ class BatchEngine:
             return Outcome.FAILED, f"{spec.key} '{value}' {where}"
         return None
 
-    @staticmethod
-    def _claim(table, row, holders, current, *, any_row=False):
-        """(SKIPPED, message) when another row holds one of the row's unique values (with
-        `any_row`, any row at all: the row takes a new id); else take the values for this
-        row (and free the ones it gives up)."""
-        claims = []
-        for fields in table.unique_sets:
-            names = [field.attname for field in fields]
-            value = tuple(row.values.get(n) for n in names)
-            if None in value:
-                continue
-            holder = holders.get((fields, value))
-            if holder is not None and (any_row or holder != row.pk):
-                return Outcome.SKIPPED, table.unique_conflict(fields, value, holder)
-            claims.append((fields, names, value))
-        for fields, names, value in claims:
-            if current is not None:
-                old = tuple(current[n] for n in names)
-                if holders.get((fields, old)) == row.pk:
-                    del holders[(fields, old)]
-            holders[(fields, value)] = row.pk
-        return None
-
     # -- writing
 
     def _write(self, table, plan: BatchPlan):
@@ -503,39 +488,25 @@ class BatchEngine:
         if plan.appends:
             self._insert_new(table, plan.appends)
         if plan.creates:
-            self._insert(table, plan.creates)
+            self.backend.insert(table, plan.creates)
         updates = defaultdict(list)
         for pk, values in plan.updates:
             updates[tuple(sorted(values))].append(model(pk=pk, **values))
         for names, instances in updates.items():
-            self._manager(model).bulk_update(instances, list(names), batch_size=self.batch_size)
+            self.manager(model).bulk_update(instances, list(names), batch_size=self.batch_size)
         links = defaultdict(lambda: ({}, {}))
         for spec, pk, ids, have in plan.many_to_many:
             links[spec][0][pk], links[spec][1][pk] = ids, have
         for spec, (wanted, current) in links.items():
             spec.set_links(self.using, wanted, current, batch_size=self.batch_size)
 
-    def _insert(self, table, rows: list, *, fields=None):
-        """Insert `rows` (model values): several with COPY on PostgreSQL, its bulk path;
-        one with an INSERT (a replayed row, whose error then reads as the reference's)."""
-        if self.connection.vendor == "postgresql" and len(rows) > 1:
-            copy_rows(self.connection, table, rows, fields=fields)
-        else:
-            self._manager(table.model).bulk_create(
-                [table.model(**values) for values in rows], batch_size=self.batch_size
-            )
-
     def _insert_new(self, table, rows: list):
-        """Insert `rows` (model values) under new ids: the database's own, or in a dry run
-        on PostgreSQL the ones its sequence would give, taken without moving it."""
+        """Insert `rows` (model values) under new ids: the database's own, or those the
+        backend gives (in a dry run on PostgreSQL, the ones the sequence would give)."""
         pk = table.pk.attname
-        rows = [{n: v for n, v in values.items() if n != pk} for values in rows]
-        if self.dry_run and self.connection.vendor == "postgresql":
-            if table.key not in self._sequences:
-                self._sequences[table.key] = SequenceIds(self.connection, table.model)
-            for values in rows:
-                values[pk] = self._sequences[table.key].take()
-        self._insert(table, rows, fields=table.fields if rows and pk in rows[0] else table.content)
+        rows = self.backend.new_ids(table, [{n: v for n, v in r.items() if n != pk} for r in rows])
+        fields = table.fields if rows and pk in rows[0] else table.content
+        self.backend.insert(table, rows, fields=fields)
 
     def set_deferred_links(self):
         """Set the links written last (cycles, self-references), now that every row is in,
@@ -556,7 +527,7 @@ class BatchEngine:
             for spec in self._tables[key].deferred:
                 if links.get(spec.attname) is not None:
                     targets[spec.field.related_model].add(links[spec.attname])
-        present = {model: self._existing(model, values) for model, values in targets.items()}
+        present = {model: self.backend.existing(model, values) for model, values in targets.items()}
         updates = defaultdict(list)
         for key, pk, outcome, links in batch:
             table = self._tables[key]
@@ -568,83 +539,10 @@ class BatchEngine:
                 message = f"{problem[1]} (the row was written without this link)"
                 self.report.change(table.key, Outcome(outcome), Outcome.FAILED, pk, message)
                 if self.strict:
-                    raise _strict_failure(table, pk, message)
+                    raise strict_failure(table, pk, message)
                 continue
             updates[(key, tuple(sorted(links)))].append(table.model(pk=pk, **links))
         for (key, names), instances in updates.items():
-            self._manager(self._tables[key].model).bulk_update(
+            self.manager(self._tables[key].model).bulk_update(
                 instances, list(names), batch_size=self.batch_size
             )
-
-    def _manager(self, model):
-        return model._base_manager.using(self.using)
-
-
-def _decoded(table, number, raw) -> tuple:
-    """(the row's id, _DECODED, the decoded row), or (its label, _UNDECODABLE, why)."""
-    try:
-        row = decode_row(table, raw)
-    except RowError as error:
-        return table.row_label(raw, number), _UNDECODABLE, str(error)
-    return row.pk, _DECODED, row
-
-
-def _kept(table, current, values):
-    """What the table's policy makes of a row the target holds without writing it:
-    (UNCHANGED, None), (SKIPPED, why); None for a row to write (or one the target lacks)."""
-    if current is None:
-        return None
-    return table.write_policy.existing_row(table, current, values)
-
-
-def _same_as_file(table, raw, current) -> bool:
-    """Whether every field of `raw` is spelled as the file spells the `current` value."""
-    for key, attname, encode, spec_field in row_encoders(table):
-        if key not in raw:
-            continue
-        value = current[attname]
-        if isinstance(spec_field, models.JSONField):
-            if not same_value(spec_field, value, raw[key]):
-                return False
-        elif raw[key] != (value if value is None or encode is None else encode(value)):
-            return False
-    return True
-
-
-def _strict_failure(table, row_id, message) -> StrictModeFailure:
-    return StrictModeFailure(
-        f"{table.key} {escaped(row_id)}: {one_line(message)}. The import stops at the first "
-        "failed row: it was rolled back, nothing was written."
-    )
-
-
-def _json_dumps(value) -> str:
-    return dumps_json(value).decode()
-
-
-def copy_rows(connection, table, rows: list[dict], *, fields=None) -> None:
-    """Insert new rows with PostgreSQL's COPY, the database's own bulk path.
-
-    `rows` hold model values by attribute name; absent fields take their default. Only
-    the columns of `fields` (FieldSpecs, default all) are written: the others take the
-    database's default (a sequence's next value). Database errors come out as Django's
-    DatabaseError, as from any other query.
-    """
-    fields = [spec.field for spec in (table.fields if fields is None else fields)]
-    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"COPY {connection.ops.quote_name(table.model._meta.db_table)} ({columns}) FROM STDIN"
-    with (
-        connection.wrap_database_errors,
-        connection.connection.cursor() as cursor,
-        cursor.copy(sql) as copy,
-    ):
-        for values in rows:
-            record = []
-            for spec_field in fields:
-                name = spec_field.attname
-                value = values[name] if name in values else spec_field.get_default()
-                if name in json_fields and value is not None:
-                    value = psycopg.types.json.Jsonb(value, dumps=_json_dumps)
-                record.append(value)
-            copy.write_row(record)

@@ -1,4 +1,4 @@
-"""The PostgreSQL engine (the default there): the server does the per-row work.
+"""The PostgreSQL backend of the Writer: the server does the per-row work.
 
 A table's rows go into a temporary staging table with one COPY, each row as the JSON line
 the file holds. The server then types them (one cast per column, to the model field's own
@@ -7,60 +7,63 @@ column type), classifies them with a few set-based queries and writes them with 
 many-to-many keys). Python only brings back each row's id and outcome for the report, and
 the links that must wait for the end (a cycle's).
 
-The classification is the reference engine's, per write policy (datatransfer/policies/):
+The classification is the reference's (the row-by-row oracle of the tests), per write
+policy (datatransfer/policies/):
 
 - upsert: a row whose id the target lacks is created; one the target holds is unchanged
   when every value (and its many-to-many keys) is the same, else updated; a row that
-  differs, under a policy that does not update (immutable), is the batch engine's to
+  differs, under a policy that does not update (immutable), is the walk's to
   classify, as the policy says;
 - matched by content (append-only): rows are a multiset (contents.py): the k-th row of a
   content in the file is unchanged when the target holds k rows of that content or more,
   else appended under a new id from the table's sequence (in a dry run, the ids the
   sequence would give, read without moving it);
 - a link written last (a cycle, a self-reference) whose row is not in the target yet goes
-  to the batch engine's list of links set at the end, which fails the row if it never
+  to the Writer's list of links set at the end, which fails the row if it never
   comes.
 
-What only a walk in file order decides goes to the batch engine (batch.py), so every outcome
-and message stays the reference engine's:
+What only a walk in file order decides goes to the Writer's walk (writer.py), so every
+outcome and message stays the reference's:
 
 - single rows whose link names a row the target lacks (or a refused row), whose
-  many-to-many key is unknown, or an immutable row that differs: the batch engine refuses
+  many-to-many key is unknown, or an immutable row that differs: the walk refuses
   them with its message;
 - a whole table, when it carries reference rows (a subset export's), when one of its rows
   is not in the plain spelling the tools write (`_column`), repeats an id, claims a unique
   value that another row holds (in the file or the target), or, in an append-only table
   or one that links to itself, when any row is refused: then ordering matters;
 - a whole table again when the database refuses the set-based writes (a value too long
-  for its column, say): the batch engine replays it, so that exactly the bad rows fail.
+  for its column, say): the walk replays it, so that exactly the bad rows fail.
 
 The staged rows are read back from the server for that, in file order, a chunk at a time:
-the client's memory stays flat. SQLite has no such path: `AUTO` picks the batch engine there.
+the client's memory stays flat. Other databases have no such path:
+the portable backend (portable.py) leaves every row to the walk.
 """
 
-from dataclasses import dataclass
+import contextlib
 
+import psycopg.types.json
 from django.db import DatabaseError, models, transaction
 
-from datatransfer.engines.batch import BatchEngine
 from datatransfer.formats.json.codec import dumps_json, loads_json
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import table_key
 from datatransfer.reports import Outcome
 from datatransfer.sequences import SequenceIds
+from datatransfer.writer.portable import PortableBackend
+from datatransfer.writer.postgres_sql import (
+    LINKS,
+    PLAN,
+    STAGE,
+    TYPED,
+    TableSQL,
+    Unsupported,
+    literal,
+)
 
-STAGE, TYPED, PLAN, LINKS = "dt_stage", "dt_typed", "dt_plan", "dt_links"
 COPY_CHUNK = 5000  # rows per COPY write
-READ_BACK = 2000  # rows per read of outcomes, and of the staged rows the batch engine gets
+READ_BACK = 2000  # rows per read of outcomes, and of the staged rows the walk gets
 
-# The spellings the server types itself, each a value the codec reads too: a time of day
-# from 00:00:00 to 23:59:59 (the server would read 24:00:00 as the next day and a leap
-# second as the next minute, where the codec refuses both), no word (`epoch`, `infinity`,
-# `today`, `allballs`). Any other spelling sends its table to the batch engine, which
-# refuses the row as the other engines do.
-_DAY = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-_TIME = rf"^{_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,3}})?Z$"
-_DATE = rf"^{_DAY}(T00:00:00(\.0{{1,3}})?Z)?$"
 _OUTCOMES = {
     "new": Outcome.CREATED,
     "changed": Outcome.UPDATED,
@@ -69,211 +72,24 @@ _OUTCOMES = {
 }
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+class PostgresBackend(PortableBackend):
+    """The Writer on PostgreSQL: each table written with a few set-based statements, the
+    Writer's walk handed only what the order of the file decides (module docstring); in
+    that walk, COPY for bulk inserts, one array parameter per lookup, and in a dry run the
+    ids a sequence would give."""
 
-
-class _Unsupported(Exception):
-    """A field whose file spelling this path does not type itself."""
-
-
-def _column(field, key: str, connection, secret: bool) -> tuple[str, str]:
-    """(the SQL condition that the row's JSON `j` spells the field's value `key` as the
-    tools write it, the SQL expression of the typed value). The condition holds only for
-    spellings the batch engine decodes to the very same value; a row that fails it sends
-    its table to the batch engine."""
-    key = _literal(key)
-    value, text = f"(j->{key})", f"(j->>{key})"
-    kind = f"jsonb_typeof{value}"
-    null = f"{kind} = 'null'" if field.null else "false"
-    if isinstance(field, models.JSONField):
-        return f"j ? {key}", f"NULLIF({value}, 'null'::jsonb)"
-    target = field.target_field if field.is_relation else field
-    db_type = field.db_type(connection)  # a foreign key's: its target's column type
-    if db_type is None:
-        raise _Unsupported(key)
-    expression = f"{text}::{db_type}"
-    if isinstance(target, models.DateTimeField):
-        shape = f"{kind} = 'string' AND {text} ~ {_literal(_TIME)} AND left({text}, 4) <> '0000'"
-    elif isinstance(target, models.DateField):
-        shape = f"{kind} = 'string' AND {text} ~ {_literal(_DATE)} AND left({text}, 4) <> '0000'"
-        expression = f"left({text}, 10)::date"
-    elif isinstance(target, models.DecimalField):
-        whole, places = target.max_digits - target.decimal_places, target.decimal_places
-        fraction = f"(\\.[0-9]{{1,{places}}})?" if places else ""
-        shape = f"{kind} = 'string' AND {text} ~ {_literal(f'^-?[0-9]{{1,{whole}}}{fraction}$')}"
-    elif isinstance(target, models.BooleanField):
-        shape = f"{kind} = 'boolean'"
-    elif isinstance(target, models.IntegerField | models.AutoField):
-        big = isinstance(target, models.BigIntegerField | models.BigAutoField)
-        pattern = "^-?[0-9]{1,18}$" if big else "^-?[0-9]{1,9}$"
-        shape = f"{kind} IN ('number', 'string') AND {text} ~ {_literal(pattern)}"
-    elif isinstance(target, models.CharField | models.TextField):
-        shape = f"{kind} = 'string'"
-        if target.max_length:
-            shape += f" AND char_length({text}) <= {int(target.max_length)}"
-        if target.choices:
-            labels = ", ".join(_literal(str(choice)) for choice, _ in target.flatchoices)
-            shape += f" AND {text} IN ({labels})"
-        if secret:  # an empty secret never replaces a set one: the batch engine decides
-            shape += f" AND {text} <> ''"
-    else:
-        raise _Unsupported(key)
-    return f"j ? {key} AND ({null} OR ({shape}))", expression
-
-
-@dataclass(frozen=True)
-class _Link:
-    """A many-to-many key of the file, as SQL names: the link table, its two columns, and
-    the related table with the column the file's keys name (its natural key, or its id)."""
-
-    spec: object  # registry.ManyToManySpec
-    table: str
-    owner: str
-    target: str
-    related: str
-    related_pk: str
-    related_key: str
-    alias: str  # the typed table's column holding the row's keys (a JSON array)
-
-
-class _TableSQL:
-    """The names and expressions of one table's set-based statements."""
-
-    def __init__(self, table, connection):
-        quote = connection.ops.quote_name
-        self.table = table
-        self.quote = quote
-        self.target = quote(table.model._meta.db_table)
-        self.pk = quote(table.pk.field.column)
-        secrets = table.secret_keys
-        self.columns = []  # (FieldSpec, quoted column, condition, typed expression)
-        for spec in table.fields:
-            condition, expression = _column(spec.field, spec.key, connection, spec.key in secrets)
-            self.columns.append((spec, quote(spec.field.column), condition, expression))
-        self.links = []
-        for number, spec in enumerate(table.many_to_many):
-            through = spec.through._meta
-            related = spec.related_model._meta
-            natural = related.get_field(spec.natural_field) if spec.natural_field else related.pk
-            self.links.append(
-                _Link(
-                    spec,
-                    quote(through.db_table),
-                    quote(through.get_field(spec.field.m2m_field_name()).column),
-                    quote(through.get_field(spec.field.m2m_reverse_field_name()).column),
-                    quote(related.db_table),
-                    quote(related.pk.column),
-                    quote(natural.column),
-                    f"_m2m_{number}",
-                )
-            )
-        self.deferred = {spec.attname for spec in table.deferred}
-
-    @property
-    def names(self) -> list[str]:
-        return [name for _, name, _, _ in self.columns]
-
-    @property
-    def content_names(self) -> list[str]:
-        return [name for spec, name, _, _ in self.columns if not spec.field.primary_key]
-
-    def row(self, alias: str, names=None) -> str:
-        return "(" + ", ".join(f"{alias}.{name}" for name in names or self.names) + ")"
-
-    def typed(self) -> str:
-        """The statement typing the staged rows, with each row's `clean` verdict."""
-        clean = " AND ".join(f"({condition})" for _, _, condition, _ in self.columns)
-        for link in self.links:
-            key = _literal(link.spec.key)
-            clean += (
-                f" AND jsonb_typeof(j->{key}) = 'array' AND NOT EXISTS (SELECT 1 FROM "
-                f"jsonb_array_elements(j->{key}) AS e WHERE jsonb_typeof(e) <> 'string') "
-                f"AND jsonb_array_length(j->{key}) = (SELECT count(DISTINCT e) FROM "
-                f"jsonb_array_elements(j->{key}) AS e)"
-            )
-        values = [
-            f"CASE WHEN _clean THEN {expression} END AS {name}"
-            for _, name, _, expression in self.columns
-        ]
-        values += [f"j->{_literal(link.spec.key)} AS {link.alias}" for link in self.links]
-        label = _literal(self.table.pk.key)
-        return (
-            # OFFSET 0 keeps each subquery whole: the JSON is parsed once per row, and the
-            # verdict computed once, not once per column that uses it.
-            f"CREATE TEMP TABLE {TYPED} ON COMMIT DROP AS "
-            f"SELECT _n, _clean, j->>{label} AS _label, {', '.join(values)} "
-            f"FROM (SELECT _n, doc::jsonb AS j FROM {STAGE} OFFSET 0) AS parsed, "
-            f"LATERAL (SELECT jsonb_typeof(j) = 'object' AND {clean} AS _clean OFFSET 0) AS checked"
-        )
-
-    def linked(self, refused_parameter: bool) -> str:
-        """The condition that every link of the row `s` (written now) names a row the
-        target holds; a link written last names a row no refusal touched."""
-        quote, conditions = self.quote, []
-        for spec in self.table.fields:
-            if not spec.field.is_relation:
-                continue
-            column = f"s.{quote(spec.field.column)}"
-            if spec.attname in self.deferred:
-                if refused_parameter:
-                    conditions.append(f"NOT ({column}::text = ANY(%(refused)s))")
-                continue
-            parent = quote(spec.field.related_model._meta.db_table)
-            parent_pk = quote(spec.field.target_field.column)
-            conditions.append(
-                f"({column} IS NULL OR EXISTS (SELECT 1 FROM {parent} AS p "
-                f"WHERE p.{parent_pk} = {column}))"
-            )
-        return " AND ".join(conditions) or "true"
-
-    def later(self, spec) -> str:
-        """The condition that the row `s`'s link `spec` (written last) must wait: it names a
-        row neither the target nor this table's rows hold."""
-        column = f"s.{self.quote(spec.field.column)}"
-        model = spec.field.related_model
-        parent = self.quote(model._meta.db_table)
-        parent_pk = self.quote(spec.field.target_field.column)
-        condition = (
-            f"{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS p "
-            f"WHERE p.{parent_pk} = {column})"
-        )
-        if model is self.table.model:
-            condition += (
-                f" AND NOT EXISTS (SELECT 1 FROM {TYPED} AS o WHERE o.{self.pk} = {column})"
-            )
-        return condition
-
-
-class PostgresEngine:
-    """Writes each table with a few set-based statements on PostgreSQL, with the batch
-    engine's outcomes; hands it what only a walk in file order decides (module docstring).
-    """
-
-    def __init__(self, report, *, using: str, references=None, dry_run=False, **options):
-        """The batch engine's arguments (it gets them all: what it decides stays its own)."""
-        self.report, self.using, self.dry_run = report, using, dry_run
-        self.references = references or {}
-        self.batch = BatchEngine(
-            report, using=using, references=references, dry_run=dry_run, **options
-        )
-        self.connection = self.batch.connection
+    def __init__(self, writer):
+        super().__init__(writer)
         self._statements = {}
+        self._sequences = {}
         self._jit_off = False
 
-    @property
-    def kept_references(self) -> int:
-        return self.batch.kept_references
-
-    def set_deferred_links(self) -> None:
-        self.batch.set_deferred_links()
-
-    def load_table(self, table, raw_rows, on_rows=None):
+    @contextlib.contextmanager
+    def fast_path(self, table, raw_rows, on_rows):
         statements = self._table_sql(table)
         if statements is None:
-            self.batch.load_table(table, raw_rows, on_rows)
+            yield raw_rows, on_rows
             return
-        self.report.add_table(table.key)
         with self.connection.cursor() as cursor:
             if not self._jit_off:
                 # JIT compiling these wide one-off statements costs more than it saves
@@ -284,23 +100,58 @@ class PostgresEngine:
             cursor.execute(f"CREATE TEMP TABLE {STAGE} (_n integer, doc text) ON COMMIT DROP")
             self._stage(raw_rows, on_rows)
             try:
-                with transaction.atomic(using=self.using):
+                with transaction.atomic(using=self.writer.using):
                     left = self._write(cursor, statements)
             except DatabaseError as error:
                 if is_lock_timeout(error):
                     raise
-                left = None  # the database refused a value: the batch engine replays
-            self.batch.load_table(table, self._staged_rows(cursor, left))
+                left = None  # the database refused a value: the walk replays the table
+            yield self._staged_rows(cursor, left), None
             cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {TYPED}, {PLAN}, {LINKS}")
 
+    # -- the walk's operations, PostgreSQL's way
+
+    def existing(self, model, values) -> set:
+        """The primary keys among `values` that the database holds: one query with one
+        array parameter instead of one per value (much less to build and send)."""
+        if not values:
+            return set()
+        quote = self.connection.ops.quote_name
+        column = quote(model._meta.pk.column)
+        sql = f"SELECT {column} FROM {quote(model._meta.db_table)} WHERE {column} = ANY(%s)"
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, [list(values)])
+            return {row[0] for row in cursor.fetchall()}
+
+    def insert(self, table, rows: list, *, fields=None) -> None:
+        """Several rows with COPY, the database's bulk path; one with an INSERT (a replayed
+        row, whose error then reads as the reference's)."""
+        if len(rows) > 1:
+            copy_rows(self.connection, table, rows, fields=fields)
+        else:
+            super().insert(table, rows, fields=fields)
+
+    def new_ids(self, table, rows: list) -> list:
+        """In a dry run, the ids the table's sequence would give, taken without moving it
+        (a sequence moved stays moved through the rollback); else the database's own."""
+        if not self.writer.dry_run:
+            return rows
+        if table.key not in self._sequences:
+            self._sequences[table.key] = SequenceIds(self.connection, table.model)
+        for values in rows:
+            values[table.pk.attname] = self._sequences[table.key].take()
+        return rows
+
+    # -- the set-based path
+
     def _table_sql(self, table):
-        """The table's _TableSQL when this path writes it, else None."""
-        if self.connection.vendor != "postgresql" or self.references.get(table.key):
+        """The table's TableSQL when this path writes it, else None."""
+        if self.writer.references.get(table.key):
             return None
         if table.key not in self._statements:
             try:
-                self._statements[table.key] = _TableSQL(table, self.connection)
-            except _Unsupported:
+                self._statements[table.key] = TableSQL(table, self.connection)
+            except Unsupported:
                 self._statements[table.key] = None
         return self._statements[table.key]
 
@@ -327,9 +178,9 @@ class PostgresEngine:
 
     # -- the set-based path
 
-    def _write(self, cursor, sql: _TableSQL):
+    def _write(self, cursor, sql: TableSQL):
         """Type, classify and write the staged rows, and record their outcomes. Return the
-        numbers of the rows left to the batch engine (None: all of them)."""
+        numbers of the rows left to the walk (None: all of them)."""
         cursor.execute(sql.typed())
         # Without an index, a lookup into these rows (a link into the same table) would
         # scan them once per row: quadratic, minutes for a table of 120,000 rows.
@@ -359,7 +210,7 @@ class PostgresEngine:
         later = list(table.deferred)
         columns = ", ".join(f"s.{sql.quote(spec.field.column)}" for spec in later)
         wait = "".join(f", p._later_{i}" for i in range(len(later)))
-        record = self.report.record
+        record = self.writer.report.record
         for row_id, kind, *rest in self._read_in_chunks(
             f"SELECT p._label, p._kind{wait}{', ' + columns if later else ''} "
             f"FROM {PLAN} AS p JOIN {TYPED} AS s USING (_n) WHERE p._fast ORDER BY _n"
@@ -373,7 +224,7 @@ class PostgresEngine:
                 if wait_now
             }
             if links:
-                self.batch.defer_links(table, row_id, outcome, links)
+                self.writer.defer_links(table, row_id, outcome, links)
         cursor.execute(f"SELECT _n FROM {PLAN} WHERE NOT _fast ORDER BY _n")
         return [number for (number,) in cursor.fetchall()]
 
@@ -388,8 +239,8 @@ class PostgresEngine:
             rows.execute(query)
             yield from rows
 
-    def _needs_walk(self, cursor, sql: _TableSQL) -> bool:
-        """Whether the table's rows need the batch engine's walk in file order: a row not
+    def _needs_walk(self, cursor, sql: TableSQL) -> bool:
+        """Whether the table's rows need the Writer's walk in file order: a row not
         in the plain spelling, a repeated id, a unique value claimed twice."""
         cursor.execute(f"SELECT bool_and(_clean), count(*) = count(DISTINCT {sql.pk}) FROM {TYPED}")
         all_clean, distinct = cursor.fetchone()
@@ -412,13 +263,13 @@ class PostgresEngine:
                 return True
         return False
 
-    def _refused_ids(self, sql: _TableSQL) -> list[str]:
+    def _refused_ids(self, sql: TableSQL) -> list[str]:
         """The ids refused (not written, lacking from the target) in the tables the table's
         links written last point to."""
         keys = {table_key(spec.field.related_model) for spec in sql.table.deferred}
-        return [str(pk) for (key, pk) in self.batch.refused if key in keys]
+        return [str(pk) for (key, pk) in self.writer.refused if key in keys]
 
-    def _plan_upsert(self, cursor, sql: _TableSQL) -> None:
+    def _plan_upsert(self, cursor, sql: TableSQL) -> None:
         """The plan: each row's kind (new, same, changed), whether this path writes it
         (`fast`), and which of its links written last must wait for the end."""
         table = sql.table
@@ -428,12 +279,12 @@ class PostgresEngine:
             for link in sql.links:
                 link_changes.append(
                     f"EXISTS (SELECT 1 FROM {LINKS} AS w WHERE w._n = s._n AND w._alias = "
-                    f"{_literal(link.alias)} AND w._target IS NOT NULL AND NOT EXISTS ("
+                    f"{literal(link.alias)} AND w._target IS NOT NULL AND NOT EXISTS ("
                     f"SELECT 1 FROM {link.table} AS l WHERE l.{link.owner} = s.{sql.pk} AND "
                     f"l.{link.target}::text = w._target)) "
                     f"OR EXISTS (SELECT 1 FROM {link.table} AS l "
                     f"WHERE l.{link.owner} = s.{sql.pk} AND NOT EXISTS (SELECT 1 FROM {LINKS} "
-                    f"AS w WHERE w._n = s._n AND w._alias = {_literal(link.alias)} AND "
+                    f"AS w WHERE w._n = s._n AND w._alias = {literal(link.alias)} AND "
                     f"w._target = l.{link.target}::text))"
                 )
         links_differ = " OR ".join(f"({c})" for c in link_changes) or "false"
@@ -444,7 +295,7 @@ class PostgresEngine:
         )
         refused = self._refused_ids(sql)
         later = [f"{sql.later(spec)} AS _later_{i}" for i, spec in enumerate(table.deferred)]
-        # A changed row of a policy that does not update it is left to the batch engine,
+        # A changed row of a policy that does not update it is left to the walk,
         # which asks the policy what it is (unchanged, or a conflict).
         changed_ok = "true" if table.write_policy.updates else "false"
         cursor.execute(
@@ -463,10 +314,10 @@ class PostgresEngine:
             {"refused": refused} if refused else None,
         )
 
-    def _resolve_links(self, cursor, sql: _TableSQL) -> None:
+    def _resolve_links(self, cursor, sql: TableSQL) -> None:
         """Each row's many-to-many keys, with the related row's id (NULL: unknown key)."""
         selects = [
-            f"SELECT s._n, {_literal(link.alias)} AS _alias, r.{link.related_pk}::text AS _target "
+            f"SELECT s._n, {literal(link.alias)} AS _alias, r.{link.related_pk}::text AS _target "
             f"FROM {TYPED} AS s CROSS JOIN LATERAL jsonb_array_elements_text(s.{link.alias}) "
             f"AS k(key) LEFT JOIN {link.related} AS r ON r.{link.related_key}::text = k.key"
             for link in sql.links
@@ -475,7 +326,7 @@ class PostgresEngine:
         cursor.execute(f"CREATE INDEX ON {LINKS} (_n)")
         cursor.execute(f"ANALYZE {LINKS}")
 
-    def _upsert(self, cursor, sql: _TableSQL, *, new: int, changed: int) -> None:
+    def _upsert(self, cursor, sql: TableSQL, *, new: int, changed: int) -> None:
         """Insert the `new` rows, update the `changed` ones, set their links."""
         table = sql.table
         later = {spec.attname: i for i, spec in enumerate(table.deferred)}
@@ -503,7 +354,7 @@ class PostgresEngine:
                 f"AND ({', '.join(kept)}) IS DISTINCT FROM {sql.row('t')}"
             )
         for link in sql.links:
-            alias = _literal(link.alias)
+            alias = literal(link.alias)
             if changed:
                 cursor.execute(
                     f"DELETE FROM {link.table} AS l USING {TYPED} AS s JOIN {PLAN} USING (_n) "
@@ -523,7 +374,7 @@ class PostgresEngine:
                 f"ORDER BY _n, w._target"
             )
 
-    def _plan_append(self, cursor, sql: _TableSQL) -> None:
+    def _plan_append(self, cursor, sql: TableSQL) -> None:
         """The plan of an append-only table, a multiset (contents.py): the k-th row of a
         content in the file is the same event as one of the target's rows of that content
         when the target holds k of them or more, else it is appended."""
@@ -541,13 +392,13 @@ class PostgresEngine:
             f"    FROM {sql.target} AS t GROUP BY 1) AS h ON h._content = {key}) AS s"
         )
 
-    def _append(self, cursor, sql: _TableSQL) -> None:
+    def _append(self, cursor, sql: TableSQL) -> None:
         """Append the new events under new ids: the sequence's, or in a dry run the ones it
         would give, read without moving it."""
         content = ", ".join(sql.content_names)
         values = ", ".join(f"s.{name}" for name in sql.content_names)
         rows = f"FROM {TYPED} AS s JOIN {PLAN} USING (_n) WHERE _fast AND _kind = 'append'"
-        if self.dry_run:
+        if self.writer.dry_run:
             ids = SequenceIds(self.connection, sql.table.model)
             cursor.execute(
                 f"INSERT INTO {sql.target} ({sql.pk}, {content}) "
@@ -582,3 +433,35 @@ class PostgresEngine:
             )
             for (doc,) in cursor.fetchall():
                 yield loads_json(doc.encode())
+
+
+def _json_dumps(value) -> str:
+    return dumps_json(value).decode()
+
+
+def copy_rows(connection, table, rows: list[dict], *, fields=None) -> None:
+    """Insert new rows with PostgreSQL's COPY, the database's own bulk path.
+
+    `rows` hold model values by attribute name; absent fields take their default. Only
+    the columns of `fields` (FieldSpecs, default all) are written: the others take the
+    database's default (a sequence's next value). Database errors come out as Django's
+    DatabaseError, as from any other query.
+    """
+    fields = [spec.field for spec in (table.fields if fields is None else fields)]
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {connection.ops.quote_name(table.model._meta.db_table)} ({columns}) FROM STDIN"
+    with (
+        connection.wrap_database_errors,
+        connection.connection.cursor() as cursor,
+        cursor.copy(sql) as copy,
+    ):
+        for values in rows:
+            record = []
+            for spec_field in fields:
+                name = spec_field.attname
+                value = values[name] if name in values else spec_field.get_default()
+                if name in json_fields and value is not None:
+                    value = psycopg.types.json.Jsonb(value, dumps=_json_dumps)
+                record.append(value)
+            copy.write_row(record)

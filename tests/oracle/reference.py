@@ -1,21 +1,23 @@
-"""The reference engine: every row on its own, as `update_or_create` would write it.
+"""The oracle of the writer: every row on its own, as `update_or_create` would write it.
 
 Plain on purpose: one row at a time, each in its own savepoint, every fact read from the
-database when it is needed. The batch engine (batch.py) must give exactly its outcomes
-(tests/datatransfer/test_engines.py); the two share only the table specs of the registry
-(unique keys, required fields, changed values, write policies, link tables), the file's
-row codec and the append-only content match.
+database when it is needed. The Writer (datatransfer/writer/) must give exactly its
+outcomes on every backend (tests/integration/datatransfer/test_engines.py); the two share only the
+table specs of the registry (unique keys, required fields, changed values, write policies,
+link tables), the file's row codec, the append-only content match and the strict mode's
+error.
 """
 
 from django.db import DatabaseError, connections, transaction
 
 from datatransfer.contents import ContentCounts, content_key, contents_held
-from datatransfer.exceptions import StrictModeFailure, escaped, first_line, one_line
+from datatransfer.exceptions import first_line
 from datatransfer.formats.rows import RowError, decode_row, value_decoder
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import table_key
 from datatransfer.reports import Outcome
 from datatransfer.sequences import SequenceIds
+from datatransfer.writer.plan import base_manager, strict_failure
 
 
 class Refused(Exception):
@@ -26,13 +28,13 @@ class Refused(Exception):
         self.outcome, self.message = outcome, message
 
 
-class RowEngine:
+class ReferenceWriter:
     """Writes rows one at a time with `update_or_create` semantics.
 
     `references` ({table key: primary keys}) are the rows the file carries only as
     references (a subset export's): created when the database lacks them, never changed
     when it has them (counted unchanged, and in `kept_references`). `batch_size` is
-    accepted for the batch engine's sake, and unused.
+    accepted for the Writer's sake, and unused.
     """
 
     def __init__(
@@ -93,28 +95,45 @@ class RowEngine:
             raise Refused(outcome, message)
         self._check_unique(table, row.values, other_than=row.pk)
         many_to_many = self._many_to_many_ids(table, row)
-        deferred = {spec.attname for spec in table.deferred}
         if current is None:
-            if message := table.missing_required(row.values):
-                raise Refused(Outcome.FAILED, message)
-            columns = {name: value for name, value in row.values.items() if name not in deferred}
-            table.model(**columns).save_base(raw=True, force_insert=True, using=self.using)
-            outcome = Outcome.CREATED
-            links = {n: v for n, v in row.values.items() if n in deferred and v is not None}
+            outcome, links = self._create(table, row)
         else:
-            changed = table.changed_values(current, row.values)
-            if columns := {name: value for name, value in changed.items() if name not in deferred}:
-                manager.filter(pk=row.pk).update(**columns)
-            outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
-            links = {name: value for name, value in changed.items() if name in deferred}
+            outcome, links = self._update(table, row, current)
+        outcome = self._set_many_to_many(row, current, many_to_many, outcome)
+        if links:
+            self.deferred.append((table, row.pk, outcome, links))
+        return outcome
+
+    def _create(self, table, row) -> tuple[Outcome, dict]:
+        """Insert the row the target lacks, without its links written last; return
+        (CREATED, those links)."""
+        if message := table.missing_required(row.values):
+            raise Refused(Outcome.FAILED, message)
+        deferred = {spec.attname for spec in table.deferred}
+        columns = {name: value for name, value in row.values.items() if name not in deferred}
+        table.model(**columns).save_base(raw=True, force_insert=True, using=self.using)
+        links = {n: v for n, v in row.values.items() if n in deferred and v is not None}
+        return Outcome.CREATED, links
+
+    def _update(self, table, row, current) -> tuple[Outcome, dict]:
+        """Update the values that changed, but the links written last; return (UPDATED or
+        UNCHANGED, the changed links written last)."""
+        deferred = {spec.attname for spec in table.deferred}
+        changed = table.changed_values(current, row.values)
+        if columns := {name: value for name, value in changed.items() if name not in deferred}:
+            self._manager(table.model).filter(pk=row.pk).update(**columns)
+        links = {name: value for name, value in changed.items() if name in deferred}
+        return (Outcome.UPDATED if changed else Outcome.UNCHANGED), links
+
+    def _set_many_to_many(self, row, current, many_to_many, outcome) -> Outcome:
+        """Set the row's many-to-many links that differ; a row whose links changed is
+        updated."""
         for spec, ids in many_to_many.items():
             have = [] if current is None else spec.linked([row.pk], self.using).get(row.pk, [])
             if current is None or have != ids:
                 spec.set_links(self.using, {row.pk: ids}, {row.pk: have})
                 if outcome is Outcome.UNCHANGED:
                     outcome = Outcome.UPDATED
-        if links:
-            self.deferred.append((table, row.pk, outcome, links))
         return outcome
 
     def _append(self, table, row) -> Outcome:
@@ -215,7 +234,7 @@ class RowEngine:
             self.refused[(table.key, row_id)] = outcome
         self.report.record(table.key, outcome, row_id, message)
         if self.strict and outcome is Outcome.FAILED:
-            raise _strict_failure(table, row_id, message)
+            raise strict_failure(table, row_id, message)
 
     def _holds_id(self, table, row_id) -> bool:
         """Whether the target holds a row with the id `row_id` (as the file spells it)."""
@@ -226,7 +245,7 @@ class RowEngine:
         return self._manager(table.model).filter(pk=pk).exists()
 
     def _manager(self, model):
-        return model._base_manager.using(self.using)
+        return base_manager(model, self.using)
 
     def set_deferred_links(self):
         """Set the links written last (cycles, self-references), now that every row is in;
@@ -239,12 +258,5 @@ class RowEngine:
             message = f"{problem[1]} (the row was written without this link)"
             self.report.change(table.key, outcome, Outcome.FAILED, pk, message)
             if self.strict:
-                raise _strict_failure(table, pk, message)
+                raise strict_failure(table, pk, message)
         self.deferred = []
-
-
-def _strict_failure(table, row_id, message) -> StrictModeFailure:
-    return StrictModeFailure(
-        f"{table.key} {escaped(row_id)}: {one_line(message)}. The import stops at the first "
-        "failed row: it was rolled back, nothing was written."
-    )

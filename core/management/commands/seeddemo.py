@@ -8,6 +8,7 @@ from django.db import connections, router
 
 from core import models
 from core.demo import DOMAIN_MODELS, DatabaseNotEmpty, non_empty_tables, seed_demo
+from datatransfer.management.options import require_database
 from datatransfer.progress import TableProgress, is_terminal
 
 
@@ -57,6 +58,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Unknown database '{database}' (see DATABASES or DATABASE_URL_<NAME>)."
             )
+        require_database(database)
         existing = non_empty_tables(database)
         if existing and not force:
             raise CommandError(

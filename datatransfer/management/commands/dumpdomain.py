@@ -8,7 +8,12 @@ from datatransfer.export_job import ExportJob, OutputClosed
 from datatransfer.exporter import tables_to_export
 from datatransfer.leftovers import sweep
 from datatransfer.management.interrupts import ctrl_c, leave_closed_pipe, sigterm
-from datatransfer.management.options import add_export_options, excluded_tables, export_options
+from datatransfer.management.options import (
+    add_export_options,
+    excluded_tables,
+    export_options,
+    require_database,
+)
 from datatransfer.management.rendering import (
     error_line,
     next_step,
@@ -50,6 +55,7 @@ class Command(BaseCommand):
             messages.write(render_plan(tables_to_export(excluded_tables(options))))
             if options["plan"]:
                 return
+        require_database(options["database"])
         sweep()
         try:
             export = export_options(options)

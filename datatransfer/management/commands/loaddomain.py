@@ -10,6 +10,7 @@ from datatransfer.management.options import (
     add_import_arguments,
     check_report_path,
     import_options,
+    require_database,
     save_report,
 )
 from datatransfer.management.rendering import (
@@ -41,6 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
+        require_database(options["database"])
         sweep()
         try:
             job_options = import_options(options)

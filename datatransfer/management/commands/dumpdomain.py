@@ -30,6 +30,22 @@ STOPPED = "Stopped ({signal}): no file was written."
 STOPPED_STDOUT = "Stopped ({signal}): what went to stdout is an incomplete export."
 
 
+class CountedOutput:
+    """Standard output (a text stream) that counts the bytes written to it, in UTF-8: the
+    size the summary gives for `dumpdomain -`, which has no file to measure."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        self.size += len(text.encode("utf-8"))
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 class Command(BaseCommand):
     help = (
         "Write every domain table, in dependency order, to a JSON file (the Node.js tool's "
@@ -72,11 +88,14 @@ class Command(BaseCommand):
                 ) as progress,
             ):
                 # The raw stream: Django's OutputWrapper would add a newline to every write.
-                run = ExportJob(export, on_table=progress, stdout=self.stdout._out).run()
+                output = CountedOutput(self.stdout._out)
+                run = ExportJob(export, on_table=progress, stdout=output).run()
         except OutputClosed as error:
             leave_closed_pipe(self.stdout._out, error.exit_code)
         except DataTransferError as error:
             raise CommandError(error_line(error), returncode=error.exit_code) from None
+        if to_stdout:
+            run.report.file_size = output.size
         if run.warning:
             self.stderr.write(self.style.WARNING(f"Warning: {run.warning}"))
         if options["verbosity"] >= 1:

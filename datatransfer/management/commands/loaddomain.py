@@ -16,11 +16,13 @@ from datatransfer.management.options import (
 from datatransfer.management.rendering import (
     error_line,
     import_verdict,
+    left_out_note,
     render_import_result,
     start_line,
 )
 from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.progress import TableProgress, is_terminal
+from datatransfer.registry import audit_log_keys
 
 INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
 STOPPED = "Stopped ({signal}): the import was rolled back, nothing was written."
@@ -71,6 +73,8 @@ class Command(BaseCommand):
         )
         if verbosity >= 1:
             self.stdout.write(render_import_result(report, limit=None if verbosity >= 2 else 20))
+            if job_options.exclude:
+                self.stdout.write(left_out_note(job_options.exclude, audit_log_keys()))
         if verdict := import_verdict(report):
             message, returncode = verdict
             raise CommandError(message, returncode=returncode)

@@ -271,9 +271,7 @@ def left_out_note(excluded, audit_logs) -> str:
     others = [key for key in sorted(excluded) if key not in audit_logs]
     named = [f"{', '.join(skipped)} (--skip-audit)"] if skipped else []
     named += [f"{', '.join(others)} (-e)"] if others else []
-    return (
-        f"Note: left out, not loaded and not counted above: {'; '.join(named)}."
-    )
+    return f"Note: left out, not loaded and not counted above: {'; '.join(named)}."
 
 
 def import_verdict(report: ImportReport) -> tuple[str, int] | None:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, router
 
 from core import models
-from core.demo import DOMAIN_MODELS, DatabaseNotEmpty, non_empty_tables, seed_demo
+from core.demo import DOMAIN_MODELS, DatabaseNotEmpty, non_empty_tables, row_counts, seed_demo
 from datatransfer.management.options import require_database
 from datatransfer.progress import TableProgress, is_terminal
 
@@ -80,6 +80,7 @@ class Command(BaseCommand):
                 self.stderr._out,
                 enabled=verbosity >= 1 and is_terminal(self.stderr),
                 tables=len(DOMAIN_MODELS),
+                rows=sum(row_counts(scale).get(key, 0) for key in DOMAIN_MODELS),
             ) as progress:
                 counts = seed_demo(
                     scale=scale, seed=seed, using=database, replace=force, on_table=progress

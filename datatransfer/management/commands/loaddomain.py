@@ -21,7 +21,7 @@ from datatransfer.management.rendering import (
     start_line,
 )
 from datatransfer.management.standard_input import file_or_stdin
-from datatransfer.progress import TableProgress, is_terminal
+from datatransfer.progress import TableProgress, is_terminal, manifest_rows
 from datatransfer.registry import audit_log_keys
 
 INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
@@ -60,6 +60,8 @@ class Command(BaseCommand):
                 file_or_stdin(options["file"], stdin=options.get("stdin")) as path,
                 progress,
             ):
+                if progress.enabled:  # the overall line's total: the file's own count
+                    progress.rows = manifest_rows(path, job_options.exclude)
                 report = ImportJob(job_options, on_table=progress).run(path)
         except DataTransferError as error:
             raise CommandError(error_line(error), returncode=error.exit_code) from None

@@ -32,9 +32,7 @@ def test_dumpdomain_to_stdout_says_how_many_bytes_went_there(node_file):
 def test_skip_audit_says_the_audit_logs_were_left_out(node_file):
     out, _ = run("loaddomain", node_file, "--skip-audit", "--dry-run")
     assert not re.search(r"^auditLogs\s", out, re.M)
-    assert (
-        "Note: left out, not loaded and not counted above: auditLogs (--skip-audit)." in out
-    )
+    assert "Note: left out, not loaded and not counted above: auditLogs (--skip-audit)." in out
     out, _ = run("loaddomain", node_file, "-e", "siteSettings", "--skip-audit", "--dry-run")
     assert "auditLogs (--skip-audit); siteSettings (-e)." in out
     out, _ = run("loaddomain", node_file, "--dry-run")

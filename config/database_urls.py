@@ -83,14 +83,23 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
     return config
 
 
+UNSET_ENGINE = "config.unset_database"
+
+
 def _sqlite(path) -> dict:
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
 
 
+def is_unset(config: dict) -> bool:
+    """Whether a `DATABASES` entry is the platform's when DATABASE_URL is not set."""
+    return config.get("ENGINE") == UNSET_ENGINE
+
+
 def databases_from_env(env: dict, base_dir) -> dict:
     """Return `DATABASES`: `default` from `PROJECT_DATABASE_URL` (SQLite `project.sqlite3`
-    in `base_dir` when unset), `platform` from `DATABASE_URL` (SQLite `db.sqlite3` in
-    `base_dir` when unset), and every `DATABASE_URL_<NAME>` as the alias `<name>`.
+    in `base_dir` when unset), `platform` from `DATABASE_URL` (when unset, a backend that
+    refuses every use: config/unset_database), and every `DATABASE_URL_<NAME>` as the
+    alias `<name>`.
 
     Raises ImproperlyConfigured for a `DATABASE_URL_<NAME>` that would replace one of the
     first two."""
@@ -101,7 +110,7 @@ def databases_from_env(env: dict, base_dir) -> dict:
         else _sqlite(Path(base_dir) / "project.sqlite3"),
         PLATFORM_ALIAS: database_from_url(platform_url)
         if platform_url
-        else _sqlite(Path(base_dir) / "db.sqlite3"),
+        else {"ENGINE": UNSET_ENGINE},
     }
     for key in sorted(env):
         if key.startswith(URL_PREFIX) and len(key) > len(URL_PREFIX) and env[key]:

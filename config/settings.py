@@ -1,24 +1,48 @@
 """Settings of the project, read from the environment (and a `.env` file when present).
 
-`ENV_FILE` picks another file (`ENV_FILE=.env.production`); variables already in the
-environment win over the file's.
+`ENV_FILE` picks another file (`ENV_FILE=.env.production`, or `--env-file` on the command
+line: manage.py); a file it names must exist. Variables already in the environment win over
+the file's; the file's `${VAR}` references are expanded (config/envfile.py).
 """
 
 import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.database_urls import PLATFORM_ALIAS, databases_from_env
+from config.envfile import read_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+
+def load_env_file(base_dir: Path) -> None:
+    """Put the env file's variables into the environment, where they are not already set.
+
+    `.env` at the project root is optional; a file ENV_FILE names is not: reading nothing
+    would fall back to defaults (another database) without a word."""
+    named = os.environ.get("ENV_FILE")
+    path = Path(named if named is not None else base_dir / ".env")
+    if not path.is_absolute():
+        path = base_dir / path
+    if named is not None and not named.strip():
+        raise ImproperlyConfigured("ENV_FILE is empty: name a file (/dev/null for none).")
+    if named is None and not path.is_file():
+        return
+    if not path.exists():
+        raise ImproperlyConfigured(f"ENV_FILE names {path}, which does not exist.")
+    try:
+        values = read_env_file(path, os.environ)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise ImproperlyConfigured(f"Cannot read the env file {path}: {reason}.") from None
+    for key, value in values.items():
+        os.environ.setdefault(key, value)
+
+
+load_env_file(BASE_DIR)
 env = environ.Env()
-_env_file = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
-if not _env_file.is_absolute():
-    _env_file = BASE_DIR / _env_file
-if _env_file.is_file():
-    environ.Env.read_env(_env_file)
 
 # A development key: production sets SECRET_KEY in its environment.
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-development-only")

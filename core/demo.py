@@ -20,6 +20,7 @@ from core.cuid import format_cuid
 
 BATCH_SIZE = 1000
 CHUNK_SIZE = 5000
+PROGRESS_STEP = 50  # rows made between two moves of a progress bar
 
 # Rows per unit of --scale (organizations and everything that hangs from them).
 ROWS_PER_SCALE = {
@@ -224,6 +225,19 @@ def _chunks(rows: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def _made(rows: Iterable[Model], on_rows=None) -> Iterator[Model]:
+    """The rows, telling `on_rows` (or nobody) how many were made, PROGRESS_STEP at a time:
+    making them is the slow part, and a table of the demo often fits in one chunk, whose
+    insert alone would move a bar from empty to full at once."""
+    made = 0
+    for made, row in enumerate(rows, start=1):
+        yield row
+        if on_rows and made % PROGRESS_STEP == 0:
+            on_rows(PROGRESS_STEP)
+    if on_rows and made % PROGRESS_STEP:
+        on_rows(made % PROGRESS_STEP)
+
+
 def _build(factory_class, links: dict[str, str | int | None] | None = None, **values) -> Model:
     """`factory_class.build(**values)` with foreign keys given as ids (no related objects)."""
     links = links or {}
@@ -256,11 +270,9 @@ class _Writer:
 
     def _insert(self, model: type[Model], rows: Iterable[Model], on_rows=None) -> int:
         written = 0
-        for chunk in _chunks(rows, CHUNK_SIZE):
+        for chunk in _chunks(_made(rows, on_rows), CHUNK_SIZE):
             model.objects.using(self.using).bulk_create(chunk, batch_size=BATCH_SIZE)
             written += len(chunk)
-            if on_rows:
-                on_rows(len(chunk))
         return written
 
     def _reset_sequences(self) -> None:

@@ -5,6 +5,8 @@ import contextlib
 from django.db import OperationalError, connections, transaction
 from django.utils.connection import ConnectionDoesNotExist
 
+from config.database_urls import is_unset
+from config.unset_database.base import NOT_CONFIGURED
 from datatransfer.exceptions import DatabaseUnavailableError
 from datatransfer.registry import domain_tables
 from datatransfer.schemacheck import check_schema
@@ -14,12 +16,23 @@ def describe(alias: str) -> str:
     """Where an alias points, without secrets: `postgresql 127.0.0.1:5432/app` or
     `sqlite db.sqlite3`."""
     config = connections.settings[alias]
+    if is_unset(config):
+        return "not configured"
     vendor = config["ENGINE"].rsplit(".", 1)[-1]
     if vendor == "sqlite3":
         return f"sqlite {config['NAME']}"
     host = config.get("HOST") or "localhost"
     port = f":{config['PORT']}" if config.get("PORT") else ""
     return f"{vendor} {host}{port}/{config.get('NAME', '')}"
+
+
+def require_configured(alias: str) -> None:
+    """Refuse the platform's alias when DATABASE_URL is not set, before anything is done
+    (config/unset_database: there is no file to fall back to).
+
+    Raises DatabaseUnavailableError."""
+    if alias in connections.settings and is_unset(connections.settings[alias]):
+        raise DatabaseUnavailableError(NOT_CONFIGURED)
 
 
 def open_connection(alias: str, *, before_check=None):
@@ -38,6 +51,7 @@ def open_connection(alias: str, *, before_check=None):
             f"Unknown database alias '{alias}' (configured: {known}; "
             f"set DATABASE_URL_{alias.upper()} to add it)."
         ) from None
+    require_configured(alias)
     try:
         connection.ensure_connection()
     except OperationalError as error:

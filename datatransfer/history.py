@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.utils import timezone
 
 from datatransfer.databases import describe
@@ -54,16 +54,31 @@ def _description(alias: str) -> str:
 
 
 def save_record(record: ExportRecord) -> str:
-    """Save `record` in `default`; return '' or why it could not be saved.
+    """Save `record` in `default`; return '' or why it could not be saved, for the caller
+    to say once (a run saves its record twice: one warning, not one per save).
 
     A savepoint, so a failure does not break a surrounding transaction."""
     try:
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
             record.save(using=DEFAULT_DB_ALIAS)
     except DatabaseError as error:
-        logger.warning("Export history not recorded: %s", error)
+        logger.info("Export history not recorded: %s", error)
+        if not _history_table_exists():
+            return (
+                "The export was not recorded in the history: this project's own tables do "
+                "not exist yet (run `python manage.py migrate` once)."
+            )
         return f"The export was not recorded in the history: {error}".strip()
     return ""
+
+
+def _history_table_exists() -> bool:
+    """Whether `default` has the history's table (no: `migrate` was never run there)."""
+    try:
+        tables = connections[DEFAULT_DB_ALIAS].introspection.table_names()
+    except DatabaseError:
+        return True  # the database itself fails: its own error says more
+    return ExportRecord._meta.db_table in tables
 
 
 def begin_record(record: ExportRecord, options) -> str:

@@ -160,14 +160,20 @@ def _finish(record: ImportRecord, started: float, **changes) -> None:
         logger.warning("Import %s: outcome not recorded: %s", record.pk, error)
 
 
+class ImportFailed(Exception):
+    """The import's task failed: its record says why, and the worker's task result says
+    FAILED (a task that returns would be SUCCESSFUL)."""
+
+
 @task()
 def run_import(record_id: int) -> str:
     """Run the import queued as ImportRecord `record_id` (in the worker); return its final
     status. An expected failure (DataTransferError: a bad file, an unsigned one under a
     signing key, an unreachable database...) is recorded on the record with its one-line
-    message, not raised. The worker stopped in the middle (`db_worker` given a second
-    SIGTERM or SIGINT, which raises SystemExit) marks the record interrupted, as a Ctrl-C
-    does; anything else marks it failed and is raised, for the worker's log."""
+    message, then raised as ImportFailed so that the task ends failed too. The worker
+    stopped in the middle (`db_worker` given a second SIGTERM or SIGINT, which raises
+    SystemExit) marks the record interrupted, as a Ctrl-C does; anything else marks it
+    failed and is raised, for the worker's log."""
     record = _start(record_id)
     if record is None:
         return "not queued"
@@ -184,6 +190,7 @@ def run_import(record_id: int) -> str:
         _finish(record, started, status=ImportRecord.Status.FAILED, error=str(error))
         # A failed run can never be confirmed (nor run again): its upload is not kept.
         _delete_kept_file(record)
+        raise ImportFailed(f"Import {record.pk} failed: {error}") from None
     except KeyboardInterrupt:
         _finish(record, started, status=ImportRecord.Status.INTERRUPTED, error=INTERRUPTED)
         raise

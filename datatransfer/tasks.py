@@ -161,7 +161,8 @@ def run_export(record_id: int) -> str:
         return "not queued"
     try:
         job = ExportJob(export_options(record), record=record, on_table=ExportProgress(record))
-        job.run()
+        if warning := job.run().warning:
+            logger.warning("Export %s: %s", record.pk, warning)
     except DataTransferError as error:
         _ended(record, error)  # the job recorded it already, unless its options were refused
     except BaseException as error:

@@ -6,6 +6,7 @@ import math
 
 from django.core.management.base import CommandError
 
+from datatransfer.databases import require_configured
 from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
 from datatransfer.export_job import ExportOptions
 from datatransfer.files import unwritable_reason
@@ -22,6 +23,17 @@ def add_database_option(parser, verb: str) -> None:
         default=domain_database(),
         help=f"Database alias to {verb} (default: {domain_database()}, the DATABASE_URL database).",
     )
+
+
+def require_database(alias: str) -> None:
+    """Refuse, before any output, a database the settings leave unconfigured (the
+    platform's with no DATABASE_URL): one line, exit status 2.
+
+    Raises CommandError."""
+    try:
+        require_configured(alias)
+    except DataTransferError as error:
+        raise CommandError(str(error), returncode=error.exit_code) from None
 
 
 def add_exclude_options(parser, *, skip_audit: bool = True) -> None:

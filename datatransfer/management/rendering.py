@@ -105,8 +105,13 @@ def render_export(report: ExportReport) -> str:
         if report.excluded
         else ""
     )
+    written = (
+        f"{human_size(report.file_size)} to standard output"
+        if report.file == "-"
+        else f"{report.file} ({human_size(report.file_size)})"
+    )
     return (
-        f"{table}\n\nWrote {report.file} ({human_size(report.file_size)}) from "
+        f"{table}\n\nWrote {written} from "
         f"{database_named(report.database)} in {report.duration:.1f} s.{left_out}"
     )
 
@@ -257,6 +262,16 @@ def render_import_result(report: ImportReport, *, limit: int | None = 20) -> str
     if report.media:
         lines.append(render_media_import(report.media, limit=limit))
     return "\n".join(lines)
+
+
+def left_out_note(excluded, audit_logs) -> str:
+    """`Note: ...` naming the tables an import left out, which its table no longer shows:
+    `audit_logs` (the keys --skip-audit leaves out) named as such, the others as `-e`'s."""
+    skipped = [key for key in sorted(excluded) if key in audit_logs]
+    others = [key for key in sorted(excluded) if key not in audit_logs]
+    named = [f"{', '.join(skipped)} (--skip-audit)"] if skipped else []
+    named += [f"{', '.join(others)} (-e)"] if others else []
+    return f"Note: left out, not loaded and not counted above: {'; '.join(named)}."
 
 
 def import_verdict(report: ImportReport) -> tuple[str, int] | None:

@@ -9,11 +9,13 @@ from config.database_urls import database_from_url, databases_from_env, redacted
 from tests.subprocesses import run_manage
 
 
-def test_sqlite_files_in_the_project_when_no_url_is_set():
+def test_no_url_gives_the_project_a_sqlite_file_and_the_platform_none():
+    """The platform's database is never guessed: with no DATABASE_URL its alias refuses
+    every use (config/unset_database), rather than create an empty db.sqlite3."""
     databases = databases_from_env({}, Path("/srv/app"))
     assert databases == {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/app/project.sqlite3"},
-        "platform": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/app/db.sqlite3"},
+        "platform": {"ENGINE": "config.unset_database"},
     }
 
 

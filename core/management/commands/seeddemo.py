@@ -7,7 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, router
 
 from core import models
-from core.demo import DOMAIN_MODELS, DatabaseNotEmpty, non_empty_tables, seed_demo
+from core.demo import DOMAIN_MODELS, DatabaseNotEmpty, non_empty_tables, row_counts, seed_demo
+from datatransfer.databases import require_configured
+from datatransfer.exceptions import DataTransferError
 from datatransfer.progress import TableProgress, is_terminal
 
 
@@ -57,6 +59,10 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Unknown database '{database}' (see DATABASES or DATABASE_URL_<NAME>)."
             )
+        try:
+            require_configured(database)
+        except DataTransferError as error:
+            raise CommandError(str(error), returncode=error.exit_code) from None
         existing = non_empty_tables(database)
         if existing and not force:
             raise CommandError(
@@ -78,6 +84,7 @@ class Command(BaseCommand):
                 self.stderr._out,
                 enabled=verbosity >= 1 and is_terminal(self.stderr),
                 tables=len(DOMAIN_MODELS),
+                rows=sum(row_counts(scale).get(key, 0) for key in DOMAIN_MODELS),
             ) as progress:
                 counts = seed_demo(
                     scale=scale, seed=seed, using=database, replace=force, on_table=progress

@@ -8,7 +8,12 @@ from datatransfer.export_job import ExportJob, OutputClosed
 from datatransfer.exporter import tables_to_export
 from datatransfer.leftovers import sweep
 from datatransfer.management.interrupts import ctrl_c, leave_closed_pipe, sigterm
-from datatransfer.management.options import add_export_options, excluded_tables, export_options
+from datatransfer.management.options import (
+    add_export_options,
+    excluded_tables,
+    export_options,
+    require_database,
+)
 from datatransfer.management.rendering import (
     error_line,
     next_step,
@@ -23,6 +28,22 @@ INTERRUPTED = "Interrupted (Ctrl-C): no file was written."
 INTERRUPTED_STDOUT = "Interrupted (Ctrl-C): what went to stdout is an incomplete export."
 STOPPED = "Stopped ({signal}): no file was written."
 STOPPED_STDOUT = "Stopped ({signal}): what went to stdout is an incomplete export."
+
+
+class CountedOutput:
+    """Standard output (a text stream) that counts the bytes written to it, in UTF-8: the
+    size the summary gives for `dumpdomain -`, which has no file to measure."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        self.size += len(text.encode("utf-8"))
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 class Command(BaseCommand):
@@ -50,6 +71,7 @@ class Command(BaseCommand):
             messages.write(render_plan(tables_to_export(excluded_tables(options))))
             if options["plan"]:
                 return
+        require_database(options["database"])
         sweep()
         try:
             export = export_options(options)
@@ -66,11 +88,14 @@ class Command(BaseCommand):
                 ) as progress,
             ):
                 # The raw stream: Django's OutputWrapper would add a newline to every write.
-                run = ExportJob(export, on_table=progress, stdout=self.stdout._out).run()
+                output = CountedOutput(self.stdout._out)
+                run = ExportJob(export, on_table=progress, stdout=output).run()
         except OutputClosed as error:
             leave_closed_pipe(self.stdout._out, error.exit_code)
         except DataTransferError as error:
             raise CommandError(error_line(error), returncode=error.exit_code) from None
+        if to_stdout:
+            run.report.file_size = output.size
         if run.warning:
             self.stderr.write(self.style.WARNING(f"Warning: {run.warning}"))
         if options["verbosity"] >= 1:

@@ -10,16 +10,19 @@ from datatransfer.management.options import (
     add_import_arguments,
     check_report_path,
     import_options,
+    require_database,
     save_report,
 )
 from datatransfer.management.rendering import (
     error_line,
     import_verdict,
+    left_out_note,
     render_import_result,
     start_line,
 )
 from datatransfer.management.standard_input import file_or_stdin
-from datatransfer.progress import TableProgress, is_terminal
+from datatransfer.progress import TableProgress, is_terminal, manifest_rows
+from datatransfer.registry import audit_log_keys
 
 INTERRUPTED = "Interrupted (Ctrl-C): the import was rolled back, nothing was written."
 STOPPED = "Stopped ({signal}): the import was rolled back, nothing was written."
@@ -41,6 +44,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
+        require_database(options["database"])
         sweep()
         try:
             job_options = import_options(options)
@@ -56,6 +60,8 @@ class Command(BaseCommand):
                 file_or_stdin(options["file"], stdin=options.get("stdin")) as path,
                 progress,
             ):
+                if progress.enabled:  # the overall line's total: the file's own count
+                    progress.rows = manifest_rows(path, job_options.exclude)
                 report = ImportJob(job_options, on_table=progress).run(path)
         except DataTransferError as error:
             raise CommandError(error_line(error), returncode=error.exit_code) from None
@@ -69,6 +75,8 @@ class Command(BaseCommand):
         )
         if verbosity >= 1:
             self.stdout.write(render_import_result(report, limit=None if verbosity >= 2 else 20))
+            if job_options.exclude:
+                self.stdout.write(left_out_note(job_options.exclude, audit_log_keys()))
         if verdict := import_verdict(report):
             message, returncode = verdict
             raise CommandError(message, returncode=returncode)

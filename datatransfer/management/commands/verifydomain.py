@@ -12,6 +12,7 @@ from datatransfer.management.options import (
     add_report_option,
     check_report_path,
     excluded_tables,
+    require_database,
     save_report,
 )
 from datatransfer.management.rendering import error_line, render_verify_result, start_line
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         add_report_option(parser, "every difference")
 
     def handle(self, *args, **options):
+        require_database(options["database"])
         sweep()
         exclude = excluded_tables(options)
         check_report_path(options)

@@ -286,6 +286,16 @@ def test_a_bad_file_shows_one_line_and_writes_nothing(
     assert all(not rows for rows in database_snapshot(target).values())
 
 
+def test_a_failed_import_ends_its_task_failed_too(admin_client, export_bytes, target, run_worker):
+    """The worker's own record of the task (and its log line) says FAILED, as the import's
+    record does, never SUCCESSFUL."""
+    upload(admin_client, truncated(export_bytes), target)
+    assert run_worker() == 1
+    record = ImportRecord.objects.get()
+    assert record.status == ImportRecord.Status.FAILED
+    assert DBTaskResult.objects.get(id=record.task_id).status == "FAILED"
+
+
 def test_a_failed_dry_run_deletes_its_kept_file(admin_client, export_bytes, target, run_worker):
     """A dry run that failed can never be confirmed: its upload (which may hold password
     hashes) is not kept for nothing, as a succeeded one is until confirmed."""

@@ -168,7 +168,7 @@ def django_env(tmp_path_factory):
         if not key.startswith("DATABASE_URL") and key != "PROJECT_DATABASE_URL"
     }
     env |= {
-        "ENV_FILE": "/nonexistent",
+        "ENV_FILE": "/dev/null",
         "PROJECT_DATABASE_URL": f"sqlite:///{folder}/project.sqlite3",
     }
     run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], env=env)

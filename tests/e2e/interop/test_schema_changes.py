@@ -144,7 +144,7 @@ def environment(folder) -> dict:
     folder.mkdir(exist_ok=True)
     return {
         "PATH": "/usr/bin:/bin",
-        "ENV_FILE": "/nonexistent",
+        "ENV_FILE": "/dev/null",
         "PROJECT_DATABASE_URL": f"sqlite:///{folder}/project.sqlite3",
     }
 

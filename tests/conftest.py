@@ -8,6 +8,7 @@ Most tests use pytest-django's `db` on the `default` alias (SQLite, or PostgreSQ
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -46,7 +47,19 @@ DATABASE_FIXTURES = {"_django_db_helper", "make_database"}
 # on PostgreSQL: the others would do the very same thing twice.
 
 
+def _hear_signals_again() -> None:
+    """A suite started from a shell that ignores SIGINT and SIGHUP (`nohup make test &`)
+    would hand those ignored signals down to every `manage.py` it starts, and the tests
+    that send a real Ctrl-C or SIGHUP would wait for nothing. Python's own handlers are put
+    back; a child process then starts with the defaults, as from a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def pytest_configure(config):
+    _hear_signals_again()
     config.addinivalue_line("markers", "unit: no database, no subprocess (make test-fast)")
     config.addinivalue_line("markers", "integration: the ORM on SQLite or PostgreSQL")
     config.addinivalue_line("markers", "e2e: real manage.py processes, Chromium or Node.js")

@@ -143,12 +143,6 @@ class ImportOptions:
                 )
 
 
-def import_domain(path, *, on_table=None, **options) -> ImportReport:
-    """Import the file or archive at `path` with the ImportOptions of keyword `options`
-    (see ImportOptions and ImportJob); return the ImportReport."""
-    return ImportJob(ImportOptions(**options), on_table=on_table).run(path)
-
-
 def _reset_sequences(connection, model_list):
     """After explicit integer keys, move sequences past them (as loaddata does). Never in
     a dry run: a sequence moved by setval stays moved through a rollback."""

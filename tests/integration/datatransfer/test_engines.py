@@ -15,13 +15,13 @@ from django.core.management import call_command
 from django.db import connections
 
 from core.models import AuditLog, BlockchainBlock, Organization, Permission, User
-from datatransfer.importer import import_domain
 from datatransfer.reports import ImportReport, Outcome
 from datatransfer.writer import Writer
 from datatransfer.writer.backends import backend_for
 from datatransfer.writer.portable import PortableBackend
 from datatransfer.writer.postgres import PostgresBackend
 from tests.engine_names import PARITY_WRITERS_ON, use_writer
+from tests.importing import import_domain
 from tests.oracle.reference import ReferenceWriter
 from tests.snapshots import database_snapshot
 

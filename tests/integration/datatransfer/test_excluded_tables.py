@@ -11,10 +11,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from core.models import AuditLog, ContactMessage, Organization
-from datatransfer.importer import import_domain
 from datatransfer.registry import domain_tables
 from datatransfer.verifier import verify_domain
 from tests.domain_order import OLD_TOOL_ORDER
+from tests.importing import import_domain
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db

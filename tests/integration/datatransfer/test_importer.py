@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditLog, BlockchainBlock, Organization, Permission, User
 from datatransfer.exceptions import StrictModeFailure
-from datatransfer.importer import import_domain
+from tests.importing import import_domain
 from tests.snapshots import database_snapshot
 
 # The domain's database (the platform's), where these tests load and read rows.

@@ -383,8 +383,8 @@ def test_with_the_key_no_verify_is_refused_even_for_a_good_file_and_by_the_api(
     signed_export, settings
 ):
     from datatransfer.exceptions import DataTransferError
-    from datatransfer.importer import import_domain
     from datatransfer.verifier import verify_domain
+    from tests.importing import import_domain
 
     settings.DATATRANSFER_SIGNING_KEY = KEY
     assert_refused(signed_export, "--no-verify", match="DATATRANSFER_SIGNING_KEY is set")

@@ -23,8 +23,8 @@ from core.models import (
     Permission,
     User,
 )
-from datatransfer.importer import import_domain
 from datatransfer.registry import natural_key_names
+from tests.importing import import_domain
 from tests.integration.datatransfer.test_engines import demo_file, run_both  # noqa: F401 (a fixture)
 from tests.snapshots import database_snapshot
 

@@ -14,10 +14,10 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditLog, BlockchainBlock, Configuration, Department, Organization, User
-from datatransfer.importer import import_domain
 from datatransfer.registry import declaration, domain_models, domain_tables, transfer_policy
 from datatransfer.verifier import verify_domain
 from tests.engine_names import WRITER_NAMES, WRITERS_ON, use_writer
+from tests.importing import import_domain
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db

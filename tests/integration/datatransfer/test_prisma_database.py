@@ -16,9 +16,9 @@ from django.urls import reverse
 
 from core.demo import seed_demo
 from core.models import AuditLog, BlockchainBlock, DocumentPartage, Organization, User
-from datatransfer.importer import import_domain
 from datatransfer.models import ExportRecord
 from datatransfer.verifier import verify_domain
+from tests.importing import import_domain
 from tests.integration.datatransfer.test_schema_behind import as_older_file
 from tests.subprocesses import database_url, run_manage
 

@@ -12,13 +12,13 @@ from core import models
 from datatransfer import subset
 from datatransfer.exceptions import DataTransferError
 from datatransfer.exporter import export_domain
-from datatransfer.importer import import_domain
 from datatransfer.registry import table_key as tables_key
 from datatransfer.registry import tables_by_key
 from datatransfer.subset import collect_subset, organization_scope
 from datatransfer.verifier import verify_domain
 from tests import factories as f
 from tests.engine_names import WRITER_NAMES
+from tests.importing import import_domain
 from tests.snapshots import database_snapshot
 
 pytestmark = pytest.mark.django_db

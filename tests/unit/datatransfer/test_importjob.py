@@ -12,7 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from datatransfer.exceptions import Code, DataTransferError, UnknownTableError
-from datatransfer.importer import ImportOptions, import_domain
+from datatransfer.importer import ImportOptions
+from tests.importing import import_domain
 
 PACKAGE = Path(__file__).resolve().parents[3] / "datatransfer"
 FLAG = re.compile(r"(?<![\w-])--[a-z]")

@@ -143,6 +143,23 @@ class ImportOptions:
                 )
 
 
+class ImportObserver:
+    """What follows an import without changing it (the undo journal, the plan): told when
+    the transaction began (`started`), given each table's rows on their way to the writer
+    (`table_rows` returns them, in the same order), told each row's outcome through the
+    report's listeners, and asked last, inside the transaction (`before_commit`): raising
+    a DataTransferError there rolls the whole import back."""
+
+    def started(self, job, report) -> None:
+        """The transaction began: `job.connection` is open, `report` will be filled."""
+
+    def table_rows(self, table, rows):
+        return rows
+
+    def before_commit(self, report) -> None:
+        """Every row is written (or, in a dry run, about to be rolled back)."""
+
+
 def _reset_sequences(connection, model_list):
     """After explicit integer keys, move sequences past them (as loaddata does). Never in
     a dry run: a sequence moved by setval stays moved through a rollback."""
@@ -174,11 +191,15 @@ class ImportJob:
     an unreachable database, another import running into the same PostgreSQL database
     (unless `wait`), a lock held too long by another session, or a failed row when `strict`;
     Interrupted for a Ctrl-C while an archive's files are written (the database committed).
+
+    `observers` (ImportObserver) follow the load without changing it: the undo journal,
+    the plan.
     """
 
-    def __init__(self, options: ImportOptions, *, on_table=None):
+    def __init__(self, options: ImportOptions, *, on_table=None, observers=()):
         self.options = options
         self.on_table = on_table
+        self.observers = tuple(observers)
         self.tables = domain_tables()
         self.by_key = {t.key: t for t in self.tables}
         self.doing = "starting"  # what the import is at, for a lock timeout's message
@@ -287,9 +308,14 @@ class ImportJob:
                     self.doing = "matching natural keys"
                     check_notes = self.check(source, head, matcher)
                     report.id_mapping = matcher.mapping
+                for observer in self.observers:
+                    observer.started(self, report)
                 with open_reader(source, any_version=not options.verify) as reader:
                     report.notes = self.notes(reader, check_notes) + schema_notes
                     self.load(reader, report, head, matcher)
+                self.doing = "finishing"
+                for observer in self.observers:  # may refuse: then everything rolls back
+                    observer.before_commit(report)
                 if options.dry_run:
                     transaction.set_rollback(True, using=using)
         except DatabaseError as error:
@@ -350,7 +376,10 @@ class ImportJob:
             rows = checked_rows(reader.path, table, rows, ignore_unknown)
             if not self.options.verify:  # otherwise the check refused repeated ids already
                 rows = unique_ids(reader.path, table, rows)
-            writer.load_table(table, matcher.rows(table, rows) if matcher else rows, on_rows)
+            rows = matcher.rows(table, rows) if matcher else rows
+            for observer in self.observers:
+                rows = observer.table_rows(table, rows)
+            writer.load_table(table, rows, on_rows)
 
         scheduler = TableScheduler(load_table, self.tables, expected_keys=to_load)
         not_loaded = []

@@ -107,21 +107,31 @@ class ImportReport:
     match: str = "id"
     id_mapping: dict = field(default_factory=dict)
     media: MediaReport | None = None  # an archive's uploaded files
+    # listen(table, outcome, row_id, was=None), told of each row's outcome as it is recorded
+    # (`was`: the outcome it replaces); the undo journal and the plan listen (importer.py)
+    listeners: list = field(default_factory=list, repr=False, compare=False)
 
     def add_table(self, key: str) -> None:
         self.tables.setdefault(key, dict.fromkeys(Outcome, 0))
 
     def record(self, table: str, outcome: Outcome, row_id=None, message: str | None = None) -> None:
+        self._count(table, outcome, row_id, message)
+        for listen in self.listeners:
+            listen(table, outcome, row_id)
+
+    def change(self, table: str, old: Outcome, new: Outcome, row_id, message: str) -> None:
+        """Turn one row's recorded outcome into another (a deferred link that failed)."""
+        self.tables[table][old] -= 1
+        self._count(table, new, row_id, message)
+        for listen in self.listeners:
+            listen(table, new, row_id, was=old)
+
+    def _count(self, table: str, outcome: Outcome, row_id, message) -> None:
         self.add_table(table)
         self.tables[table][outcome] += 1
         if outcome in (Outcome.SKIPPED, Outcome.FAILED):
             kind = "conflict" if outcome is Outcome.SKIPPED else "error"
             self.issues.append(RowIssue(table, str(row_id), kind, message or ""))
-
-    def change(self, table: str, old: Outcome, new: Outcome, row_id, message: str) -> None:
-        """Turn one row's recorded outcome into another (a deferred link that failed)."""
-        self.tables[table][old] -= 1
-        self.record(table, new, row_id, message)
 
     @property
     def totals(self) -> dict:

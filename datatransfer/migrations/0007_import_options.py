@@ -22,8 +22,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="importrecord",
             name="skip_audit",
-            field=models.BooleanField(
-                default=False, verbose_name="audit logs left out"
-            ),
+            field=models.BooleanField(default=False, verbose_name="audit logs left out"),
         ),
     ]

@@ -1,0 +1,72 @@
+"""Images of the target's rows: what a row of the database holds, in the file's own
+spelling, and a short digest of it.
+
+The undo journal keeps the images of the rows an import is about to change (their previous
+values), and of the rows it wrote (to see, at the revert, whether someone changed them
+since); a plan keeps the digests of the target's rows it read, to see at the apply whether
+they are still the same. Both read them through `read_ahead`, which reads the images of a
+chunk of the file's rows before the writer sees the first of them, whatever the backend.
+
+An image is the row as an export spells it (`encode_row`: the file keys, secrets included)
+with its many-to-many links as the sorted ids of the related rows.
+"""
+
+import hashlib
+
+import orjson
+
+from datatransfer.formats.rows import encode_row, value_decoder
+from datatransfer.writer.plan import base_manager
+
+CHUNK = 1000  # rows per read of images
+
+
+def row_ids(table, raw_rows) -> list:
+    """The primary keys of the file rows `raw_rows`; rows whose id does not
+    decode are left out (the writer fails them, they are never written)."""
+    decode = value_decoder(table.pk.field)
+    ids = []
+    for raw in raw_rows:
+        try:
+            ids.append(decode(raw.get(table.pk.key)))
+        except (ValueError, TypeError, OverflowError, AttributeError):
+            continue
+    return [pk for pk in ids if pk is not None]
+
+
+def read_images(table, ids, using: str) -> dict:
+    """{pk: image} of the target's rows among `ids` (those it lacks are left out)."""
+    images = {}
+    ids = list(dict.fromkeys(ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = list(base_manager(table.model, using).filter(pk__in=chunk).values())
+        owners = [row[table.pk.attname] for row in rows]
+        links = {spec: spec.linked(owners, using) for spec in table.many_to_many}
+        for row in rows:
+            pk = row[table.pk.attname]
+            linked = {spec.key: links[spec].get(pk, []) for spec in table.many_to_many}
+            images[pk] = encode_row(table, row, linked)
+    return images
+
+
+def digest(image: dict) -> str:
+    """A short, stable digest of an image (its keys sorted)."""
+    data = orjson.dumps(image, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def read_ahead(table, raw_rows, on_chunk, *, size: int = CHUNK):
+    """Yield the file rows `raw_rows` as they come, calling `on_chunk(ids)` with the ids of
+    each chunk of `size` rows before the first of them is yielded: what `on_chunk` reads
+    of the target is read before the writer can change any of those rows."""
+    chunk = []
+    for raw in raw_rows:
+        chunk.append(raw)
+        if len(chunk) == size:
+            on_chunk(row_ids(table, chunk))
+            yield from chunk
+            chunk = []
+    if chunk:
+        on_chunk(row_ids(table, chunk))
+        yield from chunk

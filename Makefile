@@ -31,7 +31,7 @@ demo: install
 	$(DEMO_ENV) $(PY) manage.py seeddemo --scale 1
 	$(DEMO_ENV) $(PY) manage.py dumpdomain $(DEMO_FILE)
 	$(DEMO_ENV) $(PY) manage.py loaddomain $(DEMO_FILE) --database target --dry-run
-	$(DEMO_ENV) $(PY) manage.py loaddomain $(DEMO_FILE) --database target
+	$(DEMO_ENV) $(PY) manage.py loaddomain $(DEMO_FILE) --database target --no-input
 	$(DEMO_ENV) $(PY) manage.py verifydomain $(DEMO_FILE) --database target
 	@echo ""
 	@echo "The admin on the demo's databases: a superuser, the server, and in a second terminal the"

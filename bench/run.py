@@ -434,7 +434,9 @@ class Bench:
         pg_restore = ["pg_restore", "--data-only", "--disable-triggers", "-d", self.url(TARGET)]
 
         log("import into an empty platform database (a copy of the template)")
-        loaddomain = m(TARGET, "loaddomain", str(domain_file), "--report", str(report))
+        loaddomain = m(
+            TARGET, "loaddomain", str(domain_file), "--report", str(report), "--no-input"
+        )
 
         def expect(outcome: str, label: str):
             # New rows of append-only tables (audit logs) are 'appended', not 'created'.
@@ -634,7 +636,9 @@ class Bench:
             written.append(diff["domain_tables"])
 
         argv = [
-            *self.manage(TARGET, "loaddomain", str(changed_file), "--report", str(report)),
+            *self.manage(
+                TARGET, "loaddomain", str(changed_file), "--report", str(report), "--no-input"
+            ),
         ]
         result = self.measure("loaddomain_changed", argv, TARGET, self.repeat, target, check)
         result |= {
@@ -658,7 +662,14 @@ class Bench:
             "loaddomain": (
                 TARGET,
                 [
-                    *self.manage(TARGET, "loaddomain", str(domain_file), "--report", str(report)),
+                    *self.manage(
+                        TARGET,
+                        "loaddomain",
+                        str(domain_file),
+                        "--report",
+                        str(report),
+                        "--no-input",
+                    ),
                 ],
             ),
             "dumpdomain": (
@@ -700,7 +711,9 @@ class Bench:
             "dumpdomain", self.manage(SOURCE, "dumpdomain", str(domain_file)), SOURCE, 1
         )
         loaddomain = [
-            *self.manage(TARGET, "loaddomain", str(domain_file), "--report", str(report)),
+            *self.manage(
+                TARGET, "loaddomain", str(domain_file), "--report", str(report), "--no-input"
+            ),
         ]
 
         def totals(run):

@@ -5,6 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.exceptions import EXIT_ROWS_FAILED, DataTransferError
 from datatransfer.importer import ImportJob
 from datatransfer.leftovers import sweep
+from datatransfer.management.confirmation import add_no_input_argument
+from datatransfer.management.import_question import confirm_import
 from datatransfer.management.interrupts import ctrl_c, sigterm
 from datatransfer.management.options import (
     add_import_arguments,
@@ -31,16 +33,21 @@ STOPPED = "Stopped ({signal}): the import was rolled back, nothing was written."
 class Command(BaseCommand):
     help = (
         "Upsert an export file (this tool's or the Node.js tool's, .gz too) into a database by "
-        "primary key, in one transaction. Exit 0: every row loaded; 1: rows failed; 2: the file "
-        "or the options are wrong, or another session held a lock too long (nothing written); "
-        "3: no row failed but rows were skipped as conflicts; 130: interrupted (nothing written); "
-        "143 (SIGTERM) or 129 (SIGHUP): stopped (nothing written)."
+        "primary key, in one transaction. Unless --dry-run or --no-input, it first shows the "
+        "target database, the file and its rows per table, and asks for 'yes' (on standard "
+        "error); it refuses when standard input is not a terminal or is the file ('-'). "
+        "Exit 0: every row loaded; 1: rows failed; 2: the file or the options are wrong, the "
+        "question could not be asked or was not answered yes, or another session held a lock "
+        "too long (nothing written); 3: no row failed but rows were skipped as conflicts; "
+        "130: interrupted, at the question too (nothing written); 143 (SIGTERM) or 129 "
+        "(SIGHUP): stopped (nothing written)."
     )
     # call_command("loaddomain", "-", stdin=STREAM) reads STREAM (bytes) for standard input.
     stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         add_import_arguments(parser)
+        add_no_input_argument(parser)
 
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
@@ -49,6 +56,7 @@ class Command(BaseCommand):
         try:
             job_options = import_options(options)
             check_report_path(options)
+            confirm_import(self, options, job_options.exclude)  # before any transaction opens
             if verbosity >= 1:
                 self.stdout.write(self.starting(options))
             progress = TableProgress(

@@ -309,7 +309,7 @@ def test_a_superuser_queues_two_organizations_and_downloads_them_once_done(
     assert path.name.startswith("export-") and path.suffix == ".json"
     target = make_database("sqlite")
     # loaddomain raises CommandError when any row fails.
-    call_command("loaddomain", str(path), "--database", target, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(path), "--database", target, stdout=io.StringIO())
     loaded = database_snapshot(target)
     assert ticked <= set(loaded["core.Organization"])
     assert loaded["core.User"], "the organizations' users are in the file"

@@ -119,12 +119,13 @@ def test_a_17th_and_an_18th_model_travel_with_no_change_to_datatransfer(
     # Imported into a target that has the first organization's category under another id:
     # the natural key (organization, code) finds it, the attachment follows; files restored.
     manage(source, "dumpdomain", str(tmp_path / "core.json"), "-e", "categories,attachments")
-    manage(target, "loaddomain", str(tmp_path / "core.json"))
+    manage(target, "loaddomain", "--no-input", str(tmp_path / "core.json"))
     manage(target, "shell", "-c", MADE_IN_TARGET.format(slug=slug))
     report = tmp_path / "report.json"
     manage(
         target,
         "loaddomain",
+        "--no-input",
         str(tmp_path / "full.tar"),
         "--match",
         "natural",
@@ -165,7 +166,7 @@ def test_a_17th_and_an_18th_model_travel_with_no_change_to_datatransfer(
     assert outsider in document["metadata"]["references"]["users"]
     assert [u["passwordHash"] for u in data["users"] if u["id"] == outsider] == [""]
     assert media == {"attachments/plan-a.pdf": FILES["attachments/plan-a.pdf"]}
-    manage(empty, "loaddomain", str(tmp_path / "subset.tar"))
+    manage(empty, "loaddomain", "--no-input", str(tmp_path / "subset.tar"))
     assert uploads(empty) == media
     verified = manage(empty, "verifydomain", str(tmp_path / "subset.json"))
     assert "The database agrees with the file." in verified

@@ -158,7 +158,7 @@ def test_a_json_column_with_a_long_integer_is_exported_and_loaded_exactly(
     )
     assert_one_line_status(dump, 0)
     env = {"DATABASE_URL_SAFETY": database_url(target)}
-    load = run_manage("loaddomain", str(path), "--database", "safety", env=env)
+    load = run_manage("loaddomain", "--no-input", str(path), "--database", "safety", env=env)
     assert_one_line_status(load, 0)
     assert _raw_json_value(target, "big").replace(" ", "") == f'{{"n":[{number}]}}'
 

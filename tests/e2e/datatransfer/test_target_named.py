@@ -27,7 +27,7 @@ def test_export_dry_run_import_and_verify_name_the_real_database(tmp_path, node_
     loaded = run("loaddomain", node_file, "--dry-run")
     assert loaded.splitlines()[0] == (f"Dry run: checking {node_file} against {where}...")
     assert f"into {where} in " in loaded
-    loaded = run("loaddomain", node_file)
+    loaded = run("loaddomain", "--no-input", node_file)
     assert loaded.splitlines()[0] == f"Loading {node_file} into {where}..."
     file = tmp_path / "out.json"
     exported = run("dumpdomain", str(file))

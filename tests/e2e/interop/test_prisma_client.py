@@ -181,7 +181,7 @@ def manage(env, database_url, *args):
 
 
 def load(env, database_url, file, report):
-    manage(env, database_url, "loaddomain", str(file), "--report", str(report))
+    manage(env, database_url, "loaddomain", "--no-input", str(file), "--report", str(report))
     return json.loads(report.read_text(encoding="utf-8"))
 
 

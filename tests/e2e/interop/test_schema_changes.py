@@ -189,8 +189,8 @@ def test_a_schema_change_travels_after_the_documented_step(change, prisma, datab
     export = tmp_path / "export.json"
     manage(project, env, source, "dumpdomain", str(export))
     first, second = tmp_path / "first.json", tmp_path / "second.json"
-    manage(project, env, target, "loaddomain", str(export), "--report", str(first))
-    manage(project, env, target, "loaddomain", str(export), "--report", str(second))
+    manage(project, env, target, "loaddomain", "--no-input", str(export), "--report", str(first))
+    manage(project, env, target, "loaddomain", "--no-input", str(export), "--report", str(second))
     manage(project, env, target, "verifydomain", str(export))
 
     first, second = (json.loads(p.read_text(encoding="utf-8")) for p in (first, second))

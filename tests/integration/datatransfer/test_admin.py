@@ -118,7 +118,7 @@ def test_organizations_are_queued_then_downloaded_from_the_history_and_load_alon
     path = tmp_path / "download.json"
     path.write_bytes(data)
     target = make_database("sqlite")
-    call_command("loaddomain", str(path), "--database", target, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(path), "--database", target, stdout=io.StringIO())
     loaded = database_snapshot(target)
     assert {o.pk for o in seeded} <= set(loaded["core.Organization"])
     assert len(loaded["core.User"]) == len(document["data"]["users"])

@@ -20,7 +20,7 @@ def run(name, *args):
 
 
 def test_dumpdomain_to_stdout_says_how_many_bytes_went_there(node_file):
-    run("loaddomain", node_file)
+    run("loaddomain", "--no-input", node_file)
     out, err = run("dumpdomain", "-")
     size = len(out.encode("utf-8"))
     assert size > 1024

@@ -29,7 +29,7 @@ def test_dumpdomain_writes_under_exports_with_a_utc_time_name_and_says_how_to_im
     settings, tmp_path, node_file
 ):
     settings.EXPORTS_DIR = tmp_path / "exports"
-    run("loaddomain", node_file)
+    run("loaddomain", "--no-input", node_file)
     out, _ = run("dumpdomain")
     [written] = list((tmp_path / "exports").iterdir())
     assert re.fullmatch(r"export-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.json", written.name)
@@ -44,7 +44,7 @@ def test_dumpdomain_writes_under_exports_with_a_utc_time_name_and_says_how_to_im
 
 
 def test_dumpdomain_to_stdout_keeps_the_summary_off_the_data(node_file):
-    run("loaddomain", node_file)
+    run("loaddomain", "--no-input", node_file)
     out, err = run("dumpdomain", "-", "--skip-audit", "--indent", "0")
     document = json.loads(out)
     assert document["data"]["auditLogs"] == [] and len(document["data"]) == 16
@@ -58,14 +58,14 @@ def test_dumpdomain_plan_prints_the_order_and_the_links_set_last():
 
 
 def test_gzip_files_go_both_ways(node_file, tmp_path):
-    run("loaddomain", node_file)
+    run("loaddomain", "--no-input", node_file)
     target = tmp_path / "x.json.gz"
     run("dumpdomain", str(target), "-v", "0")
     assert (
         json.loads(gzip.decompress(target.read_bytes()))["data"]["organizations"][0]["slug"]
         == "ufhb"
     )
-    out, _ = run("loaddomain", str(target))
+    out, _ = run("loaddomain", "--no-input", str(target))
     assert re.search(r"^total\s+0\s+0\s+0\s+21\s+0\s+0$", out, re.M)
 
 
@@ -109,7 +109,7 @@ def test_loaddomain_exits_1_when_rows_failed(node_file, tmp_path):
     path = tmp_path / "bad-row.json"
     path.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(CommandError) as raised:
-        run("loaddomain", str(path))
+        run("loaddomain", "--no-input", str(path))
     assert raised.value.returncode == 1
     assert Organization.objects.count() == 2  # the other rows went in
 
@@ -139,7 +139,7 @@ def _bad_files(tmp_path, node_file):
 def test_bad_input_is_one_clear_error_with_status_2_and_nothing_written(tmp_path, node_file):
     for name, (path, message) in _bad_files(tmp_path, node_file).items():
         with pytest.raises(CommandError, match=message) as raised:
-            run("loaddomain", path)
+            run("loaddomain", "--no-input", path)
         assert raised.value.returncode == 2, name
         assert "\n" not in str(raised.value), name
     assert Organization.objects.count() == 0
@@ -150,7 +150,7 @@ def test_an_unknown_table_is_skipped_with_ignore_unknown(tmp_path):
     path.write_text(
         json.dumps({"data": {"notifications": [{"id": 1}], "permissions": []}}), encoding="utf-8"
     )
-    out, _ = run("loaddomain", str(path), "--ignore-unknown")
+    out, _ = run("loaddomain", "--no-input", str(path), "--ignore-unknown")
     assert re.search(r"^permissions\s", out, re.M) and not re.search(r"^notifications", out, re.M)
     assert "Table 'notifications' is not in the models: skipped (--ignore-unknown)." in out
 
@@ -159,7 +159,7 @@ def test_an_unknown_alias_and_an_unreachable_database_are_named_without_password
     settings, node_file
 ):
     with pytest.raises(CommandError, match="Unknown database alias 'prod'"):
-        run("loaddomain", node_file, "--database", "prod")
+        run("loaddomain", "--no-input", node_file, "--database", "prod")
 
 
 @pytest.mark.parametrize("command", ["loaddomain", "dumpdomain"])
@@ -169,7 +169,7 @@ def test_the_real_command_line_exits_2_without_a_traceback(tmp_path, command):
         "DATABASE_URL_BROKEN": "postgres://someone:hunter2@127.0.0.1:9/nowhere?connect_timeout=2",
     }
     args = (
-        [str(tmp_path / "missing.json")]
+        [str(tmp_path / "missing.json"), "--no-input"]
         if command == "loaddomain"
         else [str(tmp_path / "out.json")]
     )
@@ -194,7 +194,7 @@ def test_the_real_command_line_exits_2_without_a_traceback(tmp_path, command):
     "suffix, magic", [(".gz", b"\x1f\x8b"), (".bz2", b"BZh"), (".xz", b"\xfd7zXZ")]
 )
 def test_the_name_chooses_the_compression_both_ways(node_file, tmp_path, suffix, magic):
-    run("loaddomain", node_file)
+    run("loaddomain", "--no-input", node_file)
     path = tmp_path / f"export.json{suffix}"
     run("dumpdomain", str(path))
     assert path.read_bytes().startswith(magic)
@@ -224,7 +224,7 @@ def test_output_and_dash_o_together_are_refused(tmp_path):
 
 @pytest.mark.parametrize("name", ["core.AuditLog", "core.auditlog", "auditLogs"])
 def test_exclude_takes_a_model_label_as_dumpdata_does(node_file, tmp_path, name):
-    run("loaddomain", node_file)
+    run("loaddomain", "--no-input", node_file)
     path = tmp_path / "x.json"
     run("dumpdomain", str(path), "-e", name)
     assert json.loads(path.read_text())["metadata"]["tables"].get("auditLogs", 0) == 0
@@ -244,7 +244,7 @@ def test_an_unknown_table_lists_the_valid_names(command, node_file):
 def test_the_next_step_names_the_target_database_and_a_relative_path(
     settings, tmp_path, node_file, monkeypatch
 ):
-    run("loaddomain", node_file)
+    run("loaddomain", "--no-input", node_file)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out").mkdir()
     out, _ = run("dumpdomain", "out/x.json")
@@ -258,13 +258,13 @@ def test_dumpdomain_piped_into_loaddomain_dash(make_database, node_file, tmp_pat
     """`dumpdomain - | loaddomain -`, as real processes: standard input is spooled
     privately, then checked and loaded as a file (gzip recognised by its bytes)."""
     source, target = make_database("sqlite"), make_database("sqlite")
-    call_command("loaddomain", node_file, "--database", source, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, "--database", source, stdout=io.StringIO())
     env = {"DATABASE_URL": database_url(source), "DATABASE_URL_TARGET": database_url(target)}
     dump = run_manage("dumpdomain", "-", "-v", "0", env=env)
     assert dump.returncode == 0
     data = gzip.compress(dump.stdout.encode()) if compress else dump.stdout.encode()
     load = subprocess.run(
-        [sys.executable, "manage.py", "loaddomain", "-", "--database", "target"],
+        [sys.executable, "manage.py", "loaddomain", "--no-input", "-", "--database", "target"],
         input=data,
         cwd=ROOT,
         env={**os.environ, **env},
@@ -277,7 +277,7 @@ def test_dumpdomain_piped_into_loaddomain_dash(make_database, node_file, tmp_pat
 
 
 def test_dumpdomain_to_stdout_with_v2_writes_only_the_file_there(node_file):
-    run("loaddomain", node_file)
+    run("loaddomain", "--no-input", node_file)
     out, err = run("dumpdomain", "-", "-v", "2")
     assert json.loads(out)["data"]["organizations"][0]["slug"] == "ufhb"
     assert " 2. organizations" in err and "to standard output from database" in err
@@ -302,7 +302,7 @@ def test_conflicts_exit_3_so_that_a_script_tells_them_from_a_clean_import(node_f
         id="ckprodorg0000000000000001", name="UFHB (prod)", slug="ufhb", type="UNIVERSITE"
     )
     for extra in ([], ["--strict"], ["--dry-run"]):
-        status, out, message = run_status("loaddomain", node_file, *extra)
+        status, out, message = run_status("loaddomain", "--no-input", node_file, *extra)
         assert status == 3, extra
         assert "conflict: organizations ckorga0000000000000000001: slug 'ufhb'" in out
         assert re.match(r"\d+ row\(s\) skipped as conflicts", message), message
@@ -310,4 +310,5 @@ def test_conflicts_exit_3_so_that_a_script_tells_them_from_a_clean_import(node_f
     failing["data"]["configurations"][0]["key"] = "k" * 101
     path = tmp_path / "conflict-and-failure.json"
     path.write_text(json.dumps(failing), encoding="utf-8")
-    assert run_status("loaddomain", str(path))[0] == 1  # a failed row outweighs a conflict
+    # A failed row outweighs a conflict.
+    assert run_status("loaddomain", "--no-input", str(path))[0] == 1

@@ -27,7 +27,7 @@ def dump(path, *args):
 
 @pytest.fixture
 def loaded(node_file):
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     return node_file
 
 
@@ -85,7 +85,7 @@ def test_rows_put_in_a_table_left_out_are_not_loaded_either(loaded, tmp_path):
     with pytest.raises(
         CommandError, match="'contactMessages' has 1 rows where the manifest says 0"
     ):
-        call_command("loaddomain", str(edited), stdout=io.StringIO())
+        call_command("loaddomain", "--no-input", str(edited), stdout=io.StringIO())
     report = import_domain(str(edited), verify=False)
     assert "contactMessages" not in report.tables and not ContactMessage.objects.exists()
 

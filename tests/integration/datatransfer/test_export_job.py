@@ -50,7 +50,7 @@ def test_a_negative_indent_is_one_line_exit_2_and_nothing_written(tmp_path):
 
 
 def test_the_history_shows_the_export_running_while_it_writes(node_file, tmp_path):
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     seen = []
 
     def on_table(key, count):

@@ -44,7 +44,7 @@ def test_a_format_registered_from_the_tests_round_trips_through_the_commands(
         call_command("dumpdomain", str(path), "--database", source, stdout=io.StringIO())
     assert literal.read_text(encoding="utf-8").startswith("{'format': 'domain-export'")
     out = io.StringIO()
-    call_command("loaddomain", str(literal), "--database", target, stdout=out)
+    call_command("loaddomain", "--no-input", str(literal), "--database", target, stdout=out)
     assert "Loaded" in out.getvalue() or "into" in out.getvalue()
     assert database_snapshot(target) == database_snapshot(source)
     call_command("verifydomain", str(literal), "--database", target, stdout=io.StringIO())

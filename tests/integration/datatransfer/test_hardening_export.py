@@ -139,7 +139,7 @@ def test_a_write_error_half_way_ends_the_export_and_frees_the_connection(
 ):
     """A fault in the writer in the middle of a table (read by the server's COPY on
     PostgreSQL): one line, exit 2, no file, the record failed, the connection free."""
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     monkeypatch.setattr(ExportWriter, "write_row", failing_writer(error))
     output = tmp_path / "out" / "x.json"
     output.parent.mkdir()
@@ -156,7 +156,7 @@ def test_a_write_error_half_way_ends_the_export_and_frees_the_connection(
 
 @pytest.mark.django_db
 def test_a_closed_pipe_half_way_is_141_and_frees_the_connection(monkeypatch, node_file):
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     monkeypatch.setattr(ExportWriter, "write_row", failing_writer(BrokenPipeError(errno.EPIPE)))
     with pytest.raises(SystemExit) as raised:
         call_command("dumpdomain", "-", stdout=io.StringIO(), stderr=io.StringIO())
@@ -168,7 +168,7 @@ def test_a_closed_pipe_half_way_is_141_and_frees_the_connection(monkeypatch, nod
 
 @pytest.mark.django_db
 def test_a_ctrl_c_half_way_through_a_table_frees_the_connection(monkeypatch, node_file, tmp_path):
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     monkeypatch.setattr(ExportWriter, "write_row", failing_writer(KeyboardInterrupt()))
     output = tmp_path / "x.json"
     with pytest.raises(CommandError) as raised:
@@ -181,7 +181,7 @@ def test_a_ctrl_c_half_way_through_a_table_frees_the_connection(monkeypatch, nod
 
 @pytest.mark.django_db
 def test_a_bug_in_the_writer_is_raised_and_recorded_not_waited_on(monkeypatch, node_file, tmp_path):
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     monkeypatch.setattr(ExportWriter, "write_row", failing_writer(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):
         call_command("dumpdomain", str(tmp_path / "x.json"), stdout=io.StringIO())
@@ -246,7 +246,7 @@ def test_the_real_worker_under_a_file_size_limit_fails_each_export_and_goes_on(s
 def locked_source(make_database):
     """A PostgreSQL database with the Node.js file's rows, not held by this process."""
     source = make_database("postgresql")
-    call_command("loaddomain", str(NODE_FILE), "--database", source, "-v", "0")
+    call_command("loaddomain", "--no-input", str(NODE_FILE), "--database", source, "-v", "0")
     connections[source].close()
     return source
 
@@ -394,7 +394,7 @@ def terminating_writer(after=3):
 def test_sigterm_half_way_removes_the_part_file_and_records_interrupted(
     monkeypatch, node_file, tmp_path
 ):
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     monkeypatch.setattr(ExportWriter, "write_row", terminating_writer())
     output = tmp_path / "x.json"
     with pytest.raises(CommandError) as raised:

@@ -66,7 +66,14 @@ def spooled(folder) -> list:
 
 def load_stdin(stream) -> CommandError:
     with pytest.raises(CommandError) as refused:
-        call_command("loaddomain", "-", stdin=stream, stdout=io.StringIO(), stderr=io.StringIO())
+        call_command(
+            "loaddomain",
+            "--no-input",
+            "-",
+            stdin=stream,
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
     return refused.value
 
 
@@ -128,7 +135,7 @@ def test_a_full_disk_while_spooling_standard_input_is_a_one_line_refusal(make_da
     }
     data = b'{"metadata": {}, "data": {"x": "' + b"a" * (4 * MiB) + b'"}}'
     load = subprocess.run(
-        [sys.executable, "manage.py", "loaddomain", "-"],
+        [sys.executable, "manage.py", "loaddomain", "--no-input", "-"],
         input=data,
         cwd=ROOT,
         env=env,

@@ -21,7 +21,7 @@ def dump(*args):
 
 
 def test_dumpdomain_records_what_it_wrote(node_file, tmp_path):
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     path = tmp_path / "all.json"
     dump(str(path), "--skip-audit", "--exclude-secrets")
     document = json.loads(path.read_text(encoding="utf-8"))
@@ -42,7 +42,7 @@ def test_dumpdomain_records_what_it_wrote(node_file, tmp_path):
 
 
 def test_a_subset_run_records_its_organizations(node_file, tmp_path):
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     dump(str(tmp_path / "ufhb.json"), "--organization", "ufhb")
     record = ExportRecord.objects.get()
     assert record.organizations == ["ufhb"] and record.scope == "ufhb"
@@ -58,7 +58,7 @@ def test_a_failed_run_is_recorded_with_its_error(tmp_path):
 
 
 def test_a_history_that_cannot_be_written_only_warns(node_file, tmp_path, monkeypatch):
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
 
     def refuse(*args, **kwargs):
         raise DatabaseError("no such table: datatransfer_exportrecord")

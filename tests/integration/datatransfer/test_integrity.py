@@ -42,7 +42,7 @@ def empty_domain(using="platform"):
 @pytest.fixture
 def export(node_file, tmp_path):
     """A 2.0 export (with its manifest) of the Node.js file's data; the database emptied."""
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     path = tmp_path / "export.json"
     call_command("dumpdomain", str(path), "-v", "0")
     empty_domain()
@@ -53,7 +53,7 @@ def load(path, *args):
     """Run loaddomain; return (exit status, the error's one line or None, stdout)."""
     out = io.StringIO()
     try:
-        call_command("loaddomain", str(path), *args, stdout=out, stderr=io.StringIO())
+        call_command("loaddomain", "--no-input", str(path), *args, stdout=out, stderr=io.StringIO())
     except CommandError as error:
         return error.returncode, str(error), out.getvalue()
     return 0, None, out.getvalue()
@@ -279,7 +279,7 @@ def expected_signature(metadata: dict, key: str) -> str:
 def signed_export(export, settings, tmp_path):
     """The export, signed with KEY (dumped again with the key set); the database emptied,
     and no key set."""
-    call_command("loaddomain", str(export), stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(export), stdout=io.StringIO())
     settings.DATATRANSFER_SIGNING_KEY = KEY
     path = tmp_path / "signed.json"
     call_command("dumpdomain", str(path), "-v", "0")
@@ -322,7 +322,7 @@ def test_with_the_key_an_unsigned_file_is_refused_before_any_write(export, node_
 
 
 def test_with_the_key_a_file_signed_with_another_key_is_refused(export, settings, tmp_path):
-    call_command("loaddomain", str(export), stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(export), stdout=io.StringIO())
     settings.DATATRANSFER_SIGNING_KEY = "another key"
     path = tmp_path / "other.json"
     call_command("dumpdomain", str(path), "-v", "0")
@@ -396,7 +396,7 @@ def test_with_the_key_no_verify_is_refused_even_for_a_good_file_and_by_the_api(
 
 
 def test_with_the_key_verifydomain_refuses_rows_altered_after_signing(signed_export, settings):
-    call_command("loaddomain", str(signed_export), stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(signed_export), stdout=io.StringIO())
     path, _ = promoted_after_signing(signed_export)
     settings.DATATRANSFER_SIGNING_KEY = KEY
     for args in ((), ("--no-verify",)):
@@ -554,7 +554,7 @@ def test_a_file_nested_30000_deep_is_refused_in_little_memory(make_database, tmp
     name = connections.settings[target]["NAME"]
     os.environ["DATABASE_URL_DEEP"] = f"sqlite:///{name}"
     try:
-        status, stderr, peak = manage("loaddomain", str(path), "--database", "deep")
+        status, stderr, peak = manage("loaddomain", "--no-input", str(path), "--database", "deep")
     finally:
         del os.environ["DATABASE_URL_DEEP"]
     assert status == 2 and "Traceback" not in stderr, stderr
@@ -692,7 +692,7 @@ def test_a_nul_inside_permission_keys_fails_its_row_naming_the_field(
 def test_verifydomain_names_the_flag_for_an_altered_file_and_reads_it_once(export, monkeypatch):
     import datatransfer.verifier as verifier
 
-    call_command("loaddomain", str(export), stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(export), stdout=io.StringIO())
     forged, _, _ = edited_hash(export)
     altered = export.with_name("altered.json")
     altered.write_text(forged, encoding="utf-8")
@@ -716,7 +716,7 @@ def test_verifydomain_names_the_flag_for_an_altered_file_and_reads_it_once(expor
 
 
 def test_with_the_key_verifydomain_checks_the_signature_too(export, signed_export, settings):
-    call_command("loaddomain", str(signed_export), stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(signed_export), stdout=io.StringIO())
     settings.DATATRANSFER_SIGNING_KEY = KEY
     out = io.StringIO()
     call_command("verifydomain", str(signed_export), stdout=out)

@@ -123,12 +123,12 @@ def changed_file(tmp_path):
 def test_ctrl_c_during_an_import_rolls_back_and_exits_130_in_one_line(
     monkeypatch, node_file, changed_file, written_by
 ):
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     before = database_snapshot("platform")
     # Half-way: at the fourth table, once the organization is renamed.
     writer = writer_class(written_by)
     monkeypatch.setattr(writer, "load_table", _interrupted_at(writer, 4))
-    error = interrupted("loaddomain", str(changed_file))
+    error = interrupted("loaddomain", "--no-input", str(changed_file))
     assert error.returncode == 130
     assert str(error) == IMPORT_INTERRUPTED
     assert database_snapshot("platform") == before
@@ -151,7 +151,7 @@ def _interrupted_at(writer_class, after):
 def test_ctrl_c_during_an_export_leaves_no_file_and_is_recorded_as_interrupted(
     monkeypatch, node_file, tmp_path
 ):
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     interrupt = Interrupt(exporter._table_rows, after=5)
     monkeypatch.setattr(exporter, "_table_rows", interrupt)
     output = tmp_path / "out" / "x.json"
@@ -181,7 +181,7 @@ def test_a_stop_while_an_archives_files_are_written_says_the_database_is_committ
     settings.MEDIA_ROOT = tmp_path / "media"
     (settings.MEDIA_ROOT / "docs").mkdir(parents=True)
     (settings.MEDIA_ROOT / "docs" / "a.pdf").write_bytes(b"%PDF-1.4 a")
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     from core.models import DocumentPartage
 
     DocumentPartage.objects.update(file_path="docs/a.pdf")
@@ -190,12 +190,14 @@ def test_a_stop_while_an_archives_files_are_written_says_the_database_is_committ
     settings.MEDIA_ROOT = tmp_path / "elsewhere"
     if sent == "ctrl-c":
         monkeypatch.setattr(media, "_restore", Interrupt(media._restore))
-        error = interrupted("loaddomain", str(archive))
+        error = interrupted("loaddomain", "--no-input", str(archive))
         assert error.returncode == 130
     else:
         monkeypatch.setattr(media, "_restore", _sigterm_now)
         with pytest.raises(CommandError) as raised:
-            call_command("loaddomain", str(archive), stdout=io.StringIO(), stderr=io.StringIO())
+            call_command(
+                "loaddomain", "--no-input", str(archive), stdout=io.StringIO(), stderr=io.StringIO()
+            )
         error = raised.value
         assert error.returncode == 143
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
@@ -208,7 +210,7 @@ def test_a_stop_while_an_archives_files_are_written_says_the_database_is_committ
 def test_ctrl_c_during_verifydomain_exits_130_in_one_line(monkeypatch, node_file):
     import datatransfer.verifier as verifier
 
-    call_command("loaddomain", node_file, "-v", "0")
+    call_command("loaddomain", "--no-input", node_file, "-v", "0")
     monkeypatch.setattr(
         verifier._TableVerifier, "run", lambda self, rows: (_ for _ in ()).throw(KeyboardInterrupt)
     )
@@ -223,7 +225,9 @@ def test_sigint_to_a_real_import_waiting_on_a_lock(make_database, changed_file):
     every table before auditLogs, which another session holds), rolls back, says so in one
     line and exits 130."""
     target = make_database("postgresql")
-    call_command("loaddomain", str(NODE_FILE), "--database", target, "--skip-audit", "-v", "0")
+    call_command(
+        "loaddomain", "--no-input", str(NODE_FILE), "--database", target, "--skip-audit", "-v", "0"
+    )
     before = database_snapshot(target)
     connections[target].close()
     blocker = connect(target)
@@ -231,6 +235,7 @@ def test_sigint_to_a_real_import_waiting_on_a_lock(make_database, changed_file):
     watcher = connect(target, autocommit=True)
     process = manage(
         "loaddomain",
+        "--no-input",
         str(changed_file),
         "--database",
         "intr",
@@ -272,7 +277,7 @@ def test_a_signal_to_a_real_export_is_one_line_and_recorded(
     (--lock-timeout 0: it would wait as long as it takes): one line, its exit status, the
     `.part` file gone, the record interrupted."""
     source = make_database("postgresql")
-    call_command("loaddomain", str(NODE_FILE), "--database", source, "-v", "0")
+    call_command("loaddomain", "--no-input", str(NODE_FILE), "--database", source, "-v", "0")
     connections[source].close()
     folder = tmp_path / "out"
     folder.mkdir()
@@ -335,6 +340,7 @@ def load_while_locked(target, path, statement, *args):
         try:
             call_command(
                 "loaddomain",
+                "--no-input",
                 str(path),
                 "--database",
                 target,
@@ -350,7 +356,7 @@ def load_while_locked(target, path, statement, *args):
 @pytest.fixture
 def loaded_target(make_database):
     target = make_database("postgresql")
-    call_command("loaddomain", str(NODE_FILE), "--database", target, "-v", "0")
+    call_command("loaddomain", "--no-input", str(NODE_FILE), "--database", target, "-v", "0")
     return target
 
 
@@ -412,6 +418,7 @@ def test_a_lock_timeout_of_0_waits_as_long_as_it_takes(loaded_target, changed_fi
         started = time.monotonic()
         call_command(
             "loaddomain",
+            "--no-input",
             str(changed_file),
             "--database",
             loaded_target,
@@ -425,7 +432,9 @@ def test_a_lock_timeout_of_0_waits_as_long_as_it_takes(loaded_target, changed_fi
 @pytest.mark.parametrize("value", ["-1", "nan", "soon"])
 def test_a_bad_lock_timeout_is_refused_in_one_line(value, node_file):
     with pytest.raises(CommandError) as raised:
-        call_command("loaddomain", node_file, "--lock-timeout", value, stdout=io.StringIO())
+        call_command(
+            "loaddomain", "--no-input", node_file, "--lock-timeout", value, stdout=io.StringIO()
+        )
     assert str(raised.value) == (
         f"Error: argument --lock-timeout: '{value}' is not a number of seconds, 0 or more"
     )
@@ -477,7 +486,13 @@ def test_wait_still_queues_behind_another_import_beyond_the_lock_timeout(
     with held(loaded_target, f"SELECT pg_advisory_xact_lock({LOCK_KEY})", release_after=2):
         started = time.monotonic()
         call_command(
-            "loaddomain", node_file, "--database", loaded_target, "--wait", stdout=io.StringIO()
+            "loaddomain",
+            "--no-input",
+            node_file,
+            "--database",
+            loaded_target,
+            "--wait",
+            stdout=io.StringIO(),
         )
     assert time.monotonic() - started >= 1.5
 

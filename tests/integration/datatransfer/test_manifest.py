@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def export(node_file, tmp_path):
     """A 2.0 export (with its manifest) of the Node.js file's data, and the data emptied."""
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     path = tmp_path / "export.json"
     call_command("dumpdomain", str(path), "-v", "0")
     for model in (Organization, User):
@@ -39,7 +39,7 @@ def tampered(path, change):
 
 def load(path, *args):
     out = io.StringIO()
-    call_command("loaddomain", path, *args, stdout=out, stderr=io.StringIO())
+    call_command("loaddomain", "--no-input", path, *args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
 
 

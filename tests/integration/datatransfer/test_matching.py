@@ -62,7 +62,7 @@ def hold_admin_and_permission(using="platform"):
 
 def run(*args):
     out = io.StringIO()
-    call_command("loaddomain", *args, stdout=out, stderr=io.StringIO())
+    call_command("loaddomain", "--no-input", *args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
 
 
@@ -183,7 +183,13 @@ def test_match_id_stays_the_default_and_reports_the_conflict_as_before(admin_fil
     out = io.StringIO()
     with pytest.raises(CommandError) as failed:  # the organization's owner, skipped, fails its link
         call_command(
-            "loaddomain", admin_file, "--report", str(report_path), stdout=out, stderr=io.StringIO()
+            "loaddomain",
+            "--no-input",
+            admin_file,
+            "--report",
+            str(report_path),
+            stdout=out,
+            stderr=io.StringIO(),
         )
     assert failed.value.returncode == 1
     out = out.getvalue()

@@ -141,12 +141,12 @@ def test_round_trip_into_another_database_puts_the_files_under_its_media_root(
     archive, target, settings, tmp_path
 ):
     settings.MEDIA_ROOT = tmp_path / "target-uploads"
-    output = run("loaddomain", str(archive), "--database", target)
+    output = run("loaddomain", "--no-input", str(archive), "--database", target)
 
     assert "Uploaded files under" in output and "2 created" in output
     assert files_under(settings.MEDIA_ROOT) == FILES
     assert DocumentPartage.objects.using(target).count() == 4
-    assert "2 unchanged" in run("loaddomain", str(archive), "--database", target)
+    assert "2 unchanged" in run("loaddomain", "--no-input", str(archive), "--database", target)
     assert files_under(settings.MEDIA_ROOT) == FILES
 
 
@@ -166,7 +166,7 @@ def test_an_existing_different_file_is_left_alone_unless_overwrite_media(
     (root / UNICODE_NAME).parent.mkdir(parents=True)
     (root / UNICODE_NAME).write_bytes(b"the target's own file")
 
-    output = run("loaddomain", str(archive), "--database", target)
+    output = run("loaddomain", "--no-input", str(archive), "--database", target)
     assert (
         "1 conflict" in output
         and f"conflict: {UNICODE_NAME}" in output
@@ -174,7 +174,9 @@ def test_an_existing_different_file_is_left_alone_unless_overwrite_media(
     )
     assert (root / UNICODE_NAME).read_bytes() == b"the target's own file"
 
-    output = run("loaddomain", str(archive), "--database", target, "--overwrite-media")
+    output = run(
+        "loaddomain", "--no-input", str(archive), "--database", target, "--overwrite-media"
+    )
     assert "1 replaced" in output and "1 unchanged" in output
     assert files_under(root) == FILES
 
@@ -230,7 +232,7 @@ def test_a_hostile_archive_is_refused_with_nothing_written(
     settings.MEDIA_ROOT = root = tmp_path / "deep" / "target-uploads"
 
     with pytest.raises(CommandError) as raised:
-        run("loaddomain", str(hostile), "--database", target)
+        run("loaddomain", "--no-input", str(hostile), "--database", target)
 
     assert raised.value.returncode == 2
     assert reason in str(raised.value) and "nothing was written" in str(raised.value)
@@ -251,7 +253,7 @@ def test_a_file_whose_checksum_does_not_match_is_not_written(archive, target, se
     settings.MEDIA_ROOT = root = tmp_path / "target-uploads"
 
     with pytest.raises(CommandError) as raised:
-        run("loaddomain", str(tampered), "--database", target)
+        run("loaddomain", "--no-input", str(tampered), "--database", target)
 
     assert raised.value.returncode == 1 and "1 uploaded file(s) could not be written" in str(
         raised.value
@@ -271,7 +273,7 @@ def test_a_broken_export_inside_is_named_in_the_archive(archive, target, setting
     settings.MEDIA_ROOT = root = tmp_path / "target-uploads"
 
     with pytest.raises(CommandError) as raised:
-        run("loaddomain", str(broken), "--database", target)
+        run("loaddomain", "--no-input", str(broken), "--database", target)
 
     assert raised.value.returncode == 2 and f"{broken}:export.json" in str(raised.value)
     assert not root.exists()
@@ -280,7 +282,7 @@ def test_a_broken_export_inside_is_named_in_the_archive(archive, target, setting
 def test_a_json_export_still_loads_as_before(documents, target, tmp_path):
     path = tmp_path / "plain.json"
     run("dumpdomain", str(path))
-    output = run("loaddomain", str(path), "--database", target)
+    output = run("loaddomain", "--no-input", str(path), "--database", target)
     assert "Uploaded files" not in output
     assert DocumentPartage.objects.using(target).count() == 4
 
@@ -351,14 +353,14 @@ def test_with_a_key_the_media_manifest_is_signed_and_names_the_export(signed_arc
 
 def test_with_the_key_a_signed_archive_loads(signed_archive, target, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "target-uploads"
-    output = run("loaddomain", str(signed_archive), "--database", target)
+    output = run("loaddomain", "--no-input", str(signed_archive), "--database", target)
     assert "2 created" in output and files_under(settings.MEDIA_ROOT) == FILES
 
 
 def _refused(path, target, settings, tmp_path, match):
     settings.MEDIA_ROOT = root = tmp_path / "target-uploads"
     with pytest.raises(CommandError) as raised:
-        run("loaddomain", str(path), "--database", target)
+        run("loaddomain", "--no-input", str(path), "--database", target)
     assert raised.value.returncode == 2 and match in str(raised.value), str(raised.value)
     assert "\n" not in str(raised.value)
     assert DocumentPartage.objects.using(target).count() == 0

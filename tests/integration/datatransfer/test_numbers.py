@@ -40,7 +40,7 @@ def dump(path, *args, using="platform"):
 
 
 def load(path, using, *args):
-    call_command("loaddomain", str(path), "--database", using, "-v", "0", *args)
+    call_command("loaddomain", "--no-input", str(path), "--database", using, "-v", "0", *args)
 
 
 @pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
@@ -95,7 +95,7 @@ def test_big_integer_columns_are_read_as_numbers_and_as_strings(node_file, tmp_p
     document = json.loads(Path(node_file).read_text(encoding="utf-8"))
     blocks = document["data"]["blockchainBlocks"]
     assert {type(block["nonce"]) for block in blocks} == {str, int}  # both in one file
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     assert set(BlockchainBlock.objects.values_list("nonce", flat=True)) == {
         int(block["nonce"]) for block in blocks
     }

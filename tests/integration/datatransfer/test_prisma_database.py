@@ -69,7 +69,9 @@ def test_the_guides_migration_between_two_prisma_made_databases(
     assert dry.returncode == 0 and "DRY RUN: nothing was written" in dry.stdout
     # The first time every row is new (the audit logs appended), then every row unchanged.
     for name, outcomes in (("first", ("created", "appended")), ("again", ("unchanged",))):
-        run = run_manage("loaddomain", str(file), "--report", str(tmp_path / name), env=prod)
+        run = run_manage(
+            "loaddomain", "--no-input", str(file), "--report", str(tmp_path / name), env=prod
+        )
         assert run.returncode == 0, run.stderr
         assert sum(report_of(tmp_path / name)[outcome] for outcome in outcomes) == 1176
     verify = run_manage("verifydomain", str(file), env=prod)
@@ -160,7 +162,9 @@ def test_media_archive_and_verify(prisma_platform, make_database, settings, tmp_
         assert "media/docs/a.pdf" in tar.getnames()
     target = make_database("prisma")
     settings.MEDIA_ROOT = tmp_path / "target-media"
-    call_command("loaddomain", str(archive), "--database", target, stdout=io.StringIO())
+    call_command(
+        "loaddomain", "--no-input", str(archive), "--database", target, stdout=io.StringIO()
+    )
     assert (settings.MEDIA_ROOT / "docs" / "a.pdf").read_bytes() == b"%PDF-1.4"
     assert BlockchainBlock.objects.using(target).count() == BlockchainBlock.objects.count()
     with tarfile.open(archive) as tar:
@@ -224,7 +228,10 @@ def test_a_database_unlike_the_models_is_refused_naming_what_differs(
     before = catalogue(platform)
     file = tmp_path / "export.json"
     file.write_text('{"metadata": {"version": "1.0"}, "data": {}}')
-    for args in (("dumpdomain", str(tmp_path / "out.json")), ("loaddomain", str(file))):
+    for args in (
+        ("dumpdomain", str(tmp_path / "out.json")),
+        ("loaddomain", "--no-input", str(file)),
+    ):
         run = run_manage(*args, env={"DATABASE_URL": platform_url(platform)})
         assert run.returncode == 2 and "Traceback" not in run.stderr
         lines = run.stderr.strip().splitlines()
@@ -283,7 +290,7 @@ def test_a_target_whose_migrations_are_behind_is_refused_naming_what_it_lacks(
     assert run_manage("dumpdomain", str(file), "-v", "0", env=dev).returncode == 0
     recorded = json.loads(file.read_text())["metadata"]["manifest"]["sourceSchema"]
     assert recorded["migrations"] == ["20250101000000_init", "20250301000000_phone"]
-    for args in (("loaddomain", str(file)), ("loaddomain", str(file), "--dry-run")):
+    for args in (("loaddomain", "--no-input", str(file)), ("loaddomain", str(file), "--dry-run")):
         run = run_manage(*args, env=prod)
         assert run.returncode == 2 and "Traceback" not in run.stderr
         (line,) = run.stderr.strip().splitlines()
@@ -330,12 +337,12 @@ def test_a_file_from_an_older_schema_fills_what_it_lacks_and_names_the_migration
     document = json.loads(file.read_text())
     as_older_file(document, "users", "User", "phone", "phone")
     file.write_text(json.dumps(document, indent=2, ensure_ascii=False))
-    first = run_manage("loaddomain", str(file), env=prod)
+    first = run_manage("loaddomain", "--no-input", str(file), env=prod)
     assert first.returncode == 0, first.stderr
     assert "User.phone (NULL in a created row)" in first.stdout
     assert "20250301000000_phone" in first.stdout
     alter(target, """UPDATE "User" SET "phone" = '+33 1 00 00 00 00'""")
-    again = run_manage("loaddomain", str(file), env=prod)
+    again = run_manage("loaddomain", "--no-input", str(file), env=prod)
     assert again.returncode == 0, again.stderr
     with psycopg.connect(database_url(target)) as connection:
         phones = connection.execute('SELECT DISTINCT "phone" FROM "User"').fetchall()

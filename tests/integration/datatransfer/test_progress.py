@@ -27,24 +27,32 @@ def run(name, *args, stderr):
 
 @pytest.mark.django_db
 def test_progress_bars_only_on_a_terminal(node_file, tmp_path):
-    assert "rows/s" not in run("loaddomain", node_file, stderr=io.StringIO())
-    shown = run("loaddomain", node_file, stderr=Terminal())
+    assert "rows/s" not in run("loaddomain", "--no-input", node_file, stderr=io.StringIO())
+    shown = run("loaddomain", "--no-input", node_file, stderr=Terminal())
     assert "organizations" in shown and " rows" in shown
     assert "[2/16] organizations" in shown
     assert run("dumpdomain", str(tmp_path / "x.json"), stderr=io.StringIO()) == ""
     assert "auditLogs" in run("dumpdomain", str(tmp_path / "y.json"), stderr=Terminal())
-    assert run("loaddomain", node_file, "-v", "0", stderr=Terminal()) == ""
+    assert run("loaddomain", "--no-input", node_file, "-v", "0", stderr=Terminal()) == ""
 
 
 @pytest.mark.django_db
 def test_the_check_and_the_match_show_a_bar_per_table_before_the_load(node_file):
-    shown = run("loaddomain", node_file, "--match", "natural", stderr=Terminal())
+    shown = run("loaddomain", "--no-input", node_file, "--match", "natural", stderr=Terminal())
     # One pass checks the file and collects its natural keys, then the load.
     assert "check [2/16] organizations" in shown
     assert "load  [2/16] organizations" in shown
     assert shown.index("check [16/16] auditLogs") < shown.index("load  [1/16]")
     # Without the check, the natural-key match has bars of its own.
-    shown = run("loaddomain", node_file, "--match", "natural", "--no-verify", stderr=Terminal())
+    shown = run(
+        "loaddomain",
+        "--no-input",
+        node_file,
+        "--match",
+        "natural",
+        "--no-verify",
+        stderr=Terminal(),
+    )
     assert "match [" in shown and "check [" not in shown
 
 
@@ -57,7 +65,15 @@ def test_a_real_terminal_shows_the_check_and_the_load(make_database, node_file):
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = {**os.environ, "DATABASE_URL_PROGRESS": database_url(target)}
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "loaddomain", node_file, "--database", "progress"],
+        [
+            sys.executable,
+            "manage.py",
+            "loaddomain",
+            "--no-input",
+            node_file,
+            "--database",
+            "progress",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -78,7 +94,7 @@ def test_a_real_terminal_shows_the_check_and_the_load(make_database, node_file):
 @pytest.fixture
 def export_of_21_rows(node_file, tmp_path):
     """An export whose metadata lists its rows per table (the Node tool's does not)."""
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     path = tmp_path / "export.json"
     call_command("dumpdomain", str(path), stdout=io.StringIO())
     return str(path)
@@ -88,7 +104,7 @@ def export_of_21_rows(node_file, tmp_path):
 def test_an_overall_line_counts_the_rows_of_the_manifest_with_rate_and_eta(export_of_21_rows):
     """Above the table's bar, `all`: rows done of the file's total (its metadata lists
     21 rows), the rate and the time left, for each pass over the file."""
-    shown = run("loaddomain", export_of_21_rows, stderr=Terminal())
+    shown = run("loaddomain", "--no-input", export_of_21_rows, stderr=Terminal())
     overall = overall_lines(shown)
     assert overall and all("/21.0 [" in line and "rows/s" in line for line in overall)
     assert any(line.startswith("check all:") for line in overall)

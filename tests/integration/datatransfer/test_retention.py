@@ -27,7 +27,7 @@ def exports_dir(settings, tmp_path):
 @pytest.fixture
 def exports(node_file, exports_dir):
     """Two exports in EXPORTS_DIR by dumpdomain: one 40 days old, one of today."""
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     for name in ("old.json", "new.json"):
         call_command("dumpdomain", str(exports_dir / name), stdout=io.StringIO())
     old, new = ExportRecord.objects.order_by("pk")

@@ -19,7 +19,7 @@ def dump(alias, path):
 
 def load(alias, path):
     out = io.StringIO()
-    call_command("loaddomain", str(path), "--database", alias, stdout=out)
+    call_command("loaddomain", "--no-input", str(path), "--database", alias, stdout=out)
     return out.getvalue()
 
 

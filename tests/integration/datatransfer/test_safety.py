@@ -67,6 +67,7 @@ def load_and_roll_back(path, using="platform"):
         try:
             call_command(
                 "loaddomain",
+                "--no-input",
                 str(path),
                 "--database",
                 using,
@@ -292,6 +293,7 @@ def test_the_real_command_line_refuses_a_corrupt_file_in_one_line(
     path.write_bytes(content)
     process = manage(
         "loaddomain",
+        "--no-input",
         str(path),
         "--database",
         "safety",
@@ -429,7 +431,7 @@ def test_random_valid_data_survives_export_then_import(make_database, tmp_path, 
                 type(instances[0])._base_manager.using(source).bulk_create(instances)
         path = tmp_path / "random.json"
         call_command("dumpdomain", str(path), "--database", source, "-v", "0")
-        call_command("loaddomain", str(path), "--database", target, "-v", "0")
+        call_command("loaddomain", "--no-input", str(path), "--database", target, "-v", "0")
         expected, loaded = (
             json_numbers(database_snapshot(source)),
             json_numbers(database_snapshot(target)),
@@ -479,12 +481,13 @@ def test_an_import_killed_half_way_leaves_the_database_as_it_was(make_database, 
     target = make_database("postgresql")
     name = connections.settings[target]["NAME"]
     call_command(
-        "loaddomain", str(NODE_FILE), "--database", target, "-v", "0"
+        "loaddomain", "--no-input", str(NODE_FILE), "--database", target, "-v", "0"
     )  # not empty: it has rows
     before = database_snapshot(target)
     connections[target].close()
     process = manage(
         "loaddomain",
+        "--no-input",
         str(large_file),
         "--database",
         "killed",
@@ -537,7 +540,7 @@ class _Failing:
     "error", [OperationalError("server closed the connection unexpectedly"), KeyboardInterrupt()]
 )
 def test_an_export_that_fails_half_way_leaves_no_file(monkeypatch, tmp_path, name, error):
-    call_command("loaddomain", str(NODE_FILE), stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(NODE_FILE), stdout=io.StringIO())
     import datatransfer.exporter as exporter
 
     failing = _Failing(exporter._table_rows, after=8, error=error)
@@ -553,7 +556,7 @@ def test_an_export_that_fails_half_way_leaves_no_file(monkeypatch, tmp_path, nam
 @pytest.mark.e2e
 def test_an_export_interrupted_by_ctrl_c_leaves_no_file(make_database, large_file, tmp_path):
     source = make_database("postgresql")
-    call_command("loaddomain", str(large_file), "--database", source, "-v", "0")
+    call_command("loaddomain", "--no-input", str(large_file), "--database", source, "-v", "0")
     connections[source].close()
     folder = tmp_path / "out"
     folder.mkdir()
@@ -685,7 +688,9 @@ def test_two_concurrent_loaddomain_with_wait_queue_and_give_the_same_rows_as_one
     def load():
         start.wait()
         out = io.StringIO()
-        call_command("loaddomain", str(large_file), "--database", target, "--wait", stdout=out)
+        call_command(
+            "loaddomain", "--no-input", str(large_file), "--database", target, "--wait", stdout=out
+        )
         return out.getvalue()
 
     (first, one), (second, two) = _in_thread(load), _in_thread(load)
@@ -712,7 +717,14 @@ def test_loaddomain_without_wait_fails_at_once_while_another_import_runs(make_da
         other_import.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
         started = time.monotonic()
         with pytest.raises(CommandError) as raised:
-            call_command("loaddomain", str(NODE_FILE), "--database", target, stdout=io.StringIO())
+            call_command(
+                "loaddomain",
+                "--no-input",
+                str(NODE_FILE),
+                "--database",
+                target,
+                stdout=io.StringIO(),
+            )
         assert time.monotonic() - started < 10
     assert raised.value.returncode == 2
     assert f"Another import is running into database '{target}'" in str(raised.value)
@@ -727,5 +739,7 @@ def test_on_sqlite_the_lock_takes_nothing_and_an_import_still_runs(make_database
     connection = connections[alias]
     with CaptureQueriesContext(connection) as queries, import_lock(connection, wait=False):
         assert len(queries) == 0
-        call_command("loaddomain", str(NODE_FILE), "--database", alias, stdout=io.StringIO())
+        call_command(
+            "loaddomain", "--no-input", str(NODE_FILE), "--database", alias, stdout=io.StringIO()
+        )
     assert not is_empty(database_snapshot(alias))

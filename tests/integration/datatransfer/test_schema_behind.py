@@ -97,7 +97,7 @@ def test_migrations_are_compared_only_when_both_sides_record_them():
 @pytest.fixture
 def export(node_file, tmp_path):
     """A 2.0 export of the Node.js file's data, the data left in the database."""
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     path = tmp_path / "export.json"
     call_command("dumpdomain", str(path), "-v", "0")
     return path
@@ -131,7 +131,7 @@ def as_older_file(document, table_key, db_table, key, column_name):
 
 def load(path, *args) -> str:
     out = io.StringIO()
-    call_command("loaddomain", path, *args, stdout=out, stderr=io.StringIO())
+    call_command("loaddomain", "--no-input", path, *args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
 
 

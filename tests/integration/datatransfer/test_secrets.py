@@ -44,14 +44,16 @@ def edited(node_file, tmp_path, change, name="edited.json"):
 
 @pytest.mark.parametrize("written_by", WRITER_NAMES, indirect=True)
 def test_a_conflict_on_a_secret_names_the_field_not_its_value(node_file, tmp_path, written_by):
-    command("loaddomain", node_file)
+    command("loaddomain", "--no-input", node_file)
     path = edited(
         node_file,
         tmp_path,
         lambda data: data["organizationInvites"][0].update(id="ckinvi0000000000000000002"),
     )
     report = tmp_path / "report.json"
-    status, out, message = command("loaddomain", path, "--report", str(report), "-v", "2")
+    status, out, message = command(
+        "loaddomain", "--no-input", path, "--report", str(report), "-v", "2"
+    )
     assert status == 3, message
     line = next(line for line in out.splitlines() if line.startswith("conflict: organizationInv"))
     assert line == (
@@ -65,7 +67,7 @@ def test_a_secret_that_does_not_fit_its_column_is_named_not_shown(node_file, tmp
     secret = "$2b$10$" + "s" * 300
     path = edited(node_file, tmp_path, lambda data: data["users"][0].update(passwordHash=secret))
     report = tmp_path / "report.json"
-    status, out, _ = command("loaddomain", path, "--report", str(report))
+    status, out, _ = command("loaddomain", "--no-input", path, "--report", str(report))
     assert status == 1
     assert f"error: users {USER}: passwordHash (a secret, not shown): longer than 255" in out
     assert "$2b$10$sss" not in out + report.read_text(encoding="utf-8")
@@ -75,7 +77,7 @@ def test_a_secret_that_does_not_fit_its_column_is_named_not_shown(node_file, tmp
 
 
 def test_verifydomain_says_which_secret_differs_without_either_value(node_file, tmp_path):
-    command("loaddomain", node_file)
+    command("loaddomain", "--no-input", node_file)
     User.objects.filter(pk=USER).update(password_hash="$2b$10$databasevalue")
     OrganizationInvite.objects.filter(pk=INVITE).update(token="databasetoken")
     report = tmp_path / "verify.json"
@@ -91,7 +93,7 @@ def test_verifydomain_says_which_secret_differs_without_either_value(node_file, 
 
 
 def test_an_empty_secret_in_the_file_is_told_from_a_set_one(node_file, tmp_path):
-    command("loaddomain", node_file)
+    command("loaddomain", "--no-input", node_file)
     path = edited(node_file, tmp_path, lambda data: data["users"][0].update(passwordHash=""))
     status, out, _ = command("verifydomain", path)
     assert status == 1
@@ -102,11 +104,12 @@ def test_an_empty_secret_in_the_file_is_told_from_a_set_one(node_file, tmp_path)
 @pytest.mark.parametrize("name", ["loaddomain", "verifydomain"])
 def test_reports_are_private_files(node_file, tmp_path, name):
     if name == "verifydomain":
-        command("loaddomain", node_file)
+        command("loaddomain", "--no-input", node_file)
     report = tmp_path / "report.json"
     report.write_text("an older report")
     report.chmod(0o644)
-    assert command(name, node_file, "--report", str(report))[0] == 0
+    no_input = ("--no-input",) if name == "loaddomain" else ()
+    assert command(name, *no_input, node_file, "--report", str(report))[0] == 0
     assert oct(report.stat().st_mode & 0o777) == "0o600"
     assert json.loads(report.read_text(encoding="utf-8"))["file"] == node_file
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left

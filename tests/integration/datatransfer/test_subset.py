@@ -151,7 +151,7 @@ def test_tables_follow_from_the_model_metadata(world):
 def test_the_subset_loads_alone_into_an_empty_database(world, tmp_path, make_database):
     path, document = export(tmp_path, ["alpha"])
     target = make_database("sqlite")
-    call_command("loaddomain", str(path), "--database", target, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", str(path), "--database", target, stdout=io.StringIO())
     loaded = {label: set(rows) for label, rows in database_snapshot(target).items()}
     expected = {f"core.{table_model(key)}": rows for key, rows in world["expected"].items()}
     # Audit logs are appended under the target's own ids: as many, whatever the source's ids.

@@ -48,7 +48,7 @@ def verify(*args):
 
 @pytest.fixture
 def loaded(node_file):
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     return node_file
 
 
@@ -227,7 +227,7 @@ def test_a_seeddemo_file_just_loaded_agrees_and_compares_in_batches(
     call_command("seeddemo", "--scale", "1", "--database", source, stdout=io.StringIO())
     path = str(tmp_path / "demo.json")
     call_command("dumpdomain", path, "--database", source, "-v", "0")
-    call_command("loaddomain", path, "--database", target, "-v", "0")
+    call_command("loaddomain", "--no-input", path, "--database", target, "-v", "0")
     monkeypatch.setattr("datatransfer.verifier.BATCH_SIZE", 7)  # batches that end mid-table
     report = verify_domain(path, using=target)
     assert report.agrees, [str(d) for t in report.tables.values() for d in t.differing[:3]]
@@ -248,7 +248,7 @@ def naturally_loaded(admin_file):  # noqa: F811
     """The admin file loaded with --match natural into a target that held its admin and a
     permission under other ids."""
     hold_admin_and_permission()
-    call_command("loaddomain", admin_file, "--match", "natural", stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", admin_file, "--match", "natural", stdout=io.StringIO())
     return admin_file
 
 
@@ -312,7 +312,7 @@ def test_a_node_file_has_no_manifest_to_check_and_says_so(loaded):
 
 def test_audit_logs_are_compared_by_content_whatever_their_ids(node_file):
     own = AuditLog.objects.create(action="PROD", entity="User")  # the target's own event
-    call_command("loaddomain", node_file, stdout=io.StringIO())
+    call_command("loaddomain", "--no-input", node_file, stdout=io.StringIO())
     # The file's audit logs 17 and 18 came in under the target's next ids; one changed since.
     AuditLog.objects.filter(action="EXPORT").update(entity="Autre")
     status, out = verify(node_file)
@@ -338,8 +338,10 @@ def test_identical_audit_logs_are_counted_not_collapsed(node_file, tmp_path):
     logs += [dict(logs[0], id=1000), dict(logs[0], id=1001)]
     path = tmp_path / "identical.json"
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-    call_command("loaddomain", str(path), stdout=io.StringIO())
-    call_command("loaddomain", str(path), stdout=io.StringIO())  # again: nothing duplicated
+    call_command("loaddomain", "--no-input", str(path), stdout=io.StringIO())
+    call_command(
+        "loaddomain", "--no-input", str(path), stdout=io.StringIO()
+    )  # again: nothing duplicated
     assert AuditLog.objects.count() == 4
     status, out = verify(str(path))
     assert status == 0, out

@@ -73,7 +73,7 @@ def test_an_unknown_table_is_a_coded_error_and_the_command_names_the_flag(node_f
         import_domain(path)
     assert raised.value.code is Code.UNKNOWN_NAMES and "--" not in str(raised.value)
     with pytest.raises(CommandError) as raised:
-        call_command("loaddomain", str(path), stdout=io.StringIO())
+        call_command("loaddomain", "--no-input", str(path), stdout=io.StringIO())
     assert str(raised.value).endswith("(use --ignore-unknown to skip them).")
     report = import_domain(path, ignore_unknown=True)
     [note] = [n for n in report.notes if "notifications" in n]

@@ -13,6 +13,7 @@ from datatransfer.management.options import (
     require_database,
     save_report,
 )
+from datatransfer.management.planning import Planning, add_plan_arguments
 from datatransfer.management.rendering import (
     error_line,
     import_verdict,
@@ -33,7 +34,8 @@ class Command(BaseCommand):
         "Upsert an export file (this tool's or the Node.js tool's, .gz too) into a database by "
         "primary key, in one transaction. Exit 0: every row loaded; 1: rows failed; 2: the file "
         "or the options are wrong, or another session held a lock too long (nothing written); "
-        "3: no row failed but rows were skipped as conflicts; 130: interrupted (nothing written); "
+        "3: no row failed but rows were skipped as conflicts; 4: with --apply, the file or the "
+        "target changed since the plan (nothing written); 130: interrupted (nothing written); "
         "143 (SIGTERM) or 129 (SIGHUP): stopped (nothing written)."
     )
     # call_command("loaddomain", "-", stdin=STREAM) reads STREAM (bytes) for standard input.
@@ -41,13 +43,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_import_arguments(parser)
+        add_plan_arguments(parser)
 
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
         require_database(options["database"])
         sweep()
         try:
-            job_options = import_options(options)
+            planning = Planning(options)  # --plan-out, --apply: checked first
+            options["file"] = planning.file(options["file"])
+            job_options = planning.import_options(import_options(options))
             check_report_path(options)
             if verbosity >= 1:
                 self.stdout.write(self.starting(options))
@@ -62,7 +67,11 @@ class Command(BaseCommand):
             ):
                 if progress.enabled:  # the overall line's total: the file's own count
                     progress.rows = manifest_rows(path, job_options.exclude)
-                report = ImportJob(job_options, on_table=progress).run(path)
+                planning.check_file(path, self.file_name(options))
+                observers = planning.observers()
+                report = ImportJob(job_options, on_table=progress, observers=observers).run(path)
+                stdin = options["file"] == "-"
+                planning.write_plan(report, path, self.file_name(options), stdin=stdin)
         except DataTransferError as error:
             raise CommandError(error_line(error), returncode=error.exit_code) from None
         if options["file"] == "-":
@@ -77,9 +86,15 @@ class Command(BaseCommand):
             self.stdout.write(render_import_result(report, limit=None if verbosity >= 2 else 20))
             if job_options.exclude:
                 self.stdout.write(left_out_note(job_options.exclude, audit_log_keys()))
+            for line in planning.lines(report):
+                self.stdout.write(line)
         if verdict := import_verdict(report):
             message, returncode = verdict
             raise CommandError(message, returncode=returncode)
+
+    @staticmethod
+    def file_name(options) -> str:
+        return "standard input" if options["file"] == "-" else options["file"]
 
     @staticmethod
     def starting(options) -> str:

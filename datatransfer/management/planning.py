@@ -18,6 +18,7 @@ from datatransfer.exceptions import EXIT_REFUSED
 from datatransfer.files import unwritable_reason
 from datatransfer.plans import PlanChecker, PlanRecorder, check_file, check_target, read_plan
 from datatransfer.plans import write_plan as write_plan_file
+from datatransfer.routers import domain_database
 
 # (ImportOptions field, how the command line spells it, its value when not given)
 PLANNED_FLAGS = (
@@ -131,10 +132,12 @@ class Planning:
         if self.out:
             rows = sum(sum(counts.values()) for counts in self.plan.counts.values())
             read = sum(len(prints) for prints in self.plan.fingerprint.values())
+            alias = self.plan.database
+            database = "" if alias == domain_database() else f" --database {alias}"
             return [
                 f"Plan written to {self.out}: the outcome of {rows:,} rows in "
                 f"{len(self.plan.counts)} tables, and the fingerprint of {read:,} target rows.",
-                f"Apply it with: python manage.py loaddomain --apply {self.out}",
+                f"Apply it with: python manage.py loaddomain --apply {self.out}{database}",
             ]
         if self.applied:
             done = "still holds" if report.dry_run else "was applied"

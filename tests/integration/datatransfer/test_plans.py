@@ -59,6 +59,7 @@ def plan_of(file, alias, tmp_path, *flags) -> tuple[str, dict]:
     )
     assert status == 0, err
     assert f"Plan written to {plan}" in out
+    assert f"Apply it with: python manage.py loaddomain --apply {plan} --database {alias}" in out
     return str(plan), json.loads(plan.read_text(encoding="utf-8"))
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 EXIT_ROWS_FAILED = 1  # rows failed (the other rows were loaded), or the database differs
 EXIT_REFUSED = 2  # a file-level or option error: nothing was written
 EXIT_CONFLICTS = 3  # no row failed, but rows were skipped as conflicts
+EXIT_PLAN_CHANGED = 4  # the file or the target's rows changed since the plan: nothing written
 
 QUOTED_LIMIT = 80
 
@@ -74,6 +75,7 @@ class Code(StrEnum):
     OUTPUT_CLOSED = "output-closed"  # the reader of the output went away (a closed pipe)
     NOT_AN_ARCHIVE_NAME = "not-an-archive-name"  # an archive's name must end in .tar...
     NO_FOLDER = "no-folder"  # the output's folder does not exist
+    PLAN_CHANGED = "plan-changed"  # the file or the target changed since the plan: a new plan
 
 
 class DataTransferError(Exception):
@@ -168,3 +170,16 @@ class ImportLockedError(DataTransferError):
 class SchemaMismatchError(DataTransferError):
     """The database lacks the domain's tables, columns, types or enum labels, or has ones
     the models do not know."""
+
+
+class PlanError(DataTransferError):
+    """A plan (plans.py) that cannot be applied as it is: a file that is not a plan (or a
+    broken one), or a plan made for another database. Nothing was written."""
+
+
+class PlanChangedError(DataTransferError):
+    """The file, or target rows that a plan depends on, changed since the plan was made:
+    its apply was rolled back, nothing was written."""
+
+    code = Code.PLAN_CHANGED
+    exit_code = EXIT_PLAN_CHANGED

@@ -4,8 +4,9 @@ an ImportRecord (queued) and queues a task of Django's tasks framework; the work
 copy of the uploaded file whose SHA-256 is the one recorded, and writes the report, the
 state and the duration on the record.
 
-The preview is such an import with `dry_run`; confirming it queues the same import for
-real, bound to the preview's SHA-256.
+The preview is such an import with `dry_run`, which records its plan (plans.py);
+confirming it queues the same import for real, bound to the preview's SHA-256 and its plan:
+what is confirmed is what was previewed, or nothing (the target changed since: FAILED).
 """
 
 import datetime as dt
@@ -18,15 +19,24 @@ from django.utils import timezone
 from django_tasks import task
 
 from datatransfer.databases import describe
-from datatransfer.exceptions import DataTransferError, FileChangedError
+from datatransfer.exceptions import Code, DataTransferError, FileChangedError
 from datatransfer.import_files import StoredFile, checked_copy, sha256_of
 from datatransfer.importer import ImportJob, ImportOptions
 from datatransfer.leftovers import owner
 from datatransfer.models import ImportRecord
+from datatransfer.plans import (
+    PlanChecker,
+    PlanRecorder,
+    check_target,
+    file_changed,
+    read_plan,
+    write_plan,
+)
 from datatransfer.registry import audit_log_keys
 from datatransfer.tasks import save_and_enqueue
 
 logger = logging.getLogger(__name__)
+NEW_PREVIEW = "Upload the file again for a new preview."
 INTERRUPTED = "Interrupted: the import was rolled back, nothing was written."
 STOPPED = (
     "Interrupted: the process running the import was stopped; the import was rolled back, "
@@ -37,15 +47,53 @@ STOPPED = (
 def load_file(record: ImportRecord, path, *, on_table=None) -> dict:
     """Import the export file or archive at `path` as `record` says (its database, dry run
     or not, its options: `--match`, `--skip-audit`) with the import job of `loaddomain`;
-    return the report (ImportReport.as_dict(), with "media" for an archive). Raises what
-    the job raises."""
+    return the report (ImportReport.as_dict(), with "media" for an archive). A preview
+    records its plan (plans.py) beside the kept file; a confirmation applies its preview's
+    plan, with the plan's options. Raises what the job raises, PlanChangedError when the
+    target changed since the preview."""
     options = ImportOptions(
         using=record.database,
         dry_run=record.dry_run,
         match=record.match,
         exclude=frozenset(audit_log_keys()) if record.skip_audit else frozenset(),
     )
-    return ImportJob(options, on_table=on_table).run(str(path)).as_dict()
+    observer = None
+    if record.dry_run:
+        observer = PlanRecorder()
+    elif record.plan_path:
+        plan = read_plan(record.plan_path)
+        check_target(plan, record.database)
+        if plan.file_sha256 != record.checksum:
+            raise file_changed(record.file_name)
+        options = plan.import_options(using=record.database)
+        observer = PlanChecker(plan)
+    observers = (observer,) if observer else ()
+    report = ImportJob(options, on_table=on_table, observers=observers).run(str(path))
+    if record.dry_run:
+        _keep_plan(record, observer.plan(report, **_planned_file(record)))
+    return report.as_dict()
+
+
+def _planned_file(record: ImportRecord) -> dict:
+    return {
+        "name": record.file_name,
+        "path": record.file_path,
+        "sha256": record.checksum,
+        "size": record.file_size,
+    }
+
+
+def _keep_plan(record: ImportRecord, plan) -> None:
+    """Write the preview's plan beside its kept file (private, 0600) and name it on the
+    record. Raises DataTransferError when it cannot be written."""
+    path = Path(record.file_path).with_name(f"{Path(record.file_path).name}.plan.json")
+    try:
+        write_plan(path, plan)
+    except OSError as error:
+        raise DataTransferError(
+            f"Cannot keep the preview's plan in {path.parent}: {error.strerror or error}."
+        ) from error
+    record.plan_path = str(path)
 
 
 def _description(alias: str) -> str:
@@ -109,6 +157,7 @@ def queue_confirmed(preview: ImportRecord, *, user) -> ImportRecord:
             database=preview.database,
             match=preview.match,
             skip_audit=preview.skip_audit,
+            plan_path=preview.plan_path,
             file_name=preview.file_name,
             file_path=preview.file_path,
             file_size=preview.file_size,
@@ -185,6 +234,8 @@ def run_import(record_id: int) -> str:
             except DataTransferError as error:
                 # Messages name the private copy: name the file as it was uploaded.
                 error.args = (str(error).replace(str(copy), record.file_name),)
+                if error.code == Code.PLAN_CHANGED:
+                    error.args = (f"{error} {NEW_PREVIEW}",)
                 raise
     except DataTransferError as error:
         _finish(record, started, status=ImportRecord.Status.FAILED, error=str(error))
@@ -210,8 +261,10 @@ def run_import(record_id: int) -> str:
 
 def _delete_kept_file(record: ImportRecord) -> None:
     """Delete the uploaded file once it is imported, or its run failed (it may hold
-    password hashes); the record keeps its name and SHA-256. A failure is only logged."""
-    try:
-        Path(record.file_path).unlink(missing_ok=True)
-    except OSError as error:
-        logger.warning("Import %s: %s not deleted: %s", record.pk, record.file_path, error)
+    password hashes), and its preview's plan; the record keeps its name and SHA-256. A
+    failure is only logged."""
+    for path in filter(None, (record.file_path, record.plan_path)):
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as error:
+            logger.warning("Import %s: %s not deleted: %s", record.pk, path, error)

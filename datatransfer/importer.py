@@ -204,6 +204,7 @@ class ImportJob:
         self.by_key = {t.key: t for t in self.tables}
         self.doing = "starting"  # what the import is at, for a lock timeout's message
         self.connection = None
+        self.source = None  # the ExportSource the import reads (its sha256: the bytes read)
 
     def run(self, path) -> ImportReport:
         started = time.monotonic()
@@ -286,6 +287,7 @@ class ImportJob:
         """Read the head, check (and match), load, link and check constraints, in one
         transaction; every phase takes what the one before it handed over."""
         options, using = self.options, self.options.using
+        self.source = source
         head, schema_notes = self.read_head(source)
         matcher = None
         if options.match == "natural":

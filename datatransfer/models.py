@@ -131,6 +131,9 @@ class ImportRecord(Run):
         default="id",
     )
     skip_audit = models.BooleanField(_("audit logs left out"), default=False)
+    # The preview's plan (plans.py), a private file beside the kept upload: what a preview
+    # found for every row, which its confirmation applies (the confirmation names it too).
+    plan_path = models.CharField(_("plan"), max_length=1000, blank=True)
     # While running: the table being loaded, and how many tables were started.
     progress_table = models.CharField(_("current table"), max_length=100, blank=True)
     progress_tables = models.PositiveIntegerField(_("tables started"), default=0)

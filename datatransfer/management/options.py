@@ -123,7 +123,12 @@ def add_lock_timeout_option(parser, who: str, outcome: str) -> None:
 
 def add_import_arguments(parser) -> None:
     """loaddomain's arguments: the file, then one per ImportOptions field."""
-    parser.add_argument("file", help="Export file or archive to load; '-' reads standard input.")
+    parser.add_argument(
+        "file",
+        nargs="?",
+        help="Export file or archive to load; '-' reads standard input (with --apply: the "
+        "plan's file when left out).",
+    )
     add_database_option(parser, "write")
     parser.add_argument(
         "--dry-run", action="store_true", help="Do the whole import, then roll it back."

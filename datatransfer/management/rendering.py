@@ -36,6 +36,7 @@ HINTS = {
     Code.STRICT: "--strict",
     Code.MEDIA_DIFFERS: "use --overwrite-media to replace it",
     Code.NOT_AN_ARCHIVE: "dumpdomain --with-media writes one",
+    Code.PLAN_CHANGED: "make a new plan: loaddomain FILE --dry-run --plan-out PLAN",
 }
 
 

@@ -156,25 +156,29 @@ class PostgresBackend(PortableBackend):
         return self._statements[table.key]
 
     def _stage(self, raw_rows, on_rows) -> None:
-        """COPY the rows, as JSON lines numbered in file order, into the staging table."""
-        with (
-            self.connection.wrap_database_errors,
-            self.connection.connection.cursor() as raw_cursor,
-            raw_cursor.copy(f"COPY {STAGE} (_n, doc) FROM STDIN") as copy,
-        ):
-            lines = []
-            for number, raw in enumerate(raw_rows, start=1):
-                # COPY's text format: a backslash is doubled; JSON has no raw tab or newline.
-                line = dumps_json(raw).replace(b"\\", b"\\\\")
-                lines.append(b"%d\t%s\n" % (number, line))
-                if len(lines) == COPY_CHUNK:
-                    copy.write(b"".join(lines))
-                    if on_rows:
-                        on_rows(len(lines))
-                    lines = []
-            copy.write(b"".join(lines))
-            if on_rows:
-                on_rows(len(lines))
+        """COPY the rows, as JSON lines numbered in file order, into the staging table: one
+        COPY per COPY_CHUNK rows, the rows taken between two of them, never during one, so
+        that taking a row may query the connection (rowimages.read_ahead: a plan's reads)."""
+        lines = []
+        for number, raw in enumerate(raw_rows, start=1):
+            # COPY's text format: a backslash is doubled; JSON has no raw tab or newline.
+            line = dumps_json(raw).replace(b"\\", b"\\\\")
+            lines.append(b"%d\t%s\n" % (number, line))
+            if len(lines) == COPY_CHUNK:
+                self._copy(lines, on_rows)
+                lines = []
+        self._copy(lines, on_rows)
+
+    def _copy(self, lines: list, on_rows) -> None:
+        if lines:
+            with (
+                self.connection.wrap_database_errors,
+                self.connection.connection.cursor() as raw_cursor,
+                raw_cursor.copy(f"COPY {STAGE} (_n, doc) FROM STDIN") as copy,
+            ):
+                copy.write(b"".join(lines))
+        if on_rows:
+            on_rows(len(lines))
 
     # -- the set-based path
 

@@ -15,6 +15,7 @@ from datatransfer.management.options import (
     require_database,
     save_report,
 )
+from datatransfer.management.planning import Planning, add_plan_arguments
 from datatransfer.management.rendering import (
     error_line,
     import_verdict,
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         "Exit 0: every row loaded; 1: rows failed; 2: the file or the options are wrong, the "
         "question could not be asked or was not answered yes, or another session held a lock "
         "too long (nothing written); 3: no row failed but rows were skipped as conflicts; "
+        "4: with --apply, the file or the target changed since the plan (nothing written); "
         "130: interrupted, at the question too (nothing written); 143 (SIGTERM) or 129 "
         "(SIGHUP): stopped (nothing written)."
     )
@@ -47,6 +49,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_import_arguments(parser)
+        add_plan_arguments(parser)
         add_no_input_argument(parser)
 
     def handle(self, *args, **options):
@@ -54,7 +57,9 @@ class Command(BaseCommand):
         require_database(options["database"])
         sweep()
         try:
-            job_options = import_options(options)
+            planning = Planning(options)  # --plan-out, --apply: checked first
+            options["file"] = planning.file(options["file"])
+            job_options = planning.import_options(import_options(options))
             check_report_path(options)
             confirm_import(self, options, job_options.exclude)  # before any transaction opens
             if verbosity >= 1:
@@ -70,7 +75,11 @@ class Command(BaseCommand):
             ):
                 if progress.enabled:  # the overall line's total: the file's own count
                     progress.rows = manifest_rows(path, job_options.exclude)
-                report = ImportJob(job_options, on_table=progress).run(path)
+                planning.check_file(path, self.file_name(options))
+                observers = planning.observers()
+                report = ImportJob(job_options, on_table=progress, observers=observers).run(path)
+                stdin = options["file"] == "-"
+                planning.write_plan(report, path, self.file_name(options), stdin=stdin)
         except DataTransferError as error:
             raise CommandError(error_line(error), returncode=error.exit_code) from None
         if options["file"] == "-":
@@ -85,9 +94,15 @@ class Command(BaseCommand):
             self.stdout.write(render_import_result(report, limit=None if verbosity >= 2 else 20))
             if job_options.exclude:
                 self.stdout.write(left_out_note(job_options.exclude, audit_log_keys()))
+            for line in planning.lines(report):
+                self.stdout.write(line)
         if verdict := import_verdict(report):
             message, returncode = verdict
             raise CommandError(message, returncode=returncode)
+
+    @staticmethod
+    def file_name(options) -> str:
+        return "standard input" if options["file"] == "-" else options["file"]
 
     @staticmethod
     def starting(options) -> str:

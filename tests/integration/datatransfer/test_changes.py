@@ -107,6 +107,7 @@ def test_a_delta_holds_the_changed_rows_and_what_they_need_and_makes_the_target_
 
     report = import_domain(str(tmp_path / "delta.json"), using=target)
     assert not report.has_failures and not report.has_conflicts, report.issues[:3]
+    assert f"A partial file (the rows changed since {format_datetime(since)})" in str(report.notes)
     assert comparable(source) == comparable(target)
     # Compared in full: a full export of the source agrees with the target.
     export(source, tmp_path / "after.json")

@@ -4,14 +4,15 @@ row of a table that has neither, and the rows those need as references, as a sub
 carries them (subset.with_references).
 
 The file says it is partial (`metadata.partial`: `since`, and `until`, the time the
-export started). `until` is read before the export reads anything, so the next export,
-from `until`, sees every row changed while this one ran: a row stamped at or after
-`until` is in the next file (perhaps in both: loading a row twice leaves it unchanged),
-a row stamped before it was committed before this export's snapshot, so it is in this
-file. The limit: a row whose stamp is earlier than its commit by more than the time
-between them (a long transaction of the application, or a clock behind the database's)
-can fall between two exports; give an earlier time to cover such a margin. A row
-deleted since is not in the file: a partial file says nothing of the rows it lacks.
+export started). `until` is read before the export reads anything: a row stamped
+before `until` and committed by then is in this export's snapshot, and a row stamped at
+or after `until` is in the next export's, from `until` (perhaps in both: loaded twice, it
+is unchanged the second time), so nothing falls between two runs. The limit: a stamp is
+the application's clock when it wrote the row, and the export sees a row once its
+transaction has committed; a row stamped before `until` but committed after the export's
+snapshot (a transaction still open then, or a clock behind the database server's) is in
+neither file: an earlier time keeps a margin. A row deleted since is in no file: a
+partial file says nothing of the rows it lacks.
 """
 
 import datetime as dt

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from datatransfer.changes import changes_scope, parse_since
 from datatransfer.checksums import FileDigest
 from datatransfer.exceptions import Code, DataTransferError
 from datatransfer.exporter import export_domain, tables_to_export
@@ -50,7 +51,9 @@ class ExportOptions:
     `user` (an admin user) or `command` (the command line) says who launched it.
     `signing_key` and `media_root` default to the settings'. `lock_timeout`: seconds
     the export waits for another session's lock on PostgreSQL (0: no limit; default:
-    DATATRANSFER_LOCK_TIMEOUT).
+    DATATRANSFER_LOCK_TIMEOUT). `since`: only the rows changed since this time (an aware
+    datetime, or ISO 8601 text: changes.parse_since) and the rows they need, with
+    `organizations` too the changed rows of their subset (changes.py).
 
     Raises DataTransferError for an output name or folder that cannot be written, an
     excluded name that is not a table, a negative indent or a bad lock timeout setting.
@@ -68,6 +71,7 @@ class ExportOptions:
     command: str = ""
     signing_key: str | None = None
     lock_timeout: float | None = None
+    since: dt.datetime | None = None
 
     def __post_init__(self):
         def normalize(name, value):
@@ -81,6 +85,8 @@ class ExportOptions:
         if self.signing_key is None:
             normalize("signing_key", settings_signing_key())
         normalize("lock_timeout", checked_lock_timeout(self.lock_timeout))
+        if isinstance(self.since, str):
+            normalize("since", parse_since(self.since))
         if not self.output:
             normalize("output", default_output(".tar" if self.media else get_format().suffix))
         if self.indent is not None and self.indent < 0:
@@ -102,12 +108,14 @@ class ExportOptions:
 class ExportRun:
     """What an export did: the engine's report (naming the file or archive written), the
     history record (None, with `warning` saying why, when it could not be saved), and
-    for an archive its manifest (`files` and `missing`)."""
+    for an archive its manifest (`files` and `missing`). `until`: for the changes since a
+    time, the export's start, the time to export the next changes from."""
 
     report: ExportReport
     record: ExportRecord | None
     warning: str = ""
     manifest: dict | None = None
+    until: dt.datetime | None = None
 
 
 class ExportJob:
@@ -128,6 +136,7 @@ class ExportJob:
         self.manifest: dict | None = None
         self._digest = FileDigest()  # of the file written: the export, then the archive
         self._files: ReferencedFiles | None = None
+        self.until: dt.datetime | None = None
 
     def run(self) -> ExportRun:
         """Raises DataTransferError (recorded failed; OutputClosed recorded interrupted)
@@ -139,6 +148,7 @@ class ExportJob:
         try:
             with contextlib.ExitStack() as stack:
                 scope = self.scope()
+                self.until = getattr(scope, "until", None)
                 export_path = self.options.output
                 if self.options.media:
                     # The export waits in a private folder (0700: it holds password hashes)
@@ -165,11 +175,17 @@ class ExportJob:
             record=None if self.warning else self.record,
             warning=self.warning,
             manifest=self.manifest,
+            until=self.until,
         )
 
     def scope(self):
-        """The organizations' subset (subset.OrganizationScope), or None for every row.
-        Raises DataTransferError for an unknown slug."""
+        """The organizations' subset (subset.OrganizationScope), the rows changed since a
+        time (changes.ChangesScope, made here: its `until` is the export's start), or None
+        for every row. Raises DataTransferError for an unknown slug."""
+        if self.options.since is not None:
+            return changes_scope(
+                self.options.since, self.options.organizations, using=self.options.using
+            )
         if not self.options.organizations:
             return None
         return organization_scope(self.options.organizations, using=self.options.using)

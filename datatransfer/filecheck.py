@@ -24,6 +24,7 @@ from datatransfer.formats import open_reader
 from datatransfer.formats.document import (
     UNVERIFIABLE_MAJOR_VERSIONS,
     excluded_table_keys,
+    partial_of,
     reference_ids,
 )
 from datatransfer.formats.rows import value_decoder
@@ -312,6 +313,14 @@ class FileHead:
     def references(self) -> dict:
         """{table key: ids} of the rows carried only as references (subset exports)."""
         return reference_ids(self.path, self.metadata, self.by_key)
+
+    @cached_property
+    def partial(self) -> dict | None:
+        """For a file of the changes since a time, {"since": ..., "until": ...}: the rows
+        it lacks are not missing, only unchanged (or older); None for a whole export or a
+        subset. What must not take the file's absent rows as gone (a comparison's extra
+        rows, a deletion of the rows a file lacks) asks this."""
+        return partial_of(self.path, self.metadata)
 
     def expected_rows(self, key: str) -> int | None:
         return expected_rows(self.metadata, key)

@@ -348,6 +348,11 @@ class ImportJob:
         options = self.options
         skipped = head.skipped  # refused first when its list of tables left out is malformed
         references = head.references
+        if head.partial is not None:  # the rows it lacks are unchanged, not gone
+            report.notes.append(
+                f"A partial file (the rows changed since {head.partial.get('since', 'a time')}): "
+                "the database's rows it lacks are left as they are."
+            )
         unknown = [key for key in head.listed if key not in self.by_key]
         if unknown and not options.ignore_unknown:
             raise unknown_error(reader.path, [f"table {quoted(k)}" for k in unknown])

@@ -234,6 +234,23 @@ class TableSpec:
     def field_keys(self) -> set[str]:
         return {spec.key for spec in self.fields} | {spec.key for spec in self.many_to_many}
 
+    @cached_property
+    def changed_at(self) -> FieldSpec | None:
+        """The column that says when a row last changed, for an export of the changes
+        since a time: the first date-time field set on every save (`auto_now`, or named
+        `updated_at`: Prisma's `@updatedAt`, which the models set in `save()`), else the
+        first set when the row is made (`auto_now_add`, or named `created_at`: an
+        append-only table's rows never change); None when the table has neither."""
+        stamps = [spec for spec in self.fields if isinstance(spec.field, models.DateTimeField)]
+        for changed in (
+            lambda field: field.auto_now or field.name == "updated_at",
+            lambda field: field.auto_now_add or field.name == "created_at",
+        ):
+            found = [spec for spec in stamps if changed(spec.field)]
+            if found:
+                return found[0]
+        return None
+
     def ordering(self) -> tuple[str, ...]:
         """Rows by creation time, then primary key (the old tool's order, made total)."""
         names = {f.name for f in self.model._meta.concrete_fields}

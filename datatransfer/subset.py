@@ -109,16 +109,17 @@ def _needed_links(table, by_model, *, own: bool):
     ]
 
 
-def collect_subset(root_model, root_ids, *, using=None) -> Subset:
+def collect_subset(root_model, root_ids, *, using=None, narrow=None) -> Subset:
     """Return the Subset of the rows of `root_ids` (rows of `root_model`).
 
     1. Down: a row belongs to the roots when one of its links points to a row that does,
        table after table in dependency order. The links set last (a cycle's nullable side,
        a self-reference) are not followed down: a block would pull in every later block,
        an owner every organization they own.
-    2. Up: every row a row of the roots points to, over every link (the ones set last and
-       many-to-manys too), is added as a reference; from a reference, only its required
-       links are followed; until nothing new comes, so the file loads on its own.
+    2. `narrow(table, ids)`, when given, keeps some of each table's rows of the roots (the
+       rows changed since a time: changes.py); the others are left out, unless needed.
+    3. Up (with_references): every row a row of the roots points to is added as a
+       reference, until nothing new comes, so the file loads on its own.
     """
     using = using or domain_database()
     tables = domain_tables()
@@ -138,9 +139,21 @@ def collect_subset(root_model, root_ids, *, using=None) -> Subset:
                 belongs.add(table.key)
                 if rows[target.key]:
                     rows[table.key] |= _linked(table, field, rows[target.key], using, down=True)
+    if narrow is not None:
+        rows = {table.key: narrow(table, rows[table.key]) for table in tables}
+    return with_references(rows, belongs, using=using)
 
+
+def with_references(own: dict, belongs: set, *, using) -> Subset:
+    """The Subset of the rows `own` ({table key: primary keys}) and every row they need:
+    every row an own row points to, over every link (the ones set last and many-to-manys
+    too), is added as a reference; from a reference, only its required links are followed
+    in turn; until nothing new comes. `belongs`: the tables written even when empty."""
+    tables = domain_tables()
+    by_model = {table.model: table for table in tables}
     by_key = {table.key: table for table in tables}
-    own = {key: set(ids) for key, ids in rows.items()}
+    own = {table.key: set(own.get(table.key, ())) for table in tables}
+    rows = {key: set(ids) for key, ids in own.items()}
     pending = [(key, set(ids), True) for key, ids in rows.items() if ids]
     while pending:
         key, ids, are_own = pending.pop()
@@ -150,7 +163,7 @@ def collect_subset(root_model, root_ids, *, using=None) -> Subset:
             if new:
                 rows[target.key] |= new
                 pending.append((target.key, new, False))
-    return Subset(rows=rows, own=own, belongs=belongs)
+    return Subset(rows=rows, own=own, belongs=set(belongs))
 
 
 def filter_pk_in(queryset, ids):
@@ -169,30 +182,25 @@ def filter_pk_in(queryset, ids):
     return queryset.filter(pk__in=RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)]))
 
 
-class OrganizationScope:
-    """A `scope` for `export_domain`: the subset of some organizations.
-
-    The rows are collected on the first call, inside the exporter's transaction, so they
-    come from the same snapshot as the rows written. Tables without a path to an
-    organization and without a referenced row are left out of the file. The exporter asks
-    `references(table)` which rows to write `as_reference`, and adds `metadata()` to the
-    file's.
+class CollectedScope:
+    """A `scope` for `export_domain` whose rows are a Subset, collected on the first call,
+    inside the exporter's transaction, so they come from the same snapshot as the rows
+    written (`_collect()` says which). A table that the Subset neither `belongs` to nor
+    needs a row of is left out of the file. The exporter asks `references(table)` which
+    rows to write `as_reference`, and adds `metadata()` to the file's.
     """
 
-    def __init__(self, organizations: dict, *, using=None):
-        self.organizations = organizations  # slug -> id
+    def __init__(self, *, using=None):
         self.using = using or domain_database()
         self.subset = None
 
-    @property
-    def slugs(self) -> list[str]:
-        return sorted(self.organizations)
+    def _collect(self) -> Subset:
+        raise NotImplementedError
 
     def collect(self) -> Subset:
         """The Subset, collected once (call it inside the export's transaction)."""
         if self.subset is None:
-            root = subset_root_table()
-            self.subset = collect_subset(root.model, self.organizations.values(), using=self.using)
+            self.subset = self._collect()
         return self.subset
 
     def __call__(self, table, queryset):
@@ -217,14 +225,33 @@ class OrganizationScope:
         return values, dict.fromkeys(many_to_many or {}, [])
 
     def metadata(self) -> dict:
-        """What the file's metadata says of the subset: the organizations' slugs, and the
-        rows that are in it only as references ({table key: sorted ids})."""
+        """What the file's metadata says of the subset: the rows that are in it only as
+        references ({table key: sorted ids})."""
         subset = self.collect()
         references = {key: sorted(subset.references(key)) for key in subset.rows}
-        return {
-            "organizations": self.slugs,
-            "references": {key: ids for key, ids in references.items() if ids},
-        }
+        return {"references": {key: ids for key, ids in references.items() if ids}}
+
+
+class OrganizationScope(CollectedScope):
+    """The subset of some organizations (`organizations`: slug -> id): their rows, and
+    the rows those need as references. Tables without a path to an organization and
+    without a referenced row are left out of the file."""
+
+    def __init__(self, organizations: dict, *, using=None):
+        super().__init__(using=using)
+        self.organizations = organizations  # slug -> id
+
+    @property
+    def slugs(self) -> list[str]:
+        return sorted(self.organizations)
+
+    def _collect(self) -> Subset:
+        root = subset_root_table()
+        return collect_subset(root.model, self.organizations.values(), using=self.using)
+
+    def metadata(self) -> dict:
+        """The organizations' slugs, and the references (CollectedScope.metadata)."""
+        return {"organizations": self.slugs, **super().metadata()}
 
 
 def organization_scope(slugs, *, using=None) -> OrganizationScope:

@@ -181,12 +181,15 @@ def _shown(value) -> str:
 class _TableVerifier:
     """Compares one table's rows in batches: one query per batch (and per many-to-many)."""
 
-    def __init__(self, table, comparison, *, using, skip_empty_secrets, references=()):
+    def __init__(
+        self, table, comparison, *, using, skip_empty_secrets, references=(), partial=False
+    ):
         self.table = table
         self.comparison = comparison
         self.using = using
         self.skip_empty_secrets = skip_empty_secrets
         self.references = references  # rows only checked to be there (the import keeps them)
+        self.partial = partial  # a file of the changes since a time: no row is extra
         self.seen = set()
         self.fields = {spec.attname: spec for spec in table.fields}
         self.contents = ContentCounts()  # an append-only table: the rows of each content
@@ -210,7 +213,8 @@ class _TableVerifier:
                 self._compare(batch)
                 batch = []
         self._compare(batch)
-        self._find_extra()
+        if not self.partial:
+            self._find_extra()
 
     def _compare(self, rows) -> None:
         if not rows:
@@ -299,7 +303,8 @@ def verify_domain(path, **options) -> VerifyReport:
 
     Only reads: everything runs in one transaction (read only, one snapshot, on
     PostgreSQL) that is rolled back. Tables absent from the file, left out of the export,
-    or `exclude`d, are not compared. Unless `verify` is false, the file is first checked
+    or `exclude`d, are not compared; for a partial file (the changes since a time), the
+    database's rows it lacks are not extra. Unless `verify` is false, the file is first checked
     against its manifest, as the import does. `match="natural"` compares as an import with
     that matching wrote: a file row whose id is not in the database but whose natural key
     is, is compared with that row, its links following (matching.py).
@@ -367,7 +372,7 @@ class _Verification:
             )
             self.skip_empty_secrets = bool(reader.metadata.get("secretsExcluded"))
             # Refused here, in this order, when the file's lists are malformed.
-            _, self.references = head.left_out, head.references
+            _, self.references, _ = head.left_out, head.references, head.partial
             waits = LockWaits(using, options.lock_timeout, "the comparison was stopped")
             with waits, read_only_snapshot(connection, using):
                 waits.limit(connection)
@@ -402,6 +407,7 @@ class _Verification:
                 using=options.using,
                 skip_empty_secrets=self.skip_empty_secrets,
                 references=self.references.get(key, set()),
+                partial=self.head.partial is not None,
             )
             rows = checked_rows(reader.path, table, rows, options.ignore_unknown)
             verifier.run(matcher.rows(table, rows) if matcher else rows)
@@ -430,6 +436,12 @@ class _Verification:
             report.notes.append(
                 f"{referenced:,} rows in the file only as references (the import never changes "
                 "them in a database that has them): checked to be in the database, not compared."
+            )
+        if self.head.partial is not None:
+            report.notes.append(
+                "A partial file (the rows changed since "
+                f"{self.head.partial.get('since', 'a time')}): the database's other rows are "
+                "not compared, none of them is extra."
             )
         if self.skip_empty_secrets:
             report.notes.append(

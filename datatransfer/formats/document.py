@@ -127,6 +127,21 @@ def excluded_table_keys(path, metadata: dict) -> set[str]:
     return set(keys)
 
 
+def partial_of(path, metadata: dict) -> dict | None:
+    """What a partial file (`partial`: the changes since a time, datatransfer/changes.py)
+    says it holds, {"since": ..., "until": ...}, or None for a whole export (or subset):
+    a partial file says nothing of the rows it lacks.
+
+    Raises FileFormatError when `partial` is not an object of texts.
+    """
+    partial = metadata.get("partial")
+    if partial is None:
+        return None
+    if not isinstance(partial, dict) or not all(isinstance(v, str) for v in partial.values()):
+        raise FileFormatError(f"{path}: metadata.partial must map since and until to times.")
+    return partial
+
+
 def reference_ids(path, metadata: dict, by_key: dict) -> dict[str, set]:
     """{table key: primary keys} of the rows a subset export carries only as references
     (`references`: other organizations' rows, or shared ones, that its rows link to),

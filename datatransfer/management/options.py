@@ -6,6 +6,7 @@ import math
 
 from django.core.management.base import CommandError
 
+from datatransfer.changes import parse_since
 from datatransfer.databases import require_configured
 from datatransfer.exceptions import EXIT_REFUSED, DataTransferError
 from datatransfer.export_job import ExportOptions
@@ -213,6 +214,15 @@ def add_export_options(parser) -> None:
         "repeat for several.",
     )
     parser.add_argument(
+        "--since",
+        metavar="TIMESTAMP",
+        help="Export only the rows created or updated since TIMESTAMP (ISO 8601: "
+        "2026-12-07T18:00:00Z, 2026-12-07T19:00+01:00, 2026-12-07; without an offset, UTC), "
+        "by each table's updatedAt (else createdAt; every row of a table with neither), and "
+        "the rows they need, as references. The file says it is partial; the summary gives "
+        "the TIMESTAMP for the next time. With --organization: its changed rows.",
+    )
+    parser.add_argument(
         "--exclude-secrets",
         action="store_true",
         help="Write password hashes and invite tokens empty.",
@@ -251,7 +261,19 @@ def export_options(options) -> ExportOptions:
         media=options["with_media"],
         command="dumpdomain --with-media" if options["with_media"] else "dumpdomain",
         lock_timeout=options["lock_timeout"],
+        since=since_option(options),
     )
+
+
+def since_option(options):
+    """The aware time of --since, or None. Raises CommandError (exit 2) for a value that is
+    not an ISO 8601 time."""
+    if options.get("since") is None:
+        return None
+    try:
+        return parse_since(options["since"])
+    except DataTransferError as error:
+        raise CommandError(f"--since: {error}", returncode=EXIT_REFUSED) from None
 
 
 def add_comparison_arguments(parser) -> None:

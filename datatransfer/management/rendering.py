@@ -11,6 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from datatransfer.databases import describe
 from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, Code
 from datatransfer.files import human_size
+from datatransfer.formats.rows import format_datetime
 from datatransfer.media import DIFFERENT_FILE, MANIFEST_MEMBER
 from datatransfer.reports import (
     ExportReport,
@@ -307,6 +308,15 @@ def next_step(output: str, source: str) -> str:
     others = [alias for alias in connections if alias not in (DEFAULT_DB_ALIAS, source)]
     target = others[0] if len(others) == 1 else "TARGET"
     return f"Import it with: python manage.py loaddomain {path} --database {target} --dry-run"
+
+
+def next_since(since, until) -> str:
+    """After an export of the changes since a time: what it holds, and where the next one
+    starts: the time this one started (changes.py: nothing falls between the two)."""
+    return (
+        f"Partial: the rows changed since {format_datetime(since)}, and the rows they need. "
+        f"Next time: --since {format_datetime(until)}"
+    )
 
 
 def render_swept(swept, *, dry_run: bool = False) -> str:

@@ -16,6 +16,7 @@ from datatransfer.management.options import (
 )
 from datatransfer.management.rendering import (
     error_line,
+    next_since,
     next_step,
     render_export,
     render_media_export,
@@ -103,5 +104,7 @@ class Command(BaseCommand):
             if run.manifest is not None:
                 limit = None if options["verbosity"] >= 2 else 20
                 messages.write(render_media_export(run.manifest, limit=limit))
+            if run.until is not None:
+                messages.write(next_since(export.since, run.until))
             if not to_stdout:
                 messages.write(next_step(export.output, options["database"]))

@@ -26,7 +26,7 @@ def test_a_weekly_sync_by_the_time_each_export_names(make_database, tmp_path):
     assert run_manage("migrate", "-v", "0", env=prod).returncode == 0
     first = run_manage("dumpdomain", str(full), "--since", "2000-01-01", env=dev)
     assert first.returncode == 0, first.stderr
-    assert run_manage("loaddomain", str(full), "-v", "0", env=prod).returncode == 0
+    assert run_manage("loaddomain", str(full), "-v", "0", "--no-input", env=prod).returncode == 0
     since = re.search(r"Next time: --since (\S+)", first.stdout).group(1)
 
     organization = Organization.objects.using(source).order_by("pk").first()
@@ -37,7 +37,7 @@ def test_a_weekly_sync_by_the_time_each_export_names(make_database, tmp_path):
     run = run_manage("dumpdomain", str(delta), "--since", since, env=dev)
     assert run.returncode == 0, run.stderr
     assert re.search(r"^departments\s+1\s+0$", run.stdout, re.M)
-    loaded = run_manage("loaddomain", str(delta), env=prod)
+    loaded = run_manage("loaddomain", str(delta), "--no-input", env=prod)
     assert loaded.returncode == 0, loaded.stderr
     assert re.search(r"^departments\s+1\s", loaded.stdout, re.M)  # created
     assert "Note: A partial file (the rows changed since" in loaded.stdout

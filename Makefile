@@ -12,7 +12,7 @@ DEMO_ENV := ENV_FILE=/dev/null \
 	DATABASE_URL=sqlite:///$(CURDIR)/demo-platform.sqlite3 \
 	DATABASE_URL_TARGET=sqlite:///$(CURDIR)/demo-target.sqlite3
 
-.PHONY: install demo test test-fast check-schema test-sqlite test-postgres bench lint messages clean
+.PHONY: install demo test test-fast check-schema test-sqlite test-postgres bench bench-floors lint messages clean
 
 install: $(VENV)/.installed
 
@@ -83,6 +83,12 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 bench: install
 	$(PY) -m pip install --quiet -e . --group dev --group bench
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/run.py --scales $(SCALE) $(BENCH_ARGS)
+
+# Only loaddomain against the floors of issue 25 (checked bulk insert, server comparison,
+# parse, start-up), with its phases: make bench-floors SCALE="100 400". `make bench` runs them too.
+bench-floors: install
+	$(PY) -m pip install --quiet -e . --group dev --group bench
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/run.py --scales $(SCALE) --floors-only $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,7 @@ TOOLS = [
     ("loaddata", "import (empty)", "`loaddata` (foreign keys made deferrable †)"),
     ("pg_restore", "import (empty)", "`pg_restore --data-only --disable-triggers`"),
     ("loaddomain_again", "re-import (unchanged)", "`loaddomain`"),
+    ("loaddomain_again_dry", "re-import (unchanged)", "`loaddomain --dry-run`"),
     ("loaddata_again", "re-import (unchanged)", "`loaddata`"),
     ("loaddomain_changed", "import (1 in 10 changed)", "`loaddomain`"),
     ("loaddomain_dry", "dry run (empty)", "`loaddomain --dry-run`"),

@@ -16,6 +16,7 @@ FLAT_TOOLS = [
     "dumpdomain",
     "loaddomain",
     "loaddomain_again",
+    "loaddomain_again_dry",
     "loaddomain_changed",
     "loaddomain_dry",
 ]
@@ -30,6 +31,7 @@ SHORT = {
     "loaddata": "loaddata\n(deferrable FKs)",
     "pg_restore": "pg_restore",
     "loaddomain_again": "loaddomain\nre-import",
+    "loaddomain_again_dry": "loaddomain\n--dry-run\n(unchanged)",
     "loaddata_again": "loaddata\nre-import",
     "loaddomain_changed": "loaddomain\n10% changed",
     "loaddomain_dry": "loaddomain\n--dry-run",
@@ -314,6 +316,7 @@ def render_docs(saved: dict, doc: Path, plot: Path) -> str:
         lines += memory_growth_lines(main["scales"])
     if million:
         lines += million_lines(million, main)
+    lines += floors_section(saved)
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():  # the profile of what misses a target, written by hand
         lines += ["", notes.read_text().strip()]
@@ -413,7 +416,8 @@ def case_method_lines() -> list[str]:
         "`updated` and every other row `unchanged`, and the row versions written "
         "(`pg_stat_user_tables`, as for the re-import) are counted per run: the target is as "
         "many as the rows changed.",
-        "- Dry run: `loaddomain FILE --dry-run` into an empty database.",
+        "- Dry run: `loaddomain FILE --dry-run` into an empty database, and into the copy of "
+        "the filled database (the unchanged file: its report must say every row `unchanged`).",
         "- `loaddomain` runs with `--report FILE` (to check the outcomes; a few KB of JSON).",
     ]
 
@@ -569,6 +573,7 @@ def rerun_lines(main: dict | None) -> list[str]:
         ".venv/bin/python bench/run.py --million   # seeddemo --scale 800: about 10 minutes",
         ".venv/bin/python bench/run.py --help      # --repeat, --slow-repeat, ...",
         "make bench BENCH_ARGS=--skip-slow        # without loaddata (minutes each)",
+        'make bench-floors SCALE="100 400"       # only loaddomain and the floors (issue 25)',
         "make bench BENCH_ARGS=--profile          # py-spy of one loaddomain and one "
         "dumpdomain at the first scale",
         "```",
@@ -590,6 +595,176 @@ def rerun_lines(main: dict | None) -> list[str]:
         "touches no other. Never part of `make test`.",
         "",
     ]
+
+
+# The phases of an import (datatransfer/phases.py: each its own time), in the order of the
+# job, with what each covers; "outside" is the wall time minus the job's own.
+PHASES = [
+    ("outside", "start-up, rendering, exit (wall time − the job's)"),
+    ("other", "the job's time in no phase below (file opened, connection, lock)"),
+    ("head", "the file's head (metadata, schema compared)"),
+    ("check", "check pass (one read verifying the whole file)"),
+    ("parse", "parse (each row read, parsed, checked on its way to the writer)"),
+    ("stage", "stage (COPY into the staging table)"),
+    ("type", "type (the server types the staged rows)"),
+    ("classify", "classify (new, unchanged, changed, refused)"),
+    ("write", "write (INSERT, UPDATE, link tables)"),
+    ("outcomes", "outcomes (each row's outcome read back)"),
+    ("walk", "walk (rows written in file order, in batches)"),
+    ("load", "load, the rest (staging tables made and dropped)"),
+    ("links", "links written last (cycles, self-references)"),
+    ("constraints", "constraints (sequences, foreign keys checked)"),
+    ("commit", "commit (or a dry run's rollback)"),
+    ("media", "an archive's files"),
+]
+# loaddomain's case: (label, the floor it is compared with, the target of issue 25)
+FLOOR_CASES = [
+    ("loaddomain", "import into an empty database", "bulk_insert", 1.5),
+    ("loaddomain_again", "re-import of the unchanged file", "comparison", 3),
+    ("loaddomain_again_dry", "dry run of the unchanged file", "comparison", 3),
+    ("loaddomain_dry", "dry run into an empty database", "bulk_insert", None),
+]
+FLOOR_NAMES = {
+    "bulk_insert": "checked bulk insert",
+    "comparison": "server comparison",
+}
+
+
+def floor_ratio_lines(scale: dict) -> list[str]:
+    """loaddomain's cases against their floor: the ratio and issue 25's target."""
+    tools, found = scale["tools"], scale["floors"]
+    lines = [
+        "| case | `loaddomain` | floor | floor's time | ratio | target (issue 25) |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    for key, label, floor, limit in FLOOR_CASES:
+        if key not in tools:
+            lines.append(f"| {label} | not run | {FLOOR_NAMES[floor]} | | | |")
+            continue
+        wall, reference = tools[key]["wall"], found[floor]["wall"]
+        target = "—" if limit is None else f"≤ {limit:g}× {mark(wall / reference <= limit)}"
+        lines.append(
+            f"| {label} | {seconds(wall)} | {FLOOR_NAMES[floor]} | {seconds(reference)} | "
+            f"{wall / reference:.1f}× | {target} |"
+        )
+    return lines
+
+
+def floor_part_lines(found: dict) -> list[str]:
+    """What each floor's time is made of, the parse, and a command's start-up."""
+
+    def parts(result: dict) -> str:
+        return ", ".join(f"{name} {seconds(value)}" for name, value in result["parts"].items())
+
+    parse = found["parse"]
+    return [
+        f"- checked bulk insert: {seconds(found['bulk_insert']['wall'])} (best of "
+        f"{found['bulk_insert']['runs']}: {parts(found['bulk_insert'])}); links set after "
+        f"every table: {', '.join(found['later_links']) or 'none'}",
+        f"- server comparison: {seconds(found['comparison']['wall'])} (best of "
+        f"{found['comparison']['runs']}: {parts(found['comparison'])})",
+        f"- parse: the {parse['bytes'] / 2**20:,.0f} MB export read and parsed whole by orjson "
+        f"in {seconds(parse['wall'])} ({parts(parse)}; SHA-256 not in the parse's time)",
+        f"- start-up: `loaddomain --help` {seconds(found['startup_help']['wall'])}, `check` "
+        f"{seconds(found['startup_check']['wall'])} (best of {found['startup_help']['runs']})",
+    ]
+
+
+def phase_table(scale: dict) -> list[str]:
+    """Where each loaddomain case's time went (the best run's --report phaseSeconds)."""
+    cases = [(k, label) for k, label, _, _ in FLOOR_CASES]
+    cases.append(("loaddomain_changed", f"1 in {CHANGE_EVERY} changed"))
+    cases = [(key, label) for key, label in cases if key in scale["tools"]]
+    runs = {}
+    for key, _ in cases:
+        run = scale["tools"][key]
+        outside = run["wall"] - (run.get("job_seconds") or run["wall"])
+        runs[key] = {"wall": run["wall"], "phases": {"outside": outside, **run.get("phases", {})}}
+    names = list(PHASES)
+    names += [(n, n) for r in runs.values() for n in r["phases"] if n not in dict(PHASES)]
+    lines = [
+        "| phase | " + " | ".join(label for _, label in cases) + " |",
+        "|---|" + "---:|" * len(cases),
+    ]
+    for name, label in dict(names).items():
+        if any(name in run["phases"] for run in runs.values()):
+            values = [run["phases"].get(name) for run in runs.values()]
+            cells = ["" if v is None else seconds(v) for v in values]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **wall time** | " + " | ".join(f"**{seconds(r['wall'])}**" for r in runs.values()) + " |"
+    )
+    return lines
+
+
+def floor_lines(run: dict) -> list[str]:
+    """The floors and the phase tables of every scale of `run` that measured them."""
+    lines = []
+    for scale in run.get("scales", []):
+        if not scale.get("floors"):
+            continue
+        lines += [
+            "",
+            f"### Scale {scale['scale']}: {scale['rows']:,} rows ({run['date']}, commit "
+            f"{run['machine']['commit']})",
+            "",
+            *floor_ratio_lines(scale),
+            "",
+            *floor_part_lines(scale["floors"]),
+            "",
+            "Where `loaddomain`'s time goes, per phase (each phase's own time, from the best "
+            "run's `--report`; they add up to the wall time):",
+            "",
+            *phase_table(scale),
+        ]
+    return lines
+
+
+def floors_section(saved: dict) -> list[str]:
+    """Issue 25's floors: the latest run that measured them, else what will be measured."""
+    runs = [
+        saved[k]
+        for k in ("main", "floors")
+        if saved.get(k) and any(s.get("floors") for s in saved[k].get("scales", []))
+    ]
+    latest = max(runs, key=lambda r: r["date"]) if runs else None
+    lines = [
+        "",
+        "## Floors: `loaddomain` against the job done in SQL (issue 25)",
+        "",
+        "`pg_restore` parses nothing and checks no foreign key; the import does both. So the "
+        "same run also measures, from the same export file (made into one CSV file per table "
+        "by `bench/floor_data.py`, from the models: `datatransfer.registry`, outside the "
+        "timing) and on the same server, what the job itself costs when done by hand in SQL "
+        "(`bench/floors.py`):",
+        "",
+        "- **checked bulk insert**, the floor of the import: `COPY` of each CSV file into an "
+        "unconstrained temporary staging table, then `INSERT ... SELECT` table by table in "
+        "dependency order into a fresh copy of the empty Prisma-made database, every foreign "
+        "key checked by its own constraints; the links of a cycle (`Organization.ownerId`) set "
+        "by one `UPDATE` after every table; the link table's rows find the related id by its "
+        "key; all in one transaction, committed;",
+        "- **server comparison**, the floor of a re-import and of a dry run of an unchanged "
+        "file: the same staging, then one `LEFT JOIN` per table (by primary key) counting the "
+        "rows the target lacks and those `IS DISTINCT FROM` the target's (every count must be "
+        "0), then rolled back;",
+        "- **parse**: the export read and parsed whole by orjson; its SHA-256 apart;",
+        "- **start-up**: `manage.py loaddomain --help` and `manage.py check`.",
+        "",
+        "Targets (issue 25): the import at most 1.5× the checked bulk insert; the re-import and "
+        "the dry run of an unchanged file at most 3× the server comparison. Each `loaddomain` "
+        "run keeps its phases (`--report`'s `phaseSeconds`, `datatransfer/phases.py`), shown "
+        "below so that every figure can be traced.",
+    ]
+    if latest is None:
+        return lines + [
+            "",
+            "**Not measured yet**: the figures are to be taken on a quiet machine, with "
+            '`make bench SCALE="100 400"` (every case, the floors included) or `make '
+            'bench-floors SCALE="100 400"` (only `loaddomain` and the floors, saved apart in '
+            "`bench/results.json`); this section is then rendered from them.",
+        ]
+    return lines + floor_lines(latest)
 
 
 def plot_groups(main: dict | None, million: dict | None) -> list[tuple[str, dict]]:

@@ -5,12 +5,20 @@ dumpdata/loaddata and PostgreSQL's pg_dump/pg_restore, on the local PostgreSQL.
     python bench/run.py --million             # the 1,000,000-row check (seeddemo --scale 800)
     python bench/run.py --skip-slow           # without loaddata (minutes)
     python bench/run.py --profile             # py-spy of loaddomain and dumpdomain, first scale
+    python bench/run.py --floors-only         # loaddomain against the floors only (issue 25)
 
 The cases: export (dumpdomain, dumpdata, pg_dump), import into an empty database
 (loaddomain, loaddata, pg_restore), re-import of the same file (every row
 unchanged: no row version may be written), import of a file in which every 10th row of each
 table an import may update was changed (exactly those rows updated, one row version each),
-and loaddomain's dry run.
+and loaddomain's dry run (into an empty database, and of the unchanged file).
+
+The floors (issue 25, bench/floors.py), from the same export file in the same run: a checked
+bulk insert (COPY into staging tables, INSERT ... SELECT in dependency order, every foreign
+key checked), the server's comparison of the unchanged file (the same staging, one LEFT
+JOIN per table), the parse of the file (orjson, whole) and its SHA-256, and a command's
+start-up (`loaddomain --help`, `check`). Each loaddomain run's phases (its --report's
+phaseSeconds) are kept with its figures.
 
 The databases are the platform's own layout: the template every scratch database is copied
 from is made by loading Prisma's DDL (core/prisma/prisma-schema.sql) into an empty database,
@@ -43,6 +51,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import floors  # bench/floors.py, next to this file
 import psycopg
 from cases import CHANGE_EVERY  # bench/cases.py, next to this file
 
@@ -101,6 +110,8 @@ CHANGED = PREFIX + "changed"
 # The template filled with the seeded data (pg_restore, then VACUUM ANALYZE): the target of
 # the re-import and of the 10%-changed import is a copy of it.
 FILLED = PREFIX + "filled"
+# The checked bulk insert's target: a copy of the empty template, per run.
+FLOOR = PREFIX + "floor"
 PROFILES = ROOT / "bench" / "profiles"
 
 
@@ -116,12 +127,15 @@ class Bench:
         repeat: int,
         slow_repeat: int,
         skip_slow: bool = False,
+        floors_only: bool = False,
     ):
         self.server_url = server_url
         self.workdir = workdir
         self.repeat = repeat
         self.slow_repeat = slow_repeat
-        self.skip_slow = skip_slow
+        self.skip_slow = skip_slow or floors_only
+        # only what issue 25 compares: loaddomain (import, re-import, dry runs) and the floors
+        self.floors_only = floors_only
         self.created: set[str] = set()
         self.tables: list[str] = []  # the domain's tables, from the models
         self.changeable: dict[str, dict] = {}  # table: the column the 10%-changed case edits
@@ -290,8 +304,78 @@ class Bench:
             **{k: v for k, v in best.items() if k not in ("wall", "rss_kb", "busy", "load")},
         }
 
+    def skip_for_floors(self, key: str, argv: list[str], database: str | None, times: int):
+        """`measure`, except with --floors-only (None: not run)."""
+        return None if self.floors_only else self.measure(key, argv, database, times)
+
+    # -- the floors (issue 25) -------------------------------------------------------
+    def floors(self, domain_file: Path, files: Path, rows: int) -> dict:
+        """The floors of the same export file (bench/floors.py), `repeat` times each, best
+        kept: the checked bulk insert into a fresh copy of the empty template, the server's
+        comparison with FILLED (which holds the file's rows: every count must be 0), the
+        parse, and a command's start-up."""
+        log("floors (issue 25): the export as CSV, from the models (bench/floor_data.py)")
+        csv_dir = files / "floors"
+        script = [sys.executable, str(ROOT / "bench" / "floor_data.py")]
+        self.run("floor-data", [*script, str(domain_file), str(csv_dir)], TEMPLATE)
+        plan = json.loads((csv_dir / "plan.json").read_text())
+        staged = sum(entry["rows"] for entry in plan)
+        if staged != rows:
+            raise SystemExit(f"floors: {staged:,} rows in the CSV files, {rows:,} in the database")
+        inserts, comparisons, parses = [], [], []
+        for number in range(self.repeat):
+            self.create(FLOOR, TEMPLATE)
+            self.admin("CHECKPOINT")
+            inserts.append(floors.checked_bulk_insert(self.url(FLOOR), plan, csv_dir))
+            self.check_rows(FLOOR, rows, "checked bulk insert")
+            self.log_floor("checked bulk insert", number, inserts[-1])
+        self.drop(FLOOR)
+        for number in range(self.repeat):
+            self.admin("CHECKPOINT")
+            comparisons.append(floors.server_comparison(self.url(FILLED), plan, csv_dir))
+            found = {t: c for t, c in comparisons[-1]["counts"].items() if any(c)}
+            if found:
+                raise SystemExit(f"server comparison: the unchanged file differs in {found}")
+            self.log_floor("server comparison", number, comparisons[-1])
+        for number in range(self.repeat):
+            parses.append(floors.parse_floor(domain_file))
+            self.log_floor("parse (orjson)", number, parses[-1])
+        m = self.manage
+        result = {
+            "rows": staged,
+            "tables": len(plan),
+            "later_links": [f"{e['table']}.{c}" for e in plan for c in e.get("later", ())],
+            "bulk_insert": floors.best(inserts),
+            "comparison": floors.best(comparisons),
+            "parse": floors.best(parses),
+            "startup_help": self.measure(
+                "startup_help", m(TARGET, "loaddomain", "--help"), TARGET, self.repeat
+            ),
+            "startup_check": self.measure("startup_check", m(TARGET, "check"), TARGET, self.repeat),
+        }
+        result["comparison"].pop("counts")
+        shutil.rmtree(csv_dir, ignore_errors=True)
+        return result
+
+    def check_rows(self, database: str, expected: int, label: str) -> None:
+        found = sum(self.counts(database).values())
+        if found != expected:
+            raise SystemExit(f"{label}: {found:,} rows in {database}, expected {expected:,}")
+
+    @staticmethod
+    def log_floor(label: str, number: int, run: dict) -> None:
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in run["parts"].items())
+        log(f"  {label:<20} run {number + 1}: {run['wall']:7.2f} s ({parts})")
+
     def report_totals(self, path: Path) -> dict:
         return json.loads(path.read_text())["totals"]
+
+    def job_figures(self, path: Path, run: dict) -> None:
+        """Keep with `run` its job's own time and phases (loaddomain's --report): the
+        wall time minus the job's is the start-up, the rendering and the exit."""
+        document = json.loads(path.read_text())
+        run["job_seconds"] = document.get("durationSeconds")
+        run["phases"] = document.get("phaseSeconds", {})
 
     # -- one scale -------------------------------------------------------------------
     def prepare_template(self) -> None:
@@ -396,7 +480,7 @@ class Bench:
         results["dumpdomain"] = self.measure(
             "dumpdomain", m(SOURCE, "dumpdomain", str(domain_file)), SOURCE, r
         )
-        results["dumpdata"] = self.measure(
+        results["dumpdata"] = self.skip_for_floors(
             "dumpdata",
             m(
                 SOURCE,
@@ -428,7 +512,7 @@ class Bench:
         )
         sizes = {
             "dumpdomain": domain_file.stat().st_size,
-            "dumpdata": django_file.stat().st_size,
+            "dumpdata": django_file.stat().st_size if django_file.exists() else 0,
             "pg_dump": pg_file.stat().st_size,
         }
         pg_restore = ["pg_restore", "--data-only", "--disable-triggers", "-d", self.url(TARGET)]
@@ -445,6 +529,7 @@ class Bench:
             def check(run):
                 totals = self.report_totals(report)
                 run["totals"] = totals
+                self.job_figures(report, run)
                 wanted = sum(totals.get(o, 0) for o in outcomes)
                 if wanted != totals_rows(totals) or totals.get("failed"):
                     raise SystemExit(f"{label}: unexpected outcomes {totals}")
@@ -468,7 +553,8 @@ class Bench:
         )
         loaddata = m(TARGET, "loaddata", "--database", "platform", str(django_file))
         if self.skip_slow:
-            not_run["loaddata"] = not_run["loaddata_again"] = "--skip-slow"
+            reason = "--floors-only" if self.floors_only else "--skip-slow"
+            not_run["loaddata"] = not_run["loaddata_again"] = reason
             log("  loaddata not run (--skip-slow)")
         else:
             # On Prisma's tables loaddata stops at the first row whose foreign key points to
@@ -534,6 +620,18 @@ class Bench:
             f"{results['loaddomain_again']['row_versions_written']}, "
             f"row versions (xmin, ctid) unchanged: {versions_before == versions_after}"
         )
+        results["loaddomain_again_dry"] = self.measure(
+            "loaddomain_again_dry",
+            [*loaddomain, "--dry-run"],
+            TARGET,
+            r,
+            after=both(
+                self.check_target(rows, "dry run of the unchanged file"),
+                expect("unchanged", "loaddomain --dry-run of the unchanged file"),
+            ),
+        )
+        writes_after = self.writes(TARGET)
+        floor_results = self.floors(domain_file, files, rows)
         if not self.skip_slow:
             results["loaddata_again"] = self.measure(
                 "loaddata_again",
@@ -547,7 +645,12 @@ class Bench:
                 writes_after, writes_loaddata, self.tables
             )
 
-        results["loaddomain_changed"] = self.changed_import(files, rows, report)
+        if self.floors_only:
+            not_run["loaddomain_changed"] = "--floors-only"
+            results.pop("dumpdata")
+            not_run["dumpdata"] = "--floors-only"
+        else:
+            results["loaddomain_changed"] = self.changed_import(files, rows, report)
         profiles = self.profile(scale, domain_file, report) if profile else {}
         self.drop(TARGET)
         self.drop(FILLED)
@@ -562,6 +665,7 @@ class Bench:
             "tools": results,
             "not_run": not_run,
             "profiles": profiles,
+            "floors": floor_results,
         }
 
     def fill(self, pg_file: Path) -> None:
@@ -627,6 +731,7 @@ class Bench:
         def check(run):
             self.check_target(rows, "10%-changed import")(run)
             totals = run["totals"] = self.report_totals(report)
+            self.job_figures(report, run)
             updated, unchanged = totals.get("updated", 0), totals.get("unchanged", 0)
             if updated != expected or unchanged != totals_rows(totals) - expected:
                 raise SystemExit(
@@ -866,6 +971,13 @@ def main() -> None:
         "outside the timed runs, into bench/profiles/.",
     )
     parser.add_argument(
+        "--floors-only",
+        action="store_true",
+        help="Only loaddomain (import, re-import, dry runs) and the floors of issue 25 "
+        "(checked bulk insert, server comparison, parse, start-up); saved apart "
+        "(results.json's 'floors').",
+    )
+    parser.add_argument(
         "--million",
         action="store_true",
         help="Instead: the 1,000,000-row check (dumpdomain, loaddomain, --dry-run once each).",
@@ -897,7 +1009,14 @@ def main() -> None:
     if args.profile:
         py_spy()  # missing: say so now, not after the first scale
     workdir = Path(tempfile.mkdtemp(prefix="bench_"))
-    bench = Bench(args.server_url, workdir, args.repeat, args.slow_repeat, args.skip_slow)
+    bench = Bench(
+        args.server_url,
+        workdir,
+        args.repeat,
+        args.slow_repeat,
+        args.skip_slow,
+        floors_only=args.floors_only,
+    )
     log(f"work files and child logs in {workdir}")
     log(
         f"loaddata is slow: best of {args.slow_repeat} (--slow-repeat); "
@@ -923,6 +1042,7 @@ def main() -> None:
                 "repeat": args.repeat,
                 "slow_repeat": args.slow_repeat,
                 "skip_slow": args.skip_slow,
+                "floors_only": args.floors_only,
                 "scales": scales,
             }
     finally:
@@ -939,13 +1059,17 @@ def main() -> None:
     from report import render_docs  # noqa: E402 (bench/report.py, next to this file)
 
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved["million" if args.million else "main"] = result
+    saved["million" if args.million else "floors" if args.floors_only else "main"] = result
     if not args.no_docs:
         RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
         text = render_docs(saved, DOC, PLOT)
         print(text)
     else:
         print(json.dumps(result, indent=2))
+        if not args.million:  # the floors and the phases, as the docs would show them
+            from report import floor_lines
+
+            print("\n".join(floor_lines(result)))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.management.color import no_style
 from django.db import DatabaseError, IntegrityError, transaction
 
+from datatransfer import phases
 from datatransfer.databases import open_connection
 from datatransfer.exceptions import (
     Code,
@@ -206,6 +207,7 @@ class ImportJob:
         self.connection = None
         self.source = None  # the ExportSource the import reads (its sha256: the bytes read)
 
+    @phases.timed_job
     def run(self, path) -> ImportReport:
         started = time.monotonic()
         with self.open(path) as opened:
@@ -235,6 +237,7 @@ class ImportJob:
 
     # ------------------------------------------------------------------------ check, match, load
 
+    @phases.phase("check")
     def check(self, source, head, matcher=None) -> list:
         """The check and match phase: one read of the whole file (filecheck.scan_file),
         which fills the `matcher`, if any; return its notes."""
@@ -249,6 +252,7 @@ class ImportJob:
             on_table=self.on_table,
         )
 
+    @phases.phase("head")
     def read_head(self, source) -> tuple[FileHead, list]:
         """Read the file's head once: its metadata, handed forward as a FileHead, and the
         notes of the comparison of the schema it records with the target's."""
@@ -320,6 +324,8 @@ class ImportJob:
                     observer.before_commit(report)
                 if options.dry_run:
                     transaction.set_rollback(True, using=using)
+                phases.begin("commit")  # until the transaction ends: its commit (or rollback)
+            phases.end()
         except DatabaseError as error:
             if not is_lock_timeout(error):
                 raise
@@ -369,6 +375,7 @@ class ImportJob:
         self.link(writer, report)
         self.constraints(loaded)
 
+    @phases.phase("load")
     def load_tables(self, reader, report, head, writer, matcher) -> list:
         """Give each table of the file to the `writer`, in dependency order (tables left
         out or excluded are not read); return the tables loaded."""
@@ -386,7 +393,7 @@ class ImportJob:
             rows = matcher.rows(table, rows) if matcher else rows
             for observer in self.observers:
                 rows = observer.table_rows(table, rows)
-            writer.load_table(table, rows, on_rows)
+            writer.load_table(table, phases.timed_rows("parse", rows), on_rows)
 
         scheduler = TableScheduler(load_table, self.tables, expected_keys=to_load)
         not_loaded = []
@@ -416,6 +423,7 @@ class ImportJob:
             table.key, head.expected_rows(table.key), phase="load", number=number, tables=tables
         )
 
+    @phases.phase("links")
     def link(self, writer, report) -> None:
         """The links written last (cycles, self-references)."""
         self.doing = "setting the links written last"
@@ -427,6 +435,7 @@ class ImportJob:
                 "database: left as they are, counted unchanged."
             )
 
+    @phases.phase("constraints")
     def constraints(self, loaded) -> None:
         """Sequences past the new ids (not in a dry run), then the foreign keys checked."""
         connection = self.connection
@@ -445,6 +454,7 @@ class ImportJob:
 
     # ------------------------------------------------------------------------ media
 
+    @phases.phase("media")
     def media(self, opened: _Opened):
         """Write the archive's files under the media root, once the database committed."""
         options = self.options

@@ -107,6 +107,8 @@ class ImportReport:
     match: str = "id"
     id_mapping: dict = field(default_factory=dict)
     media: MediaReport | None = None  # an archive's uploaded files
+    # seconds per phase of the import (phases.py), for the benchmark and the --report file
+    phases: dict = field(default_factory=dict, repr=False, compare=False)
     # listen(table, outcome, row_id, was=None), told of each row's outcome as it is recorded
     # (`was`: the outcome it replaces); the undo journal and the plan listen (importer.py)
     listeners: list = field(default_factory=list, repr=False, compare=False)

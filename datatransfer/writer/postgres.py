@@ -45,6 +45,7 @@ import contextlib
 import psycopg.types.json
 from django.db import DatabaseError, models, transaction
 
+from datatransfer import phases
 from datatransfer.formats.json.codec import dumps_json, loads_json
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import table_key
@@ -155,6 +156,7 @@ class PostgresBackend(PortableBackend):
                 self._statements[table.key] = None
         return self._statements[table.key]
 
+    @phases.phase("stage")
     def _stage(self, raw_rows, on_rows) -> None:
         """COPY the rows, as JSON lines numbered in file order, into the staging table: one
         COPY per COPY_CHUNK rows, the rows taken between two of them, never during one, so
@@ -182,6 +184,7 @@ class PostgresBackend(PortableBackend):
 
     # -- the set-based path
 
+    @phases.phase("type")  # then classify, write, outcomes (phases.switch)
     def _write(self, cursor, sql: TableSQL):
         """Type, classify and write the staged rows, and record their outcomes. Return the
         numbers of the rows left to the walk (None: all of them)."""
@@ -189,6 +192,7 @@ class PostgresBackend(PortableBackend):
         # Without an index, a lookup into these rows (a link into the same table) would
         # scan them once per row: quadratic, minutes for a table of 120,000 rows.
         cursor.execute(f"CREATE INDEX ON {TYPED} ({sql.pk})")
+        phases.switch("classify")
         if self._needs_walk(cursor, sql):
             return None
         table = sql.table
@@ -207,10 +211,12 @@ class PostgresBackend(PortableBackend):
         if (by_content or self_linked) and all_fast is False:
             return None  # a refused row changes what follows it
         # Nothing to write, no write statement: an unchanged file writes nothing at all.
+        phases.switch("write")
         if appended:
             self._append(cursor, sql)
         if new or changed:
             self._upsert(cursor, sql, new=new, changed=changed)
+        phases.switch("outcomes")
         later = list(table.deferred)
         columns = ", ".join(f"s.{sql.quote(spec.field.column)}" for spec in later)
         wait = "".join(f", p._later_{i}" for i in range(len(later)))

@@ -20,6 +20,7 @@ from collections import defaultdict
 import orjson
 from django.db import DatabaseError, connections, transaction
 
+from datatransfer import phases
 from datatransfer.contents import ContentCounts, content_key, contents_held
 from datatransfer.exceptions import first_line
 from datatransfer.formats.rows import value_decoder
@@ -94,6 +95,7 @@ class Writer:
         with self.backend.fast_path(table, raw_rows, on_rows) as (rows, on_walked):
             self._walk(table, rows, on_walked)
 
+    @phases.phase("walk")
     def _walk(self, table, raw_rows, on_rows):
         """Plan and write `raw_rows` a batch at a time; a batch ends early at an id it
         already holds, so that a row repeated in the file sees its first version."""

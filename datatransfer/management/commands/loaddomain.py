@@ -86,7 +86,7 @@ class Command(BaseCommand):
             report.file = "standard input"
         save_report(
             options,
-            report.as_dict(),
+            report.as_dict() | {"phaseSeconds": report.phases},
             returncode=EXIT_ROWS_FAILED,
             after="; the import " + ("was checked" if report.dry_run else "is committed"),
         )

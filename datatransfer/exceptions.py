@@ -74,6 +74,7 @@ class Code(StrEnum):
     OUTPUT_CLOSED = "output-closed"  # the reader of the output went away (a closed pipe)
     NOT_AN_ARCHIVE_NAME = "not-an-archive-name"  # an archive's name must end in .tar...
     NO_FOLDER = "no-folder"  # the output's folder does not exist
+    ANONYMIZE_KEY_MISSING = "anonymize-key-missing"  # an anonymized export without its key
 
 
 class DataTransferError(Exception):

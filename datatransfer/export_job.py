@@ -20,6 +20,7 @@ from datatransfer.formats import check_output_path, format_for_path, get_format
 from datatransfer.history import begin_record, default_output, outcome_of, save_record
 from datatransfer.leftovers import temporary_prefix
 from datatransfer.locking import checked_lock_timeout
+from datatransfer.masks import require_key
 from datatransfer.media import ReferencedFiles, check_archive_output, write_archive
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ExportReport
@@ -50,10 +51,13 @@ class ExportOptions:
     `user` (an admin user) or `command` (the command line) says who launched it.
     `signing_key` and `media_root` default to the settings'. `lock_timeout`: seconds
     the export waits for another session's lock on PostgreSQL (0: no limit; default:
-    DATATRANSFER_LOCK_TIMEOUT).
+    DATATRANSFER_LOCK_TIMEOUT). `anonymize`: mask the personal fields (docs/masking.md)
+    under `anonymize_key` (default: DATATRANSFER_ANONYMIZE_KEY; never kept on the options
+    of an export that does not mask).
 
     Raises DataTransferError for an output name or folder that cannot be written, an
-    excluded name that is not a table, a negative indent or a bad lock timeout setting.
+    excluded name that is not a table, a negative indent, a bad lock timeout setting or
+    an anonymized export without a key.
     """
 
     output: str = ""
@@ -68,6 +72,8 @@ class ExportOptions:
     command: str = ""
     signing_key: str | None = None
     lock_timeout: float | None = None
+    anonymize: bool = False
+    anonymize_key: str | None = None
 
     def __post_init__(self):
         def normalize(name, value):
@@ -81,6 +87,7 @@ class ExportOptions:
         if self.signing_key is None:
             normalize("signing_key", settings_signing_key())
         normalize("lock_timeout", checked_lock_timeout(self.lock_timeout))
+        normalize("anonymize_key", require_key(self.anonymize_key) if self.anonymize else "")
         if not self.output:
             normalize("output", default_output(".tar" if self.media else get_format().suffix))
         if self.indent is not None and self.indent < 0:
@@ -194,6 +201,7 @@ class ExportJob:
                     signing_key=options.signing_key,
                     lock_timeout=options.lock_timeout,
                     export_format=format_for_path(path).name,
+                    anonymize_key=options.anonymize_key,
                 )
         except BrokenPipeError as error:
             if not options.to_stdout:

@@ -36,6 +36,7 @@ HINTS = {
     Code.STRICT: "--strict",
     Code.MEDIA_DIFFERS: "use --overwrite-media to replace it",
     Code.NOT_AN_ARCHIVE: "dumpdomain --with-media writes one",
+    Code.ANONYMIZE_KEY_MISSING: "--anonymize masks under that key: set it, the same on every run",
 }
 
 

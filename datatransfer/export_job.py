@@ -95,6 +95,11 @@ class ExportOptions:
                 f"The indentation must be 0 or more, not {self.indent}.", code=Code.BAD_INDENT
             )
         tables_to_export(self.exclude)
+        if self.anonymize and self.media:
+            raise DataTransferError(
+                "An anonymized export cannot include the uploaded files: they are not masked.",
+                code=Code.BAD_OPTION,
+            )
         if self.media:
             check_archive_output(self.output)
         else:

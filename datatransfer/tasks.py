@@ -87,6 +87,10 @@ def queue_export(
     """
     if anonymize:
         require_key(None)
+        if with_media:
+            raise DataTransferError(
+                "An anonymized export cannot include the uploaded files: they are not masked."
+            )
     now = timezone.now()
     record = ExportRecord(
         status=ExportRecord.Status.QUEUED,

@@ -117,6 +117,14 @@ def render_export(report: ExportReport) -> str:
     )
 
 
+def masked_line(key_id: str) -> str:
+    """What an anonymized export adds to its summary: under which key (its id, never the key)."""
+    return (
+        f"Personal fields masked under the key {key_id} (DATATRANSFER_ANONYMIZE_KEY): the same "
+        "key gives the same masks on every run."
+    )
+
+
 def render_import(report: ImportReport) -> str:
     header = ["table", *(o.value for o in Outcome)]
     rows = [[key, *(f"{counts[o]:,}" for o in Outcome)] for key, counts in report.tables.items()]

@@ -208,6 +208,7 @@ def test_dumpdomain_anonymize_without_a_key_is_refused_and_writes_nothing(demo, 
     settings.DATATRANSFER_ANONYMIZE_KEY = KEY
     out = io.StringIO()
     call_command("dumpdomain", str(path), "--anonymize", "--database", demo, stdout=out)
+    assert f"Personal fields masked under the key {Keyed(KEY).key_id} " in out.getvalue()
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["metadata"]["masked"]["key"] == Keyed(KEY).key_id
     assert ExportRecord.objects.get().anonymized

@@ -182,7 +182,9 @@ def test_the_metadata_says_it_is_masked_and_the_manifest_covers_it(demo, tmp_pat
     altered.write_text(json.dumps(document), encoding="utf-8")
     out = io.StringIO()
     with pytest.raises(CommandError, match="does not match its manifest"):
-        call_command("loaddomain", str(altered), "--database", demo, stdout=out, stderr=out)
+        call_command(
+            "loaddomain", str(altered), "--database", demo, "--no-input", stdout=out, stderr=out
+        )
 
 
 def test_a_masked_export_of_one_organization(demo, make_database, vendor, tmp_path):

@@ -130,6 +130,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # With a key, dumpdomain signs its files (HMAC-SHA256) and loaddomain loads only files
 # signed with it; empty: nothing is signed and signatures are not checked.
 DATATRANSFER_SIGNING_KEY = env.str("DATATRANSFER_SIGNING_KEY", default="")
+# The key of anonymized exports (dumpdomain --anonymize, docs/masking.md): the same key gives
+# the same masks on every run. Empty: anonymized exports are refused.
+DATATRANSFER_ANONYMIZE_KEY = env.str("DATATRANSFER_ANONYMIZE_KEY", default="")
 
 # The most one value (a string, a number) of an export file may take, in MB: a file with a
 # longer one is refused when it is read (exit status 2), as soon as that much of it is read.

@@ -131,7 +131,13 @@ MODELS = {
         labels={"key": "key", "label": "label", "description": "description"},
     ),
     "Organization": ModelExtras(
-        transfer=Transfer(natural_key=("slug",), subset_root="slug"),
+        comment="An organization's name is public: it names no person.",
+        transfer=Transfer(
+            natural_key=("slug",),
+            subset_root="slug",
+            masks={"email": "email", "phone": "phone", "address": "text"},
+            not_personal=("name",),
+        ),
         verbose_name="organization",
         verbose_name_plural="organizations",
         str_expression="self.name",
@@ -149,7 +155,17 @@ MODELS = {
     ),
     "User": ModelExtras(
         doc="A user of the document-sharing platform (not a login of this project's admin).",
-        transfer=Transfer(secrets=("password_hash",), natural_key=("email",)),
+        transfer=Transfer(
+            secrets=("password_hash",),
+            natural_key=("email",),
+            masks={
+                "email": "email",
+                "password_hash": "password",
+                "first_name": "first_name",
+                "last_name": "last_name",
+                "phone": "phone",
+            },
+        ),
         verbose_name="user",
         verbose_name_plural="users",
         str_expression="self.email",
@@ -178,21 +194,21 @@ MODELS = {
         labels={"permission": "permission", "user": "user"},
     ),
     "Department": ModelExtras(
-        transfer=Transfer(natural_key=("organization", "code")),
+        transfer=Transfer(natural_key=("organization", "code"), not_personal=("name",)),
         verbose_name="department",
         verbose_name_plural="departments",
         str_expression='f"{self.code} {self.name}"',
         labels={"organization": "organization", "name": "name", "code": "code"},
     ),
     "Filiere": ModelExtras(
-        transfer=Transfer(natural_key=("department", "code")),
+        transfer=Transfer(natural_key=("department", "code"), not_personal=("name",)),
         verbose_name="study track",
         verbose_name_plural="study tracks",
         str_expression='f"{self.code} {self.name}"',
         labels={"department": "department", "name": "name", "code": "code"},
     ),
     "OrganizationInvite": ModelExtras(
-        transfer=Transfer(secrets=("token",)),
+        transfer=Transfer(secrets=("token",), masks={"email": "email", "token": "token"}),
         verbose_name="organization invitation",
         verbose_name_plural="organization invitations",
         str_expression='f"{self.email} -> {self.organization_id}"',
@@ -208,7 +224,7 @@ MODELS = {
         related_names={"invited_by": "sent_invites"},
     ),
     "DemandePartage": ModelExtras(
-        transfer=Transfer(natural_key=("code",)),
+        transfer=Transfer(natural_key=("code",), masks={"motif": "text", "metadata": "json"}),
         verbose_name="sharing request",
         verbose_name_plural="sharing requests",
         str_expression="self.code",
@@ -232,9 +248,10 @@ MODELS = {
     ),
     "DocumentPartage": ModelExtras(
         comment=(
-            "`file_path` is the uploaded file's path under MEDIA_ROOT (a column, not a FileField)."
+            "`file_path`: the uploaded file's path under MEDIA_ROOT (a column, not a FileField);\n"
+            "`blockchain_hash` is its fingerprint."
         ),
-        transfer=Transfer(file_fields=("file_path",)),
+        transfer=Transfer(file_fields=("file_path",), not_personal=("blockchain_hash",)),
         verbose_name="shared document",
         verbose_name_plural="shared documents",
         str_expression='f"{self.type} ({self.id})"',
@@ -255,7 +272,13 @@ MODELS = {
         },
     ),
     "BlockchainBlock": ModelExtras(
-        transfer=Transfer(policy=IMMUTABLE),
+        comment=(
+            "The hashes chain the blocks (no secret); `data` names the signatories: masked,\n"
+            "a masked block no longer matches its hash."
+        ),
+        transfer=Transfer(
+            policy=IMMUTABLE, masks={"data": "json"}, not_personal=("hash", "previous_hash")
+        ),
         verbose_name="blockchain block",
         verbose_name_plural="blockchain blocks",
         str_expression='f"#{self.index}"',
@@ -303,7 +326,7 @@ MODELS = {
         },
     ),
     "Payment": ModelExtras(
-        transfer=Transfer(natural_key=("provider", "provider_ref")),
+        transfer=Transfer(natural_key=("provider", "provider_ref"), masks={"metadata": "json"}),
         verbose_name="payment",
         verbose_name_plural="payments",
         str_expression='f"{self.provider}:{self.provider_ref}"',
@@ -321,6 +344,9 @@ MODELS = {
         },
     ),
     "ContactMessage": ModelExtras(
+        transfer=Transfer(
+            masks={"name": "full_name", "email": "email", "subject": "text", "message": "text"}
+        ),
         verbose_name="contact message",
         verbose_name_plural="contact messages",
         str_expression="f\"{self.name}: {self.subject or ''}\"",
@@ -333,15 +359,20 @@ MODELS = {
         },
     ),
     "Configuration": ModelExtras(
-        transfer=Transfer(natural_key=("key",)),
+        comment="The platform's settings: no personal data.",
+        transfer=Transfer(natural_key=("key",), not_personal=("value",)),
         verbose_name="configuration",
         verbose_name_plural="configurations",
         str_expression="self.key",
         labels={"key": "key", "value": "value", "description": "description"},
     ),
     "SiteSettings": ModelExtras(
-        comment='The one row, id "default".',
-        transfer=Transfer(natural_key=("id",)),
+        comment='The one row, id "default". The site\'s name and settings name no person.',
+        transfer=Transfer(
+            natural_key=("id",),
+            masks={"contact_email": "email"},
+            not_personal=("site_name", "extra"),
+        ),
         verbose_name="site settings",
         verbose_name_plural="site settings",
         str_expression="self.site_name",
@@ -354,7 +385,11 @@ MODELS = {
         },
     ),
     "AuditLog": ModelExtras(
-        transfer=Transfer(policy=APPEND_ONLY, audit_log=True),
+        transfer=Transfer(
+            policy=APPEND_ONLY,
+            audit_log=True,
+            masks={"details": "json", "ip_address": "ip"},
+        ),
         verbose_name="audit log entry",
         verbose_name_plural="audit log",
         str_expression="f\"{self.action} {self.entity} {self.entity_id or ''}\"",

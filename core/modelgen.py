@@ -200,7 +200,7 @@ class _Generator:
             sections.append(_docstring(extras.doc, 4))
         if extras.transfer is not None:
             lines = [f"    # {line}" for line in extras.comment.splitlines()]
-            lines.append(f"    transfer = {self._transfer(extras.transfer)}")
+            lines.append(self._transfer(extras.transfer))
             sections.append("\n".join(lines))
         for enum in self.schema.enums.values():
             if self._enum_extras(enum).owner == model.name:
@@ -518,17 +518,24 @@ class _Generator:
     def _transfer(self, transfer: Transfer) -> str:
         self.imports.use("Transfer")
         parts = []
-        for key, default in Transfer.__dataclass_fields__.items():
+        defaults = Transfer()
+        for key in Transfer.__dataclass_fields__:
             value = getattr(transfer, key)
-            if value == default.default:
+            if value == getattr(defaults, key):
                 continue
             if key == "policy" and value in (APPEND_ONLY, IMMUTABLE):
                 spelled = "APPEND_ONLY" if value == APPEND_ONLY else "IMMUTABLE"
                 self.imports.use(spelled)
             else:
                 spelled = _literal(value)
+            if isinstance(value, dict) and len(f"{' ' * 8}{key}={spelled},") > LINE_LENGTH:
+                # What ruff format does to an argument too long for its own line.
+                items = "".join(
+                    f"{' ' * 12}{_literal(k)}: {_literal(v)},\n" for k, v in value.items()
+                )
+                spelled = f"{{\n{items}{' ' * 8}}}"
             parts.append(f"{key}={spelled}")
-        return f"Transfer({', '.join(parts)})"
+        return _call("    transfer = Transfer", parts, indent=4)
 
 
 def _import_order(name: str) -> tuple[int, str]:
@@ -565,6 +572,8 @@ def _literal(value) -> str:
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'"{escaped}"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple):
         items = ", ".join(_literal(v) for v in value)
         return f"({items},)" if len(value) == 1 else f"({items})"

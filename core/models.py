@@ -48,7 +48,13 @@ class Permission(TimestampedModel):
 
 
 class Organization(TimestampedModel):
-    transfer = Transfer(natural_key=("slug",), subset_root="slug")
+    # An organization's name is public: it names no person.
+    transfer = Transfer(
+        natural_key=("slug",),
+        subset_root="slug",
+        masks={"email": "email", "phone": "phone", "address": "text"},
+        not_personal=("name",),
+    )
 
     class Type(models.TextChoices):
         UNIVERSITE = "UNIVERSITE", _("Université")
@@ -82,7 +88,17 @@ class Organization(TimestampedModel):
 class User(TimestampedModel):
     """A user of the document-sharing platform (not a login of this project's admin)."""
 
-    transfer = Transfer(secrets=("password_hash",), natural_key=("email",))
+    transfer = Transfer(
+        secrets=("password_hash",),
+        natural_key=("email",),
+        masks={
+            "email": "email",
+            "password_hash": "password",
+            "first_name": "first_name",
+            "last_name": "last_name",
+            "phone": "phone",
+        },
+    )
 
     id = cuid_field()
     email = models.CharField(_("email"), max_length=254, unique=True)
@@ -139,7 +155,7 @@ class PermissionToUser(models.Model):
 
 
 class Department(TimestampedModel):
-    transfer = Transfer(natural_key=("organization", "code"))
+    transfer = Transfer(natural_key=("organization", "code"), not_personal=("name",))
 
     id = cuid_field()
     organization = foreign_key(
@@ -163,7 +179,7 @@ class Department(TimestampedModel):
 
 
 class Filiere(TimestampedModel):
-    transfer = Transfer(natural_key=("department", "code"))
+    transfer = Transfer(natural_key=("department", "code"), not_personal=("name",))
 
     id = cuid_field()
     department = foreign_key(Department, "departmentId", _("department"), related_name="filieres")
@@ -185,7 +201,7 @@ class Filiere(TimestampedModel):
 
 
 class OrganizationInvite(TimestampedModel):
-    transfer = Transfer(secrets=("token",))
+    transfer = Transfer(secrets=("token",), masks={"email": "email", "token": "token"})
 
     class Status(models.TextChoices):
         PENDING = "PENDING", pgettext_lazy("invitation", "Pending")
@@ -218,7 +234,7 @@ class OrganizationInvite(TimestampedModel):
 
 
 class DemandePartage(TimestampedModel):
-    transfer = Transfer(natural_key=("code",))
+    transfer = Transfer(natural_key=("code",), masks={"motif": "text", "metadata": "json"})
 
     class Status(models.TextChoices):
         EN_ATTENTE = "EN_ATTENTE", _("En attente")
@@ -262,8 +278,9 @@ class DemandePartage(TimestampedModel):
 
 
 class DocumentPartage(TimestampedModel):
-    # `file_path` is the uploaded file's path under MEDIA_ROOT (a column, not a FileField).
-    transfer = Transfer(file_fields=("file_path",))
+    # `file_path`: the uploaded file's path under MEDIA_ROOT (a column, not a FileField);
+    # `blockchain_hash` is its fingerprint.
+    transfer = Transfer(file_fields=("file_path",), not_personal=("blockchain_hash",))
 
     id = cuid_field()
     demande_partage = foreign_key(
@@ -302,7 +319,11 @@ class DocumentPartage(TimestampedModel):
 
 
 class BlockchainBlock(models.Model):
-    transfer = Transfer(policy=IMMUTABLE)
+    # The hashes chain the blocks (no secret); `data` names the signatories: masked,
+    # a masked block no longer matches its hash.
+    transfer = Transfer(
+        policy=IMMUTABLE, masks={"data": "json"}, not_personal=("hash", "previous_hash")
+    )
 
     id = cuid_field()
     index = models.IntegerField(_("index"), unique=True)
@@ -410,7 +431,7 @@ class Transaction(TimestampedModel):
 
 
 class Payment(TimestampedModel):
-    transfer = Transfer(natural_key=("provider", "provider_ref"))
+    transfer = Transfer(natural_key=("provider", "provider_ref"), masks={"metadata": "json"})
 
     id = cuid_field()
     transaction = foreign_key(
@@ -447,6 +468,10 @@ class Payment(TimestampedModel):
 
 
 class ContactMessage(TimestampedModel):
+    transfer = Transfer(
+        masks={"name": "full_name", "email": "email", "subject": "text", "message": "text"}
+    )
+
     id = cuid_field()
     name = models.TextField(_("name"))
     email = models.TextField(_("email"))
@@ -464,7 +489,8 @@ class ContactMessage(TimestampedModel):
 
 
 class Configuration(TimestampedModel):
-    transfer = Transfer(natural_key=("key",))
+    # The platform's settings: no personal data.
+    transfer = Transfer(natural_key=("key",), not_personal=("value",))
 
     id = cuid_field()
     key = models.CharField(_("key"), max_length=100, unique=True)
@@ -481,8 +507,10 @@ class Configuration(TimestampedModel):
 
 
 class SiteSettings(TimestampedModel):
-    # The one row, id "default".
-    transfer = Transfer(natural_key=("id",))
+    # The one row, id "default". The site's name and settings name no person.
+    transfer = Transfer(
+        natural_key=("id",), masks={"contact_email": "email"}, not_personal=("site_name", "extra")
+    )
 
     id = models.TextField(_("ID"), primary_key=True, default="default")
     site_name = models.TextField(_("site name"), db_column="siteName")
@@ -505,7 +533,9 @@ class SiteSettings(TimestampedModel):
 
 
 class AuditLog(models.Model):
-    transfer = Transfer(policy=APPEND_ONLY, audit_log=True)
+    transfer = Transfer(
+        policy=APPEND_ONLY, audit_log=True, masks={"details": "json", "ip_address": "ip"}
+    )
 
     id = models.AutoField(_("ID"), primary_key=True)
     user = foreign_key(User, "userId", _("user"), null=True, related_name="audit_logs")

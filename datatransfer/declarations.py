@@ -37,11 +37,17 @@ Names are the model's field names (`password_hash`, `organization`), never colum
   one (a file row that differs is a conflict). Each policy checks the models it can take
   (append-only: an auto-incrementing key, no many-to-many, no natural key, no model
   linking to it; immutable: no many-to-many); the package's modules list the others.
+- `masks`: {field: mask name} for the fields holding personal data, masked in an
+  anonymized export (datatransfer/masks.py: "email", "first_name", "last_name",
+  "full_name", "phone", "text", "json", "password", "token", "ip"; docs/masking.md).
+- `not_personal`: fields whose name or type looks personal (an email, a name, a hash,
+  a JSON column...) but that hold no personal data: they travel as they are. A field
+  that looks personal and is in neither fails a test, so a new column cannot leak.
 - `audit_log`: the table is the platform's log of events, which an export or an import
   may be told to leave out as a whole (the command line's option to skip the audit).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The names of the policies the project's own models declare (datatransfer/policies/).
 UPSERT, APPEND_ONLY, IMMUTABLE = "upsert", "append-only", "immutable"
@@ -58,3 +64,5 @@ class Transfer:
     subset_root: str | None = None
     policy: str = UPSERT
     audit_log: bool = False
+    masks: dict[str, str] = field(default_factory=dict)
+    not_personal: tuple[str, ...] = ()

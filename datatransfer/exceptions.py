@@ -76,6 +76,7 @@ class Code(StrEnum):
     NOT_AN_ARCHIVE_NAME = "not-an-archive-name"  # an archive's name must end in .tar...
     NO_FOLDER = "no-folder"  # the output's folder does not exist
     PLAN_CHANGED = "plan-changed"  # the file or the target changed since the plan: a new plan
+    ANONYMIZE_KEY_MISSING = "anonymize-key-missing"  # an anonymized export without its key
 
 
 class DataTransferError(Exception):

@@ -21,6 +21,7 @@ from datatransfer.formats import check_output_path, format_for_path, get_format
 from datatransfer.history import begin_record, default_output, outcome_of, save_record
 from datatransfer.leftovers import temporary_prefix
 from datatransfer.locking import checked_lock_timeout
+from datatransfer.masks import require_key
 from datatransfer.media import ReferencedFiles, check_archive_output, write_archive
 from datatransfer.models import ExportRecord
 from datatransfer.reports import ExportReport
@@ -54,9 +55,13 @@ class ExportOptions:
     DATATRANSFER_LOCK_TIMEOUT). `since`: only the rows changed since this time (an aware
     datetime, or ISO 8601 text: changes.parse_since) and the rows they need, with
     `organizations` too the changed rows of their subset (changes.py).
+    `anonymize`: mask the personal fields (docs/masking.md)
+    under `anonymize_key` (default: DATATRANSFER_ANONYMIZE_KEY; never kept on the options
+    of an export that does not mask).
 
     Raises DataTransferError for an output name or folder that cannot be written, an
-    excluded name that is not a table, a negative indent or a bad lock timeout setting.
+    excluded name that is not a table, a negative indent, a bad lock timeout setting or
+    an anonymized export without a key.
     """
 
     output: str = ""
@@ -72,6 +77,8 @@ class ExportOptions:
     signing_key: str | None = None
     lock_timeout: float | None = None
     since: dt.datetime | None = None
+    anonymize: bool = False
+    anonymize_key: str | None = None
 
     def __post_init__(self):
         def normalize(name, value):
@@ -87,6 +94,7 @@ class ExportOptions:
         normalize("lock_timeout", checked_lock_timeout(self.lock_timeout))
         if isinstance(self.since, str):
             normalize("since", parse_since(self.since))
+        normalize("anonymize_key", require_key(self.anonymize_key) if self.anonymize else "")
         if not self.output:
             normalize("output", default_output(".tar" if self.media else get_format().suffix))
         if self.indent is not None and self.indent < 0:
@@ -94,6 +102,11 @@ class ExportOptions:
                 f"The indentation must be 0 or more, not {self.indent}.", code=Code.BAD_INDENT
             )
         tables_to_export(self.exclude)
+        if self.anonymize and self.media:
+            raise DataTransferError(
+                "An anonymized export cannot include the uploaded files: they are not masked.",
+                code=Code.BAD_OPTION,
+            )
         if self.media:
             check_archive_output(self.output)
         else:
@@ -210,6 +223,7 @@ class ExportJob:
                     signing_key=options.signing_key,
                     lock_timeout=options.lock_timeout,
                     export_format=format_for_path(path).name,
+                    anonymize_key=options.anonymize_key,
                 )
         except BrokenPipeError as error:
             if not options.to_stdout:

@@ -12,6 +12,7 @@ from datatransfer.formats.document import FORMAT_NAME, FORMAT_VERSION
 from datatransfer.formats.rows import encode_row, encode_value, format_datetime
 from datatransfer.locking import LockWaits, checked_lock_timeout
 from datatransfer.manifest import schema_fingerprint, schema_of
+from datatransfer.masks import Anonymizer
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ExportReport
 from datatransfer.routers import domain_database
@@ -148,6 +149,7 @@ def export_domain(
     server_spelling: bool = True,
     lock_timeout: float | None = None,
     export_format: str | None = None,
+    anonymize_key: str = "",
 ) -> ExportReport:
     """Write the domain's tables to the text `stream`; return an ExportReport.
 
@@ -163,8 +165,10 @@ def export_domain(
     the default format), its rows spelled by the server when the format can have it
     unless `server_spelling` is false (the file is the same byte for byte). A wait for
     another session's lock ends after `lock_timeout` seconds (default:
-    DATATRANSFER_LOCK_TIMEOUT; 0: no limit) with LockTimeoutError. Raises
-    DataTransferError for a bad option or an unreachable database.
+    DATATRANSFER_LOCK_TIMEOUT; 0: no limit) with LockTimeoutError. With an
+    `anonymize_key`, the personal fields are masked under that key (datatransfer/masks.py),
+    the secrets no mask covers are written empty, and the metadata's `masked` says so.
+    Raises DataTransferError for a bad option or an unreachable database.
     """
     using = using or domain_database()
     started = time.monotonic()
@@ -175,6 +179,7 @@ def export_domain(
     server_format = chosen_format if server_spelling else None
     export = _Export(using, connection, report, scope, exclude_secrets, server_format)
     export.on_table, export.on_row = on_table, on_row
+    export.anonymizer = Anonymizer(anonymize_key) if anonymize_key else None
     writer = chosen_format.writer(stream, indent=indent)
     waits = LockWaits(
         using, checked_lock_timeout(lock_timeout), "the export was stopped, nothing was written"
@@ -200,6 +205,7 @@ class _Export:
     server_format: object
     on_table: object = None
     on_row: object = None
+    anonymizer: Anonymizer | None = None
     querysets: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
 
@@ -250,6 +256,8 @@ class _Export:
             self.scope,
             self.server_format,
         )
+        if self.anonymizer:
+            rows = self.anonymizer.rows(table, rows)
         self.report.tables[key], referenced = _write_rows(writer, table, rows, on_rows, self.on_row)
         if referenced:
             self.report.references[key] = referenced
@@ -276,4 +284,5 @@ class _Export:
                 RECORD: database_schema(connection, domain_tables()),
             },
             **(scope.metadata() if hasattr(scope, "metadata") else {}),
+            **({"masked": self.anonymizer.metadata(tables)} if self.anonymizer else {}),
         }

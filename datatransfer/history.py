@@ -96,6 +96,7 @@ def begin_record(record: ExportRecord, options) -> str:
     record.excluded_tables = sorted(options.exclude)
     record.secrets_excluded = options.exclude_secrets
     record.with_media = options.media
+    record.anonymized = options.anonymize
     record.file_path = options.output
     return save_record(record)
 

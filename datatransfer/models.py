@@ -64,6 +64,8 @@ class ExportRecord(Run):
     excluded_tables = models.JSONField(_("excluded tables"), default=list, blank=True)
     secrets_excluded = models.BooleanField(_("secrets excluded"), default=False)
     with_media = models.BooleanField(_("uploaded files included"), default=False)
+    # Personal fields masked (docs/masking.md): a file fit for a staging database.
+    anonymized = models.BooleanField(_("anonymized"), default=False)
     # While running: the table being written, how many tables were started, rows written.
     progress_table = models.CharField(_("current table"), max_length=100, blank=True)
     progress_tables = models.PositiveIntegerField(_("tables started"), default=0)

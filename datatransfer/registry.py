@@ -24,6 +24,7 @@ from datatransfer.exceptions import DataTransferError
 from datatransfer.formats.rows import SECRET_NOT_SHOWN
 from datatransfer.graph import dependency_order
 from datatransfer.manifest import canonical_json
+from datatransfer.masks import MASKS, looks_personal
 from datatransfer.policies import WritePolicy, policy_named, policy_names
 
 DEFAULT_APPS = ("core",)
@@ -157,6 +158,8 @@ class TableSpec:
     file_fields: tuple[FieldSpec, ...] = ()
     subset_root: FieldSpec | None = None
     audit_log: bool = False
+    masks: tuple[tuple[FieldSpec, str], ...] = ()
+    not_personal: tuple[str, ...] = ()
 
     @cached_property
     def pk(self) -> FieldSpec:
@@ -349,6 +352,27 @@ def _subset_root(model) -> models.Field | None:
     return field
 
 
+def _masks(model, by_name) -> tuple[tuple[FieldSpec, str], ...]:
+    """The declared masks, as (field spec, mask name); ImproperlyConfigured for a name that
+    is not a column, a mask that does not exist, or a field also declared not personal."""
+    declared = declaration(model)
+    label = model._meta.label
+    fields = _declared_fields(model, "masks", tuple(declared.masks))
+    _declared_fields(model, "not_personal", declared.not_personal)
+    unknown = sorted(name for name in declared.masks.values() if name not in MASKS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{label}.transfer masks: no mask named {', '.join(unknown)} (there are "
+            f"{', '.join(sorted(MASKS))})."
+        )
+    both = sorted(set(declared.masks) & set(declared.not_personal))
+    if both:
+        raise ImproperlyConfigured(
+            f"{label}.transfer: {', '.join(both)} both masked and declared not personal."
+        )
+    return tuple((by_name[f.name], declared.masks[f.name]) for f in fields)
+
+
 def _field_spec(field) -> FieldSpec:
     return FieldSpec(key=field.column, field=field)
 
@@ -425,6 +449,8 @@ def build_tables(model_list) -> tuple[TableSpec, ...]:
                 file_fields=tuple(by_name[f.name] for f in _file_fields(node.model)),
                 subset_root=by_name[root.name] if root else None,
                 audit_log=declared.audit_log,
+                masks=_masks(node.model, by_name),
+                not_personal=tuple(declared.not_personal),
             )
         )
     _check_distinct(specs)
@@ -481,3 +507,17 @@ def excluded_keys(names) -> set[str]:
             f"Unknown table(s) to exclude: {', '.join(unknown)}. Valid names: {valid}."
         )
     return set(found.values())
+
+
+def undeclared_personal_fields(model) -> list[str]:
+    """The fields of `model` whose name or type suggests personal data (masks.looks_personal)
+    and that its declaration neither masks nor declares `not_personal`, as `label.field`."""
+    declared = declaration(model)
+    decided = set(declared.masks) | set(declared.not_personal)
+    return [
+        f"{model._meta.label}.{field.name}"
+        for field in model._meta.concrete_fields
+        if not (field.primary_key or field.is_relation)
+        and field.name not in decided
+        and looks_personal(field)
+    ]

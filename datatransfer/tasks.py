@@ -18,6 +18,7 @@ from datatransfer.exceptions import DataTransferError
 from datatransfer.export_job import ExportJob, ExportOptions
 from datatransfer.history import outcome_of
 from datatransfer.leftovers import owner
+from datatransfer.masks import require_key
 from datatransfer.models import ExportRecord
 from datatransfer.routers import domain_database
 
@@ -70,13 +71,26 @@ class ExportProgress:
 
 
 def queue_export(
-    *, user, organizations=(), exclude_secrets: bool = False, with_media: bool = False
+    *,
+    user,
+    organizations=(),
+    exclude_secrets: bool = False,
+    with_media: bool = False,
+    anonymize: bool = False,
 ) -> ExportRecord:
     """Record an export of the whole database, or of the `organizations` (slugs), as queued
-    and hand it to the worker; return the record.
+    and hand it to the worker; return the record. With `anonymize`, its personal fields
+    are masked (docs/masking.md).
 
-    Raises DataTransferError when it cannot be queued (then nothing is recorded).
+    Raises DataTransferError when it cannot be queued (then nothing is recorded): an
+    anonymized export without DATATRANSFER_ANONYMIZE_KEY is refused here, not in the worker.
     """
+    if anonymize:
+        require_key(None)
+        if with_media:
+            raise DataTransferError(
+                "An anonymized export cannot include the uploaded files: they are not masked."
+            )
     now = timezone.now()
     record = ExportRecord(
         status=ExportRecord.Status.QUEUED,
@@ -87,6 +101,7 @@ def queue_export(
         organizations=sorted(set(organizations)),
         secrets_excluded=exclude_secrets,
         with_media=with_media,
+        anonymized=anonymize,
     )
     return save_and_enqueue(record, run_export)
 
@@ -145,6 +160,7 @@ def export_options(record: ExportRecord) -> ExportOptions:
         exclude=record.excluded_tables,
         exclude_secrets=record.secrets_excluded,
         media=record.with_media,
+        anonymize=record.anonymized,
         user=record.user,
     )
 

@@ -78,6 +78,7 @@ def _queue(request, modeladmin, *, organizations=()) -> HttpResponseRedirect:
             organizations=organizations,
             exclude_secrets=bool(request.POST.get("exclude_secrets")),
             with_media=bool(request.POST.get("include_media")),
+            anonymize=bool(request.POST.get("anonymize")),
         )
     except DataTransferError as error:
         modeladmin.message_user(
@@ -240,7 +241,7 @@ class ExportRecordAdmin(HistoryAdmin):
         "rows",
         "duration_column",
     )
-    list_filter = ("status", "database", "secrets_excluded")
+    list_filter = ("status", "database", "secrets_excluded", "anonymized")
     search_fields = ("file_path", "command", "user__username", "checksum")
     list_select_related = ("user",)
     # The detail page (read-only): one line per fact, the rows per table as a table.
@@ -254,6 +255,7 @@ class ExportRecordAdmin(HistoryAdmin):
         "scope",
         "excluded",
         "secrets_excluded",
+        "anonymized",
         "with_media",
         "rows",
         "rows_per_table",

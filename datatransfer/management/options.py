@@ -228,6 +228,13 @@ def add_export_options(parser) -> None:
         help="Write password hashes and invite tokens empty.",
     )
     parser.add_argument(
+        "--anonymize",
+        action="store_true",
+        help="Mask every personal field (emails, names, phones, free text, password hashes, "
+        "tokens) as the models declare, deterministically under DATATRANSFER_ANONYMIZE_KEY "
+        "(required): for a staging copy of production. See docs/masking.md.",
+    )
+    parser.add_argument(
         "--indent",
         type=int,
         default=2,
@@ -240,6 +247,14 @@ def add_export_options(parser) -> None:
         "its documents name, from MEDIA_ROOT.",
     )
     add_lock_timeout_option(parser, "the export", "no file written")
+
+
+def _command_line(options) -> str:
+    """How the history names an export of the command line: `dumpdomain --with-media`..."""
+    flags = [
+        flag for flag in ("--with-media", "--anonymize") if options[flag[2:].replace("-", "_")]
+    ]
+    return " ".join(["dumpdomain", *flags])
 
 
 def export_options(options) -> ExportOptions:
@@ -259,9 +274,10 @@ def export_options(options) -> ExportOptions:
         organizations=options["organization"],
         indent=options["indent"],
         media=options["with_media"],
-        command="dumpdomain --with-media" if options["with_media"] else "dumpdomain",
+        command=_command_line(options),
         lock_timeout=options["lock_timeout"],
         since=since_option(options),
+        anonymize=options["anonymize"],
     )
 
 

@@ -38,6 +38,7 @@ HINTS = {
     Code.MEDIA_DIFFERS: "use --overwrite-media to replace it",
     Code.NOT_AN_ARCHIVE: "dumpdomain --with-media writes one",
     Code.PLAN_CHANGED: "make a new plan: loaddomain FILE --dry-run --plan-out PLAN",
+    Code.ANONYMIZE_KEY_MISSING: "--anonymize masks under that key: set it, the same on every run",
 }
 
 
@@ -115,6 +116,14 @@ def render_export(report: ExportReport) -> str:
     return (
         f"{table}\n\nWrote {written} from "
         f"{database_named(report.database)} in {report.duration:.1f} s.{left_out}"
+    )
+
+
+def masked_line(key_id: str) -> str:
+    """What an anonymized export adds to its summary: under which key (its id, never the key)."""
+    return (
+        f"Personal fields masked under the key {key_id} (DATATRANSFER_ANONYMIZE_KEY): the same "
+        "key gives the same masks on every run."
     )
 
 

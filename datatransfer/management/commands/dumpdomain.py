@@ -16,6 +16,7 @@ from datatransfer.management.options import (
 )
 from datatransfer.management.rendering import (
     error_line,
+    masked_line,
     next_since,
     next_step,
     render_export,
@@ -23,6 +24,7 @@ from datatransfer.management.rendering import (
     render_plan,
     start_line,
 )
+from datatransfer.masks import Keyed
 from datatransfer.progress import TableProgress, is_terminal
 
 INTERRUPTED = "Interrupted (Ctrl-C): no file was written."
@@ -101,6 +103,8 @@ class Command(BaseCommand):
             self.stderr.write(self.style.WARNING(f"Warning: {run.warning}"))
         if options["verbosity"] >= 1:
             messages.write(render_export(run.report))
+            if export.anonymize:
+                messages.write(masked_line(Keyed(export.anonymize_key).key_id))
             if run.manifest is not None:
                 limit = None if options["verbosity"] >= 2 else 20
                 messages.write(render_media_export(run.manifest, limit=limit))

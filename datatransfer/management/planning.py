@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from datatransfer.checksums import file_digest
 from datatransfer.exceptions import EXIT_REFUSED
 from datatransfer.files import unwritable_reason
+from datatransfer.management.rendering import same_env_file
 from datatransfer.plans import PlanChecker, PlanRecorder, check_file, check_target, read_plan
 from datatransfer.plans import write_plan as write_plan_file
 from datatransfer.routers import domain_database
@@ -137,7 +138,8 @@ class Planning:
             return [
                 f"Plan written to {self.out}: the outcome of {rows:,} rows in "
                 f"{len(self.plan.counts)} tables, and the fingerprint of {read:,} target rows.",
-                f"Apply it with: python manage.py loaddomain --apply {self.out}{database}",
+                f"Apply it with: python manage.py loaddomain --apply {self.out}{database}"
+                f"{same_env_file()}",
             ]
         if self.applied:
             done = "still holds" if report.dry_run else "was applied"

@@ -319,6 +319,17 @@ def next_step(output: str, source: str) -> str:
     return f"Import it with: python manage.py loaddomain {path} --database {target} --dry-run"
 
 
+def same_env_file() -> str:
+    """` --env-file PATH` when this command read another env file than `.env` (the flag, or
+    ENV_FILE): a next command shown to the user must read the same settings, or it would
+    run against another database."""
+    named = os.environ.get("ENV_FILE")
+    if not named or os.path.realpath(named) == os.path.realpath(os.devnull):
+        return ""
+    relative = os.path.relpath(named)
+    return f" --env-file {named if relative.startswith('..') else relative}"
+
+
 def next_since(since, until) -> str:
     """After an export of the changes since a time: what it holds, and where the next one
     starts: the time this one started (changes.py: nothing falls between the two)."""

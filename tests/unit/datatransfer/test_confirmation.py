@@ -109,3 +109,18 @@ def test_ctrl_c_at_the_question_cancels_with_status_130_and_no_traceback(monkeyp
         ask(monkeypatch, Interrupted())
     assert str(cancelled.value) == "Import cancelled: nothing was written."
     assert cancelled.value.returncode == 130
+
+
+def test_a_next_command_shown_reads_the_same_env_file(monkeypatch, tmp_path):
+    """A hint such as "Apply it with: ..." after `--env-file .env.production` names that
+    file: run as shown, the next command must target the same database."""
+    from datatransfer.management.rendering import same_env_file
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env.production").write_text("")
+    monkeypatch.setenv("ENV_FILE", str(tmp_path / ".env.production"))
+    assert same_env_file() == " --env-file .env.production"
+    monkeypatch.setenv("ENV_FILE", "/dev/null")
+    assert same_env_file() == ""
+    monkeypatch.delenv("ENV_FILE")
+    assert same_env_file() == ""

@@ -74,6 +74,9 @@ class Code(StrEnum):
     OUTPUT_CLOSED = "output-closed"  # the reader of the output went away (a closed pipe)
     NOT_AN_ARCHIVE_NAME = "not-an-archive-name"  # an archive's name must end in .tar...
     NO_FOLDER = "no-folder"  # the output's folder does not exist
+    # a row's natural key belongs to another row of the target, which matching by natural
+    # key would take: match="natural"
+    NATURAL_KEY_HELD = "natural-key-held"
 
 
 class DataTransferError(Exception):

@@ -31,10 +31,12 @@ STOPPED = "Stopped ({signal}): the import was rolled back, nothing was written."
 class Command(BaseCommand):
     help = (
         "Upsert an export file (this tool's or the Node.js tool's, .gz too) into a database by "
-        "primary key, in one transaction. Exit 0: every row loaded; 1: rows failed; 2: the file "
-        "or the options are wrong, or another session held a lock too long (nothing written); "
-        "3: no row failed but rows were skipped as conflicts; 130: interrupted (nothing written); "
-        "143 (SIGTERM) or 129 (SIGHUP): stopped (nothing written)."
+        "primary key, in one transaction. Exit 0: every row loaded; 1: rows failed, or rows "
+        "were written without a link they could not set (unlinked: they differ from the file); "
+        "2: the file or the options are wrong, or another session held a lock too long "
+        "(nothing written); 3: no row failed nor was unlinked, but rows were skipped as "
+        "conflicts; 130: interrupted (nothing written); 143 (SIGTERM) or 129 (SIGHUP): stopped "
+        "(nothing written)."
     )
     # call_command("loaddomain", "-", stdin=STREAM) reads STREAM (bytes) for standard input.
     stealth_options = ("stdin",)

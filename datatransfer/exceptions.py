@@ -77,6 +77,9 @@ class Code(StrEnum):
     NO_FOLDER = "no-folder"  # the output's folder does not exist
     PLAN_CHANGED = "plan-changed"  # the file or the target changed since the plan: a new plan
     ANONYMIZE_KEY_MISSING = "anonymize-key-missing"  # an anonymized export without its key
+    # a row's natural key belongs to another row of the target, which matching by natural
+    # key would take: match="natural"
+    NATURAL_KEY_HELD = "natural-key-held"
 
 
 class DataTransferError(Exception):

@@ -80,7 +80,8 @@ class Plan:
 
     @property
     def totals(self) -> dict:
-        return {o.value: sum(c.get(o.value, 0) for c in self.counts.values()) for o in Outcome}
+        names = [o.value for o in Outcome] + ["unlinked"]
+        return {name: sum(c.get(name, 0) for c in self.counts.values()) for name in names}
 
     def as_dict(self) -> dict:
         return {
@@ -266,10 +267,18 @@ class PlanRecorder(ImportObserver):
             database=options.using,
             target=describe(options.using),
             options=chosen,
-            counts={k: {o.value: n for o, n in c.items()} for k, c in report.tables.items()},
+            counts=planned_counts(report),
             rows=self.rows(),
             fingerprint=self.fingerprint,
         )
+
+
+def planned_counts(report) -> dict:
+    """{table: {outcome: rows, "unlinked": rows}}: the report's counts, as its file has them."""
+    return {
+        key: {o.value: n for o, n in counts.items()} | {"unlinked": report.unlinked.get(key, 0)}
+        for key, counts in report.tables.items()
+    }
 
 
 def _without(ids: list, table: str, outcome, gone: Counter) -> list:
@@ -297,6 +306,11 @@ class PlanChecker(PlanRecorder):
         if plan.read_sha256 and source is not None and source.sha256 != plan.read_sha256:
             raise file_changed(plan.file_name)
         differing = differences(plan, self.rows(), self.fingerprint)
+        for table, counts in planned_counts(report).items():  # rows written without a link
+            if counts.get("unlinked", 0) != plan.counts.get(table, {}).get("unlinked", 0):
+                differing[table] = differing.get(table, 0) + abs(
+                    counts.get("unlinked", 0) - plan.counts.get(table, {}).get("unlinked", 0)
+                )
         if differing:
             raise PlanChangedError(changed_message(differing))
 

@@ -20,12 +20,13 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
 from datatransfer.declarations import UPSERT, Transfer
-from datatransfer.exceptions import DataTransferError
+from datatransfer.exceptions import Code, DataTransferError
 from datatransfer.formats.rows import SECRET_NOT_SHOWN
 from datatransfer.graph import dependency_order
 from datatransfer.manifest import canonical_json
 from datatransfer.masks import MASKS, looks_personal
 from datatransfer.policies import WritePolicy, policy_named, policy_names
+from datatransfer.reports import Reason
 
 DEFAULT_APPS = ("core",)
 
@@ -213,16 +214,22 @@ class TableSpec:
             and not (value == "" and current[name] and specs[name].key in self.secret_keys)
         }
 
-    def unique_conflict(self, fields: tuple[models.Field, ...], values, holder) -> str:
+    def unique_conflict(self, fields: tuple[models.Field, ...], values, holder) -> Reason:
         """The message for a row whose unique key `fields` = `values` belongs to the
         target's row `holder`: `slug 'ufhb' already belongs to organizations '<id>'`; a key
-        holding a secret is named, never shown."""
+        holding a secret is named, never shown. When `fields` are the table's natural key,
+        the Reason says so (Code.NATURAL_KEY_HELD), with `holder` and the key as shown."""
         keys = [field.column for field in fields]  # a field's file key is its column
         if self.secret_keys.intersection(keys):
             shown = SECRET_NOT_SHOWN
         else:
             shown = "'" + ", ".join(str(value) for value in values) + "'"
-        return f"{', '.join(keys)} {shown} already belongs to {self.key} '{holder}'"
+        key = f"{', '.join(keys)} {shown}"
+        text = f"{key} already belongs to {self.key} '{holder}'"
+        natural = {spec.field for spec in self.natural_key}
+        if natural and natural != {self.pk.field} and natural == set(fields):
+            return Reason(text, code=Code.NATURAL_KEY_HELD, holder=str(holder), key=key)
+        return Reason(text)
 
     def row_label(self, raw: dict, number: int):
         """A file row's id as the file gives it, or `#<position>` when it has none usable."""

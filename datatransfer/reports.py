@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datatransfer.exceptions import escaped, one_line
+from datatransfer.exceptions import Code, escaped, one_line
 from datatransfer.files import atomic_file
 
 
@@ -22,6 +22,35 @@ class Note(str):
         return note
 
 
+class Reason(str):
+    """Why a row was refused, or written without a link: its text, and as data
+
+    - `cause`: (table key, id) of the root row when the row was refused because a row it
+      links to was (the first row refused in the chain: dependants of dependants name the
+      same root); None for a root;
+    - `code`: `Code.NATURAL_KEY_HELD` for a conflict on the table's natural key, whose
+      `holder` (the target row's id) and `key` (the key as shown: `email 'a@b'`) say which
+      row matching by natural key would take.
+
+    A plain string is a Reason with none of these.
+    """
+
+    cause = None
+    code = None
+    holder = None
+    key = None
+
+    def __new__(cls, text: str, *, cause=None, code=None, holder=None, key=None):
+        reason = super().__new__(cls, text)
+        reason.cause, reason.code, reason.holder, reason.key = cause, code, holder, key
+        return reason
+
+
+def root_of(table: str, row_id, message) -> tuple[str, str]:
+    """The root (table key, id) of a row refused with `message`: its cause's, or its own."""
+    return getattr(message, "cause", None) or (table, str(row_id))
+
+
 class Outcome(enum.StrEnum):
     CREATED = "created"
     APPENDED = "appended"  # an append-only table's row, new to the target: under a new id
@@ -31,17 +60,37 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
 
 
+# The kinds of issue: a row skipped, a row failed, a row written without a link (its own
+# outcome, created or updated, stays: the row is in the target, with that link not set).
+CONFLICT, ERROR, UNLINKED = "conflict", "error", "unlinked"
+
+
 @dataclass
 class RowIssue:
-    """Why a row was skipped (`kind="conflict"`) or failed (`kind="error"`)."""
+    """Why a row was skipped (`kind="conflict"`), failed (`kind="error"`), or was written
+    without a link it could not set (`kind="unlinked"`); `cause`, the root row (table key,
+    id) whose refusal this row follows from (None: the row is its own cause); `code`,
+    `holder` and `key`: see Reason."""
 
     table: str
     id: str
     kind: str
     message: str
+    cause: tuple[str, str] | None = None
+    code: Code | None = None
+    holder: str | None = None
+    key: str | None = None
 
     def as_dict(self) -> dict:
-        return {"table": self.table, "id": self.id, "kind": self.kind, "message": self.message}
+        """The report file's entry: table, id, kind, message as always; `cause` for a row
+        that follows from another's refusal; `naturalMatch`, the target's row a match by
+        natural key would take, for a conflict on the natural key."""
+        entry = {"table": self.table, "id": self.id, "kind": self.kind, "message": self.message}
+        if self.cause:
+            entry["cause"] = {"table": self.cause[0], "id": self.cause[1]}
+        if self.code is Code.NATURAL_KEY_HELD:
+            entry["naturalMatch"] = {"table": self.table, "id": self.holder}
+        return entry
 
     def __str__(self) -> str:
         """One printed line: ids and values from the file have their control characters
@@ -92,6 +141,9 @@ class MediaReport:
 class ImportReport:
     """Per-table counts of each Outcome, and the issues behind skipped and failed rows.
 
+    A row written without a link it could not set keeps its outcome (created, updated) and
+    is counted in `unlinked` ({table: rows}) too, with an issue of its own (UNLINKED).
+
     With `match="natural"`, also the rows matched by natural key (each also counted as
     updated or unchanged, or skipped or failed) and their ids: {table: {file id: target id}}.
     """
@@ -112,36 +164,73 @@ class ImportReport:
     # listen(table, outcome, row_id, was=None), told of each row's outcome as it is recorded
     # (`was`: the outcome it replaces); the undo journal and the plan listen (importer.py)
     listeners: list = field(default_factory=list, repr=False, compare=False)
+    unlinked: dict = field(default_factory=dict)  # {table: rows written without a link}
 
     def add_table(self, key: str) -> None:
         self.tables.setdefault(key, dict.fromkeys(Outcome, 0))
 
     def record(self, table: str, outcome: Outcome, row_id=None, message: str | None = None) -> None:
-        self._count(table, outcome, row_id, message)
-        for listen in self.listeners:
-            listen(table, outcome, row_id)
-
-    def change(self, table: str, old: Outcome, new: Outcome, row_id, message: str) -> None:
-        """Turn one row's recorded outcome into another (a deferred link that failed)."""
-        self.tables[table][old] -= 1
-        self._count(table, new, row_id, message)
-        for listen in self.listeners:
-            listen(table, new, row_id, was=old)
-
-    def _count(self, table: str, outcome: Outcome, row_id, message) -> None:
+        """Count one row's outcome; a skipped or failed row's `message` (a Reason, or a
+        plain string) is kept as its issue. The listeners are told."""
         self.add_table(table)
         self.tables[table][outcome] += 1
         if outcome in (Outcome.SKIPPED, Outcome.FAILED):
-            kind = "conflict" if outcome is Outcome.SKIPPED else "error"
-            self.issues.append(RowIssue(table, str(row_id), kind, message or ""))
+            kind = CONFLICT if outcome is Outcome.SKIPPED else ERROR
+            self._issue(table, row_id, kind, message)
+        for listen in self.listeners:
+            listen(table, outcome, row_id)
+
+    def record_unlinked(self, table: str, row_id, message: str) -> None:
+        """One row, already recorded as written, whose link could not be set (`message`,
+        a Reason or a plain string, says which and why): its outcome stays."""
+        self.add_table(table)
+        self.unlinked[table] = self.unlinked.get(table, 0) + 1
+        self._issue(table, row_id, UNLINKED, message)
+
+    def _issue(self, table, row_id, kind, message) -> None:
+        self.issues.append(
+            RowIssue(
+                table,
+                str(row_id),
+                kind,
+                str(message or ""),
+                cause=getattr(message, "cause", None),
+                code=getattr(message, "code", None),
+                holder=getattr(message, "holder", None),
+                key=getattr(message, "key", None),
+            )
+        )
 
     @property
     def totals(self) -> dict:
         return {o: sum(counts[o] for counts in self.tables.values()) for o in Outcome}
 
     @property
+    def unlinked_total(self) -> int:
+        """How many rows were written without a link they could not set."""
+        return sum(self.unlinked.values())
+
+    @property
     def has_failures(self) -> bool:
         return self.totals[Outcome.FAILED] > 0
+
+    @property
+    def has_unlinked(self) -> bool:
+        """Whether rows were written without a link (they differ from the file)."""
+        return self.unlinked_total > 0
+
+    def by_cause(self) -> tuple[list, dict]:
+        """(the issues that are their own cause, in order; {root (table, id): the issues
+        that follow from it, in order}). An issue whose root is not among the issues (not
+        expected) counts as its own cause."""
+        roots = {(issue.table, issue.id) for issue in self.issues if issue.cause is None}
+        own, following = [], {}
+        for issue in self.issues:
+            if issue.cause is not None and issue.cause in roots:
+                following.setdefault(issue.cause, []).append(issue)
+            else:
+                own.append(issue)
+        return own, following
 
     @property
     def has_conflicts(self) -> bool:
@@ -158,6 +247,10 @@ class ImportReport:
             key: {o.value: n for o, n in counts.items()} for key, counts in self.tables.items()
         }
         totals = {o.value: n for o, n in self.totals.items()}
+        # Written rows, counted in their outcome too: never add it to the outcomes' sum.
+        for key, counts in tables.items():
+            counts["unlinked"] = self.unlinked.get(key, 0)
+        totals["unlinked"] = self.unlinked_total
         extra = {}
         if self.match == "natural":  # with --match id, the report stays as it always was
             for key, counts in tables.items():

@@ -9,7 +9,7 @@ import os
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from datatransfer.databases import describe
-from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, Code
+from datatransfer.exceptions import EXIT_CONFLICTS, EXIT_ROWS_FAILED, Code, escaped, one_line
 from datatransfer.files import human_size
 from datatransfer.formats.rows import format_datetime
 from datatransfer.media import DIFFERENT_FILE, MANIFEST_MEMBER
@@ -19,6 +19,7 @@ from datatransfer.reports import (
     MediaOutcome,
     MediaReport,
     Outcome,
+    RowIssue,
 )
 from datatransfer.verifier import VerifyReport
 
@@ -40,6 +41,9 @@ HINTS = {
     Code.PLAN_CHANGED: "make a new plan: loaddomain FILE --dry-run --plan-out PLAN",
     Code.ANONYMIZE_KEY_MISSING: "--anonymize masks under that key: set it, the same on every run",
 }
+# How an issue's kind reads: its line's prefix, and its count among a root's dependants.
+ISSUE_PREFIX = {"conflict": "conflict", "error": "error", "unlinked": "unlinked"}
+ISSUE_COUNTED = {"conflict": "skipped", "error": "failed", "unlinked": "written without its link"}
 
 
 def hinted(text: str, hint: str | None) -> str:
@@ -132,6 +136,11 @@ def render_import(report: ImportReport) -> str:
     rows = [[key, *(f"{counts[o]:,}" for o in Outcome)] for key, counts in report.tables.items()]
     totals = report.totals
     footer = ["total", *(f"{totals[o]:,}" for o in Outcome)]
+    if report.has_unlinked:  # rows written without a link, counted in their outcome too
+        header.append("unlinked")
+        for row in rows:
+            row.append(f"{report.unlinked.get(row[0], 0):,}")
+        footer.append(f"{report.unlinked_total:,}")
     if report.match == "natural":
         header.append("matched")
         for row in rows:
@@ -148,12 +157,65 @@ def render_import(report: ImportReport) -> str:
     return text
 
 
+def issue_line(issue: RowIssue) -> str:
+    """`conflict: users ck...: email 'a@b' already belongs to users '...'`."""
+    return f"{ISSUE_PREFIX.get(issue.kind, issue.kind)}: {issue}"
+
+
+def counted(issues) -> list[str]:
+    """`149 skipped`, `40 skipped, 2 failed`: how many of `issues` of each kind."""
+    counts = {}
+    for issue in issues:
+        counts[issue.kind] = counts.get(issue.kind, 0) + 1
+    return [f"{n:,} {ISSUE_COUNTED.get(kind, kind)}" for kind, n in counts.items()]
+
+
+def natural_hint(issue: RowIssue, report: ImportReport) -> str | None:
+    """What `--match natural` would do with a conflict on the table's natural key."""
+    if issue.code is not Code.NATURAL_KEY_HELD or report.match == "natural":
+        return None
+    return (
+        f"hint: {issue.table} '{escaped(issue.id)}' and the target's {issue.table} "
+        f"'{escaped(issue.holder)}' share the natural key {one_line(issue.key)}: --match natural "
+        "would update that row and link the file's rows to it."
+    )
+
+
+def root_lines(root: RowIssue, dependants: list, report: ImportReport) -> list[str]:
+    """A root issue, what follows from it (in all, then per table), and the hint."""
+    lines = [issue_line(root)]
+    if dependants:
+        first, *others = counted(dependants)
+        number, word = first.split(" ", 1)
+        rows = "row" if number == "1" else "rows"
+        lines.append(f"  because of it: {', '.join([f'{number} {rows} {word}', *others])}")
+        tables = {}
+        for issue in dependants:
+            tables.setdefault(issue.table, []).append(issue)
+        lines += [f"    {table}: {', '.join(counted(rows))}" for table, rows in tables.items()]
+    if hint := natural_hint(root, report):
+        lines.append(f"  {hint}")
+    return lines
+
+
 def render_issues(report: ImportReport, limit: int | None = 20) -> str:
-    """The skipped and failed rows, one line each (the first `limit`, then how many more)."""
-    shown = report.issues if limit is None else report.issues[:limit]
-    lines = [f"{'conflict' if i.kind == 'conflict' else 'error'}: {i}" for i in shown]
-    if limit is not None and len(report.issues) > limit:
-        lines.append(f"... and {len(report.issues) - limit} more ({ALL_OF_THEM}).")
+    """The skipped, failed and unlinked rows, grouped by cause: first, always, each root
+    issue that other rows follow from (or that a match by natural key would resolve),
+    with those rows counted per table; then one line per other issue, the roots first (the
+    first `limit` of them, then how many more)."""
+    own, following = report.by_cause()
+    lines, rest = [], []
+    for issue in own:
+        dependants = following.get((issue.table, issue.id), [])
+        if dependants or natural_hint(issue, report):
+            lines += root_lines(issue, dependants, report)
+        else:
+            rest.append(issue)
+    rest += [issue for issues in following.values() for issue in issues]
+    shown = rest if limit is None else rest[:limit]
+    lines += [issue_line(issue) for issue in shown]
+    if len(rest) > len(shown):
+        lines.append(f"... and {len(rest) - len(shown)} more ({ALL_OF_THEM}).")
     return "\n".join(lines)
 
 
@@ -295,11 +357,12 @@ def import_verdict(report: ImportReport) -> tuple[str, int] | None:
             f"above); the database import {'was checked' if report.dry_run else 'is committed'}.",
             EXIT_ROWS_FAILED,
         )
-    if report.has_failures:
-        return (
-            f"{report.totals['failed']} row(s) failed; the other rows were {done}.",
-            EXIT_ROWS_FAILED,
-        )
+    if report.has_failures or report.has_unlinked:
+        # A row written without a link differs from the file: as a failed row does.
+        failed = [f"{report.totals['failed']} row(s) failed"] if report.has_failures else []
+        if report.has_unlinked:
+            failed.append(f"{report.unlinked_total} row(s) written without a link (listed above)")
+        return f"{', '.join(failed)}; the other rows were {done}.", EXIT_ROWS_FAILED
     if report.has_conflicts:
         return (
             f"{report.totals['skipped']} row(s) skipped as conflicts (their target rows were left "

@@ -17,7 +17,10 @@ it), n rows of one content in the file being n rows in the target (a multiset:
 contents.py); immutable, where an existing row that differs is a conflict; insert-only.
 
 A row that is not written (skipped or failed) makes the rows that link to it skip or fail
-only when the target lacks it: when its id is there, their links hold.
+only when the target lacks it: when its id is there, their links hold. Each of those rows
+names the same root (reports.Reason.cause): the first row refused in the chain. A row
+whose link written last (a cycle's) never finds its target is written without it: it
+keeps its outcome and is reported unlinked (ImportReport.record_unlinked), never failed.
 
 tests/oracle/reference.py writes the same rows one at a time, as `update_or_create` would;
 tests/integration/datatransfer/test_engines.py checks that the Writer leaves the same

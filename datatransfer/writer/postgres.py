@@ -19,8 +19,8 @@ policy (datatransfer/policies/):
   else appended under a new id from the table's sequence (in a dry run, the ids the
   sequence would give, read without moving it);
 - a link written last (a cycle, a self-reference) whose row is not in the target yet goes
-  to the Writer's list of links set at the end, which fails the row if it never
-  comes.
+  to the Writer's list of links set at the end; if it never comes, the row stays
+  written without it, flagged unlinked.
 
 What only a walk in file order decides goes to the Writer's walk (writer.py), so every
 outcome and message stays the reference's:

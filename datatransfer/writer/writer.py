@@ -26,7 +26,7 @@ from datatransfer.exceptions import first_line
 from datatransfer.formats.rows import value_decoder
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import table_key
-from datatransfer.reports import Outcome
+from datatransfer.reports import Outcome, Reason, root_of
 from datatransfer.writer.backends import backend_for
 from datatransfer.writer.plan import (
     DECODED,
@@ -81,7 +81,8 @@ class Writer:
         self.kept_references = 0
         self.dry_run = dry_run
         self.connection = connections[using]
-        # {(table key, id): SKIPPED or FAILED}: rows not written that the target lacks
+        # {(table key, id): (SKIPPED or FAILED, the root (table key, id) of the refusal)}:
+        # rows not written that the target lacks
         self.refused = {}
         self._links = tempfile.TemporaryFile()
         self._tables = {}
@@ -151,9 +152,16 @@ class Writer:
         self._links.write(orjson.dumps([table.key, pk, outcome.value, links]) + b"\n")
 
     def _record(self, table, row: PlannedRow):
-        if row.outcome in (Outcome.SKIPPED, Outcome.FAILED) and not row.present:
-            self.refused[(table.key, row.id)] = row.outcome
-        self.report.record(table.key, row.outcome, row.id, row.message)
+        message = row.message
+        if row.outcome in (Outcome.SKIPPED, Outcome.FAILED):
+            if row.present:  # matched by id: a match by natural key would not take it
+                message = Reason(message, cause=getattr(message, "cause", None))
+            else:
+                self.refused[(table.key, row.id)] = (
+                    row.outcome,
+                    root_of(table.key, row.id, message),
+                )
+        self.report.record(table.key, row.outcome, row.id, message)
         if self.strict and row.outcome is Outcome.FAILED:
             raise strict_failure(table, row.id, row.message)
 
@@ -187,7 +195,8 @@ class Writer:
                 continue
             held = lookups.present(row_id)
             if not held:
-                lookups.pending[(table.key, row_id)] = problem[0]
+                root = root_of(table.key, row_id, problem[1])
+                lookups.pending[(table.key, row_id)] = (problem[0], root)
             self._refuse(table, plan, PlannedRow(row_id, *problem, present=held))
         return plan
 
@@ -470,10 +479,12 @@ class Writer:
                 continue
             target = table_key(spec.field.related_model)
             refused = self.refused.get((target, value)) or (pending or {}).get((target, value))
-            if refused is Outcome.SKIPPED:
-                return refused, f"{spec.key} '{value}': {target} '{value}' was skipped"
             if refused is not None:
-                return refused, f"{spec.key} '{value}': {target} '{value}' failed"
+                outcome, root = refused
+                verb = "was skipped" if outcome is Outcome.SKIPPED else "failed"
+                return outcome, Reason(
+                    f"{spec.key} '{value}': {target} '{value}' {verb}", cause=root
+                )
             if spec.attname in deferred or exists(spec.field.related_model, value):
                 continue
             if target in self.excluded:
@@ -512,7 +523,8 @@ class Writer:
 
     def set_deferred_links(self):
         """Set the links written last (cycles, self-references), now that every row is in,
-        in batches; a link whose target is missing fails its row, which stays without it."""
+        in batches; a row whose link's target is missing stays without it (left empty, or
+        as the target had it), reported unlinked."""
         self._links.seek(0)
         batch = []
         for line in self._links:
@@ -537,9 +549,10 @@ class Writer:
                 table, links, deferred_too=True, exists=lambda model, value: value in present[model]
             )
             if problem:
-                # The row itself is in the database: rows that link to it keep their link.
-                message = f"{problem[1]} (the row was written without this link)"
-                self.report.change(table.key, Outcome(outcome), Outcome.FAILED, pk, message)
+                # The row itself is in the database (rows that link to it keep their link):
+                # it keeps its outcome, flagged as written without this link.
+                message = unlinked_reason(problem[1], Outcome(outcome))
+                self.report.record_unlinked(table.key, pk, message)
                 if self.strict:
                     raise strict_failure(table, pk, message)
                 continue
@@ -548,3 +561,13 @@ class Writer:
             self.manager(self._tables[key].model).bulk_update(
                 instances, list(names), batch_size=self.batch_size
             )
+
+
+def unlinked_reason(problem, outcome: Outcome) -> Reason:
+    """Why a row written with the outcome `outcome` lacks a link: `problem` (the link's
+    own Reason), and what the row holds instead."""
+    left = "left empty" if outcome is Outcome.CREATED else "left as the target had it"
+    return Reason(
+        f"{problem}: the row was written with this link {left}",
+        cause=getattr(problem, "cause", None),
+    )

@@ -15,7 +15,7 @@ from datatransfer.exceptions import first_line
 from datatransfer.formats.rows import RowError, decode_row, value_decoder
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import table_key
-from datatransfer.reports import Outcome
+from datatransfer.reports import Outcome, Reason
 from datatransfer.sequences import SequenceIds
 from datatransfer.writer.plan import base_manager, strict_failure
 
@@ -44,8 +44,9 @@ class ReferenceWriter:
         self.strict, self.excluded, self.dry_run = strict, excluded, dry_run
         self.references = references or {}
         self.kept_references = 0
-        # {(table key, id): SKIPPED or FAILED}: rows not written that the target lacks,
-        # so that the rows linking to them cannot come in either
+        # {(table key, id): (SKIPPED or FAILED, the root (table key, id) it follows from)}:
+        # rows not written that the target lacks, so that the rows linking to them cannot
+        # come in either
         self.refused = {}
         self.deferred = []  # (table, pk, outcome, {attname: id}): the links written last
         self.sequences = {}
@@ -176,8 +177,11 @@ class ReferenceWriter:
             target = table_key(spec.field.related_model)
             refused = self.refused.get((target, value))
             if refused is not None:
-                verb = "was skipped" if refused is Outcome.SKIPPED else "failed"
-                return refused, f"{spec.key} '{value}': {target} '{value}' {verb}"
+                outcome, root = refused
+                verb = "was skipped" if outcome is Outcome.SKIPPED else "failed"
+                return outcome, Reason(
+                    f"{spec.key} '{value}': {target} '{value}' {verb}", cause=root
+                )
             checked = deferred_too or spec.attname not in deferred
             if checked and not self._manager(spec.field.related_model).filter(pk=value).exists():
                 where = (
@@ -229,9 +233,12 @@ class ReferenceWriter:
 
     def _refuse(self, table, row_id, outcome, message):
         """Record a row that is not written. Unless the target holds its id, the rows that
-        link to it are refused too."""
+        link to it are refused too, naming the same root: the first row refused."""
+        cause = getattr(message, "cause", None)
         if table.write_policy.matched_by_content or not self._holds_id(table, row_id):
-            self.refused[(table.key, row_id)] = outcome
+            self.refused[(table.key, row_id)] = (outcome, cause or (table.key, str(row_id)))
+        else:  # the target holds its id: no match by natural key would take it
+            message = Reason(message, cause=cause)
         self.report.record(table.key, outcome, row_id, message)
         if self.strict and outcome is Outcome.FAILED:
             raise strict_failure(table, row_id, message)
@@ -249,14 +256,19 @@ class ReferenceWriter:
 
     def set_deferred_links(self):
         """Set the links written last (cycles, self-references), now that every row is in;
-        a link whose target is missing fails its row, which stays without it."""
+        a row whose link's target is missing keeps its outcome and stays without the link
+        (empty, or the target's), reported unlinked."""
         for table, pk, outcome, links in self.deferred:
             problem = self._link_problem(table, links, deferred_too=True)
             if problem is None:
                 self._manager(table.model).filter(pk=pk).update(**links)
                 continue
-            message = f"{problem[1]} (the row was written without this link)"
-            self.report.change(table.key, outcome, Outcome.FAILED, pk, message)
+            left = "left empty" if outcome is Outcome.CREATED else "left as the target had it"
+            message = Reason(
+                f"{problem[1]}: the row was written with this link {left}",
+                cause=getattr(problem[1], "cause", None),
+            )
+            self.report.record_unlinked(table.key, pk, message)
             if self.strict:
                 raise strict_failure(table, pk, message)
         self.deferred = []

@@ -37,12 +37,13 @@ class Command(BaseCommand):
         "primary key, in one transaction. Unless --dry-run or --no-input, it first shows the "
         "target database, the file and its rows per table, and asks for 'yes' (on standard "
         "error); it refuses when standard input is not a terminal or is the file ('-'). "
-        "Exit 0: every row loaded; 1: rows failed; 2: the file or the options are wrong, the "
-        "question could not be asked or was not answered yes, or another session held a lock "
-        "too long (nothing written); 3: no row failed but rows were skipped as conflicts; "
-        "4: with --apply, the file or the target changed since the plan (nothing written); "
-        "130: interrupted, at the question too (nothing written); 143 (SIGTERM) or 129 "
-        "(SIGHUP): stopped (nothing written)."
+        "Exit 0: every row loaded; 1: rows failed, or rows were written without a link they "
+        "could not set (unlinked: they differ from the file); 2: the file or the options are "
+        "wrong, the question could not be asked or was not answered yes, or another session "
+        "held a lock too long (nothing written); 3: no row failed nor was unlinked, but rows "
+        "were skipped as conflicts; 4: with --apply, the file or the target changed since the "
+        "plan (nothing written); 130: interrupted, at the question too (nothing written); 143 "
+        "(SIGTERM) or 129 (SIGHUP): stopped (nothing written)."
     )
     # call_command("loaddomain", "-", stdin=STREAM) reads STREAM (bytes) for standard input.
     stealth_options = ("stdin",)

@@ -92,6 +92,7 @@ def test_loaddomain_prints_statistics_and_writes_the_report(node_file, tmp_path)
         "unchanged": 0,
         "skipped": 1,
         "failed": 0,
+        "unlinked": 0,
     }
     assert report["totals"]["skipped"] == sum(t["skipped"] for t in report["tables"].values())
     assert report["errors"][0] == {
@@ -99,6 +100,8 @@ def test_loaddomain_prints_statistics_and_writes_the_report(node_file, tmp_path)
         "id": "ckorga0000000000000000001",
         "kind": "conflict",
         "message": "slug 'ufhb' already belongs to organizations 'ckprodorg0000000000000001'",
+        # the slug is the organizations' natural key: a match by it would take that row
+        "naturalMatch": {"table": "organizations", "id": "ckprodorg0000000000000001"},
     }
     assert Organization.objects.count() == 1
 

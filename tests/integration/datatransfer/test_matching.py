@@ -172,6 +172,7 @@ def test_the_command_shows_matched_rows_and_writes_the_mapping(admin_file, tmp_p
         "unchanged": 0,
         "skipped": 0,
         "failed": 0,
+        "unlinked": 0,
         "matched": 1,
     }
 
@@ -181,7 +182,7 @@ def test_match_id_stays_the_default_and_reports_the_conflict_as_before(admin_fil
     hold_admin_and_permission()
     report_path = tmp_path / "report.json"
     out = io.StringIO()
-    with pytest.raises(CommandError) as failed:  # the organization's owner, skipped, fails its link
+    with pytest.raises(CommandError) as failed:  # the organization written without its owner
         call_command(
             "loaddomain",
             "--no-input",

@@ -16,7 +16,9 @@ EVERY_IMPORT = {"other", "head", "check", "load", "parse", "links", "constraints
 
 def load(path, report_path, *args):
     out = io.StringIO()
-    call_command("loaddomain", path, "--report", str(report_path), *args, stdout=out, interactive=False)
+    call_command(
+        "loaddomain", path, "--report", str(report_path), *args, stdout=out, interactive=False
+    )
     return out.getvalue(), json.loads(report_path.read_text(encoding="utf-8"))
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 EXIT_ROWS_FAILED = 1  # rows failed (the other rows were loaded), or the database differs
 EXIT_REFUSED = 2  # a file-level or option error: nothing was written
 EXIT_CONFLICTS = 3  # no row failed, but rows were skipped as conflicts
+EXIT_CHANGED_SINCE = 5  # revertimport: rows the import wrote changed since; nothing written
 
 QUOTED_LIMIT = 80
 
@@ -74,6 +75,7 @@ class Code(StrEnum):
     OUTPUT_CLOSED = "output-closed"  # the reader of the output went away (a closed pipe)
     NOT_AN_ARCHIVE_NAME = "not-an-archive-name"  # an archive's name must end in .tar...
     NO_FOLDER = "no-folder"  # the output's folder does not exist
+    CHANGED_SINCE = "changed-since"  # a revert refused: rows changed since the import
 
 
 class DataTransferError(Exception):
@@ -168,3 +170,11 @@ class ImportLockedError(DataTransferError):
 class SchemaMismatchError(DataTransferError):
     """The database lacks the domain's tables, columns, types or enum labels, or has ones
     the models do not know."""
+
+
+class RevertRefused(DataTransferError):
+    """A revert refused: rows the import wrote changed (or went) since, or rows outside the
+    import link to rows it added; nothing was written."""
+
+    code = Code.CHANGED_SINCE
+    exit_code = EXIT_CHANGED_SINCE

@@ -159,6 +159,10 @@ class ImportObserver:
     def before_commit(self, report) -> None:
         """Every row is written (or, in a dry run, about to be rolled back)."""
 
+    # rows_appended(table, ids): define it to be told the new ids of the rows appended to an
+    # append-only table, once written (the writer then reads them back: the undo journal)
+    rows_appended = None
+
 
 def _reset_sequences(connection, model_list):
     """After explicit integer keys, move sequences past them (as loaddata does). Never in
@@ -357,10 +361,24 @@ class ImportJob:
             batch_size=options.batch_size,
             references=matcher.translated(references) if matcher else references,
             dry_run=options.dry_run,
+            on_appended=self.rows_appended(),
         )
         loaded = self.load_tables(reader, report, head, writer, matcher)
         self.link(writer, report)
         self.constraints(loaded)
+
+    def rows_appended(self):
+        """The writer's `on_appended`: tells the observers that ask for them the new ids of
+        appended rows; None when none asks."""
+        listening = [o.rows_appended for o in self.observers if o.rows_appended is not None]
+        if not listening:
+            return None
+
+        def appended(table, ids):
+            for listen in listening:
+                listen(table, ids)
+
+        return appended
 
     def load_tables(self, reader, report, head, writer, matcher) -> list:
         """Give each table of the file to the `writer`, in dependency order (tables left

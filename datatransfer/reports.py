@@ -107,6 +107,7 @@ class ImportReport:
     match: str = "id"
     id_mapping: dict = field(default_factory=dict)
     media: MediaReport | None = None  # an archive's uploaded files
+    run: str | None = None  # a real import's run id, its undo journal's (journal.py)
     # listen(table, outcome, row_id, was=None), told of each row's outcome as it is recorded
     # (`was`: the outcome it replaces); the undo journal and the plan listen (importer.py)
     listeners: list = field(default_factory=list, repr=False, compare=False)
@@ -167,6 +168,7 @@ class ImportReport:
                 if ids and key in tables
             }
         return {
+            **({"run": self.run} if self.run else {}),
             "dryRun": self.dry_run,
             "file": self.file,
             "database": self.database,

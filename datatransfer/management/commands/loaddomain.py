@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import EXIT_ROWS_FAILED, DataTransferError
 from datatransfer.importer import ImportJob
+from datatransfer.journal import import_journal
 from datatransfer.leftovers import sweep
 from datatransfer.management.interrupts import ctrl_c, sigterm
 from datatransfer.management.options import (
@@ -19,6 +20,7 @@ from datatransfer.management.rendering import (
     left_out_note,
     render_import_result,
     start_line,
+    undo_line,
 )
 from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.progress import TableProgress, is_terminal, manifest_rows
@@ -62,7 +64,10 @@ class Command(BaseCommand):
             ):
                 if progress.enabled:  # the overall line's total: the file's own count
                     progress.rows = manifest_rows(path, job_options.exclude)
-                report = ImportJob(job_options, on_table=progress).run(path)
+                with import_journal(job_options.dry_run) as observers:
+                    report = ImportJob(job_options, on_table=progress, observers=observers).run(
+                        path
+                    )
         except DataTransferError as error:
             raise CommandError(error_line(error), returncode=error.exit_code) from None
         if options["file"] == "-":
@@ -77,6 +82,8 @@ class Command(BaseCommand):
             self.stdout.write(render_import_result(report, limit=None if verbosity >= 2 else 20))
             if job_options.exclude:
                 self.stdout.write(left_out_note(job_options.exclude, audit_log_keys()))
+            if report.run:
+                self.stdout.write(undo_line(report.run))
         if verdict := import_verdict(report):
             message, returncode = verdict
             raise CommandError(message, returncode=returncode)

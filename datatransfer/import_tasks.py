@@ -21,6 +21,7 @@ from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError, FileChangedError
 from datatransfer.import_files import StoredFile, checked_copy, sha256_of
 from datatransfer.importer import ImportJob, ImportOptions
+from datatransfer.journal import import_journal
 from datatransfer.leftovers import owner
 from datatransfer.models import ImportRecord
 from datatransfer.registry import audit_log_keys
@@ -45,7 +46,8 @@ def load_file(record: ImportRecord, path, *, on_table=None) -> dict:
         match=record.match,
         exclude=frozenset(audit_log_keys()) if record.skip_audit else frozenset(),
     )
-    return ImportJob(options, on_table=on_table).run(str(path)).as_dict()
+    with import_journal(options.dry_run) as observers:  # a real import keeps its undo journal
+        return ImportJob(options, on_table=on_table, observers=observers).run(str(path)).as_dict()
 
 
 def _description(alias: str) -> str:
@@ -202,7 +204,13 @@ def run_import(record_id: int) -> str:
         raise
     else:
         report["file"] = record.file_name
-        _finish(record, started, status=ImportRecord.Status.SUCCEEDED, report=report)
+        _finish(
+            record,
+            started,
+            status=ImportRecord.Status.SUCCEEDED,
+            report=report,
+            run_id=report.get("run") or "",
+        )
         if not record.dry_run:
             _delete_kept_file(record)
     return record.status

@@ -80,11 +80,17 @@ class RevertReport:
     duration: float = 0.0
 
     def as_dict(self) -> dict:
+        totals = {
+            what: sum(counts[what] for counts in self.tables.values())
+            for what in ("deleted", "restored")
+        }
         return {
             "run": self.run,
             "database": self.database,
             "dryRun": self.dry_run,
+            "file": self.file,
             "tables": self.tables,
+            "totals": totals,
             "durationSeconds": round(self.duration, 3),
         }
 

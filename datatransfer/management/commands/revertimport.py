@@ -3,12 +3,15 @@ import's undo journal (datatransfer/revert.py)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from datatransfer.exceptions import DataTransferError
+from datatransfer.exceptions import Code, DataTransferError
 from datatransfer.leftovers import sweep
 from datatransfer.management.interrupts import ctrl_c, sigterm
 from datatransfer.management.options import require_database
 from datatransfer.management.rendering import error_line, render_revert, start_line
 from datatransfer.revert import RevertJob, RevertOptions
+
+# What the command line can do about an engine error, where it differs from loaddomain's.
+HINTS = {Code.IMPORT_LOCKED: "run it again once that import is done"}
 
 
 class Command(BaseCommand):
@@ -62,6 +65,6 @@ class Command(BaseCommand):
             ):
                 report = job.run()
         except DataTransferError as error:
-            raise CommandError(error_line(error), returncode=error.exit_code) from None
+            raise CommandError(error_line(error, HINTS), returncode=error.exit_code) from None
         if options["verbosity"] >= 1:
             self.stdout.write(render_revert(report))

@@ -14,6 +14,8 @@ from django.core.management.base import CommandError
 
 from core.demo import seed_demo
 from core.models import AuditLog, Organization, Permission, PermissionToUser, User
+from datatransfer.sequences import next_values
+from datatransfer.writer import postgres
 from tests.snapshots import database_snapshot
 
 VENDORS = ["sqlite", "postgresql", "prisma"]
@@ -161,3 +163,27 @@ def test_a_dry_run_keeps_no_journal(make_database, tmp_path):
     out = load(target, tmp_path / "demo.json", "--dry-run")
     assert "revertimport" not in out
     assert set(settings.DATATRANSFER_JOURNAL_DIR.iterdir()) == journals
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
+def test_appended_rows_written_row_by_row_are_reverted_too(
+    make_database, node_file, vendor, tmp_path, monkeypatch
+):
+    """The Node.js tool's file, with one audit log linking to a user nowhere: that row
+    fails, so on PostgreSQL the audit logs take the writer's walk, where the appended
+    rows' new ids come from the sequence, not from the set-based path."""
+    taken = []
+    monkeypatch.setattr(
+        postgres, "next_values", lambda *args: taken.append(args[2]) or next_values(*args)
+    )
+    document = json.loads(open(node_file, encoding="utf-8").read())
+    document["data"]["auditLogs"][0]["userId"] = "nobody"
+    path = tmp_path / "node.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    target = make_database(vendor)
+    with pytest.raises(CommandError, match="1 row"):  # exit 1: the row failed
+        load(target, path, "--report", str(tmp_path / "report.json"))
+    assert taken == ([1] if vendor == "postgresql" else [])
+    assert AuditLog.objects.using(target).count() == 1
+    revert(json.loads((tmp_path / "report.json").read_text())["run"], "--no-input")
+    assert not any(database_snapshot(target).values())

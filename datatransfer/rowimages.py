@@ -59,7 +59,11 @@ def digest(image: dict) -> str:
 def read_ahead(table, raw_rows, on_chunk, *, size: int = CHUNK):
     """Yield the file rows `raw_rows` as they come, calling `on_chunk(ids)` with the ids of
     each chunk of `size` rows before the first of them is yielded: what `on_chunk` reads
-    of the target is read before the writer can change any of those rows."""
+    of the target is read before the writer can change any of those rows.
+
+    Consume it before handing the rows to the writer: on PostgreSQL the writer's fast path
+    pulls the rows while its COPY is open on the connection, and a query of `on_chunk` then
+    waits for ever (journal.Journal.table_rows spools the rows to a file first)."""
     chunk = []
     for raw in raw_rows:
         chunk.append(raw)

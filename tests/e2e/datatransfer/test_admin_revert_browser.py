@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from tests.e2e.datatransfer.test_admin_browser import (  # noqa: F401 (fixtures)
     SUPERUSER,
+    WAIT,
     WIDTH,
     By,
     browser,
@@ -28,7 +29,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
 def submit(page, form: str) -> None:
+    """Submit `form`, then wait for the page of the record it queued (another address):
+    the page it leaves may show a report too."""
+    from selenium.webdriver.support.ui import WebDriverWait  # as test_admin_browser.py
+
+    left = page.current_url
     wait_for(page, form).find_element(By.CSS_SELECTOR, 'input[type="submit"]').click()
+    WebDriverWait(page, WAIT).until(lambda d: d.current_url != left)
 
 
 def test_an_import_is_reverted_from_its_page(target, server, site, browser, export_file):  # noqa: F811
@@ -38,7 +45,7 @@ def test_an_import_is_reverted_from_its_page(target, server, site, browser, expo
     browser.get(server + reverse("admin:datatransfer_importrecord_upload"))
     browser.find_element(By.ID, "id_file").send_keys(str(export_file))
     browser.find_element(By.CSS_SELECTOR, '#id_database option[value="target"]').click()
-    browser.find_element(By.CSS_SELECTOR, 'form input[type="submit"]').click()
+    submit(browser, "body.import-upload-page #content form")
     with worker(site):
         submit(browser, "form.import-confirm")
         wait_for(browser, ".import-report .import-table-counts")

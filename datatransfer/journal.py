@@ -134,7 +134,7 @@ class Journal(ImportObserver):
         self._db.executemany(
             "INSERT OR IGNORE INTO before VALUES (?, ?, ?)",
             [
-                (table.key, _pk_text(pk), orjson.dumps(images[pk]) if pk in images else None)
+                (table.key, _pk_text(pk), dumps_json(images[pk]) if pk in images else None)
                 for pk in ids
             ],
         )
@@ -176,7 +176,7 @@ class Journal(ImportObserver):
                 )
             if op == "written":
                 op = "updated" if image is not None else "created"
-            yield op, orjson.loads(pk), (orjson.loads(image) if image is not None else None)
+            yield op, orjson.loads(pk), (loads_json(image) if image is not None else None)
 
     def _lines(self, table):
         """The journal's lines for `table`, each with the digest of the row as written."""
@@ -225,11 +225,11 @@ class Journal(ImportObserver):
         try:
             with private_file(part) as raw:
                 with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as out:
-                    out.write(orjson.dumps(header) + b"\n")
+                    out.write(dumps_json(header) + b"\n")
                     for key in self._tables:
                         if key in header["tables"]:
                             for entry in self._lines(self._tables[key]):
-                                out.write(orjson.dumps(entry) + b"\n")
+                                out.write(dumps_json(entry) + b"\n")
                 raw.flush()
                 os.fsync(raw.fileno())
             os.replace(part, final)

@@ -39,6 +39,7 @@ from datatransfer.exceptions import (
     first_line,
     quoted,
 )
+from datatransfer.formats.json.codec import loads_json
 from datatransfer.formats.rows import decode_row
 from datatransfer.journal import (
     REVERTED_SUFFIX,
@@ -173,7 +174,7 @@ class RevertJob:
         with gzip.open(journal_path(self.options.run), "rb") as lines:
             lines.readline()
             for line in lines:
-                yield orjson.loads(line)
+                yield loads_json(line)
 
     def chunks(self, ops=None):
         """(table, [entries]) chunks of at most CHUNK entries of one table (of `ops`)."""

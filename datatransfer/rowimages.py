@@ -12,6 +12,7 @@ with its many-to-many links as the sorted ids of the related rows.
 """
 
 import hashlib
+import json
 
 import orjson
 
@@ -52,7 +53,10 @@ def read_images(table, ids, using: str) -> dict:
 
 def digest(image: dict) -> str:
     """A short, stable digest of an image (its keys sorted)."""
-    data = orjson.dumps(image, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        data = orjson.dumps(image, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # an integer beyond 64 bits (a JSON column's): the standard library
+        data = json.dumps(image, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(data).hexdigest()[:32]
 
 

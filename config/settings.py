@@ -162,6 +162,12 @@ DATATRANSFER_IMPORTS_DIR = Path(
 )
 DATATRANSFER_IMPORT_MAX_SIZE = env.int("DATATRANSFER_IMPORT_MAX_MB", default=1024) * 1024 * 1024
 
+# The undo journals of real imports (`revertimport RUN`): private (0600), holding secrets as
+# an export does, and deleted with the export files by `pruneexports`.
+DATATRANSFER_JOURNAL_DIR = Path(
+    env.str("DATATRANSFER_JOURNAL_DIR", default=str(EXPORTS_DIR / "journal"))
+)
+
 # Private working files of the commands and the worker (standard input spooled, copies of
 # uploads, archives taken out), one 0700 folder per process, and the locks telling which
 # processes still run: what a killed run leaves is removed at the next start.

@@ -8,6 +8,7 @@ EXIT_ROWS_FAILED = 1  # rows failed (the other rows were loaded), or the databas
 EXIT_REFUSED = 2  # a file-level or option error: nothing was written
 EXIT_CONFLICTS = 3  # no row failed, but rows were skipped as conflicts
 EXIT_PLAN_CHANGED = 4  # the file or the target's rows changed since the plan: nothing written
+EXIT_CHANGED_SINCE = 5  # revertimport: rows the import wrote changed since; nothing written
 
 QUOTED_LIMIT = 80
 
@@ -80,6 +81,7 @@ class Code(StrEnum):
     # a row's natural key belongs to another row of the target, which matching by natural
     # key would take: match="natural"
     NATURAL_KEY_HELD = "natural-key-held"
+    CHANGED_SINCE = "changed-since"  # a revert refused: rows changed since the import
 
 
 class DataTransferError(Exception):
@@ -187,3 +189,11 @@ class PlanChangedError(DataTransferError):
 
     code = Code.PLAN_CHANGED
     exit_code = EXIT_PLAN_CHANGED
+
+
+class RevertRefused(DataTransferError):
+    """A revert refused: rows the import wrote changed (or went) since, or rows outside the
+    import link to rows it added; nothing was written."""
+
+    code = Code.CHANGED_SINCE
+    exit_code = EXIT_CHANGED_SINCE

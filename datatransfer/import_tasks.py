@@ -22,6 +22,7 @@ from datatransfer.databases import describe
 from datatransfer.exceptions import Code, DataTransferError, FileChangedError
 from datatransfer.import_files import StoredFile, checked_copy, sha256_of
 from datatransfer.importer import ImportJob, ImportOptions
+from datatransfer.journal import import_journal
 from datatransfer.leftovers import owner
 from datatransfer.models import ImportRecord
 from datatransfer.plans import (
@@ -67,8 +68,9 @@ def load_file(record: ImportRecord, path, *, on_table=None) -> dict:
             raise file_changed(record.file_name)
         options = plan.import_options(using=record.database)
         observer = PlanChecker(plan)
-    observers = (observer,) if observer else ()
-    report = ImportJob(options, on_table=on_table, observers=observers).run(str(path))
+    with import_journal(options.dry_run) as journal:  # a real import keeps its undo journal
+        observers = ((observer,) if observer else ()) + tuple(journal)
+        report = ImportJob(options, on_table=on_table, observers=observers).run(str(path))
     if record.dry_run:
         _keep_plan(record, observer.plan(report, **_planned_file(record)))
     return report.as_dict()
@@ -253,7 +255,13 @@ def run_import(record_id: int) -> str:
         raise
     else:
         report["file"] = record.file_name
-        _finish(record, started, status=ImportRecord.Status.SUCCEEDED, report=report)
+        _finish(
+            record,
+            started,
+            status=ImportRecord.Status.SUCCEEDED,
+            report=report,
+            run_id=report.get("run") or "",
+        )
         if not record.dry_run:
             _delete_kept_file(record)
     return record.status

@@ -160,6 +160,10 @@ class ImportObserver:
     def before_commit(self, report) -> None:
         """Every row is written (or, in a dry run, about to be rolled back)."""
 
+    # rows_appended(table, ids): define it to be told the new ids of the rows appended to an
+    # append-only table, once written (the writer then reads them back: the undo journal)
+    rows_appended = None
+
 
 def _reset_sequences(connection, model_list):
     """After explicit integer keys, move sequences past them (as loaddata does). Never in
@@ -362,6 +366,7 @@ class ImportJob:
         unknown = [key for key in head.listed if key not in self.by_key]
         if unknown and not options.ignore_unknown:
             raise unknown_error(reader.path, [f"table {quoted(k)}" for k in unknown])
+        appended = self.rows_appended()
         writer = Writer(
             report,
             using=options.using,
@@ -370,10 +375,25 @@ class ImportJob:
             batch_size=options.batch_size,
             references=matcher.translated(references) if matcher else references,
             dry_run=options.dry_run,
+            # only when asked: a writer given in a test (the oracle) need not know of it
+            **({"on_appended": appended} if appended else {}),
         )
         loaded = self.load_tables(reader, report, head, writer, matcher)
         self.link(writer, report)
         self.constraints(loaded)
+
+    def rows_appended(self):
+        """The writer's `on_appended`: tells the observers that ask for them the new ids of
+        appended rows; None when none asks."""
+        listening = [o.rows_appended for o in self.observers if o.rows_appended is not None]
+        if not listening:
+            return None
+
+        def appended(table, ids):
+            for listen in listening:
+                listen(table, ids)
+
+        return appended
 
     @phases.phase("load")
     def load_tables(self, reader, report, head, writer, matcher) -> list:

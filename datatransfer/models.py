@@ -108,7 +108,9 @@ class ImportRecord(Run):
 
     Each upload is first a dry run (`dry_run`, the preview); confirming it records a second
     import, `preview` naming the first, which loads exactly the bytes that were previewed.
-    Both are queued, then run by the worker (`db_worker`)."""
+    Both are queued, then run by the worker (`db_worker`). A real import keeps its run id
+    (`run_id`); its revert is recorded the same way, a dry run then its confirmation, with
+    `reverts` naming the import."""
 
     dry_run = models.BooleanField(_("dry run"), default=True)
     preview = models.ForeignKey(
@@ -141,6 +143,18 @@ class ImportRecord(Run):
     progress_tables = models.PositiveIntegerField(_("tables started"), default=0)
     # ImportReport.as_dict(), with "media" (the uploaded files) for an archive.
     report = models.JSONField(_("report"), default=dict, blank=True)
+    # A real import's run id: its undo journal's (`revertimport RUN`).
+    run_id = models.CharField(_("run"), max_length=40, blank=True)
+    # A revert of the import `reverts` (its run): a dry run first, then confirmed; its
+    # report is RevertReport.as_dict().
+    reverts = models.ForeignKey(
+        "self",
+        verbose_name=_("reverts"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="revert_runs",
+    )
 
     class Meta:
         verbose_name = _("import")

@@ -161,6 +161,7 @@ class ImportReport:
     media: MediaReport | None = None  # an archive's uploaded files
     # seconds per phase of the import (phases.py), for the benchmark and the --report file
     phases: dict = field(default_factory=dict, repr=False, compare=False)
+    run: str | None = None  # a real import's run id, its undo journal's (journal.py)
     # listen(table, outcome, row_id, was=None), told of each row's outcome as it is recorded
     # (`was`: the outcome it replaces); the undo journal and the plan listen (importer.py)
     listeners: list = field(default_factory=list, repr=False, compare=False)
@@ -262,6 +263,7 @@ class ImportReport:
                 if ids and key in tables
             }
         return {
+            **({"run": self.run} if self.run else {}),
             "dryRun": self.dry_run,
             "file": self.file,
             "database": self.database,

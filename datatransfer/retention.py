@@ -4,6 +4,10 @@ history, while their history rows stay and say when and by whom the file was del
 
 Only files under EXPORTS_DIR are ever served or deleted: a command may have written
 anywhere (`dumpdomain /backups/x.json`), and such a file is its owner's to manage.
+
+The undo journals of imports (DATATRANSFER_JOURNAL_DIR, journal.py) hold the same secrets:
+they fall under the same retention (`prune_journals`), after which an import can no longer
+be reverted.
 """
 
 import datetime as dt
@@ -14,6 +18,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
+from datatransfer.journal import REVERTED_SUFFIX, SUFFIX, journal_dir
 from datatransfer.models import ExportRecord
 
 
@@ -104,3 +109,24 @@ def prune_exports(days: int, *, dry_run: bool = False, by: str = "pruneexports")
             if not dry_run:
                 delete_export_file(record, by=by)
     return report
+
+
+def prune_journals(days: int, *, dry_run: bool = False, now=None) -> list:
+    """Delete the undo journals (and their reverted marks) last written more than `days`
+    days ago (nothing with `dry_run`); return the run ids deleted (or that would be).
+
+    Raises OSError when a file cannot be deleted."""
+    folder = journal_dir()
+    if not folder.is_dir():
+        return []
+    limit = ((now or timezone.now()) - dt.timedelta(days=days)).timestamp()
+    runs = []
+    for path in sorted(folder.glob(f"*{SUFFIX}")):
+        if path.stat().st_mtime >= limit:
+            continue
+        run = path.name[: -len(SUFFIX)]
+        runs.append(run)
+        if not dry_run:
+            path.unlink()
+            (folder / f"{run}{REVERTED_SUFFIX}").unlink(missing_ok=True)
+    return runs

@@ -12,6 +12,7 @@ with its many-to-many links as the sorted ids of the related rows.
 """
 
 import hashlib
+import json
 
 import orjson
 
@@ -52,14 +53,21 @@ def read_images(table, ids, using: str) -> dict:
 
 def digest(image: dict) -> str:
     """A short, stable digest of an image (its keys sorted)."""
-    data = orjson.dumps(image, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        data = orjson.dumps(image, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # an integer beyond 64 bits (a JSON column's): the standard library
+        data = json.dumps(image, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(data).hexdigest()[:32]
 
 
 def read_ahead(table, raw_rows, on_chunk, *, size: int = CHUNK):
     """Yield the file rows `raw_rows` as they come, calling `on_chunk(ids)` with the ids of
     each chunk of `size` rows before the first of them is yielded: what `on_chunk` reads
-    of the target is read before the writer can change any of those rows."""
+    of the target is read before the writer can change any of those rows.
+
+    Consume it before handing the rows to the writer: on PostgreSQL the writer's fast path
+    pulls the rows while its COPY is open on the connection, and a query of `on_chunk` then
+    waits for ever (journal.Journal.table_rows spools the rows to a file first)."""
     chunk = []
     for raw in raw_rows:
         chunk.append(raw)

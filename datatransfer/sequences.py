@@ -29,3 +29,23 @@ class SequenceIds:
     def take(self) -> int:
         value, self.next = self.next, self.next + self.step
         return value
+
+
+def next_values(connection, model, count: int) -> list:
+    """`count` new ids of `model` taken from its primary key's sequence (moving it, as an
+    insert would); past the largest id when no sequence is behind the key."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_serial_sequence(%s, %s)", [quote(meta.db_table), meta.pk.column]
+        )
+        (sequence,) = cursor.fetchone()
+        if sequence is None:
+            cursor.execute(f"SELECT max({quote(meta.pk.column)}) FROM {quote(meta.db_table)}")
+            first = (cursor.fetchone()[0] or 0) + 1
+            return list(range(first, first + count))
+        cursor.execute(
+            "SELECT nextval(%s) FROM generate_series(1, %s) ORDER BY 1", [sequence, count]
+        )
+        return [value for (value,) in cursor.fetchall()]

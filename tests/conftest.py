@@ -127,6 +127,15 @@ def session_work_dir(tmp_path_factory):
     settings.DATATRANSFER_WORK_DIR = tmp_path_factory.mktemp("work")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_journal_dir(tmp_path_factory):
+    """The undo journals (DATATRANSFER_JOURNAL_DIR) of this test session's imports, this
+    process's and its `manage.py` subprocesses', never the project's exports folder."""
+    folder = tmp_path_factory.mktemp("journal")
+    os.environ["DATATRANSFER_JOURNAL_DIR"] = str(folder)
+    settings.DATATRANSFER_JOURNAL_DIR = folder
+
+
 def pytest_collection_modifyitems(items):
     """Every test with database access may use both databases unless it says otherwise;
     every test is given its layer's marker, and `database` if it has one."""

@@ -36,6 +36,12 @@ from datatransfer.files import human_size
 from datatransfer.import_files import SUFFIXES, LimitedUpload, max_size, store_upload
 from datatransfer.import_tasks import queue_confirmed, queue_preview
 from datatransfer.models import ImportRecord
+from datatransfer.revert_tasks import (
+    queue_revert_confirmed,
+    queue_revert_preview,
+    revert_confirmable,
+    revertible,
+)
 from datatransfer.routers import domain_database
 from datatransfer.signing import signing_key
 
@@ -52,6 +58,9 @@ OUTCOMES = {
     "skipped": _("skipped"),
     "failed": _("failed"),
     "matched": _("matched"),
+    # a revert's (revert_tasks.py)
+    "deleted": _("deleted"),
+    "restored": _("restored"),
 }
 ISSUE_KINDS = {"conflict": _("conflict"), "error": _("error")}
 
@@ -137,6 +146,7 @@ class ImportRecordAdmin(HistoryAdmin):
         "file_name",
         "size",
         "checksum",
+        "run_id",
         "preview_link",
     )
     readonly_fields = fields
@@ -161,6 +171,8 @@ class ImportRecordAdmin(HistoryAdmin):
 
     @admin.display(description=_("kind"), ordering="dry_run")
     def kind(self, record):
+        if record.reverts_id is not None:
+            return gettext("revert (dry run)") if record.dry_run else gettext("revert")
         return gettext("dry run") if record.dry_run else gettext("import")
 
     @admin.display(description=_("database"), ordering="database")
@@ -208,6 +220,11 @@ class ImportRecordAdmin(HistoryAdmin):
                 "<int:pk>/confirm/",
                 wrap(self.confirm_view),
                 name="datatransfer_importrecord_confirm",
+            ),
+            path(
+                "<int:pk>/revert/",
+                wrap(self.revert_view),
+                name="datatransfer_importrecord_revert",
             ),
             *super().get_urls(),
         ]
@@ -305,6 +322,38 @@ class ImportRecordAdmin(HistoryAdmin):
             reverse("admin:datatransfer_importrecord_change", args=[record.pk])
         )
 
+    def revert_view(self, request, pk):
+        """POST on a real import's page: queue the dry run of its revert; on that dry run's
+        page: queue the revert for real. Then go to the new record's page."""
+        if not can_import(request.user):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        record = get_object_or_404(ImportRecord, pk=pk)
+        back = reverse("admin:datatransfer_importrecord_change", args=[record.pk])
+        try:
+            if revert_confirmable(record):
+                queued = queue_revert_confirmed(record, user=request.user)
+                message = gettext("The revert is queued: it runs in the background.")
+            elif revertible(record):
+                queued = queue_revert_preview(record, user=request.user)
+                message = gettext(
+                    "The dry run of the revert is queued: its report shows here once the "
+                    "worker has run it. Nothing is written before you confirm."
+                )
+            else:
+                self.message_user(
+                    request, gettext("This import cannot be reverted."), messages.ERROR
+                )
+                return HttpResponseRedirect(back)
+        except DataTransferError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(back)
+        self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:datatransfer_importrecord_change", args=[queued.pk])
+        )
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         record = self.get_object(request, object_id)
         extra_context = {**(extra_context or {}), **report_context(request, record)}
@@ -312,9 +361,10 @@ class ImportRecordAdmin(HistoryAdmin):
 
 
 def confirmable(record: ImportRecord) -> bool:
-    """A dry run that succeeded, not confirmed yet."""
+    """A dry run of an import that succeeded, not confirmed yet."""
     return (
-        record.dry_run
+        record.reverts_id is None
+        and record.dry_run
         and record.status == ImportRecord.Status.SUCCEEDED
         and not record.confirmed_imports.exists()
     )
@@ -352,4 +402,7 @@ def report_context(request, record: ImportRecord | None) -> dict:
         ],
         "can_confirm": can_import(request.user) and confirmable(record),
         "confirmed": list(record.confirmed_imports.all()) if record.dry_run else [],
+        "can_revert": can_import(request.user) and revertible(record),
+        "can_confirm_revert": can_import(request.user) and revert_confirmable(record),
+        "reverted_by": list(record.revert_runs.all()),
     }

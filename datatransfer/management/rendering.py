@@ -337,6 +337,33 @@ def render_import_result(report: ImportReport, *, limit: int | None = 20) -> str
     return "\n".join(lines)
 
 
+def undo_line(run: str) -> str:
+    """The last line of a real import's summary: its run id and the command that undoes it."""
+    return f"Run {run}: to undo it, python manage.py revertimport {run}"
+
+
+def render_revert(report) -> str:
+    """A revert's rows deleted and restored per table, then what was done (or not)."""
+    rows = [[key, f"{c['deleted']:,}", f"{c['restored']:,}"] for key, c in report.tables.items()]
+    footer = [
+        "total",
+        f"{sum(c['deleted'] for c in report.tables.values()):,}",
+        f"{sum(c['restored'] for c in report.tables.values()):,}",
+    ]
+    table = render_table(["table", "deleted", "restored"], rows, footer)
+    where = database_named(report.database)
+    if report.dry_run:
+        return (
+            f"{table}\n\nChecked the revert of run {report.run} in {where}: every row is as "
+            "the import left it.\nDRY RUN: nothing was written; the counts are what a real "
+            "revert would do."
+        )
+    return (
+        f"{table}\n\nReverted run {report.run} (the import of {report.file}) in {where} in "
+        f"{report.duration:.1f} s."
+    )
+
+
 def left_out_note(excluded, audit_logs) -> str:
     """`Note: ...` naming the tables an import left out, which its table no longer shows:
     `audit_logs` (the keys --skip-audit leaves out) named as such, the others as `-e`'s."""

@@ -25,12 +25,14 @@ class PortableBackend:
             return set()
         return set(self.writer.manager(model).filter(pk__in=values).values_list("pk", flat=True))
 
-    def insert(self, table, rows: list, *, fields=None) -> None:
+    def insert(self, table, rows: list, *, fields=None) -> list:
         """Insert `rows` (model values); `fields`, the columns they set, is a hint that a
-        bulk path may use (here every field is written, absent ones by their default)."""
-        self.writer.manager(table.model).bulk_create(
+        bulk path may use (here every field is written, absent ones by their default).
+        Return their ids, where the database tells them (SQLite and PostgreSQL do)."""
+        made = self.writer.manager(table.model).bulk_create(
             [table.model(**values) for values in rows], batch_size=self.writer.batch_size
         )
+        return [instance.pk for instance in made]
 
     def new_ids(self, table, rows: list) -> list:
         """`rows` (model values without their id) ready to be appended: here the database

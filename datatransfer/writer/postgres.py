@@ -50,7 +50,7 @@ from datatransfer.formats.json.codec import dumps_json, loads_json
 from datatransfer.locking import is_lock_timeout
 from datatransfer.registry import table_key
 from datatransfer.reports import Outcome
-from datatransfer.sequences import SequenceIds
+from datatransfer.sequences import SequenceIds, next_values
 from datatransfer.writer.portable import PortableBackend
 from datatransfer.writer.postgres_sql import (
     LINKS,
@@ -84,6 +84,7 @@ class PostgresBackend(PortableBackend):
         self._statements = {}
         self._sequences = {}
         self._jit_off = False
+        self._appended = []  # the ids the set-based path appended to the current table
 
     @contextlib.contextmanager
     def fast_path(self, table, raw_rows, on_rows):
@@ -100,6 +101,7 @@ class PostgresBackend(PortableBackend):
             # Dropped at the end of the table; at the end of the transaction after an error.
             cursor.execute(f"CREATE TEMP TABLE {STAGE} (_n integer, doc text) ON COMMIT DROP")
             self._stage(raw_rows, on_rows)
+            self._appended = []
             try:
                 with transaction.atomic(using=self.writer.using):
                     left = self._write(cursor, statements)
@@ -107,6 +109,9 @@ class PostgresBackend(PortableBackend):
                 if is_lock_timeout(error):
                     raise
                 left = None  # the database refused a value: the walk replays the table
+            else:
+                if self._appended and self.writer.on_appended:
+                    self.writer.on_appended(table, self._appended)
             yield self._staged_rows(cursor, left), None
             cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {TYPED}, {PLAN}, {LINKS}")
 
@@ -124,18 +129,24 @@ class PostgresBackend(PortableBackend):
             cursor.execute(sql, [list(values)])
             return {row[0] for row in cursor.fetchall()}
 
-    def insert(self, table, rows: list, *, fields=None) -> None:
-        """Several rows with COPY, the database's bulk path; one with an INSERT (a replayed
-        row, whose error then reads as the reference's)."""
+    def insert(self, table, rows: list, *, fields=None) -> list | None:
+        """Several rows with COPY, the database's bulk path (their ids are not read back);
+        one with an INSERT (a replayed row, whose error then reads as the reference's)."""
         if len(rows) > 1:
             copy_rows(self.connection, table, rows, fields=fields)
-        else:
-            super().insert(table, rows, fields=fields)
+            return None
+        return super().insert(table, rows, fields=fields)
 
     def new_ids(self, table, rows: list) -> list:
         """In a dry run, the ids the table's sequence would give, taken without moving it
-        (a sequence moved stays moved through the rollback); else the database's own."""
+        (a sequence moved stays moved through the rollback); when the writer's
+        `on_appended` asks for the new ids, the sequence's next ones (the very ids COPY would
+        have taken); else the database's own."""
         if not self.writer.dry_run:
+            if self.writer.on_appended is not None and rows:
+                ids = next_values(self.connection, table.model, len(rows))
+                for values, pk in zip(rows, ids, strict=True):
+                    values[table.pk.attname] = pk
             return rows
         if table.key not in self._sequences:
             self._sequences[table.key] = SequenceIds(self.connection, table.model)
@@ -416,6 +427,12 @@ class PostgresBackend(PortableBackend):
                 "ORDER BY _n",
                 [ids.next, ids.step],
             )
+        elif self.writer.on_appended is not None:  # the new ids are asked for
+            cursor.execute(
+                f"INSERT INTO {sql.target} ({content}) SELECT {values} {rows} ORDER BY _n "
+                f"RETURNING {sql.pk}"
+            )
+            self._appended = [pk for (pk,) in cursor.fetchall()]
         else:
             cursor.execute(
                 f"INSERT INTO {sql.target} ({content}) SELECT {values} {rows} ORDER BY _n"

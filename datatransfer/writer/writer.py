@@ -71,6 +71,7 @@ class Writer:
         batch_size=None,
         references=None,
         dry_run=False,
+        on_appended=None,
     ):
         self.report = report
         self.using = using
@@ -80,6 +81,9 @@ class Writer:
         self.references = references or {}
         self.kept_references = 0
         self.dry_run = dry_run
+        # on_appended(table, ids): told the new ids of the rows appended, once written (the
+        # undo journal's hook); None: nobody asks, and none are read back
+        self.on_appended = on_appended
         self.connection = connections[using]
         # {(table key, id): (SKIPPED or FAILED, the root (table key, id) of the refusal)}:
         # rows not written that the target lacks
@@ -124,7 +128,7 @@ class Writer:
         plan = self._plan(table, batch, fresh=fresh)
         try:
             with transaction.atomic(using=self.using):
-                self._write(table, plan)
+                appended = self._write(table, plan)
         except (DatabaseError, ValueError, TypeError) as error:
             if is_lock_timeout(error):
                 raise  # the whole import gives up (importer.py), not this batch
@@ -139,6 +143,8 @@ class Writer:
             return
         if plan.contents is not None:  # written: what the batch took is taken
             self._contents[table.key].add(plan.contents)
+        if appended and self.on_appended:
+            self.on_appended(table, appended)
         for row in plan.rows:
             self._record(table, row)
         self.kept_references += sum(row.kept for row in plan.rows)
@@ -496,10 +502,10 @@ class Writer:
 
     # -- writing
 
-    def _write(self, table, plan: BatchPlan):
+    def _write(self, table, plan: BatchPlan) -> list:
+        """Write the batch's plan; return the new ids of the rows appended, when asked."""
         model = table.model
-        if plan.appends:
-            self._insert_new(table, plan.appends)
+        appended = self._insert_new(table, plan.appends) if plan.appends else []
         if plan.creates:
             self.backend.insert(table, plan.creates)
         updates = defaultdict(list)
@@ -512,14 +518,20 @@ class Writer:
             links[spec][0][pk], links[spec][1][pk] = ids, have
         for spec, (wanted, current) in links.items():
             spec.set_links(self.using, wanted, current, batch_size=self.batch_size)
+        return appended
 
-    def _insert_new(self, table, rows: list):
+    def _insert_new(self, table, rows: list) -> list:
         """Insert `rows` (model values) under new ids: the database's own, or those the
-        backend gives (in a dry run on PostgreSQL, the ones the sequence would give)."""
+        backend gives (in a dry run on PostgreSQL, the ones the sequence would give).
+        Return their ids when `on_appended` asks for them (else an empty list)."""
         pk = table.pk.attname
         rows = self.backend.new_ids(table, [{n: v for n, v in r.items() if n != pk} for r in rows])
-        fields = table.fields if rows and pk in rows[0] else table.content
-        self.backend.insert(table, rows, fields=fields)
+        given = bool(rows) and pk in rows[0]
+        fields = table.fields if given else table.content
+        ids = self.backend.insert(table, rows, fields=fields)
+        if self.on_appended is None:
+            return []
+        return [r[pk] for r in rows] if given else list(ids or ())
 
     def set_deferred_links(self):
         """Set the links written last (cycles, self-references), now that every row is in,

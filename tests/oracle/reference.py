@@ -38,7 +38,16 @@ class ReferenceWriter:
     """
 
     def __init__(
-        self, report, *, using, strict, excluded, batch_size=None, references=None, dry_run=False
+        self,
+        report,
+        *,
+        using,
+        strict,
+        excluded,
+        batch_size=None,
+        references=None,
+        dry_run=False,
+        on_appended=None,  # the undo journal's hook: the oracle does not tell the new ids
     ):
         self.report, self.using, self.connection = report, using, connections[using]
         self.strict, self.excluded, self.dry_run = strict, excluded, dry_run

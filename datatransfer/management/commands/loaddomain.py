@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import EXIT_ROWS_FAILED, DataTransferError
 from datatransfer.importer import ImportJob
+from datatransfer.journal import import_journal
 from datatransfer.leftovers import sweep
 from datatransfer.management.confirmation import add_no_input_argument
 from datatransfer.management.import_question import confirm_import
@@ -22,6 +23,7 @@ from datatransfer.management.rendering import (
     left_out_note,
     render_import_result,
     start_line,
+    undo_line,
 )
 from datatransfer.management.standard_input import file_or_stdin
 from datatransfer.progress import TableProgress, is_terminal, manifest_rows
@@ -77,8 +79,11 @@ class Command(BaseCommand):
                 if progress.enabled:  # the overall line's total: the file's own count
                     progress.rows = manifest_rows(path, job_options.exclude)
                 planning.check_file(path, self.file_name(options))
-                observers = planning.observers()
-                report = ImportJob(job_options, on_table=progress, observers=observers).run(path)
+                with import_journal(job_options.dry_run) as journal:  # a real import's undo
+                    observers = (*planning.observers(), *journal)
+                    report = ImportJob(job_options, on_table=progress, observers=observers).run(
+                        path
+                    )
                 stdin = options["file"] == "-"
                 planning.write_plan(report, path, self.file_name(options), stdin=stdin)
         except DataTransferError as error:
@@ -97,6 +102,8 @@ class Command(BaseCommand):
                 self.stdout.write(left_out_note(job_options.exclude, audit_log_keys()))
             for line in planning.lines(report):
                 self.stdout.write(line)
+            if report.run:
+                self.stdout.write(undo_line(report.run))
         if verdict := import_verdict(report):
             message, returncode = verdict
             raise CommandError(message, returncode=returncode)

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from datatransfer.files import human_size
 from datatransfer.leftovers import sweep
 from datatransfer.management.rendering import render_swept
-from datatransfer.retention import prune_exports
+from datatransfer.retention import prune_exports, prune_journals
 
 
 def positive_days(value: str) -> int:
@@ -22,7 +22,8 @@ def positive_days(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Delete the export files (under EXPORTS_DIR) older than DATATRANSFER_EXPORT_RETENTION_DAYS "
-        "days; their history rows stay, marked as deleted. First, remove what runs that were "
+        "days; their history rows stay, marked as deleted; and the undo journals of imports "
+        "(DATATRANSFER_JOURNAL_DIR) as old. First, remove what runs that were "
         "killed left behind (temporary files) and mark their records interrupted. Run it "
         "daily (cron, a timer)."
     )
@@ -51,12 +52,18 @@ class Command(BaseCommand):
             return
         try:
             report = prune_exports(days, dry_run=dry_run)
+            journals = prune_journals(days, dry_run=dry_run)
         except OSError as error:
             raise CommandError(
                 f"Cannot delete {error.filename}: {error.strerror or error}."
             ) from None
         if verbosity >= 1:
             self.stdout.write(self.render(report, days, dry_run))
+            verb = "Would delete" if dry_run else "Deleted"
+            self.stdout.write(
+                f"{verb} {len(journals)} undo journal(s) of imports older than {days} days"
+                + (f": {', '.join(journals)}." if journals else ".")
+            )
 
     def render(self, report, days, dry_run) -> str:
         verb = "Would delete" if dry_run else "Deleted"

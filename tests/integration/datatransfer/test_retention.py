@@ -4,6 +4,7 @@ history; the history rows stay, marked."""
 
 import datetime as dt
 import io
+import os
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -164,3 +165,24 @@ def test_staff_without_the_permission_delete_nothing(client, exports, exports_di
     assert button not in client.get(page).content.decode()
     assert (exports_dir / "old.json").is_file()
     assert not ExportRecord.objects.filter(file_deleted_at__isnull=False).exists()
+
+
+def test_undo_journals_fall_under_the_same_retention(node_file, settings, tmp_path):
+    """A journal holds secrets as an export does: deleted by pruneexports once as old."""
+    settings.DATATRANSFER_JOURNAL_DIR = tmp_path / "journal"
+    out = io.StringIO()
+    call_command("loaddomain", node_file, stdout=out)
+    run = out.getvalue().rstrip().splitlines()[-1].split()[1].rstrip(":")
+    journal = settings.DATATRANSFER_JOURNAL_DIR / f"{run}.journal.gz"
+    assert journal.is_file()
+    assert "Deleted 0 undo journal(s)" in prune()
+    old = (dt.datetime.now() - dt.timedelta(days=40)).timestamp()
+    os.utime(journal, (old, old))
+    assert f"Would delete 1 undo journal(s) of imports older than 30 days: {run}." in prune(
+        "--dry-run"
+    )
+    assert journal.is_file()
+    assert f"Deleted 1 undo journal(s) of imports older than 30 days: {run}." in prune()
+    assert not journal.exists()
+    with pytest.raises(CommandError, match=f"No undo journal for run {run}"):
+        call_command("revertimport", run, stdout=io.StringIO())

@@ -33,6 +33,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 
+from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError
 from datatransfer.formats.json.codec import dumps_json, loads_json
 from datatransfer.formats.rows import value_decoder
@@ -214,6 +215,7 @@ class Journal(ImportObserver):
             "journal": JOURNAL_VERSION,
             "run": self.run,
             "database": self.using,
+            "target": describe(self.using),  # where it pointed: a revert goes nowhere else
             "file": report.file,
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "tables": self._counts(),

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import orjson
 from django.db import IntegrityError, transaction
 
-from datatransfer.databases import open_connection
+from datatransfer.databases import describe, open_connection
 from datatransfer.exceptions import (
     DataTransferError,
     RevertRefused,
@@ -140,11 +140,29 @@ class RevertJob:
         self.tables = {t.key: t for t in domain_tables()}
         self.order = list(self.tables)
 
+    def check_target(self) -> None:
+        """Refuse a database that does not point where the import's did (compared by
+        engine, host, port and name, not by alias): the same rows may well be there (the
+        file came from it), and would be deleted."""
+        imported_into = self.header.get("target")
+        try:
+            here = describe(self.using)
+        except KeyError:
+            here = "not configured"
+        if imported_into != here:
+            where = imported_into or "an unrecorded database"
+            raise DataTransferError(
+                f"Run {self.options.run} was an import into {where}, not into database "
+                f"'{self.using}' ({here}); nothing was written. Use the settings (env file, "
+                "database) that the import used."
+            )
+
     def run(self) -> RevertReport:
         started = time.monotonic()
         run = self.options.run
         if was_reverted(run):
             raise DataTransferError(f"Run {run} was reverted already; nothing was written.")
+        self.check_target()
         connection = open_connection(self.using)
         report = RevertReport(
             run=run, database=self.using, dry_run=self.options.dry_run, file=self.header["file"]

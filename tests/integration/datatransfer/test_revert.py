@@ -187,3 +187,22 @@ def test_appended_rows_written_row_by_row_are_reverted_too(
     assert AuditLog.objects.using(target).count() == 1
     revert(json.loads((tmp_path / "report.json").read_text())["run"], "--no-input")
     assert not any(database_snapshot(target).values())
+
+
+def test_a_revert_into_another_database_than_the_import_s_is_refused(make_database, tmp_path):
+    """The dev database holds the very rows an import created in prod (the file came from
+    it): a revert run where the alias (or the env file) now points at dev must not delete
+    them there. The journal knows where its database pointed; anywhere else is refused."""
+    prod, dev = make_database("sqlite"), make_database("sqlite")
+    seed_demo(scale=1, seed=42, using=dev)
+    dump(dev, tmp_path / "dev.json")
+    out = load(prod, tmp_path / "dev.json")
+    run = out.split("Run ", 1)[1].split(":", 1)[0]
+    before = database_snapshot(dev)
+    with pytest.raises(CommandError) as refused:
+        revert(run, "--database", dev, "--no-input")
+    assert refused.value.returncode == 2
+    message = str(refused.value)
+    assert "was an import into sqlite" in message and "nothing was written" in message
+    assert database_snapshot(dev) == before
+    assert Organization.objects.using(prod).exists()  # and prod is left alone too

@@ -137,6 +137,9 @@ class RevertJob:
         self.options = options
         self.header = read_header(options.run)
         self.using = options.using or self.header["database"]
+        if was_reverted(options.run):  # refused before anything is asked or opened
+            raise DataTransferError(f"Run {options.run} was reverted already; nothing was written.")
+        self.check_target()
         self.tables = {t.key: t for t in domain_tables()}
         self.order = list(self.tables)
 
@@ -160,9 +163,6 @@ class RevertJob:
     def run(self) -> RevertReport:
         started = time.monotonic()
         run = self.options.run
-        if was_reverted(run):
-            raise DataTransferError(f"Run {run} was reverted already; nothing was written.")
-        self.check_target()
         connection = open_connection(self.using)
         report = RevertReport(
             run=run, database=self.using, dry_run=self.options.dry_run, file=self.header["file"]

@@ -339,7 +339,7 @@ def render_import_result(report: ImportReport, *, limit: int | None = 20) -> str
 
 def undo_line(run: str) -> str:
     """The last line of a real import's summary: its run id and the command that undoes it."""
-    return f"Run {run}: to undo it, python manage.py revertimport {run}"
+    return f"Run {run}: to undo it, python manage.py revertimport {run}{same_env_file()}"
 
 
 def render_revert(report) -> str:

@@ -5,9 +5,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datatransfer.exceptions import Code, DataTransferError
 from datatransfer.leftovers import sweep
+from datatransfer.management.confirmation import add_no_input_argument, confirm
 from datatransfer.management.interrupts import ctrl_c, sigterm
 from datatransfer.management.options import require_database
-from datatransfer.management.rendering import error_line, render_revert, start_line
+from datatransfer.management.rendering import (
+    database_named,
+    error_line,
+    render_revert,
+    render_table,
+    start_line,
+)
 from datatransfer.revert import RevertJob, RevertOptions
 
 # What the command line can do about an engine error, where it differs from loaddomain's.
@@ -36,13 +43,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Check and say what the revert would do, per table; write nothing.",
         )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="Do not ask for a confirmation.",
-        )
+        add_no_input_argument(parser)
 
     def handle(self, *args, **options):
         sweep()
@@ -55,6 +56,8 @@ class Command(BaseCommand):
         except DataTransferError as error:
             raise CommandError(error_line(error), returncode=error.exit_code) from None
         require_database(job.using)
+        if not options["dry_run"]:
+            self.confirm(options, job)
         if options["verbosity"] >= 1:
             verb = "Dry run: checking the revert of" if options["dry_run"] else "Reverting"
             self.stdout.write(start_line(verb, f"run {options['run']}", job.using, "in"))
@@ -68,3 +71,24 @@ class Command(BaseCommand):
             raise CommandError(error_line(error, HINTS), returncode=error.exit_code) from None
         if options["verbosity"] >= 1:
             self.stdout.write(render_revert(report))
+
+    def confirm(self, options, job) -> None:
+        """At a terminal, show what the revert undoes and where, and ask (confirmation.py)."""
+        target = database_named(job.using)
+        counts = job.header.get("tables", {})
+        kinds = ("created", "appended", "updated")
+        rows = [[key, *(f"{c.get(kind, 0):,}" for kind in kinds)] for key, c in counts.items()]
+        total = ["total", *(f"{sum(c.get(k, 0) for c in counts.values()):,}" for k in kinds)]
+        lines = [
+            f"revertimport will write into {target}:",
+            f"it undoes run {options['run']}, the import of {job.header.get('file')} "
+            f"({job.header.get('at')}): its rows deleted, its updated rows restored.",
+            render_table(["table", *kinds], rows, total),
+        ]
+        confirm(
+            self,
+            options,
+            lines,
+            action=f"revertimport writes into {target}",
+            cancelled="Revert cancelled: nothing was written.",
+        )

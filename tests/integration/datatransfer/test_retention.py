@@ -171,7 +171,7 @@ def test_undo_journals_fall_under_the_same_retention(node_file, settings, tmp_pa
     """A journal holds secrets as an export does: deleted by pruneexports once as old."""
     settings.DATATRANSFER_JOURNAL_DIR = tmp_path / "journal"
     out = io.StringIO()
-    call_command("loaddomain", node_file, stdout=out)
+    call_command("loaddomain", node_file, stdout=out, interactive=False)
     run = out.getvalue().rstrip().splitlines()[-1].split()[1].rstrip(":")
     journal = settings.DATATRANSFER_JOURNAL_DIR / f"{run}.journal.gz"
     assert journal.is_file()

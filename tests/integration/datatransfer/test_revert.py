@@ -33,7 +33,7 @@ def load(alias, path, *args):
 
 def revert(run, *args):
     out = io.StringIO()
-    call_command("revertimport", run, *args, stdout=out)
+    call_command("revertimport", run, *args, stdout=out, interactive=False)
     return out.getvalue()
 
 
@@ -206,3 +206,21 @@ def test_a_revert_into_another_database_than_the_import_s_is_refused(make_databa
     assert "was an import into sqlite" in message and "nothing was written" in message
     assert database_snapshot(dev) == before
     assert Organization.objects.using(prod).exists()  # and prod is left alone too
+
+
+def test_a_revert_asks_first_and_off_a_terminal_refuses_without_no_input(make_database, tmp_path):
+    """revertimport writes into a database: as loaddomain, it asks on a terminal, and off
+    one it refuses in one line (exit 2) unless --no-input; nothing was written."""
+    prod, dev = make_database("sqlite"), make_database("sqlite")
+    seed_demo(scale=1, seed=42, using=dev)
+    dump(dev, tmp_path / "dev.json")
+    run = load(prod, tmp_path / "dev.json").split("Run ", 1)[1].split(":", 1)[0]
+    after = database_snapshot(prod)
+    with pytest.raises(CommandError) as refused:
+        call_command("revertimport", run, stdout=io.StringIO())
+    assert refused.value.returncode == 2
+    assert "standard input is not a terminal" in str(refused.value)
+    assert "--no-input" in str(refused.value)
+    assert database_snapshot(prod) == after
+    revert(run)  # --no-input: reverted
+    assert not Organization.objects.using(prod).exists()

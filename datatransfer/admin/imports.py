@@ -58,11 +58,12 @@ OUTCOMES = {
     "skipped": _("skipped"),
     "failed": _("failed"),
     "matched": _("matched"),
+    "unlinked": _("unlinked"),  # written, counted above too, without a link it could not set
     # a revert's (revert_tasks.py)
     "deleted": _("deleted"),
     "restored": _("restored"),
 }
-ISSUE_KINDS = {"conflict": _("conflict"), "error": _("error")}
+ISSUE_KINDS = {"conflict": _("conflict"), "error": _("error"), "unlinked": _("unlinked")}
 
 
 def can_import(user) -> bool:
@@ -112,7 +113,11 @@ class UploadForm(forms.Form):
 def report_totals(report: dict) -> dict:
     """The report's totals, the outcomes it has, in OUTCOMES' order."""
     totals = report.get("totals") or {}
-    return {key: totals[key] for key in OUTCOMES if key in totals}
+    return {
+        key: totals[key]
+        for key in OUTCOMES
+        if key in totals and (key != "unlinked" or totals[key])  # a column only when some are
+    }
 
 
 class ImportRecordAdmin(HistoryAdmin):
@@ -197,7 +202,7 @@ class ImportRecordAdmin(HistoryAdmin):
         parts = [
             f"{grouped(count)} {OUTCOMES[key]}"
             for key, count in report_totals(record.report).items()
-            if count and key != "matched"
+            if count and key not in ("matched", "unlinked")
         ]
         return ", ".join(parts) or "-"
 

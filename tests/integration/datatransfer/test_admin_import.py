@@ -121,6 +121,11 @@ def test_upload_preview_confirm_imports_into_the_named_database(
     assert "datatransfer/admin.css" in page and ">None<" not in page  # the admin's media
     assert "Confirm the import" in page and sha256 in page
     assert page.index("import-table-counts") < page.index("Confirm the import")
+    # the button sits beside the summary, right after its table (the form is further down)
+    beside = page.index('form="import-confirm-form"')
+    counts_end = page.index("</table>", page.index("import-table-counts"))
+    assert counts_end < beside < page.index('id="import-confirm-form"')
+    assert "import-issues" not in page[counts_end:beside]
     assert f'<td>organizations</td><td class="numeric">{organizations}</td>' in page
     assert re.search(r"\d+\.\d s", page)  # the duration, for people
 

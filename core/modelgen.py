@@ -6,7 +6,7 @@ schema does not say from core/model_extras.py. What it cannot map it refuses
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from core import model_extras
@@ -200,7 +200,8 @@ class _Generator:
             sections.append(_docstring(extras.doc, 4))
         if extras.transfer is not None:
             lines = [f"    # {line}" for line in extras.comment.splitlines()]
-            lines.append(self._transfer(extras.transfer))
+            present = {snake_case(f.name) for f in model.fields}
+            lines.append(self._transfer(_without_dropped(extras.transfer, present)))
             sections.append("\n".join(lines))
         for enum in self.schema.enums.values():
             if self._enum_extras(enum).owner == model.name:
@@ -536,6 +537,17 @@ class _Generator:
                 spelled = f"{{\n{items}{' ' * 8}}}"
             parts.append(f"{key}={spelled}")
         return _call("    transfer = Transfer", parts, indent=4)
+
+
+def _without_dropped(transfer: Transfer, present: set) -> Transfer:
+    """`transfer` without the masks and "not personal" names of fields the schema no longer
+    has: a column dropped from the schema takes its mask with it (a mask of a field the
+    model lacks is refused by the registry)."""
+    return replace(
+        transfer,
+        masks={name: mask for name, mask in transfer.masks.items() if name in present},
+        not_personal=tuple(name for name in transfer.not_personal if name in present),
+    )
 
 
 def _import_order(name: str) -> tuple[int, str]:

@@ -166,6 +166,9 @@ class ImportObserver:
     # rows_appended(table, ids): define it to be told the new ids of the rows appended to an
     # append-only table, once written (the writer then reads them back: the undo journal)
     rows_appended = None
+    # rows_deleting(table, ids): define it to be told of the rows the prune is about to
+    # delete, while they are still there (the undo journal reads their images)
+    rows_deleting = None
 
 
 def _reset_sequences(connection, model_list):
@@ -469,7 +472,13 @@ class ImportJob:
         """Delete the target's rows in the file's scope that the file lacks (prune.py)."""
         self.doing = "deleting the rows the file lacks"
         report.pruned = True
-        prune_rows(self.tables, head, self.held.held, report, self.options.using)
+        listening = [o.rows_deleting for o in self.observers if o.rows_deleting is not None]
+
+        def deleting(table, ids):
+            for listen in listening:
+                listen(table, ids)
+
+        prune_rows(self.tables, head, self.held.held, report, self.options.using, deleting)
 
     @phases.phase("constraints")
     def constraints(self, loaded) -> None:

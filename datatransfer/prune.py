@@ -24,7 +24,7 @@ class HeldIds:
     """An import observer that keeps the primary keys of each table's file rows (ids
     only), for the prune."""
 
-    rows_appended = None
+    rows_appended = rows_deleting = None
 
     def __init__(self):
         self.held = {}
@@ -110,9 +110,10 @@ def plan_prune(tables, head, held, using) -> tuple[dict, dict]:
             kept[(key, pk)] = blocker
 
 
-def prune(tables, head, held, report, using) -> None:
+def prune(tables, head, held, report, using, before_delete=None) -> None:
     """Delete the target's rows in scope that the file lacks, children first; record each
-    as deleted, or skipped (with the row that keeps it)."""
+    as deleted, or skipped (with the row that keeps it). `before_delete(table, ids)` is
+    called before each chunk goes (the undo journal reads their images)."""
     doomed, kept = plan_prune(tables, head, held, using)
     for (key, pk), (blocker_key, blocker_id) in sorted(kept.items(), key=str):
         message = f"not deleted: {blocker_key} {blocker_id} links to it and stays"
@@ -123,6 +124,8 @@ def prune(tables, head, held, report, using) -> None:
             continue
         manager = table.model._base_manager.using(using)
         for chunk in _chunks(sorted(ids, key=str)):
+            if before_delete is not None:
+                before_delete(table, chunk)
             manager.filter(pk__in=chunk)._raw_delete(using)
         for pk in sorted(ids, key=str):
             report.record(table.key, Outcome.DELETED, pk)

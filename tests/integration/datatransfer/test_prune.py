@@ -135,3 +135,22 @@ def test_a_partial_file_is_refused_with_nothing_written(make_database, tmp_path)
     assert refused.value.returncode == 2
     assert "partial file" in str(refused.value) and "\n" not in str(refused.value)
     assert database_snapshot(target) == before
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "prisma"])
+def test_revertimport_puts_the_pruned_rows_back(vendor, make_database, tmp_path):
+    target = make_database(vendor)
+    seed_demo(scale=1, seed=42, using=target)
+    dump(target, tmp_path / "full.json")
+    Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
+    owner = User.objects.using(target).order_by("pk").first()
+    Organization.objects.db_manager(target).create(
+        name="Extra", slug="extra-org", type="ECOLE", owner=owner
+    )
+    before = database_snapshot(target)
+
+    _, report = report_of(target, tmp_path / "full.json", tmp_path)
+    assert deleted(report) == {"permissions": 1, "organizations": 1}
+    call_command("revertimport", report["run"], stdout=io.StringIO(), interactive=False)
+
+    assert database_snapshot(target) == before

@@ -154,3 +154,16 @@ def test_revertimport_puts_the_pruned_rows_back(vendor, make_database, tmp_path)
     call_command("revertimport", report["run"], stdout=io.StringIO(), interactive=False)
 
     assert database_snapshot(target) == before
+
+
+def test_prune_is_refused_with_a_plan(make_database, tmp_path):
+    target = make_database("sqlite")
+    seed_demo(scale=1, seed=42, using=target)
+    dump(target, tmp_path / "full.json")
+    plan = tmp_path / "plan.json"
+
+    with pytest.raises(CommandError) as refused:
+        load(target, tmp_path / "full.json", "--prune", "--dry-run", "--plan-out", str(plan))
+
+    assert refused.value.returncode == 2 and "--prune" in str(refused.value)
+    assert not plan.exists()

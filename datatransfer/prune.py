@@ -118,14 +118,22 @@ def prune(tables, head, held, report, using, before_delete=None) -> None:
     for (key, pk), (blocker_key, blocker_id) in sorted(kept.items(), key=str):
         message = f"not deleted: {blocker_key} {blocker_id} links to it and stays"
         report.record(key, Outcome.SKIPPED, pk, Reason(message))
+    if before_delete is not None:  # the images as they are, before any link is taken
+        for table in tables:
+            for chunk in _chunks(sorted(doomed.get(table.key, ()), key=str)):
+                before_delete(table, chunk)
+    for table in tables:  # the links written last (cycles) go first: nullable, never required
+        later = [spec.attname for spec in table.deferred]
+        if later and doomed.get(table.key):
+            manager = table.model._base_manager.using(using)
+            for chunk in _chunks(doomed[table.key]):
+                manager.filter(pk__in=chunk).update(**dict.fromkeys(later))
     for table in reversed(tables):
         ids = doomed.get(table.key)
         if not ids:
             continue
         manager = table.model._base_manager.using(using)
         for chunk in _chunks(sorted(ids, key=str)):
-            if before_delete is not None:
-                before_delete(table, chunk)
             manager.filter(pk__in=chunk)._raw_delete(using)
         for pk in sorted(ids, key=str):
             report.record(table.key, Outcome.DELETED, pk)

@@ -167,3 +167,21 @@ def test_prune_is_refused_with_a_plan(make_database, tmp_path):
 
     assert refused.value.returncode == 2 and "--prune" in str(refused.value)
     assert not plan.exists()
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "prisma"])
+def test_a_cycle_of_rows_the_file_lacks_goes_whole(vendor, make_database, tmp_path):
+    target = make_database(vendor)
+    seed_demo(scale=1, seed=42, using=target)
+    dump(target, tmp_path / "full.json")
+    owner = User.objects.db_manager(target).create(email="cycle@example.org", password_hash="x")
+    org = Organization.objects.db_manager(target).create(
+        name="Cycle", slug="cycle-org", type="ECOLE", owner=owner
+    )
+    owner.organization = org
+    owner.save(using=target)
+
+    _, report = report_of(target, tmp_path / "full.json", tmp_path)
+
+    assert deleted(report) == {"organizations": 1, "users": 1}
+    assert not User.objects.using(target).filter(pk=owner.pk).exists()

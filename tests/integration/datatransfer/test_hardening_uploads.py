@@ -125,7 +125,9 @@ def test_previews_of_the_same_bytes_are_confirmed_each_on_its_own(
     admin_client, export_bytes, target, run_worker
 ):
     """Two previews of one file: each has its own kept file; confirming the first deletes
-    only its own, and the second still confirms and imports."""
+    only its own. The second still confirms, and its import is refused: the target changed
+    since its preview (the first import wrote it), and what is confirmed is what was
+    previewed; nothing is written."""
     upload(admin_client, export_bytes, target)
     upload(admin_client, export_bytes, target)
     assert run_worker() == 2
@@ -145,7 +147,6 @@ def test_previews_of_the_same_bytes_are_confirmed_each_on_its_own(
     assert "is queued" in response.content.decode()
     assert run_worker() == 1
     again = ImportRecord.objects.get(preview=second)
-    assert again.status == ImportRecord.Status.SUCCEEDED, again.error
-    assert sum(again.report["totals"].get(key, 0) for key in ("created", "updated")) == 0
-    assert not Path(second.file_path).exists()
+    assert again.status == ImportRecord.Status.FAILED
+    assert again.error.startswith("The target changed since the plan: ")
     assert database_snapshot(target) == written

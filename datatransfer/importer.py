@@ -65,6 +65,8 @@ from datatransfer.locking import (
 )
 from datatransfer.matching import NaturalKeyMatcher
 from datatransfer.media import is_archive, read_archive, restore_media
+from datatransfer.prune import HeldIds, refuse_partial_prune
+from datatransfer.prune import prune as prune_rows
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ImportReport, Note
 from datatransfer.routers import domain_database
@@ -109,6 +111,7 @@ class ImportOptions:
     match: str = "id"
     lock_timeout: float | None = None
     overwrite_media: bool = False
+    prune: bool = False
     media_root: str | None = None
     signing_key: str | None = field(default=None, repr=False)  # a secret: never shown
 
@@ -163,6 +166,9 @@ class ImportObserver:
     # rows_appended(table, ids): define it to be told the new ids of the rows appended to an
     # append-only table, once written (the writer then reads them back: the undo journal)
     rows_appended = None
+    # rows_deleting(table, ids): define it to be told of the rows the prune is about to
+    # delete, while they are still there (the undo journal reads their images)
+    rows_deleting = None
 
 
 def _reset_sequences(connection, model_list):
@@ -297,6 +303,10 @@ class ImportJob:
         options, using = self.options, self.options.using
         self.source = source
         head, schema_notes = self.read_head(source)
+        if options.prune:
+            refuse_partial_prune(head)
+            self.held = HeldIds()
+            self.observers = (*self.observers, self.held)
         matcher = None
         if options.match == "natural":
             matcher = NaturalKeyMatcher(using=using, batch_size=options.batch_size)
@@ -380,6 +390,8 @@ class ImportJob:
         )
         loaded = self.load_tables(reader, report, head, writer, matcher)
         self.link(writer, report)
+        if options.prune:
+            self.prune(report, head)
         self.constraints(loaded)
 
     def rows_appended(self):
@@ -454,6 +466,19 @@ class ImportJob:
                 "organizations, or shared ones, that its rows link to) were already in the "
                 "database: left as they are, counted unchanged."
             )
+
+    @phases.phase("prune")
+    def prune(self, report, head) -> None:
+        """Delete the target's rows in the file's scope that the file lacks (prune.py)."""
+        self.doing = "deleting the rows the file lacks"
+        report.pruned = True
+        listening = [o.rows_deleting for o in self.observers if o.rows_deleting is not None]
+
+        def deleting(table, ids):
+            for listen in listening:
+                listen(table, ids)
+
+        prune_rows(self.tables, head, self.held.held, report, self.options.using, deleting)
 
     @phases.phase("constraints")
     def constraints(self, loaded) -> None:

@@ -116,6 +116,13 @@ class Journal(ImportObserver):
         self._pending += [(table.key, _pk_text(pk), "appended") for pk in ids]
         self._flush(FLUSH)
 
+    def rows_deleting(self, table, ids) -> None:
+        """The prune is about to delete `table`'s rows `ids`: their images are kept, for
+        revertimport to insert them again."""
+        self._read_before(table, ids)
+        self._pending += [(table.key, _pk_text(pk), "deleted") for pk in ids]
+        self._flush(FLUSH)
+
     def before_commit(self, report) -> None:
         self._flush(0)
         try:
@@ -207,7 +214,7 @@ class Journal(ImportObserver):
             if op == "written":
                 op = "updated" if seen_image else "created"
             table = counts.setdefault(key, {"created": 0, "updated": 0, "appended": 0})
-            table[op] += number
+            table[op] = table.get(op, 0) + number
         return counts
 
     def _write(self, report) -> Path:

@@ -81,6 +81,8 @@ class Plan:
     @property
     def totals(self) -> dict:
         names = [o.value for o in Outcome] + ["unlinked"]
+        pruned = any(Outcome.DELETED.value in c for c in self.counts.values())
+        names = [n for n in names if pruned or n != Outcome.DELETED.value]
         return {name: sum(c.get(name, 0) for c in self.counts.values()) for name in names}
 
     def as_dict(self) -> dict:
@@ -276,7 +278,8 @@ class PlanRecorder(ImportObserver):
 def planned_counts(report) -> dict:
     """{table: {outcome: rows, "unlinked": rows}}: the report's counts, as its file has them."""
     return {
-        key: {o.value: n for o, n in counts.items()} | {"unlinked": report.unlinked.get(key, 0)}
+        key: {o.value: n for o, n in counts.items() if report.pruned or o is not Outcome.DELETED}
+        | {"unlinked": report.unlinked.get(key, 0)}
         for key, counts in report.tables.items()
     }
 

@@ -58,6 +58,7 @@ class Outcome(enum.StrEnum):
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
     FAILED = "failed"
+    DELETED = "deleted"  # a target's row in the file's scope that the file lacks (prune)
 
 
 # The kinds of issue: a row skipped, a row failed, a row written without a link (its own
@@ -166,6 +167,7 @@ class ImportReport:
     # (`was`: the outcome it replaces); the undo journal and the plan listen (importer.py)
     listeners: list = field(default_factory=list, repr=False, compare=False)
     unlinked: dict = field(default_factory=dict)  # {table: rows written without a link}
+    pruned: bool = False  # the target's rows the file lacks were deleted (counted deleted)
 
     def add_table(self, key: str) -> None:
         self.tables.setdefault(key, dict.fromkeys(Outcome, 0))
@@ -244,10 +246,10 @@ class ImportReport:
         return len(self.id_mapping.get(table, ()))
 
     def as_dict(self) -> dict:
-        tables = {
-            key: {o.value: n for o, n in counts.items()} for key, counts in self.tables.items()
-        }
-        totals = {o.value: n for o, n in self.totals.items()}
+        # deleted: only for an import that pruned (the report stays as it was otherwise)
+        shown = [o for o in Outcome if self.pruned or o is not Outcome.DELETED]
+        tables = {key: {o.value: counts[o] for o in shown} for key, counts in self.tables.items()}
+        totals = {o.value: n for o, n in self.totals.items() if o in shown}
         # Written rows, counted in their outcome too: never add it to the outcomes' sum.
         for key, counts in tables.items():
             counts["unlinked"] = self.unlinked.get(key, 0)

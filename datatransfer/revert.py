@@ -12,7 +12,9 @@ ON DELETE rules (Prisma's CASCADE and SET NULL included):
    Organization.ownerId -> User -> Organization) and their many-to-many rows;
 3. the rows the import created or appended are deleted, children before parents;
 4. the updated rows get back every previous value (now that the unique values the added
-   rows held are free).
+   rows held are free);
+5. the rows a prune deleted are inserted again, parents first, their links written last
+   set once all are back.
 
 A dry run does the same and rolls back. A reverted journal is marked (`<run>.reverted`
 beside it, written before the commit): a second revert is refused. What the import moved
@@ -219,9 +221,11 @@ class RevertJob:
             for entry in chunk:
                 pk = entry["id"]
                 written[table.key].add(pk)
-                if entry["op"] != "updated":
+                if entry["op"] not in ("updated", "deleted"):
                     added[table.key].add(pk)
                 image = now.get(pk)
+                if entry["op"] == "deleted" and image is not None:
+                    changed.append((table.key, pk, "created again"))
                 if entry["after"] is not None and (
                     image is None or digest(image) != entry["after"]
                 ):
@@ -292,7 +296,34 @@ class RevertJob:
                 counts.setdefault(key, {"deleted": 0, "restored": 0})["deleted"] += len(ids)
         for table, chunk in self.chunks({"updated"}):
             self.restore(table, chunk, links_only=False)
+        for key, number in self.reinsert().items():
+            counts.setdefault(key, {"deleted": 0, "restored": 0})["restored"] += number
         return {key: counts[key] for key in self.order if key in counts}
+
+    def reinsert(self) -> dict:
+        """Insert the rows a prune deleted again, parents first, then their links written
+        last; return {table key: rows}."""
+        rows = defaultdict(list)
+        for table, chunk in self.chunks({"deleted"}):
+            rows[table.key] += [decode_row(table, entry["before"]) for entry in chunk]
+        for key in self.order:
+            table = self.tables[key]
+            later = {spec.attname for spec in table.deferred}
+            names = [s.attname for s in table.fields if not s.field.primary_key]
+            instances = [
+                table.model(pk=r.pk, **{n: r.values.get(n) for n in names if n not in later})
+                for r in rows.get(key, ())
+            ]
+            base_manager(table.model, self.using).bulk_create(instances, batch_size=CHUNK)
+        for key, decoded in rows.items():
+            table = self.tables[key]
+            later = [spec.attname for spec in table.deferred]
+            if later and decoded:
+                instances = [
+                    table.model(pk=r.pk, **{n: r.values.get(n) for n in later}) for r in decoded
+                ]
+                base_manager(table.model, self.using).bulk_update(instances, later, CHUNK)
+        return {key: len(decoded) for key, decoded in rows.items()}
 
     def restore(self, table, chunk, *, links_only: bool) -> None:
         """Give the updated rows of `chunk` back their previous links (`links_only`), or

@@ -59,7 +59,7 @@ OUTCOMES = {
     "failed": _("failed"),
     "matched": _("matched"),
     "unlinked": _("unlinked"),  # written, counted above too, without a link it could not set
-    # a revert's (revert_tasks.py)
+    # a revert's (revert_tasks.py), and an import's with --prune
     "deleted": _("deleted"),
     "restored": _("restored"),
 }

@@ -53,6 +53,11 @@ def _counts_lines(counts: dict | None, options, exclude, archive: bool) -> list[
     lines = [render_table(["table", "rows"], rows, ["total", f"{sum(kept.values()):,}"])]
     if left := set(counts) & set(exclude):
         lines.append(left_out_note(left, audit_log_keys()))
+    if options.get("prune"):
+        lines.append(
+            "With --prune, the rows of the database within the file's scope that the file "
+            "does not hold will be deleted."
+        )
     if options["no_verify"]:
         lines.append("With --no-verify, the rows are not checked against these counts.")
     else:

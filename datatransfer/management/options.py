@@ -178,6 +178,18 @@ def add_import_arguments(parser) -> None:
     add_lock_timeout_option(parser, "the import", "nothing written")
 
 
+def add_prune_argument(parser) -> None:
+    """loaddomain's --prune."""
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="Also delete the database's rows within the file's scope that the file does not "
+        "hold (the whole domain for a full export, the organizations' rows for a subset), "
+        "children first; append-only and immutable tables are never pruned. Refused for a "
+        "partial (--since) file.",
+    )
+
+
 def import_options(options) -> ImportOptions:
     """The ImportOptions of loaddomain's parsed `options` (CommandError, exit 2, for a bad
     `-e` or --batch-size; DataTransferError for what ImportOptions refuses)."""
@@ -196,6 +208,7 @@ def import_options(options) -> ImportOptions:
         match=options["match"],
         lock_timeout=options["lock_timeout"],
         overwrite_media=options["overwrite_media"],
+        prune=options.get("prune", False),
     )
 
 

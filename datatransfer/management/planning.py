@@ -62,6 +62,10 @@ class Planning:
         self.observer = None
         if self.out and self.applied:
             raise _refuse("--plan-out and --apply do not go together: make a plan, then apply it.")
+        if options.get("prune") and (self.out or self.applied):
+            raise _refuse(
+                "--prune does not go with --plan-out or --apply yet: check it with --dry-run."
+            )
         if self.out and not options["dry_run"]:
             raise _refuse("--plan-out writes the plan of a dry run: add --dry-run.")
         if self.out and (reason := unwritable_reason(self.out)):

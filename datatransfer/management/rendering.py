@@ -132,10 +132,12 @@ def masked_line(key_id: str) -> str:
 
 
 def render_import(report: ImportReport) -> str:
-    header = ["table", *(o.value for o in Outcome)]
-    rows = [[key, *(f"{counts[o]:,}" for o in Outcome)] for key, counts in report.tables.items()]
     totals = report.totals
-    footer = ["total", *(f"{totals[o]:,}" for o in Outcome)]
+    # deleted: a column only for an import that pruned (or would have)
+    shown = [o for o in Outcome if o is not Outcome.DELETED or report.pruned]
+    header = ["table", *(o.value for o in shown)]
+    rows = [[key, *(f"{counts[o]:,}" for o in shown)] for key, counts in report.tables.items()]
+    footer = ["total", *(f"{totals[o]:,}" for o in shown)]
     if report.has_unlinked:  # rows written without a link, counted in their outcome too
         header.append("unlinked")
         for row in rows:

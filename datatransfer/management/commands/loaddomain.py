@@ -11,6 +11,7 @@ from datatransfer.management.import_question import confirm_import
 from datatransfer.management.interrupts import ctrl_c, sigterm
 from datatransfer.management.options import (
     add_import_arguments,
+    add_prune_argument,
     check_report_path,
     import_options,
     require_database,
@@ -52,6 +53,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_import_arguments(parser)
+        add_prune_argument(parser)
         add_plan_arguments(parser)
         add_no_input_argument(parser)
 

@@ -158,3 +158,13 @@ def test_standard_input_as_the_file_needs_no_input(export, monkeypatch):
     status, _, _, err = load("-", "--database", target, "--no-input", stdin=io.BytesIO(data))
     assert status == 0, err
     assert any(database_snapshot(target).values())
+
+
+def test_with_prune_the_question_says_rows_will_be_deleted(export, monkeypatch):
+    path, target = export
+    answer(monkeypatch, "no\n", target)
+    status, _, _, err = load(path, "--database", target, "--prune")
+    assert status == 2
+    assert "the file does not hold will be deleted" in err
+    answer(monkeypatch, "no\n", target)
+    assert "deleted" not in load(path, "--database", target)[3]

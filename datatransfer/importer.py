@@ -70,6 +70,7 @@ from datatransfer.prune import prune as prune_rows
 from datatransfer.registry import domain_tables, excluded_keys
 from datatransfer.reports import ImportReport, Note
 from datatransfer.routers import domain_database
+from datatransfer.rowimages import read_ahead, read_images
 from datatransfer.schemarecord import check_target, record_of
 from datatransfer.signing import check_signature
 from datatransfer.signing import signing_key as settings_signing_key
@@ -145,30 +146,6 @@ class ImportOptions:
                     f"DATATRANSFER_LOCK_TIMEOUT is {self.lock_timeout}: it must be 0 or more "
                     "seconds."
                 )
-
-
-class ImportObserver:
-    """What follows an import without changing it (the undo journal, the plan): told when
-    the transaction began (`started`), given each table's rows on their way to the writer
-    (`table_rows` returns them, in the same order), told each row's outcome through the
-    report's listeners, and asked last, inside the transaction (`before_commit`): raising
-    a DataTransferError there rolls the whole import back."""
-
-    def started(self, job, report) -> None:
-        """The transaction began: `job.connection` is open, `report` will be filled."""
-
-    def table_rows(self, table, rows):
-        return rows
-
-    def before_commit(self, report) -> None:
-        """Every row is written (or, in a dry run, about to be rolled back)."""
-
-    # rows_appended(table, ids): define it to be told the new ids of the rows appended to an
-    # append-only table, once written (the writer then reads them back: the undo journal)
-    rows_appended = None
-    # rows_deleting(table, ids): define it to be told of the rows the prune is about to
-    # delete, while they are still there (the undo journal reads their images)
-    rows_deleting = None
 
 
 def _reset_sequences(connection, model_list):
@@ -423,6 +400,7 @@ class ImportJob:
             if not self.options.verify:  # otherwise the check refused repeated ids already
                 rows = unique_ids(reader.path, table, rows)
             rows = matcher.rows(table, rows) if matcher else rows
+            rows = self.images_ahead(table, rows)
             for observer in self.observers:
                 rows = observer.table_rows(table, rows)
             writer.load_table(table, phases.timed_rows("parse", rows), on_rows)
@@ -446,6 +424,23 @@ class ImportJob:
             report.notes.append(f"Left out of the export, so not loaded: {', '.join(not_loaded)}.")
         scheduler.finish()
         return loaded
+
+    def image_readers(self) -> list:
+        return [o for o in self.observers if o.reads_images]
+
+    def images_ahead(self, table, rows):
+        """`rows`, the images of each chunk's target rows read once before any of them is
+        yielded and handed to every observer that reads images (none: `rows` as is)."""
+        readers = self.image_readers()
+        if not readers:
+            return rows
+
+        def read(ids):
+            images = read_images(table, ids, self.options.using)
+            for reader in readers:
+                reader.images_before(table, ids, images)
+
+        return read_ahead(table, rows, read)
 
     def progress(self, table, head, number: int, tables: int):
         """The progress callback of the load of `table`, or None."""
@@ -472,13 +467,14 @@ class ImportJob:
         """Delete the target's rows in the file's scope that the file lacks (prune.py)."""
         self.doing = "deleting the rows the file lacks"
         report.pruned = True
-        listening = [o.rows_deleting for o in self.observers if o.rows_deleting is not None]
+        readers, using = self.image_readers(), self.options.using
 
-        def deleting(table, ids):
-            for listen in listening:
-                listen(table, ids)
+        def deleting(table, ids):  # images read once, while the rows are still there
+            images = read_images(table, ids, using)
+            for reader in readers:
+                reader.rows_deleting(table, ids, images)
 
-        prune_rows(self.tables, head, self.held.held, report, self.options.using, deleting)
+        prune_rows(self.tables, head, self.held.held, report, using, deleting if readers else None)
 
     @phases.phase("constraints")
     def constraints(self, loaded) -> None:

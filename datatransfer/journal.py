@@ -7,15 +7,15 @@ rowimages.py) and the digest of the row as the import left it. `revertimport` (r
 checks those digests before it writes anything, so it never undoes over someone's later
 change.
 
-The `Journal` follows the import as an ImportObserver: it reads the images of each chunk of
-the file's rows before the writer sees them (the first reading of an id wins, so a row
-repeated in the file is judged by what the target held before the import), keeps them and
-each row's outcome in a private scratch database on disk (memory stays bounded, whatever
-the size of the import), and is told the new ids of appended rows by the writer. Just
-before the commit it reads the rows written once more and writes the journal file: gzip'd
-JSON lines, a header first, under DATATRANSFER_JOURNAL_DIR, mode 0600, fsync'd with its
-folder. If that fails the import rolls back (DataTransferError): an import that cannot be
-undone is not committed.
+The `Journal` follows the import as an ImportObserver: the job hands it the images of each
+chunk of the file's rows before the writer sees them (the first reading of an id wins, so a
+row repeated in the file is judged by what the target held before the import), and of the
+rows the prune is about to delete. It keeps them and each row's outcome in a private
+scratch database on disk (memory stays bounded, whatever the size of the import), and is
+told the new ids of appended rows by the writer. Just before the commit it reads the rows
+written once more and writes the journal file: gzip'd JSON lines, a header first, under
+DATATRANSFER_JOURNAL_DIR, mode 0600, fsync'd with its folder. If that fails the import
+rolls back (DataTransferError): an import that cannot be undone is not committed.
 
 The journal holds secrets as an export does: private, and deleted with the export files
 by `pruneexports` (retention.py).
@@ -27,7 +27,6 @@ import gzip
 import os
 import secrets
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import orjson
@@ -37,11 +36,11 @@ from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError
 from datatransfer.formats.json.codec import dumps_json, loads_json
 from datatransfer.formats.rows import value_decoder
-from datatransfer.importer import ImportObserver
 from datatransfer.leftovers import work_folder
+from datatransfer.observers import ImportObserver
 from datatransfer.registry import tables_by_key
 from datatransfer.reports import Outcome
-from datatransfer.rowimages import digest, read_ahead, read_images
+from datatransfer.rowimages import digest, read_images
 
 JOURNAL_VERSION = 1
 SUFFIX = ".journal.gz"
@@ -73,6 +72,8 @@ class Journal(ImportObserver):
     """An ImportObserver (importer.py) that writes the undo journal of one real import
     (see the module's docstring). `run` is its id; `path` the file, once written."""
 
+    reads_images = True
+
     def __init__(self, *, run: str | None = None):
         self.run = run or new_run_id()
         self.path = None
@@ -96,30 +97,20 @@ class Journal(ImportObserver):
         self.file = report.file
         report.listeners.append(self._listen)
 
-    def table_rows(self, table, rows):
-        """The table's rows, spooled to a private temporary file first, their previous
-        images read a chunk at a time meanwhile: whatever the writer does with its
-        connection once it starts (PostgreSQL's COPY admits no other query while it runs),
-        every image is read before it sees a row."""
-        spool = tempfile.TemporaryFile(dir=work_folder())
-        try:
-            for raw in read_ahead(table, rows, lambda ids: self._read_before(table, ids)):
-                spool.write(dumps_json(raw) + b"\n")
-            spool.seek(0)
-        except BaseException:
-            spool.close()
-            raise
-        return _unspooled(spool)
+    def images_before(self, table, ids, images) -> None:
+        """The previous images of a chunk of the file's rows, read before the writer saw
+        any of them (the first reading of an id wins)."""
+        self._keep_before(table, ids, images)
 
     def rows_appended(self, table, ids) -> None:
         """The writer appended rows to `table` under the new ids `ids`."""
         self._pending += [(table.key, _pk_text(pk), "appended") for pk in ids]
         self._flush(FLUSH)
 
-    def rows_deleting(self, table, ids) -> None:
+    def rows_deleting(self, table, ids, images) -> None:
         """The prune is about to delete `table`'s rows `ids`: their images are kept, for
         revertimport to insert them again."""
-        self._read_before(table, ids)
+        self._keep_before(table, ids, images)
         self._pending += [(table.key, _pk_text(pk), "deleted") for pk in ids]
         self._flush(FLUSH)
 
@@ -137,8 +128,7 @@ class Journal(ImportObserver):
 
     # -- what it keeps meanwhile
 
-    def _read_before(self, table, ids) -> None:
-        images = read_images(table, ids, self.using)
+    def _keep_before(self, table, ids, images) -> None:
         self._db.executemany(
             "INSERT OR IGNORE INTO before VALUES (?, ?, ?)",
             [
@@ -261,12 +251,6 @@ class Journal(ImportObserver):
         self._db.close()
         with contextlib.suppress(OSError):
             self._scratch_path.unlink()
-
-
-def _unspooled(spool):
-    with spool:
-        for line in spool:
-            yield loads_json(line)
 
 
 def private_file(path: Path):

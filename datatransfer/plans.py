@@ -6,7 +6,8 @@ A plan holds the file's SHA-256, the target as `databases.describe` names it (en
 host:port/dbname, never a user nor a password), the options that change outcomes, per
 table the ids of the rows of each outcome, and the fingerprint of the target rows it read:
 for each file row (by its id, after a natural match), the digest of the target's row of
-that id (rowimages.py), or that the target had none (which must still be so).
+that id (rowimages.py), or that the target had none (which must still be so); with
+`--prune`, the digest of each row the prune would delete.
 
 The apply is the same import with a PlanChecker, which records what a plan would and
 compares it at the end, inside the transaction: the bytes read, each target row's digest
@@ -33,9 +34,10 @@ from datatransfer.checksums import file_digest
 from datatransfer.databases import describe
 from datatransfer.exceptions import PlanChangedError, PlanError, escaped
 from datatransfer.files import atomic_file
-from datatransfer.importer import ImportObserver, ImportOptions
+from datatransfer.importer import ImportOptions
+from datatransfer.observers import ImportObserver
 from datatransfer.reports import Outcome
-from datatransfer.rowimages import digest, read_ahead, read_images
+from datatransfer.rowimages import digest
 
 FORMAT = "datatransfer-plan"
 VERSION = 1
@@ -48,7 +50,10 @@ OUTCOME_OPTIONS = {
     "verify": "verify",
     "overwrite_media": "overwriteMedia",
     "strict": "strict",
+    "prune": "prune",
 }
+# An option a plan of an earlier version may lack, and its value then.
+OPTIONAL_OPTIONS = {"prune": False}
 
 
 @dataclass
@@ -114,7 +119,13 @@ class Plan:
     def from_dict(cls, document: dict) -> "Plan":
         """The plan of a plan's document (KeyError, TypeError, ValueError when broken)."""
         file, target, tables = document["file"], document["target"], document["tables"]
-        options = {name: document["options"][key] for name, key in OUTCOME_OPTIONS.items()}
+        given = document["options"]
+        options = {
+            name: given[key]
+            if key in given or name not in OPTIONAL_OPTIONS
+            else OPTIONAL_OPTIONS[name]
+            for name, key in OUTCOME_OPTIONS.items()
+        }
         plan = cls(
             file_name=_typed(file["name"], str),
             file_path=_typed(file["path"], str, None),
@@ -229,17 +240,22 @@ class PlanRecorder(ImportObserver):
         if was is not None:
             self.changed.append((table, key, Outcome(was)))
 
-    def table_rows(self, table, rows):
+    reads_images = True
+
+    def images_before(self, table, ids, images) -> None:
+        """The digest of each target row the file names (None: the target lacks it)."""
         prints = self.fingerprint.setdefault(table.key, {})
         if table.write_policy.matched_by_content:
-            return rows  # matched by content: compared by outcome
+            return  # matched by content: compared by outcome
+        for pk in ids:
+            prints.setdefault(str(pk), digest(images[pk]) if pk in images else None)
 
-        def read(ids):
-            images = read_images(table, ids, self.job.options.using)
-            for pk in ids:
-                prints[str(pk)] = digest(images[pk]) if pk in images else None
-
-        return read_ahead(table, rows, read)
+    def rows_deleting(self, table, ids, images) -> None:
+        """The digest of each row the prune is about to delete: one changed since the
+        plan refuses the apply."""
+        prints = self.fingerprint.setdefault(table.key, {})
+        for pk in ids:
+            prints[str(pk)] = digest(images[pk]) if pk in images else None
 
     def rows(self) -> dict:
         """{table: {outcome: [id]}}: each row under its last outcome."""

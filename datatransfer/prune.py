@@ -12,6 +12,7 @@ deleted children first, by primary key sets, the same on every backend.
 """
 
 from datatransfer.exceptions import Code, DataTransferError
+from datatransfer.observers import ImportObserver
 from datatransfer.registry import subset_root_table
 from datatransfer.reports import Outcome, Reason
 from datatransfer.rowimages import row_ids
@@ -20,20 +21,12 @@ from datatransfer.subset import _chunks, collect_subset
 NEVER_PRUNED = ("append-only", "immutable")
 
 
-class HeldIds:
+class HeldIds(ImportObserver):
     """An import observer that keeps the primary keys of each table's file rows (ids
     only), for the prune."""
 
-    rows_appended = rows_deleting = None
-
     def __init__(self):
         self.held = {}
-
-    def started(self, job, report) -> None:
-        pass
-
-    def before_commit(self, report) -> None:
-        pass
 
     def table_rows(self, table, rows):
         held = self.held.setdefault(table.key, set())

@@ -43,33 +43,35 @@ def file_counts(path: str) -> dict | None:
         return _listed_counts(reader.metadata)
 
 
-def _counts_lines(counts: dict | None, options, exclude, archive: bool) -> list[str]:
+def _counts_lines(counts: dict | None, job, archive: bool) -> list[str]:
     if counts is None:
         if archive:
             return ["An archive: the rows of its export are counted once it is unpacked."]
         return ["The file lists no row counts (format 1.0): its tables are counted as it loads."]
+    exclude = job.exclude
     kept = {key: rows for key, rows in counts.items() if key not in exclude}
     rows = [[key, f"{number:,}"] for key, number in kept.items()]
     lines = [render_table(["table", "rows"], rows, ["total", f"{sum(kept.values()):,}"])]
     if left := set(counts) & set(exclude):
         lines.append(left_out_note(left, audit_log_keys()))
-    if options.get("prune"):
+    if job.prune:
         lines.append(
             "With --prune, the rows of the database within the file's scope that the file "
             "does not hold will be deleted."
         )
-    if options["no_verify"]:
+    if not job.verify:
         lines.append("With --no-verify, the rows are not checked against these counts.")
     else:
         lines.append("The file is checked against these counts before anything is written.")
     return lines
 
 
-def confirm_import(command, options, exclude) -> None:
+def confirm_import(command, options, job) -> None:
     """Before a real (not dry) run of loaddomain: unless --no-input, show the target, the
-    file and its counts per table, then ask (confirmation.py). Returns when the import may
-    go on; raises CommandError (exit 2, or 130 for a Ctrl-C) otherwise, and
-    DataTransferError for a file that cannot be read."""
+    file and its counts per table (less the tables the ImportOptions `job` excludes, with
+    what its prune and its check will do: for an apply, the plan's), then ask
+    (confirmation.py). Returns when the import may go on; raises CommandError (exit 2, or
+    130 for a Ctrl-C) otherwise, and DataTransferError for a file that cannot be read."""
     if options["dry_run"]:
         return
     target = database_named(options["database"])
@@ -89,6 +91,6 @@ def confirm_import(command, options, exclude) -> None:
     lines = [
         f"loaddomain will write into {target}",
         f"from {named}" + (", whose rows per table are:" if counts is not None else "."),
-        *_counts_lines(counts, options, exclude, is_archive(path)),
+        *_counts_lines(counts, job, is_archive(path)),
     ]
     ask(command, lines, cancelled=CANCELLED)

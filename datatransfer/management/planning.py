@@ -3,8 +3,8 @@ applies it. Here the flags are checked against each other and against the plan, 
 lines about the plan are written.
 
 At the apply, the options that change outcomes (--match, -e and --skip-audit,
---ignore-unknown, --no-verify, --overwrite-media, --strict) are the plan's: one left out
-is taken from it; one given with another value than the plan's is refused (exit 2),
+--ignore-unknown, --no-verify, --overwrite-media, --strict, --prune) are the plan's: one
+left out is taken from it; one given with another value than the plan's is refused (exit 2),
 rather than silently changing what was planned. The database is --database's, as for any
 import: a plan made for another one (compared by where it points) is refused (exit 2).
 """
@@ -29,6 +29,7 @@ PLANNED_FLAGS = (
     ("verify", "--no-verify", True),
     ("overwrite_media", "--overwrite-media", False),
     ("strict", "--strict", False),
+    ("prune", "--prune", False),
 )
 
 
@@ -62,10 +63,6 @@ class Planning:
         self.observer = None
         if self.out and self.applied:
             raise _refuse("--plan-out and --apply do not go together: make a plan, then apply it.")
-        if options.get("prune") and (self.out or self.applied):
-            raise _refuse(
-                "--prune does not go with --plan-out or --apply yet: check it with --dry-run."
-            )
         if self.out and not options["dry_run"]:
             raise _refuse("--plan-out writes the plan of a dry run: add --dry-run.")
         if self.out and (reason := unwritable_reason(self.out)):

@@ -66,7 +66,7 @@ class Command(BaseCommand):
             options["file"] = planning.file(options["file"])
             job_options = planning.import_options(import_options(options))
             check_report_path(options)
-            confirm_import(self, options, job_options.exclude)  # before any transaction opens
+            confirm_import(self, options, job_options)  # before any transaction opens
             if verbosity >= 1:
                 self.stdout.write(self.starting(options))
             progress = TableProgress(

@@ -156,17 +156,97 @@ def test_revertimport_puts_the_pruned_rows_back(vendor, make_database, tmp_path)
     assert database_snapshot(target) == before
 
 
-def test_prune_is_refused_with_a_plan(make_database, tmp_path):
+def plan_prune(target, path, plan):
+    """A pruning dry run that writes `plan` (its --report beside it); its report."""
+    return report_of(target, path, plan.parent, "--dry-run", "--plan-out", str(plan))[1]
+
+
+@pytest.mark.parametrize("vendor", ["sqlite", "prisma"])
+def test_the_plan_holds_the_deletions_and_its_apply_makes_them(vendor, make_database, tmp_path):
+    target = make_database(vendor)
+    seed_demo(scale=1, seed=42, using=target)
+    dump(target, tmp_path / "full.json")
+    extra = Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
+    plan = tmp_path / "plan.json"
+
+    dry = plan_prune(target, tmp_path / "full.json", plan)
+
+    document = json.loads(plan.read_text())
+    assert deleted(dry) == {"permissions": 1}
+    assert document["options"]["prune"] is True and document["totals"]["deleted"] == 1
+    assert document["tables"]["permissions"]["rows"]["deleted"] == [str(extra.pk)]
+    assert Permission.objects.using(target).filter(pk=extra.pk).exists()  # a dry run
+    call_command(
+        "loaddomain",
+        "--apply",
+        str(plan),
+        "--database",
+        target,
+        "--no-input",
+        stdout=io.StringIO(),
+    )
+    assert not Permission.objects.using(target).filter(pk=extra.pk).exists()
+
+
+def _refused_apply(target, plan):
+    before = database_snapshot(target)
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "loaddomain",
+            "--apply",
+            str(plan),
+            "--database",
+            target,
+            "--no-input",
+            stdout=io.StringIO(),
+        )
+    assert refused.value.returncode == 4
+    assert database_snapshot(target) == before
+    return str(refused.value)
+
+
+def test_a_row_new_in_the_scope_since_the_plan_refuses_its_apply(make_database, tmp_path):
     target = make_database("sqlite")
     seed_demo(scale=1, seed=42, using=target)
     dump(target, tmp_path / "full.json")
     plan = tmp_path / "plan.json"
+    plan_prune(target, tmp_path / "full.json", plan)
+    Permission.objects.db_manager(target).create(key="late.permission", label="Late")
+
+    message = _refused_apply(target, plan)
+
+    assert "permissions 1 row differ" in message
+
+
+def test_a_row_to_delete_that_changed_since_the_plan_refuses_its_apply(make_database, tmp_path):
+    target = make_database("sqlite")
+    seed_demo(scale=1, seed=42, using=target)
+    dump(target, tmp_path / "full.json")
+    extra = Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
+    plan = tmp_path / "plan.json"
+    plan_prune(target, tmp_path / "full.json", plan)
+    Permission.objects.using(target).filter(pk=extra.pk).update(label="Edited since")
+
+    message = _refused_apply(target, plan)
+
+    assert "permissions 1 row differ" in message
+    assert Permission.objects.using(target).get(pk=extra.pk).label == "Edited since"
+
+
+def test_an_apply_cannot_drop_the_plans_prune(make_database, tmp_path):
+    """--prune is one of the plan's options: left out at the apply, the plan's holds."""
+    target = make_database("sqlite")
+    seed_demo(scale=1, seed=42, using=target)
+    dump(target, tmp_path / "full.json")
+    plan = tmp_path / "plan.json"
+    load(target, tmp_path / "full.json", "--dry-run", "--plan-out", str(plan))
+    extra = Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
 
     with pytest.raises(CommandError) as refused:
-        load(target, tmp_path / "full.json", "--prune", "--dry-run", "--plan-out", str(plan))
+        load(target, tmp_path / "full.json", "--apply", str(plan), "--prune")
 
     assert refused.value.returncode == 2 and "--prune" in str(refused.value)
-    assert not plan.exists()
+    assert Permission.objects.using(target).filter(pk=extra.pk).exists()
 
 
 @pytest.mark.parametrize("vendor", ["sqlite", "prisma"])

@@ -353,7 +353,7 @@ class ImportJob:
         unknown = [key for key in head.listed if key not in self.by_key]
         if unknown and not options.ignore_unknown:
             raise unknown_error(reader.path, [f"table {quoted(k)}" for k in unknown])
-        appended = self.rows_appended()
+        appended, updating = self.rows_appended(), self.rows_updating()
         writer = Writer(
             report,
             using=options.using,
@@ -364,6 +364,7 @@ class ImportJob:
             dry_run=options.dry_run,
             # only when asked: a writer given in a test (the oracle) need not know of it
             **({"on_appended": appended} if appended else {}),
+            **({"on_updating": updating} if updating else {}),
         )
         loaded = self.load_tables(reader, report, head, writer, matcher)
         self.link(writer, report)
@@ -374,15 +375,22 @@ class ImportJob:
     def rows_appended(self):
         """The writer's `on_appended`: tells the observers that ask for them the new ids of
         appended rows; None when none asks."""
-        listening = [o.rows_appended for o in self.observers if o.rows_appended is not None]
-        if not listening:
+        told = self.told("rows_appended")
+        if not told:
             return None
 
         def appended(table, ids):
-            for listen in listening:
+            for listen in told:
                 listen(table, ids)
 
         return appended
+
+    def rows_updating(self):
+        """The writer's `on_updating`: the images of the rows about to be updated, read
+        once, for the observers that ask for them; None when none asks."""
+        if not self.told("rows_updating"):
+            return None
+        return lambda table, ids: self.with_images(table, "rows_updating")(ids)
 
     @phases.phase("load")
     def load_tables(self, reader, report, head, writer, matcher) -> list:
@@ -425,22 +433,29 @@ class ImportJob:
         scheduler.finish()
         return loaded
 
-    def image_readers(self) -> list:
-        return [o for o in self.observers if o.reads_images]
+    def told(self, hook: str) -> list:
+        """The observers' `hook` methods (observers.py), of those that define it."""
+        return [h for o in self.observers if (h := getattr(o, hook)) is not None]
+
+    def with_images(self, table, hook: str):
+        """A callback taking ids that reads their images once and hands them to every
+        observer's `hook`; None when none defines it."""
+        told, using = self.told(hook), self.options.using
+        if not told:
+            return None
+
+        def hand(ids):
+            images = read_images(table, ids, using)
+            for listen in told:
+                listen(table, ids, images)
+
+        return hand
 
     def images_ahead(self, table, rows):
-        """`rows`, the images of each chunk's target rows read once before any of them is
-        yielded and handed to every observer that reads images (none: `rows` as is)."""
-        readers = self.image_readers()
-        if not readers:
-            return rows
-
-        def read(ids):
-            images = read_images(table, ids, self.options.using)
-            for reader in readers:
-                reader.images_before(table, ids, images)
-
-        return read_ahead(table, rows, read)
+        """`rows`, the images of each chunk's target rows read before any of them is
+        yielded (observers' images_before; none asks: `rows` as is)."""
+        hand = self.with_images(table, "images_before")
+        return rows if hand is None else read_ahead(table, rows, hand)
 
     def progress(self, table, head, number: int, tables: int):
         """The progress callback of the load of `table`, or None."""
@@ -467,14 +482,13 @@ class ImportJob:
         """Delete the target's rows in the file's scope that the file lacks (prune.py)."""
         self.doing = "deleting the rows the file lacks"
         report.pruned = True
-        readers, using = self.image_readers(), self.options.using
 
         def deleting(table, ids):  # images read once, while the rows are still there
-            images = read_images(table, ids, using)
-            for reader in readers:
-                reader.rows_deleting(table, ids, images)
+            self.with_images(table, "rows_deleting")(ids)
 
-        prune_rows(self.tables, head, self.held.held, report, using, deleting if readers else None)
+        told = self.told("rows_deleting")
+        using = self.options.using
+        prune_rows(self.tables, head, self.held.held, report, using, deleting if told else None)
 
     @phases.phase("constraints")
     def constraints(self, loaded) -> None:

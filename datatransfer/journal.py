@@ -7,10 +7,11 @@ rowimages.py) and the digest of the row as the import left it. `revertimport` (r
 checks those digests before it writes anything, so it never undoes over someone's later
 change.
 
-The `Journal` follows the import as an ImportObserver: the job hands it the images of each
-chunk of the file's rows before the writer sees them (the first reading of an id wins, so a
+The `Journal` follows the import as an ImportObserver: the job hands it the images of the
+rows the writer is about to update, read just before (the first reading of an id wins, so a
 row repeated in the file is judged by what the target held before the import), and of the
-rows the prune is about to delete. It keeps them and each row's outcome in a private
+rows the prune is about to delete; the rows created need none, and the rows left unchanged
+are never read. It keeps them and each row's outcome in a private
 scratch database on disk (memory stays bounded, whatever the size of the import), and is
 told the new ids of appended rows by the writer. Just before the commit it reads the rows
 written once more and writes the journal file: gzip'd JSON lines, a header first, under
@@ -72,8 +73,6 @@ class Journal(ImportObserver):
     """An ImportObserver (importer.py) that writes the undo journal of one real import
     (see the module's docstring). `run` is its id; `path` the file, once written."""
 
-    reads_images = True
-
     def __init__(self, *, run: str | None = None):
         self.run = run or new_run_id()
         self.path = None
@@ -97,9 +96,9 @@ class Journal(ImportObserver):
         self.file = report.file
         report.listeners.append(self._listen)
 
-    def images_before(self, table, ids, images) -> None:
-        """The previous images of a chunk of the file's rows, read before the writer saw
-        any of them (the first reading of an id wins)."""
+    def rows_updating(self, table, ids, images) -> None:
+        """The writer is about to update `table`'s rows `ids`: their previous images (the
+        first reading of an id wins)."""
         self._keep_before(table, ids, images)
 
     def rows_appended(self, table, ids) -> None:
@@ -140,7 +139,8 @@ class Journal(ImportObserver):
     def _listen(self, table_key, outcome, row_id, was=None) -> None:
         if was is not None or outcome not in WRITTEN:
             return  # a changed outcome (a link set last that failed): the row stays written
-        self._pending.append((table_key, _pk_text(self._decoded(table_key, row_id)), "written"))
+        pk = _pk_text(self._decoded(table_key, row_id))
+        self._pending.append((table_key, pk, WRITTEN[outcome]))
         self._flush(FLUSH)
 
     def _decoded(self, table_key, row_id):
@@ -167,13 +167,13 @@ class Journal(ImportObserver):
             [table.key],
         )
         for pk, op, seen, image in query:
-            if op == "written" and not seen:
+            if op == "updated" and not (seen and image is not None):
                 raise DataTransferError(
                     f"The undo journal has no previous image of {table.key} {pk}: the import "
                     "was rolled back, nothing was written."
                 )
-            if op == "written":
-                op = "updated" if image is not None else "created"
+            if op == "created":
+                image = None
             yield op, orjson.loads(pk), (loads_json(image) if image is not None else None)
 
     def _lines(self, table):
@@ -197,12 +197,9 @@ class Journal(ImportObserver):
 
     def _counts(self) -> dict:
         counts = {}
-        for key, op, seen_image, number in self._db.execute(
-            "SELECT w.t, w.op, b.image IS NOT NULL, count(*) FROM written AS w LEFT JOIN "
-            "before AS b ON b.t = w.t AND b.pk = w.pk GROUP BY 1, 2, 3"
+        for key, op, number in self._db.execute(
+            "SELECT t, op, count(*) FROM written GROUP BY 1, 2"
         ):
-            if op == "written":
-                op = "updated" if seen_image else "created"
             table = counts.setdefault(key, {"created": 0, "updated": 0, "appended": 0})
             table[op] = table.get(op, 0) + number
         return counts

@@ -9,13 +9,9 @@ class ImportObserver:
     report's listeners, and asked last, inside the transaction (`before_commit`): raising
     a DataTransferError there rolls the whole import back.
 
-    An observer with `reads_images` is handed the images of the target's rows
-    (rowimages.py) before the writer can change them: `images_before(table, ids, images)`
-    for each chunk of the file's rows, `rows_deleting(table, ids, images)` for each chunk
-    of the rows the prune is about to delete. The job reads each chunk once, whatever the
-    number of observers that want it."""
-
-    reads_images = False
+    The hooks below that are None are not called: an observer defines those it needs. The
+    images they hand ({pk: image} of the target's rows, those it lacks left out:
+    rowimages.py) are read once by the job, whatever the number of observers."""
 
     def started(self, job, report) -> None:
         """The transaction began: `job.connection` is open, `report` will be filled."""
@@ -23,17 +19,18 @@ class ImportObserver:
     def table_rows(self, table, rows):
         return rows
 
-    def images_before(self, table, ids, images) -> None:
-        """With `reads_images`: {pk: image} of the target's rows among the file's `ids`
-        (those it lacks are left out), read before the writer saw any of them."""
-
-    def rows_deleting(self, table, ids, images) -> None:
-        """With `reads_images`: the prune is about to delete `table`'s rows `ids`, whose
-        images are `images`."""
-
     def before_commit(self, report) -> None:
         """Every row is written (or, in a dry run, about to be rolled back)."""
 
-    # rows_appended(table, ids): define it to be told the new ids of the rows appended to an
-    # append-only table, once written (the writer then reads them back: the undo journal)
+    # images_before(table, ids, images): the images of each chunk of the file's rows (by
+    # their ids), read before the writer sees any of them (the plan's fingerprint)
+    images_before = None
+    # rows_updating(table, ids, images): the target's rows the writer is about to update,
+    # their images read just before (the undo journal)
+    rows_updating = None
+    # rows_deleting(table, ids, images): the rows the prune is about to delete, their
+    # images read just before (the undo journal, the plan)
+    rows_deleting = None
+    # rows_appended(table, ids): the new ids of the rows appended to an append-only table,
+    # once written (the writer then reads them back: the undo journal)
     rows_appended = None

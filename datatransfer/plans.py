@@ -240,8 +240,6 @@ class PlanRecorder(ImportObserver):
         if was is not None:
             self.changed.append((table, key, Outcome(was)))
 
-    reads_images = True
-
     def images_before(self, table, ids, images) -> None:
         """The digest of each target row the file names (None: the target lacks it)."""
         prints = self.fingerprint.setdefault(table.key, {})

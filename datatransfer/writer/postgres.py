@@ -225,6 +225,12 @@ class PostgresBackend(PortableBackend):
         phases.switch("write")
         if appended:
             self._append(cursor, sql)
+        if changed and self.writer.on_updating is not None:
+            cursor.execute(
+                f"SELECT s.{sql.pk} FROM {TYPED} AS s JOIN {PLAN} USING (_n) "
+                f"WHERE _fast AND _kind = 'changed' ORDER BY _n"
+            )
+            self.writer.on_updating(table, [pk for (pk,) in cursor.fetchall()])
         if new or changed:
             self._upsert(cursor, sql, new=new, changed=changed)
         phases.switch("outcomes")

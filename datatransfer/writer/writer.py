@@ -72,6 +72,7 @@ class Writer:
         references=None,
         dry_run=False,
         on_appended=None,
+        on_updating=None,
     ):
         self.report = report
         self.using = using
@@ -84,6 +85,9 @@ class Writer:
         # on_appended(table, ids): told the new ids of the rows appended, once written (the
         # undo journal's hook); None: nobody asks, and none are read back
         self.on_appended = on_appended
+        # on_updating(table, ids): told the ids of rows of the target about to be updated,
+        # before anything of them is written (the undo journal reads their images)
+        self.on_updating = on_updating
         self.connection = connections[using]
         # {(table key, id): (SKIPPED or FAILED, the root (table key, id) of the refusal)}:
         # rows not written that the target lacks
@@ -126,6 +130,9 @@ class Writer:
 
     def _load_batch(self, table, batch, *, fresh):
         plan = self._plan(table, batch, fresh=fresh)
+        if self.on_updating is not None:
+            if updating := [row.id for row in plan.rows if row.outcome is Outcome.UPDATED]:
+                self.on_updating(table, updating)
         try:
             with transaction.atomic(using=self.using):
                 appended = self._write(table, plan)

@@ -48,8 +48,10 @@ class ReferenceWriter:
         references=None,
         dry_run=False,
         on_appended=None,  # the undo journal's hook: the oracle does not tell the new ids
+        on_updating=None,  # the undo journal's: told of each row of the target it may update
     ):
         self.report, self.using, self.connection = report, using, connections[using]
+        self.on_updating = on_updating
         self.strict, self.excluded, self.dry_run = strict, excluded, dry_run
         self.references = references or {}
         self.kept_references = 0
@@ -108,6 +110,8 @@ class ReferenceWriter:
         if current is None:
             outcome, links = self._create(table, row)
         else:
+            if self.on_updating is not None:
+                self.on_updating(table, [row.pk])
             outcome, links = self._update(table, row, current)
         outcome = self._set_many_to_many(row, current, many_to_many, outcome)
         if links:

@@ -4,6 +4,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
+from django.db import connections
 from django.utils import timezone
 
 from datatransfer.databases import open_connection, read_only_snapshot
@@ -112,6 +113,16 @@ def _table_rows(table, queryset, using, connection, exclude_secrets, scope, expo
     if server_rows is not None:
         return _spelled_rows(table, server_rows, scope)
     return _python_rows(table, queryset, using, exclude_secrets, scope)
+
+
+def rows_as_exported(table, queryset, using: str):
+    """The file's dict of each row of `queryset`, secrets included, exactly as an export in
+    the default format spells it: by the server when it can (PostgreSQL), else in Python.
+    A generator, to be closed (the server's COPY holds the connection until it ends)."""
+    rows = _table_rows(table, queryset, using, connections[using], False, None, get_format())
+    with contextlib.closing(rows):
+        for row, _ in rows:
+            yield row
 
 
 def _write_rows(writer, table, rows, on_rows, on_row) -> tuple:

@@ -41,12 +41,13 @@ from datatransfer.leftovers import work_folder
 from datatransfer.observers import ImportObserver
 from datatransfer.registry import tables_by_key
 from datatransfer.reports import Outcome
-from datatransfer.rowimages import digest, read_images
+from datatransfer.rowimages import WRITTEN_CHUNK, written_digests
 
-JOURNAL_VERSION = 1
+# 2: each row's digest as written is of the row as an export spells it (rowimages.written_digests);
+# 1: of its image (rowimages.read_images)
+JOURNAL_VERSION = 2
 SUFFIX = ".journal.gz"
 REVERTED_SUFFIX = ".reverted"
-CHUNK = 1000
 FLUSH = 5000
 WRITTEN = {Outcome.CREATED: "created", Outcome.UPDATED: "updated"}
 
@@ -181,16 +182,15 @@ class Journal(ImportObserver):
         chunk = []
         for entry in self._entries(table):
             chunk.append(entry)
-            if len(chunk) == CHUNK:
+            if len(chunk) == WRITTEN_CHUNK:
                 yield from self._with_digests(table, chunk)
                 chunk = []
         yield from self._with_digests(table, chunk)
 
     def _with_digests(self, table, chunk):
-        after = read_images(table, [pk for _, pk, _ in chunk], self.using)
+        after = written_digests(table, [pk for _, pk, _ in chunk], self.using)
         for op, pk, before in chunk:
-            image = after.get(pk)
-            entry = {"t": table.key, "op": op, "id": pk, "after": image and digest(image)}
+            entry = {"t": table.key, "op": op, "id": pk, "after": after.get(pk)}
             if before is not None:
                 entry["before"] = before
             yield entry

@@ -52,7 +52,7 @@ from datatransfer.journal import (
 )
 from datatransfer.locking import import_lock
 from datatransfer.registry import domain_tables, table_key
-from datatransfer.rowimages import digest, read_images
+from datatransfer.rowimages import digest, read_images, written_digests
 from datatransfer.writer.plan import base_manager
 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{4}")
@@ -217,23 +217,28 @@ class RevertJob:
         row outside the journal links to a row the import added."""
         changed, written, added = [], defaultdict(set), defaultdict(set)
         for table, chunk in self.chunks():
-            now = read_images(table, [e["id"] for e in chunk], self.using)
+            now = self.digests_now(table, [e["id"] for e in chunk])
             for entry in chunk:
                 pk = entry["id"]
                 written[table.key].add(pk)
                 if entry["op"] not in ("updated", "deleted"):
                     added[table.key].add(pk)
-                image = now.get(pk)
-                if entry["op"] == "deleted" and image is not None:
+                there = pk in now
+                if entry["op"] == "deleted" and there:
                     changed.append((table.key, pk, "created again"))
-                if entry["after"] is not None and (
-                    image is None or digest(image) != entry["after"]
-                ):
-                    changed.append((table.key, pk, "deleted" if image is None else "changed"))
+                if entry["after"] is not None and now.get(pk) != entry["after"]:
+                    changed.append((table.key, pk, "changed" if there else "deleted"))
         if changed:
             raise self.refusal(changed, "changed or deleted since the import")
         if linking := self.links_to_added(written, added):
             raise self.refusal(linking, "link to rows the import added")
+
+    def digests_now(self, table, ids) -> dict:
+        """{pk: digest} of the rows among `ids` the target holds now, as the journal's
+        version digests them (journal.JOURNAL_VERSION)."""
+        if self.header.get("journal", 1) >= 2:
+            return written_digests(table, ids, self.using)
+        return {pk: digest(image) for pk, image in read_images(table, ids, self.using).items()}
 
     def links_to_added(self, written, added) -> list:
         """(table, id, what) of the rows outside the journal that link to added rows."""

@@ -7,19 +7,26 @@ since); a plan keeps the digests of the target's rows it read, to see at the app
 they are still the same. Both read them through `read_ahead`, which reads the images of a
 chunk of the file's rows before the writer sees the first of them, whatever the backend.
 
+The journal keeps, of each row it wrote, the digest of the row as an export spells it
+(`written_digests`: by the server on PostgreSQL), and the revert compares it with the
+digest of the row it finds.
+
 An image is the row as an export spells it (`encode_row`: the file keys, secrets included)
 with its many-to-many links as the sorted ids of the related rows.
 """
 
+import contextlib
 import hashlib
 import json
 
 import orjson
 
+from datatransfer.exporter import rows_as_exported
 from datatransfer.formats.rows import encode_row, value_decoder
 from datatransfer.writer.plan import base_manager
 
 CHUNK = 1000  # rows per read of images
+WRITTEN_CHUNK = 5000  # rows per read of written_digests
 
 
 def row_ids(table, raw_rows) -> list:
@@ -49,6 +56,23 @@ def read_images(table, ids, using: str) -> dict:
             linked = {spec.key: links[spec].get(pk, []) for spec in table.many_to_many}
             images[pk] = encode_row(table, row, linked)
     return images
+
+
+def written_digests(table, ids, using: str) -> dict:
+    """{pk: digest} of the target's rows among `ids` (those it lacks are left out), each
+    the digest of the row as an export spells it (secrets included, its many-to-many links
+    as the related rows' keys): read by the server on PostgreSQL, a few thousand rows per
+    statement. What the undo journal keeps of each row it wrote, and what the revert
+    compares with the row it finds."""
+    decode = value_decoder(table.pk.field)
+    found = {}
+    ids = list(dict.fromkeys(ids))
+    for start in range(0, len(ids), WRITTEN_CHUNK):
+        rows = base_manager(table.model, using).filter(pk__in=ids[start : start + WRITTEN_CHUNK])
+        with contextlib.closing(rows_as_exported(table, rows, using)) as spelled:
+            for row in spelled:
+                found[decode(row[table.pk.key])] = digest(row)
+    return found
 
 
 def digest(image: dict) -> str:

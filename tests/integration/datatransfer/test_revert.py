@@ -2,6 +2,7 @@
 it was, every row and link, on SQLite, PostgreSQL and a database made by Prisma's DDL;
 and refuses, naming the rows, when they changed since."""
 
+import gzip
 import io
 import json
 import os
@@ -14,6 +15,8 @@ from django.core.management.base import CommandError
 
 from core.demo import seed_demo
 from core.models import AuditLog, Organization, Permission, PermissionToUser, User
+from datatransfer.registry import tables_by_key
+from datatransfer.rowimages import digest, read_images
 from datatransfer.sequences import next_values
 from datatransfer.writer import postgres
 from tests.snapshots import database_snapshot
@@ -121,6 +124,37 @@ def test_a_row_changed_since_the_import_is_named_and_nothing_is_written(imported
     assert f"users '{touched['moved']}'" in message and "nothing was written" in message
     assert "\n" not in message
     assert database_snapshot(target) == after
+
+
+@pytest.mark.parametrize("imported", ["sqlite", "prisma"], indirect=True)
+def test_a_link_taken_away_since_the_import_refuses_the_revert(imported):
+    target, _, _, report, touched = imported
+    PermissionToUser.objects.using(target).filter(user_id=touched["moved"]).delete()
+    after = database_snapshot(target)
+    with pytest.raises(CommandError) as refused:
+        revert(report["run"])
+    assert refused.value.returncode == 5 and f"users '{touched['moved']}'" in str(refused.value)
+    assert database_snapshot(target) == after
+
+
+@pytest.mark.parametrize("imported", ["sqlite", "prisma"], indirect=True)
+def test_a_journal_of_the_first_version_still_reverts(imported):
+    """Version 1 digested each written row's image (ids for links), not its export."""
+    target, before, _, report, _ = imported
+    path = settings.DATATRANSFER_JOURNAL_DIR / f"{report['run']}.journal.gz"
+    header, *entries = [json.loads(line) for line in gzip.open(path)]
+    tables = tables_by_key()
+    for entry in entries:
+        if entry["after"] is not None:
+            [image] = read_images(tables[entry["t"]], [entry["id"]], target).values()
+            entry["after"] = digest(image)
+    with gzip.open(path, "wb") as out:
+        for line in [header | {"journal": 1}, *entries]:
+            out.write(json.dumps(line).encode() + b"\n")
+
+    revert(report["run"], "--no-input")
+
+    assert database_snapshot(target) == before
 
 
 @pytest.mark.parametrize("imported", ["sqlite"], indirect=True)

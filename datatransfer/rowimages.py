@@ -8,7 +8,7 @@ they are still the same. Both read them through `read_ahead`, which reads the im
 chunk of the file's rows before the writer sees the first of them, whatever the backend.
 
 The journal keeps, of each row it wrote, the digest of the row as an export spells it
-(`written_digests`: by the server on PostgreSQL), and the revert compares it with the
+(`written_digests`: made by the server on PostgreSQL), and the revert compares it with the
 digest of the row it finds.
 
 An image is the row as an export spells it (`encode_row`: the file keys, secrets included)
@@ -20,8 +20,10 @@ import hashlib
 import json
 
 import orjson
+from django.db import connections
 
 from datatransfer.exporter import rows_as_exported
+from datatransfer.formats.json.server import row_digests
 from datatransfer.formats.rows import encode_row, value_decoder
 from datatransfer.writer.plan import base_manager
 
@@ -61,14 +63,21 @@ def read_images(table, ids, using: str) -> dict:
 def written_digests(table, ids, using: str) -> dict:
     """{pk: digest} of the target's rows among `ids` (those it lacks are left out), each
     the digest of the row as an export spells it (secrets included, its many-to-many links
-    as the related rows' keys): read by the server on PostgreSQL, a few thousand rows per
-    statement. What the undo journal keeps of each row it wrote, and what the revert
-    compares with the row it finds."""
-    decode = value_decoder(table.pk.field)
-    found = {}
+    as the related rows' keys): on PostgreSQL, of its JSON text, made by the server
+    (formats.json.server.row_digests); else of the dict spelled in Python. What the undo
+    journal keeps of each row it wrote, and what the revert compares with the row it
+    finds (on the same database, so made the same way)."""
     ids = list(dict.fromkeys(ids))
+    connection = connections[using]
+    found = {}
     for start in range(0, len(ids), WRITTEN_CHUNK):
-        rows = base_manager(table.model, using).filter(pk__in=ids[start : start + WRITTEN_CHUNK])
+        chunk = ids[start : start + WRITTEN_CHUNK]
+        by_server = row_digests(table, chunk, connection)
+        if by_server is not None:
+            found.update(by_server)
+            continue
+        decode = value_decoder(table.pk.field)
+        rows = base_manager(table.model, using).filter(pk__in=chunk)
         with contextlib.closing(rows_as_exported(table, rows, using)) as spelled:
             for row in spelled:
                 found[decode(row[table.pk.key])] = digest(row)

@@ -612,8 +612,11 @@ PHASES = [
     ("outcomes", "outcomes (each row's outcome read back)"),
     ("walk", "walk (rows written in file order, in batches)"),
     ("load", "load, the rest (staging tables made and dropped)"),
+    ("images", "images read of the rows about to change (undo journal, plan)"),
     ("links", "links written last (cycles, self-references)"),
+    ("prune", "prune (rows the file lacks deleted)"),
     ("constraints", "constraints (sequences, foreign keys checked)"),
+    ("journal", "undo journal written (each written row's digest read back)"),
     ("commit", "commit (or a dry run's rollback)"),
     ("media", "an archive's files"),
 ]

@@ -444,6 +444,7 @@ class ImportJob:
         if not told:
             return None
 
+        @phases.phase("images")
         def hand(ids):
             images = read_images(table, ids, using)
             for listen in told:

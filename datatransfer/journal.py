@@ -33,6 +33,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 
+from datatransfer import phases
 from datatransfer.databases import describe
 from datatransfer.exceptions import DataTransferError
 from datatransfer.formats.json.codec import dumps_json, loads_json
@@ -43,8 +44,7 @@ from datatransfer.registry import tables_by_key
 from datatransfer.reports import Outcome
 from datatransfer.rowimages import WRITTEN_CHUNK, written_digests
 
-# 2: each row's digest as written is of the row as an export spells it (rowimages.written_digests);
-# 1: of its image (rowimages.read_images)
+# 2: each row's digest as written is rowimages.written_digests'; 1: of its image (read_images)
 JOURNAL_VERSION = 2
 SUFFIX = ".journal.gz"
 REVERTED_SUFFIX = ".reverted"
@@ -114,6 +114,7 @@ class Journal(ImportObserver):
         self._pending += [(table.key, _pk_text(pk), "deleted") for pk in ids]
         self._flush(FLUSH)
 
+    @phases.phase("journal")
     def before_commit(self, report) -> None:
         self._flush(0)
         try:
@@ -143,6 +144,8 @@ class Journal(ImportObserver):
         pk = _pk_text(self._decoded(table_key, row_id))
         self._pending.append((table_key, pk, WRITTEN[outcome]))
         self._flush(FLUSH)
+
+    _listen.outcomes = frozenset(WRITTEN)  # the rows it keeps (ImportReport.heard)
 
     def _decoded(self, table_key, row_id):
         decode = self._decoders.get(table_key)

@@ -183,6 +183,18 @@ class ImportReport:
         for listen in self.listeners:
             listen(table, outcome, row_id)
 
+    def heard(self, outcome: Outcome) -> bool:
+        """Whether a listener is told each row of `outcome` (one that names the outcomes it
+        hears in an `outcomes` attribute hears only those)."""
+        return any(outcome in getattr(listen, "outcomes", Outcome) for listen in self.listeners)
+
+    def record_many(self, table: str, outcome: Outcome, count: int) -> None:
+        """Count `count` rows of `outcome` at once: for an outcome no listener hears and
+        that keeps no issue (never skipped nor failed)."""
+        assert not self.heard(outcome) and outcome not in (Outcome.SKIPPED, Outcome.FAILED)
+        self.add_table(table)
+        self.tables[table][outcome] += count
+
     def record_unlinked(self, table: str, row_id, message: str) -> None:
         """One row, already recorded as written, whose link could not be set (`message`,
         a Reason or a plain string, says which and why): its outcome stays."""

@@ -7,9 +7,9 @@ since); a plan keeps the digests of the target's rows it read, to see at the app
 they are still the same. Both read them through `read_ahead`, which reads the images of a
 chunk of the file's rows before the writer sees the first of them, whatever the backend.
 
-The journal keeps, of each row it wrote, the digest of the row as an export spells it
-(`written_digests`: made by the server on PostgreSQL), and the revert compares it with the
-digest of the row it finds.
+The journal keeps, of each row it wrote, a digest of the row as written (`written_digests`:
+on PostgreSQL, of the row's own text, made by the server; elsewhere, of the row as an export
+spells it), and the revert compares it with the digest of the row it finds.
 
 An image is the row as an export spells it (`encode_row`: the file keys, secrets included)
 with its many-to-many links as the sorted ids of the related rows.
@@ -23,7 +23,6 @@ import orjson
 from django.db import connections
 
 from datatransfer.exporter import rows_as_exported
-from datatransfer.formats.json.server import row_digests
 from datatransfer.formats.rows import encode_row, value_decoder
 from datatransfer.writer.plan import base_manager
 
@@ -61,20 +60,18 @@ def read_images(table, ids, using: str) -> dict:
 
 
 def written_digests(table, ids, using: str) -> dict:
-    """{pk: digest} of the target's rows among `ids` (those it lacks are left out), each
-    the digest of the row as an export spells it (secrets included, its many-to-many links
-    as the related rows' keys): on PostgreSQL, of its JSON text, made by the server
-    (formats.json.server.row_digests); else of the dict spelled in Python. What the undo
-    journal keeps of each row it wrote, and what the revert compares with the row it
-    finds (on the same database, so made the same way)."""
+    """{pk: digest} of the target's rows among `ids` (those it lacks are left out): what
+    the undo journal keeps of each row it wrote, and what the revert compares with the row
+    it finds, on the same database (so made the same way). On PostgreSQL the server makes
+    them (`_server_digests`); elsewhere, each is the digest of the row as an export spells
+    it (secrets included, its many-to-many links as the related rows' keys)."""
     ids = list(dict.fromkeys(ids))
     connection = connections[using]
     found = {}
     for start in range(0, len(ids), WRITTEN_CHUNK):
         chunk = ids[start : start + WRITTEN_CHUNK]
-        by_server = row_digests(table, chunk, connection)
-        if by_server is not None:
-            found.update(by_server)
+        if connection.vendor == "postgresql":
+            found.update(_server_digests(table, chunk, connection))
             continue
         decode = value_decoder(table.pk.field)
         rows = base_manager(table.model, using).filter(pk__in=chunk)
@@ -82,6 +79,32 @@ def written_digests(table, ids, using: str) -> dict:
             for row in spelled:
                 found[decode(row[table.pk.key])] = digest(row)
     return found
+
+
+def _server_digests(table, ids: list, connection) -> dict:
+    """{pk: the first 32 hex digits of a SHA-256} of the rows among `ids`, made by the
+    server from the row's own text (every column, secrets included) and, per many-to-many
+    link, the sorted ids of the related rows."""
+    meta = table.model._meta
+    quote = connection.ops.quote_name
+    pk = f"t.{quote(table.pk.field.column)}"
+    parts = ["t::text"]
+    for spec in table.many_to_many:
+        through = spec.through._meta
+        owner = quote(through.get_field(spec.owner_column.removesuffix("_id")).column)
+        target = quote(through.get_field(spec.target_column.removesuffix("_id")).column)
+        parts.append(
+            f"(SELECT array_agg(l.{target} ORDER BY l.{target})::text "
+            f"FROM {quote(through.db_table)} AS l WHERE l.{owner} = {pk})"
+        )
+    text = " || '|' || ".join(f"coalesce({part}, '')" for part in parts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk}, left(encode(sha256(convert_to({text}, 'UTF8')), 'hex'), 32) "
+            f"FROM {quote(meta.db_table)} AS t WHERE {pk} = ANY(%s)",
+            [list(ids)],
+        )
+        return dict(cursor.fetchall())
 
 
 def digest(image: dict) -> str:

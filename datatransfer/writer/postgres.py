@@ -237,10 +237,23 @@ class PostgresBackend(PortableBackend):
         later = list(table.deferred)
         columns = ", ".join(f"s.{sql.quote(spec.field.column)}" for spec in later)
         wait = "".join(f", p._later_{i}" for i in range(len(later)))
-        record = self.writer.report.record
+        report = self.writer.report
+        record = report.record
+        # The rows of an outcome nobody hears row by row, and with no link to set last, are
+        # counted by the server; only the others are read back.
+        quiet = "false"
+        if unheard := [literal(k) for k, outcome in _OUTCOMES.items() if not report.heard(outcome)]:
+            waits = " OR ".join(f"p._later_{i}" for i in range(len(later))) or "false"
+            quiet = f"(p._kind IN ({', '.join(unheard)}) AND NOT coalesce({waits}, false))"
+            cursor.execute(
+                f"SELECT p._kind, count(*) FROM {PLAN} AS p WHERE p._fast AND {quiet} GROUP BY 1"
+            )
+            for kind, count in cursor.fetchall():
+                report.record_many(table.key, _OUTCOMES[kind], count)
         for row_id, kind, *rest in self._read_in_chunks(
             f"SELECT p._label, p._kind{wait}{', ' + columns if later else ''} "
-            f"FROM {PLAN} AS p JOIN {TYPED} AS s USING (_n) WHERE p._fast ORDER BY _n"
+            f"FROM {PLAN} AS p JOIN {TYPED} AS s USING (_n) WHERE p._fast AND NOT {quiet} "
+            "ORDER BY _n"
         ):
             outcome = _OUTCOMES[kind]
             record(table.key, outcome, row_id)

@@ -227,23 +227,3 @@ def spelled_rows(table, queryset, connection, *, exclude_secrets=False):
     if row_sql is None:
         return None
     return server_rows(table, queryset, row_sql, connection)
-
-
-def row_digests(table, ids: list, connection) -> dict | None:
-    """{pk: digest} of the rows of `table` among `ids`: the first 32 hex digits of the
-    SHA-256 of each row's JSON text (table_sql, secrets included), made by the server; None
-    when the database is not PostgreSQL or a column cannot be spelled here. Only ever
-    compared with digests made the same way, of the same database."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        row_sql = table_sql(table, cursor.cursor, exclude_secrets=False)
-        if row_sql is None:
-            return None
-        pk = sql.Identifier(table.model._meta.db_table, table.pk.field.column)
-        query = sql.SQL(
-            "SELECT {}, left(encode(sha256(convert_to({}, 'UTF8')), 'hex'), 32) FROM {} "
-            "WHERE {} = ANY(%s)"
-        ).format(pk, row_sql, sql.Identifier(table.model._meta.db_table), pk)
-        cursor.execute(query.as_string(cursor.cursor), [list(ids)])
-        return dict(cursor.fetchall())

@@ -110,6 +110,9 @@ def run_both(make_database, path, prepare=None, twice=False, **options):
         with pytest.MonkeyPatch.context() as patch:
             use_writer(patch, writer)
             patch.setattr(ImportReport, "record", _recording(ImportReport.record))
+            # every row heard: none counted at once by the server (record_many), so that
+            # each row's outcome is compared
+            patch.setattr(ImportReport, "heard", lambda report, outcome: True)
             reports = [import_domain(str(path), **options)]
             if twice:
                 reports.append(import_domain(str(path), **options))
@@ -487,6 +490,32 @@ def test_on_postgresql_the_server_writes_the_plain_rows(databases, demo_file, mo
     assert first.totals[Outcome.CREATED] > 900 and first.totals[Outcome.APPENDED] == 200
     assert first.issues == []
     assert sum(second.totals.values()) == second.totals[Outcome.UNCHANGED]
+
+
+def test_on_postgresql_rows_counted_by_the_server_give_the_same_reports(
+    databases, demo_file, tmp_path, monkeypatch
+):
+    """The rows of an outcome nobody follows row by row are counted by the server: the
+    reports are those of an import that reads every row's outcome back."""
+    if databases.vendor == "sqlite":
+        pytest.skip("the postgres backend needs PostgreSQL")
+    changed = changed_file(demo_file, tmp_path)
+
+    def reports(alias):
+        runs = [
+            import_domain(str(demo_file), using=alias, dry_run=True),
+            import_domain(str(demo_file), using=alias),
+            import_domain(str(demo_file), using=alias),
+            import_domain(str(changed), using=alias, dry_run=True),
+        ]
+        return [{**r.as_dict(), "durationSeconds": 0, "database": ""} for r in runs]
+
+    counted = reports(databases("prisma"))
+    with monkeypatch.context() as patch:
+        patch.setattr(ImportReport, "heard", lambda report, outcome: True)
+        read_back = reports(databases("prisma"))
+    assert counted == read_back
+    assert counted[2]["totals"]["unchanged"] == sum(counted[2]["totals"].values()) > 1000
 
 
 def row_versions(alias) -> dict:

@@ -234,13 +234,20 @@ class PostgresBackend(PortableBackend):
         if new or changed:
             self._upsert(cursor, sql, new=new, changed=changed)
         phases.switch("outcomes")
+        self._record_outcomes(cursor, sql)
+        cursor.execute(f"SELECT _n FROM {PLAN} WHERE NOT _fast ORDER BY _n")
+        return [number for (number,) in cursor.fetchall()]
+
+    def _record_outcomes(self, cursor, sql: TableSQL) -> None:
+        """Record the outcome of each row written here, and keep its links written last.
+        The rows of an outcome nobody hears row by row, with no link to set last, are
+        counted by the server; only the others are read back."""
+        table = sql.table
         later = list(table.deferred)
         columns = ", ".join(f"s.{sql.quote(spec.field.column)}" for spec in later)
         wait = "".join(f", p._later_{i}" for i in range(len(later)))
         report = self.writer.report
         record = report.record
-        # The rows of an outcome nobody hears row by row, and with no link to set last, are
-        # counted by the server; only the others are read back.
         quiet = "false"
         if unheard := [literal(k) for k, outcome in _OUTCOMES.items() if not report.heard(outcome)]:
             waits = " OR ".join(f"p._later_{i}" for i in range(len(later))) or "false"
@@ -265,8 +272,6 @@ class PostgresBackend(PortableBackend):
             }
             if links:
                 self.writer.defer_links(table, row_id, outcome, links)
-        cursor.execute(f"SELECT _n FROM {PLAN} WHERE NOT _fast ORDER BY _n")
-        return [number for (number,) in cursor.fetchall()]
 
     def _read_in_chunks(self, query: str):
         """The rows of `query`, read through a server-side cursor READ_BACK at a time: a

@@ -1,6 +1,7 @@
-"""The read of a whole export file before anything is written: one pass that checks it
-(signature, ids, unknown names, manifest) and, for a natural-key match, collects the
-natural keys of its rows at the same time. The import and verifydomain share it.
+"""The check of a whole export file (signature, ids, unknown names, manifest): a pass of
+its own before anything is written (scan_file: verifydomain, and an import that matches
+natural keys, whose keys it collects at the same time), or within the import's one read,
+its verdict before the commit (CheckWhileLoading).
 
 Each table is reported to `on_table(key, rows, phase=..., number=..., tables=...)`, which
 returns a callback taking a number of rows done (progress), or None.
@@ -420,6 +421,36 @@ class _Scan:
             number=number,
             tables=max(count, number),
         )
+
+
+class CheckWhileLoading:
+    """The check of a file read once, by the load itself: each table's rows go through
+    `rows` on their way to the writer (or are drained through it: a table not loaded
+    counts in the manifest too), and `verdict`, before the commit, refuses the file as
+    scan_file would (the same errors, the same message), or returns its notes. The
+    signature, in the file's head, is checked before (`notes`)."""
+
+    def __init__(self, head: FileHead, *, ignore_unknown: bool, signing_key: str):
+        self.head, self.ignore_unknown, self.signing_key = head, ignore_unknown, signing_key
+        self.check = _Check(head.by_key)
+        self.notes = check_signature(head.path, head.metadata, signing_key)
+
+    def rows(self, key: str, rows):
+        return self.check.rows(key, rows)
+
+    @staticmethod
+    def drain(rows) -> None:
+        """Read the rows `rows` (given by `rows()`) to their end, for the check only."""
+        for _ in rows:
+            pass
+
+    def verdict(self, reader) -> list:
+        try:
+            return self.check.verdict(reader, self.ignore_unknown)
+        except VerificationError as error:
+            if not self.signing_key or isinstance(error, SignatureError):
+                raise
+            raise SignatureError(str(error)) from None
 
 
 def unverified_note() -> Note:

@@ -9,9 +9,12 @@ phases in order:
 
 - open: the file (an ExportSource: every read sees the same bytes); for an archive, its
   members are checked and its export taken out first (media.read_archive);
-- check and match: one read of the whole file that verifies it and, with `match` natural,
-  collects its natural keys (filecheck.scan_file); skipped when neither is asked;
-- load: a second read, each table given to the writer in dependency order;
+- check and match, with `match` natural only: one read of the whole file that verifies it
+  and collects its natural keys (filecheck.scan_file);
+- load: each table given to the writer in dependency order; matched by id, this is the
+  file's one read, which checks it too (filecheck.CheckWhileLoading): its verdict comes
+  once every row is read, before the links, the prune and the commit, and a file it
+  refuses rolls everything back (nothing written, the same error as a check first);
 - link: the links written last (cycles, self-references);
 - constraints: sequences moved past the new ids, foreign keys checked, then commit (or
   roll back, for a dry run);
@@ -44,6 +47,7 @@ from datatransfer.exceptions import (
     quoted,
 )
 from datatransfer.filecheck import (
+    CheckWhileLoading,
     FileHead,
     TableScheduler,
     checked_rows,
@@ -226,8 +230,8 @@ class ImportJob:
 
     @phases.phase("check")
     def check(self, source, head, matcher=None) -> list:
-        """The check and match phase: one read of the whole file (filecheck.scan_file),
-        which fills the `matcher`, if any; return its notes."""
+        """The check and match phase of a natural-key match: one read of the whole file
+        (filecheck.scan_file), which fills the `matcher`; return its notes."""
         options = self.options
         return scan_file(
             source,
@@ -288,8 +292,12 @@ class ImportJob:
         if options.match == "natural":
             matcher = NaturalKeyMatcher(using=using, batch_size=options.batch_size)
         check_notes = None
-        if options.verify and matcher is None:  # checked before the database is even opened
-            check_notes = self.check(source, head)
+        self.checking = None
+        if options.verify and matcher is None:  # checked by the load's own read (filecheck.py)
+            self.checking = CheckWhileLoading(
+                head, ignore_unknown=options.ignore_unknown, signing_key=options.signing_key
+            )
+            check_notes = self.checking.notes  # the signature: before the database is opened
         connection = self.connection = open_connection(using)
         report = ImportReport(
             file=source.path,
@@ -367,10 +375,20 @@ class ImportJob:
             **({"on_updating": updating} if updating else {}),
         )
         loaded = self.load_tables(reader, report, head, writer, matcher)
+        if self.checking is not None:  # refused here: everything written rolls back
+            verdict = self.verdict(reader)
+            at = len(self.checking.notes)
+            report.notes[at:at] = verdict
         self.link(writer, report)
         if options.prune:
             self.prune(report, head)
         self.constraints(loaded)
+
+    @phases.phase("verdict")
+    def verdict(self, reader) -> list:
+        """The file's check, its rows all read: refused (nothing committed), or its notes."""
+        self.doing = "checking the file"
+        return self.checking.verdict(reader)
 
     def rows_appended(self):
         """The writer's `on_appended`: tells the observers that ask for them the new ids of
@@ -396,7 +414,7 @@ class ImportJob:
     def load_tables(self, reader, report, head, writer, matcher) -> list:
         """Give each table of the file to the `writer`, in dependency order (tables left
         out or excluded are not read); return the tables loaded."""
-        by_key, ignore_unknown = self.by_key, self.options.ignore_unknown
+        by_key, ignore_unknown, checking = self.by_key, self.options.ignore_unknown, self.checking
         loaded = []
         to_load = [key for key in head.listed if key in by_key and key not in head.skipped]
 
@@ -404,7 +422,8 @@ class ImportJob:
             self.doing = f"loading {table.key}"
             loaded.append(table)
             on_rows = self.progress(table, head, len(loaded), max(len(to_load), len(loaded)))
-            rows = checked_rows(reader.path, table, rows, ignore_unknown)
+            # checked while loading: an unknown field is dropped here, refused by the verdict
+            rows = checked_rows(reader.path, table, rows, ignore_unknown or checking is not None)
             if not self.options.verify:  # otherwise the check refused repeated ids already
                 rows = unique_ids(reader.path, table, rows)
             rows = matcher.rows(table, rows) if matcher else rows
@@ -416,18 +435,22 @@ class ImportJob:
         scheduler = TableScheduler(load_table, self.tables, expected_keys=to_load)
         not_loaded = []
         for key, rows in reader.tables():
+            if checking is not None:
+                rows = checking.rows(key, rows)
+            offered = False
             if key not in by_key:
-                if not ignore_unknown:
+                if not ignore_unknown and checking is None:
                     raise unknown_error(reader.path, [f"table {quoted(key)}"])
-                report.notes.append(
-                    Note(
-                        f"Table {quoted(key)} is not in the models: skipped.", Code.UNKNOWN_SKIPPED
-                    )
-                )
+                if ignore_unknown:  # else the verdict refuses it, with every other one
+                    note = f"Table {quoted(key)} is not in the models: skipped."
+                    report.notes.append(Note(note, Code.UNKNOWN_SKIPPED))
             elif key in head.left_out:
                 not_loaded.append(key)
             elif key not in head.skipped:
                 scheduler.offer(by_key[key], rows)
+                offered = True
+            if checking is not None and not offered:
+                checking.drain(rows)  # not loaded, but its rows count in the manifest
         if not_loaded:
             report.notes.append(f"Left out of the export, so not loaded: {', '.join(not_loaded)}.")
         scheduler.finish()

@@ -62,7 +62,12 @@ def _counts_lines(counts: dict | None, job, archive: bool) -> list[str]:
     if not job.verify:
         lines.append("With --no-verify, the rows are not checked against these counts.")
     else:
-        lines.append("The file is checked against these counts before anything is written.")
+        lines.append(
+            
+                "The file is checked against these counts as it loads: if it does not match them, "
+                "nothing is written."
+            
+        )
     return lines
 
 

@@ -119,7 +119,10 @@ def test_on_a_terminal_it_shows_target_file_and_counts_then_no_writes_nothing(ex
     total = sum(counts.values()) - counts["auditLogs"]
     assert re.search(rf"^total\s+{total:,}$", err, re.M)
     assert "left out, not loaded and not counted above: auditLogs (--skip-audit)" in err
-    assert "checked against these counts before anything is written" in err
+    assert (
+        "checked against these counts as it loads: if it does not match them, nothing is written"
+        in err
+    )
     assert err.endswith("Type 'yes' to continue, or 'no' to cancel: ")
     assert out == ""
     assert not any(database_snapshot(target).values())

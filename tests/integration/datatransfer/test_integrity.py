@@ -18,6 +18,7 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connections
 
+from core.demo import seed_demo
 from core.models import Organization, User
 from datatransfer.exceptions import FileFormatError
 from datatransfer.formats.json.codec import MAX_DEPTH
@@ -197,10 +198,23 @@ def test_a_file_replaced_between_the_check_and_the_load_is_not_what_is_loaded(ex
     assert not User.objects.filter(password_hash=edited).exists()
 
 
-@pytest.mark.parametrize("match", ["id", "natural"])
-def test_a_file_rewritten_in_place_between_the_check_and_the_load_is_refused(
-    export, monkeypatch, match
-):
+def swap_while_loading(monkeypatch, swap):
+    """Make `swap()` run once the one read of an import matched by id (checked while it
+    loads) has begun, before the users' rows are read."""
+    from datatransfer.filecheck import CheckWhileLoading
+
+    real = CheckWhileLoading.rows
+
+    def rows_then_swap(self, key, rows):
+        if key == "users":
+            swap()
+        return real(self, key, rows)
+
+    monkeypatch.setattr(CheckWhileLoading, "rows", rows_then_swap)
+
+
+def test_a_file_rewritten_in_place_between_the_check_and_the_load_is_refused(export, monkeypatch):
+    """Matched by natural key, the file is read twice (the check, then the load)."""
     forged, _, edited = edited_hash(export)
 
     def rewrite():
@@ -208,9 +222,54 @@ def test_a_file_rewritten_in_place_between_the_check_and_the_load_is_refused(
             file.write(forged.encode())
 
     swap_after_check(monkeypatch, rewrite)
-    message = assert_refused(export, "--match", match, match="changed while it was read")
+    message = assert_refused(export, "--match", "natural", match="changed while it was read")
     assert not User.objects.filter(password_hash=edited).exists()
     assert "nothing was written" in message
+
+
+def test_a_file_rewritten_in_place_during_its_one_read_never_loads_unchecked_rows(
+    export, monkeypatch
+):
+    """Matched by id, the file is read once, checked as it loads: rows rewritten during
+    that read are the rows checked, refused against the manifest; rows read before the
+    rewrite are the original ones, checked."""
+    forged, original, edited = edited_hash(export)
+
+    def rewrite():
+        with open(export, "r+b") as file:
+            file.write(forged.encode())
+
+    swap_while_loading(monkeypatch, rewrite)
+    before = database_snapshot("platform")
+    status, message, _ = load(export)
+    assert not User.objects.filter(password_hash=edited).exists()
+    if status == 0:
+        assert User.objects.filter(password_hash=original).count() == 1
+    else:
+        assert status == 2 and "nothing was written" in message
+        assert database_snapshot("platform") == before
+
+
+def test_rows_rewritten_in_place_ahead_of_the_one_read_are_refused(tmp_path, monkeypatch):
+    """The last table, past what the reader has buffered when the rewrite comes, is read
+    as rewritten: its rows do not match the manifest, and everything rolls back."""
+    seed_demo(scale=2, seed=42, using="platform")
+    export = tmp_path / "large.json"
+    call_command("dumpdomain", str(export), "-v", "0")
+    empty_domain()
+    text = export.read_text(encoding="utf-8")
+    last = json.loads(text)["data"]["auditLogs"][-1]["id"]
+    at = text.rindex(f'"id": {json.dumps(last)}')
+    assert at > 1 << 19  # beyond the read buffer at the rewrite
+    forged = text[:at] + text[at:].replace('"action": "', '"action": "X', 1)
+
+    def rewrite():
+        with open(export, "r+b") as file:
+            file.write(forged.encode())
+
+    swap_while_loading(monkeypatch, rewrite)
+    message = assert_refused(export, match="nothing was written")
+    assert "auditLogs" in message
 
 
 # ---------------------------------------------------------------------------- 3. versions

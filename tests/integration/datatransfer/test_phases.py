@@ -11,7 +11,7 @@ from django.db import connections
 
 pytestmark = pytest.mark.django_db
 
-EVERY_IMPORT = {"other", "head", "check", "load", "parse", "links", "constraints", "commit"}
+EVERY_IMPORT = {"other", "head", "verdict", "load", "parse", "links", "constraints", "commit"}
 
 
 def load(path, report_path, *args):

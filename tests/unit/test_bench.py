@@ -203,7 +203,7 @@ def test_the_phase_table_traces_the_wall_time_start_up_included():
     table = report.phase_table(floored_scale())
     assert table[0] == "| phase | import into an empty database | re-import of the unchanged file |"
     assert "| start-up, rendering, exit (wall time − the job's) | 1.00 s | 1.00 s |" in table
-    assert "| check pass (one read verifying the whole file) | 0.50 s | 0.50 s |" in table
+    assert "| check pass (a read of its own: --match natural only) | 0.50 s | 0.50 s |" in table
     assert not any(line.startswith("| walk") for line in table)  # not timed: no row
     assert table[-1] == "| **wall time** | **3.00 s** | **4.00 s** |"
 

@@ -197,6 +197,7 @@ class ImportJob:
         self.doing = "starting"  # what the import is at, for a lock timeout's message
         self.connection = None
         self.source = None  # the ExportSource the import reads (its sha256: the bytes read)
+        self.checking = None  # the check of a file read once (filecheck.CheckWhileLoading)
 
     @phases.timed_job
     def run(self, path) -> ImportReport:
@@ -359,7 +360,8 @@ class ImportJob:
                 "the database's rows it lacks are left as they are."
             )
         unknown = [key for key in head.listed if key not in self.by_key]
-        if unknown and not options.ignore_unknown:
+        if unknown and not options.ignore_unknown and self.checking is None:
+            # checked while loading: the verdict names them, with the unknown fields
             raise unknown_error(reader.path, [f"table {quoted(k)}" for k in unknown])
         appended, updating = self.rows_appended(), self.rows_updating()
         writer = Writer(
@@ -424,7 +426,7 @@ class ImportJob:
             on_rows = self.progress(table, head, len(loaded), max(len(to_load), len(loaded)))
             # checked while loading: an unknown field is dropped here, refused by the verdict
             rows = checked_rows(reader.path, table, rows, ignore_unknown or checking is not None)
-            if not self.options.verify:  # otherwise the check refused repeated ids already
+            if not self.options.verify:  # otherwise the check refuses repeated ids (verdict)
                 rows = unique_ids(reader.path, table, rows)
             rows = matcher.rows(table, rows) if matcher else rows
             rows = self.images_ahead(table, rows)

@@ -63,10 +63,8 @@ def _counts_lines(counts: dict | None, job, archive: bool) -> list[str]:
         lines.append("With --no-verify, the rows are not checked against these counts.")
     else:
         lines.append(
-            
-                "The file is checked against these counts as it loads: if it does not match them, "
-                "nothing is written."
-            
+            "The file is checked against these counts as it loads: if it does not match them, "
+            "nothing is written."
         )
     return lines
 

@@ -230,7 +230,9 @@ class PostgresBackend(PortableBackend):
                 f"SELECT s.{sql.pk} FROM {TYPED} AS s JOIN {PLAN} USING (_n) "
                 f"WHERE _fast AND _kind = 'changed' ORDER BY _n"
             )
-            self.writer.on_updating(table, [pk for (pk,) in cursor.fetchall()])
+            ids = [pk for (pk,) in cursor.fetchall()]
+            for start in range(0, len(ids), READ_BACK):  # their images: a chunk at a time
+                self.writer.on_updating(table, ids[start : start + READ_BACK])
         if new or changed:
             self._upsert(cursor, sql, new=new, changed=changed)
         phases.switch("outcomes")

@@ -148,6 +148,23 @@ def test_bad_input_is_one_clear_error_with_status_2_and_nothing_written(tmp_path
     assert Organization.objects.count() == 0
 
 
+def test_every_unknown_table_and_field_is_named_in_one_error(tmp_path, node_file):
+    """Checked as it loads, the file is refused once read: every name the models lack in
+    one line, nothing written."""
+    document = json.loads(Path(node_file).read_text(encoding="utf-8"))
+    document["data"]["users"][0]["nickname"] = "Mina"
+    document["data"]["notifications"] = [{"id": 1}]
+    document["metadata"]["tables"] = {key: len(rows) for key, rows in document["data"].items()}
+    path = tmp_path / "unknown.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(CommandError) as raised:
+        run("loaddomain", "--no-input", str(path))
+    message = str(raised.value)
+    assert raised.value.returncode == 2 and "\n" not in message
+    assert "field 'users.nickname'" in message and "table 'notifications'" in message
+    assert Organization.objects.count() == 0
+
+
 def test_an_unknown_table_is_skipped_with_ignore_unknown(tmp_path):
     path = tmp_path / "extra.json"
     path.write_text(

@@ -46,6 +46,13 @@ def report_of(alias, path, tmp_path, *args, conflicts=False):
     return out.getvalue(), json.loads(report.read_text())
 
 
+def seeded_and_exported(target, path):
+    """The demo data seeded into `target`, exported whole to `path`; return `target`."""
+    seed_demo(scale=1, seed=42, using=target)
+    dump(target, path)
+    return target
+
+
 def deleted(report) -> dict:
     return {key: n["deleted"] for key, n in report["tables"].items() if n["deleted"]}
 
@@ -54,9 +61,7 @@ def deleted(report) -> dict:
 def test_prune_deletes_the_rows_the_full_export_lacks_and_never_an_audit_log(
     vendor, make_database, tmp_path
 ):
-    target = make_database(vendor)
-    seed_demo(scale=1, seed=42, using=target)
-    dump(target, tmp_path / "full.json")
+    target = seeded_and_exported(make_database(vendor), tmp_path / "full.json")
     # Rows made after the export: two that can go, one a kept audit log holds.
     extra = Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
     owner = User.objects.using(target).order_by("pk").first()
@@ -109,9 +114,7 @@ def test_a_subset_prunes_its_organizations_rows_only(vendor, make_database, tmp_
 
 @pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
 def test_a_dry_run_counts_the_deletions_and_writes_nothing(vendor, make_database, tmp_path):
-    target = make_database(vendor)
-    seed_demo(scale=1, seed=42, using=target)
-    dump(target, tmp_path / "full.json")
+    target = seeded_and_exported(make_database(vendor), tmp_path / "full.json")
     Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
     before = database_snapshot(target)
 
@@ -139,9 +142,7 @@ def test_a_partial_file_is_refused_with_nothing_written(make_database, tmp_path)
 
 @pytest.mark.parametrize("vendor", ["sqlite", "prisma"])
 def test_revertimport_puts_the_pruned_rows_back(vendor, make_database, tmp_path):
-    target = make_database(vendor)
-    seed_demo(scale=1, seed=42, using=target)
-    dump(target, tmp_path / "full.json")
+    target = seeded_and_exported(make_database(vendor), tmp_path / "full.json")
     Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
     owner = User.objects.using(target).order_by("pk").first()
     Organization.objects.db_manager(target).create(
@@ -161,11 +162,21 @@ def plan_prune(target, path, plan):
     return report_of(target, path, plan.parent, "--dry-run", "--plan-out", str(plan))[1]
 
 
+def apply_plan(target, plan):
+    call_command(
+        "loaddomain",
+        "--apply",
+        str(plan),
+        "--database",
+        target,
+        "--no-input",
+        stdout=io.StringIO(),
+    )
+
+
 @pytest.mark.parametrize("vendor", ["sqlite", "prisma"])
 def test_the_plan_holds_the_deletions_and_its_apply_makes_them(vendor, make_database, tmp_path):
-    target = make_database(vendor)
-    seed_demo(scale=1, seed=42, using=target)
-    dump(target, tmp_path / "full.json")
+    target = seeded_and_exported(make_database(vendor), tmp_path / "full.json")
     extra = Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
     plan = tmp_path / "plan.json"
 
@@ -176,39 +187,21 @@ def test_the_plan_holds_the_deletions_and_its_apply_makes_them(vendor, make_data
     assert document["options"]["prune"] is True and document["totals"]["deleted"] == 1
     assert document["tables"]["permissions"]["rows"]["deleted"] == [str(extra.pk)]
     assert Permission.objects.using(target).filter(pk=extra.pk).exists()  # a dry run
-    call_command(
-        "loaddomain",
-        "--apply",
-        str(plan),
-        "--database",
-        target,
-        "--no-input",
-        stdout=io.StringIO(),
-    )
+    apply_plan(target, plan)
     assert not Permission.objects.using(target).filter(pk=extra.pk).exists()
 
 
 def _refused_apply(target, plan):
     before = database_snapshot(target)
     with pytest.raises(CommandError) as refused:
-        call_command(
-            "loaddomain",
-            "--apply",
-            str(plan),
-            "--database",
-            target,
-            "--no-input",
-            stdout=io.StringIO(),
-        )
+        apply_plan(target, plan)
     assert refused.value.returncode == 4
     assert database_snapshot(target) == before
     return str(refused.value)
 
 
 def test_a_row_new_in_the_scope_since_the_plan_refuses_its_apply(make_database, tmp_path):
-    target = make_database("sqlite")
-    seed_demo(scale=1, seed=42, using=target)
-    dump(target, tmp_path / "full.json")
+    target = seeded_and_exported(make_database("sqlite"), tmp_path / "full.json")
     plan = tmp_path / "plan.json"
     plan_prune(target, tmp_path / "full.json", plan)
     Permission.objects.db_manager(target).create(key="late.permission", label="Late")
@@ -219,9 +212,7 @@ def test_a_row_new_in_the_scope_since_the_plan_refuses_its_apply(make_database, 
 
 
 def test_a_row_to_delete_that_changed_since_the_plan_refuses_its_apply(make_database, tmp_path):
-    target = make_database("sqlite")
-    seed_demo(scale=1, seed=42, using=target)
-    dump(target, tmp_path / "full.json")
+    target = seeded_and_exported(make_database("sqlite"), tmp_path / "full.json")
     extra = Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
     plan = tmp_path / "plan.json"
     plan_prune(target, tmp_path / "full.json", plan)
@@ -235,9 +226,7 @@ def test_a_row_to_delete_that_changed_since_the_plan_refuses_its_apply(make_data
 
 def test_an_apply_cannot_drop_the_plans_prune(make_database, tmp_path):
     """--prune is one of the plan's options: left out at the apply, the plan's holds."""
-    target = make_database("sqlite")
-    seed_demo(scale=1, seed=42, using=target)
-    dump(target, tmp_path / "full.json")
+    target = seeded_and_exported(make_database("sqlite"), tmp_path / "full.json")
     plan = tmp_path / "plan.json"
     load(target, tmp_path / "full.json", "--dry-run", "--plan-out", str(plan))
     extra = Permission.objects.db_manager(target).create(key="extra.permission", label="Extra")
@@ -251,9 +240,7 @@ def test_an_apply_cannot_drop_the_plans_prune(make_database, tmp_path):
 
 @pytest.mark.parametrize("vendor", ["sqlite", "prisma"])
 def test_a_cycle_of_rows_the_file_lacks_goes_whole(vendor, make_database, tmp_path):
-    target = make_database(vendor)
-    seed_demo(scale=1, seed=42, using=target)
-    dump(target, tmp_path / "full.json")
+    target = seeded_and_exported(make_database(vendor), tmp_path / "full.json")
     owner = User.objects.db_manager(target).create(email="cycle@example.org", password_hash="x")
     org = Organization.objects.db_manager(target).create(
         name="Cycle", slug="cycle-org", type="ECOLE", owner=owner

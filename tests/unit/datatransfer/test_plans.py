@@ -1,6 +1,7 @@
 """Plans without a database: what a recorder keeps of outcomes, how two plans are compared,
 and the one-line refusals of a file that is not a plan."""
 
+import orjson
 import pytest
 
 from datatransfer.exceptions import PlanError
@@ -74,3 +75,15 @@ def test_what_is_not_a_plan_is_refused_in_one_line(tmp_path, content, said):
 def test_a_missing_plan_is_refused_in_one_line(tmp_path):
     with pytest.raises(PlanError, match=r"^Cannot read the plan .*: No such file"):
         read_plan(tmp_path / "none.json")
+
+
+def test_a_plan_written_before_prune_was_planned_reads_as_not_pruning(tmp_path):
+    options = {"match": "id", "exclude": [], "ignoreUnknown": False, "verify": True}
+    options |= {"overwriteMedia": False, "strict": False}
+    document = plan({"users": {}}, {}).as_dict() | {"options": options}
+    path = tmp_path / "plan.json"
+    path.write_bytes(orjson.dumps(document))
+    assert read_plan(path).options["prune"] is False
+    document["options"]["prune"] = True
+    path.write_bytes(orjson.dumps(document))
+    assert read_plan(path).options["prune"] is True

@@ -19,6 +19,8 @@ Needs node and npm (skipped loudly without them, failed under CI=true) and Postg
 the pinned packages into tests/e2e/interop/node_modules (`npm ci`), later runs reuse them.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -80,17 +82,45 @@ def node():
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         _unavailable("node and npm are not installed")
-    modules = HERE / "node_modules"
-    installed = modules / ".package-lock.json"  # written by npm at the end of an install
-    lock = HERE / "package-lock.json"
-    if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
-        # No install scripts: Prisma's would try to download engines, which are not used here.
-        run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=HERE)
-    client = HERE / "generated" / "client" / "index.js"
-    sources = [SCHEMA, HERE / "generate.mjs", installed]
-    if not client.is_file() or client.stat().st_mtime < max(p.stat().st_mtime for p in sources):
-        run([node, "generate.mjs"], cwd=HERE)
+    with one_at_a_time():
+        installed = install_packages(npm)
+        client = HERE / "generated" / "client" / "index.js"
+        sources = [SCHEMA, HERE / "generate.mjs", installed]
+        if not client.is_file() or client.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+            run([node, "generate.mjs"], cwd=HERE)
     return node
+
+
+@contextlib.contextmanager
+def one_at_a_time():
+    """Hold tests/e2e/interop's lock: one test process installs or generates at a time, the
+    others wait (two `npm ci` in one folder break each other)."""
+    with open(HERE / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def install_packages(npm) -> Path:
+    """Install the pinned packages into node_modules unless they are (inside
+    one_at_a_time); return the file npm writes at the end of an install. An `npm ci` that
+    fails is tried once more from an empty folder (npm's own removal of the old folder can
+    fail with ENOTEMPTY)."""
+    modules = HERE / "node_modules"
+    installed = modules / ".package-lock.json"
+    if (
+        installed.is_file()
+        and installed.stat().st_mtime >= (HERE / "package-lock.json").stat().st_mtime
+    ):
+        return installed
+    # No install scripts: Prisma's would try to download engines, which are not used here.
+    command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+    if subprocess.run(command, cwd=HERE, capture_output=True, check=False).returncode != 0:
+        shutil.rmtree(modules, ignore_errors=True)
+        run(command, cwd=HERE)
+    return installed
 
 
 def platform_url(url: str) -> str:

@@ -30,6 +30,8 @@ from tests.e2e.interop.test_prisma_client import (
     ROOT,
     SERVER_URL,
     _unavailable,
+    install_packages,
+    one_at_a_time,
     platform_url,
     run,
 )
@@ -72,11 +74,10 @@ def prisma():
         psycopg.connect(SERVER_URL, connect_timeout=5).close()
     except psycopg.OperationalError as error:
         _unavailable(f"PostgreSQL at {urlsplit(SERVER_URL).hostname} is unreachable: {error}")
-    installed = HERE / "node_modules" / ".package-lock.json"
-    if not installed.is_file():
-        run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=HERE)
-    no_engine = HERE / "node_modules" / ".no-engine"
-    no_engine.touch()
+    with one_at_a_time():
+        install_packages(npm)
+        no_engine = HERE / "node_modules" / ".no-engine"
+        no_engine.touch()
 
     def prisma(*args):
         env = {

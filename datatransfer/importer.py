@@ -408,9 +408,7 @@ class ImportJob:
     def rows_updating(self):
         """The writer's `on_updating`: the images of the rows about to be updated, read
         once, for the observers that ask for them; None when none asks."""
-        if not self.told("rows_updating"):
-            return None
-        return lambda table, ids: self.with_images(table, "rows_updating")(ids)
+        return self.with_images("rows_updating")
 
     @phases.phase("load")
     def load_tables(self, reader, report, head, writer, matcher) -> list:
@@ -462,15 +460,15 @@ class ImportJob:
         """The observers' `hook` methods (observers.py), of those that define it."""
         return [h for o in self.observers if (h := getattr(o, hook)) is not None]
 
-    def with_images(self, table, hook: str):
-        """A callback taking ids that reads their images once and hands them to every
-        observer's `hook`; None when none defines it."""
+    def with_images(self, hook: str):
+        """A callback taking a table and ids that reads their images once and hands them to
+        every observer's `hook`; None when none defines it."""
         told, using = self.told(hook), self.options.using
         if not told:
             return None
 
         @phases.phase("images")
-        def hand(ids):
+        def hand(table, ids):
             images = read_images(table, ids, using)
             for listen in told:
                 listen(table, ids, images)
@@ -480,8 +478,8 @@ class ImportJob:
     def images_ahead(self, table, rows):
         """`rows`, the images of each chunk's target rows read before any of them is
         yielded (observers' images_before; none asks: `rows` as is)."""
-        hand = self.with_images(table, "images_before")
-        return rows if hand is None else read_ahead(table, rows, hand)
+        hand = self.with_images("images_before")
+        return rows if hand is None else read_ahead(table, rows, lambda ids: hand(table, ids))
 
     def progress(self, table, head, number: int, tables: int):
         """The progress callback of the load of `table`, or None."""
@@ -508,13 +506,8 @@ class ImportJob:
         """Delete the target's rows in the file's scope that the file lacks (prune.py)."""
         self.doing = "deleting the rows the file lacks"
         report.pruned = True
-
-        def deleting(table, ids):  # images read once, while the rows are still there
-            self.with_images(table, "rows_deleting")(ids)
-
-        told = self.told("rows_deleting")
-        using = self.options.using
-        prune_rows(self.tables, head, self.held.held, report, using, deleting if told else None)
+        deleting = self.with_images("rows_deleting")  # read while the rows are still there
+        prune_rows(self.tables, head, self.held.held, report, self.options.using, deleting)
 
     @phases.phase("constraints")
     def constraints(self, loaded) -> None:

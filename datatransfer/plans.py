@@ -119,13 +119,8 @@ class Plan:
     def from_dict(cls, document: dict) -> "Plan":
         """The plan of a plan's document (KeyError, TypeError, ValueError when broken)."""
         file, target, tables = document["file"], document["target"], document["tables"]
-        given = document["options"]
-        options = {
-            name: given[key]
-            if key in given or name not in OPTIONAL_OPTIONS
-            else OPTIONAL_OPTIONS[name]
-            for name, key in OUTCOME_OPTIONS.items()
-        }
+        given = OPTIONAL_OPTIONS | document["options"]  # a plan of before --prune: not pruning
+        options = {name: given[key] for name, key in OUTCOME_OPTIONS.items()}
         plan = cls(
             file_name=_typed(file["name"], str),
             file_path=_typed(file["path"], str, None),
